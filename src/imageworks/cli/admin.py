@@ -1,0 +1,80 @@
+"""Self-description commands: ``plugins``, ``config`` and ``sources``.
+
+A built-in plugin, added to every program through ``imageworks_register_commands``.
+Secrets are never shown: ``config`` says only whether a token is set.
+"""
+
+from __future__ import annotations
+
+import os
+
+import attrs
+import click
+
+from imageworks.cli import _output as out
+from imageworks.cli.context import AppContext
+from imageworks.core.hookspecs import hookimpl
+from imageworks.core.logs import LOG_FILE_NAME
+from imageworks.core.plugins import get_plugins
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
+def plugins_command(as_json: bool) -> None:
+    """List plugins: status, hooks, distribution, and why a plugin failed."""
+    records = get_plugins().records()
+    if as_json:
+        out.emit_json([attrs.asdict(r, retain_collection_types=False) for r in records])
+        return
+    out.table(
+        "Plugins (entry-point group imageworks.plugins)",
+        ["Name", "Status", "Distribution", "Hooks", "Error"],
+        [
+            [
+                r.name,
+                r.status,
+                f"{r.distribution} {r.version}" if r.distribution else r.module,
+                ", ".join(h.removeprefix("imageworks_") for h in r.hooks),
+                r.error,
+            ]
+            for r in records
+        ],
+    )
+
+
+@click.command("config")
+@click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
+@pass_app
+def config_command(app: AppContext, as_json: bool) -> None:
+    """Show the merged configuration and where each value came from."""
+    rows = app.config.describe()
+    rows.append(("log_file", str(app.config.log_dir / LOG_FILE_NAME), app.config.sources.get("log_dir", "default")))
+    token = "set (hidden)" if os.environ.get("HF_TOKEN") else "not set"
+    rows.append(("hf_token", token, "env HF_TOKEN" if os.environ.get("HF_TOKEN") else "default"))
+    if as_json:
+        out.emit_json({name: {"value": value, "source": source} for name, value, source in rows})
+        return
+    out.table("Configuration", ["Setting", "Value", "Source"], rows)
+
+
+@click.command("sources")
+@click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
+def sources_command(as_json: bool) -> None:
+    """List model sources contributed by plugins."""
+    sources = get_plugins().sources()
+    rows = [{"name": s.name, "description": s.description, "class": type(s).__module__} for s in sources.values()]
+    if as_json:
+        out.emit_json(rows)
+        return
+    out.table("Sources", ["Name", "Description", "Module"], [list(r.values()) for r in rows])
+
+
+@hookimpl
+def imageworks_register_commands(cli: click.Group, program: str) -> None:
+    """Add ``plugins`` and ``config`` to every program, ``sources`` to the downloader."""
+    cli.add_command(plugins_command)
+    cli.add_command(config_command)
+    if program == "download":
+        cli.add_command(sources_command)

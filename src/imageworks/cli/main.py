@@ -1,0 +1,104 @@
+"""Composition root of the three console scripts.
+
+Each program is an empty ``click.Group`` that plugins fill through
+``imageworks_register_commands`` (the built-in command groups are plugins too). Errors
+become one line on stderr and exit status 1; the traceback is shown only under
+``IMAGEWORKS_DEBUG=1`` and always goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from imageworks import __version__
+from imageworks.cli.context import AppContext
+from imageworks.core.config import load_config
+from imageworks.core.errors import ImageworksError
+from imageworks.core.logs import redact, setup_logging
+from imageworks.core.plugins import get_plugins
+
+PROGRAMS = {
+    "download": ("imageworks-download", "Acquire, organise and audit model weights (Hugging Face, Ollama, local)."),
+    "loader": ("imageworks-loader", "Refresh the discovered registry layer from Hugging Face folders and Ollama."),
+    "model-registry": ("imageworks-model-registry", "Inspect and lock registry entries for deterministic serving."),
+}
+log = logging.getLogger("imageworks.cli")
+
+
+def build_cli(program: str) -> click.Group:
+    """The click group of ``program`` with every plugin's commands added."""
+    prog_name, help_text = PROGRAMS[program]
+
+    @click.group(
+        name=prog_name,
+        help=help_text + "\n\nCommands come from plugins; `imageworks-download plugins` lists them.",
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    )
+    @click.version_option(__version__, prog_name=prog_name)
+    @click.pass_context
+    def cli(ctx: click.Context) -> None:
+        if ctx.obj is None:
+            ctx.obj = AppContext(load_config())
+
+    get_plugins().register_commands(cli, program)
+    return cli
+
+
+def run(program: str, args: Sequence[str] | None = None) -> int:
+    """Run ``program`` with ``args``; return the exit status (0 success, 1 failure)."""
+    args = list(sys.argv[1:] if args is None else args)
+    prog_name = PROGRAMS[program][0]
+    debug = os.environ.get("IMAGEWORKS_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+    try:
+        config = load_config()
+        setup_logging(config.log_dir, redact(" ".join([prog_name, *args])), config.debug)
+        cli = build_cli(program)
+        result = cli.main(args, prog_name=prog_name, standalone_mode=False, obj=AppContext(config))
+        return result if isinstance(result, int) else 0
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.Abort:
+        click.echo("Error: aborted", err=True)
+        return 1
+    except click.ClickException as error:
+        click.echo(f"Error: {error.format_message()} (see `{prog_name} --help`)", err=True)
+        log.error("usage error: %s", error.format_message())
+        return 1
+    except ImageworksError as error:
+        click.echo(f"Error: {error}", err=True)
+        log.error("%s", error, exc_info=debug)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted", err=True)
+        return 1
+    except Exception as error:  # a bug: say so in one line, keep the traceback for the log
+        log.exception("unexpected error")
+        if debug:
+            traceback.print_exc()
+        first = (str(error).splitlines() or [""])[0]
+        click.echo(
+            f"Error: unexpected {type(error).__name__}: {first} (set IMAGEWORKS_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        return 1
+
+
+def download_main() -> None:
+    """``imageworks-download``."""
+    sys.exit(run("download"))
+
+
+def loader_main() -> None:
+    """``imageworks-loader``."""
+    sys.exit(run("loader"))
+
+
+def model_registry_main() -> None:
+    """``imageworks-model-registry``."""
+    sys.exit(run("model-registry"))

@@ -1,0 +1,203 @@
+"""Merged configuration: environment, then ``pyproject.toml``, then defaults.
+
+Every value remembers where it came from (``Config.sources``) so that
+``imageworks-download config`` can show it. The pyproject file is the nearest
+``pyproject.toml`` above the working directory that has a
+``[tool.imageworks.model-downloader]`` table; its folder is the *project root*, which
+anchors the default registry (``configs/``) and log (``logs/``) folders. Without one,
+they live under ``linux_wsl_root`` (``~/ai-models/registry`` and ``~/ai-models/logs``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from imageworks.core.errors import ConfigError
+
+DEFAULT_LINUX_WSL_ROOT = "~/ai-models"
+DEFAULT_LMSTUDIO_ROOT = "/mnt/d/ai stuff/models/llm models"
+DEFAULT_TEST_PATTERNS = ("testzzz", "demo-model", "model-awq", "model-fp16")
+PYPROJECT_TABLE = ("tool", "imageworks", "model-downloader")
+
+
+@attrs.define(kw_only=True, frozen=True)
+class Config:
+    """Resolved settings. Paths are absolute with ``~`` expanded."""
+
+    linux_wsl_root: Path
+    model_root: Path
+    windows_lmstudio_root: Path
+    registry_dir: Path
+    log_dir: Path
+    cache_dir: Path
+    registry_backend: str
+    max_connections: int
+    preferred_formats: tuple[str, ...]
+    test_model_patterns: tuple[str, ...]
+    extra_locations: Mapping[str, Path]
+    ollama_models: Path
+    ollama_host: str | None
+    ollama_base_url: str
+    hf_endpoint: str
+    debug: bool
+    pyproject: Path | None
+    sources: Mapping[str, str] = attrs.field(factory=dict)
+
+    @property
+    def locations(self) -> dict[str, Path]:
+        """Location label -> root folder. ``linux_wsl`` is the weights folder itself."""
+        return {
+            "linux_wsl": self.model_root,
+            "windows_lmstudio": self.windows_lmstudio_root,
+            **self.extra_locations,
+        }
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(setting, value, source) rows, secrets never included, for ``config``."""
+        rows = []
+        for attribute in attrs.fields(Config):
+            if attribute.name == "sources":
+                continue
+            value = getattr(self, attribute.name)
+            if isinstance(value, tuple):
+                shown = ",".join(value)
+            elif isinstance(value, Mapping):
+                shown = ",".join(f"{k}={v}" for k, v in sorted(value.items()))
+            else:
+                shown = "" if value is None else str(value)
+            rows.append((attribute.name, shown, self.sources.get(attribute.name, "default")))
+        return rows
+
+
+def find_pyproject(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """Return the nearest pyproject.toml at or above ``start`` with our table, and the table."""
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if not candidate.is_file():
+            continue
+        try:
+            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"cannot read {candidate}: {error}") from error
+        table: Any = data
+        for key in PYPROJECT_TABLE:
+            table = table.get(key) if isinstance(table, dict) else None
+        if isinstance(table, dict):
+            return candidate, table
+    return None
+
+
+class _Resolver:
+    """Looks a setting up in env, then the pyproject table, then a default."""
+
+    def __init__(self, environ: Mapping[str, str], table: dict[str, Any], pyproject: Path | None):
+        self.environ = environ
+        self.table = table
+        self.pyproject = pyproject
+        self.sources: dict[str, str] = {}
+
+    def get(self, name: str, env: str | None, default: Any) -> Any:
+        if env and self.environ.get(env):
+            self.sources[name] = f"env {env}"
+            return self.environ[env]
+        if name in self.table:
+            self.sources[name] = f"pyproject {self.pyproject}"
+            return self.table[name]
+        self.sources[name] = "default"
+        return default
+
+    def path(self, name: str, env: str | None, default: Path | str) -> Path:
+        value = self.get(name, env, default)
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"{name} must be a path, got {value!r} (from {self.sources[name]})")
+        return Path(value).expanduser().absolute()
+
+    def strings(self, name: str, env: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.get(name, env, default)
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",")]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{name} must be a list of strings (from {self.sources[name]})")
+        return tuple(v.lower() for v in value if v)
+
+
+def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
+    """Build the merged configuration. Raises :class:`ConfigError` on invalid values."""
+    environ = os.environ if environ is None else environ
+    found = find_pyproject((cwd or Path.cwd()).absolute())
+    pyproject, table = found if found else (None, {})
+    r = _Resolver(environ, table, pyproject)
+
+    linux_root = r.path("linux_wsl_root", None, DEFAULT_LINUX_WSL_ROOT)
+    anchor = pyproject.parent if pyproject else None
+    model_root = r.path("model_root", "IMAGEWORKS_MODEL_ROOT", linux_root / "weights")
+    lmstudio_root = r.path("windows_lmstudio_root", "IMAGEWORKS_LMSTUDIO_ROOT", DEFAULT_LMSTUDIO_ROOT)
+    registry_dir = r.path(
+        "registry_dir", "IMAGEWORKS_REGISTRY_DIR", anchor / "configs" if anchor else linux_root / "registry"
+    )
+    log_dir = r.path("log_dir", "IMAGEWORKS_LOG_DIR", anchor / "logs" if anchor else linux_root / "logs")
+    cache_dir = r.path("cache_dir", "IMAGEWORKS_CACHE_DIR", linux_root / "cache")
+
+    connections = r.get("max_connections", "IMAGEWORKS_MAX_CONNECTIONS", 16)
+    try:
+        max_connections = int(connections)
+    except (TypeError, ValueError):
+        max_connections = 0
+    if not 1 <= max_connections <= 16:
+        raise ConfigError(
+            f"max_connections must be a whole number from 1 to 16, got {connections!r} "
+            f"(from {r.sources['max_connections']})"
+        )
+
+    locations_table = r.get("locations", None, {})
+    if not isinstance(locations_table, dict):
+        raise ConfigError(f"locations must be a table of label = path (from {r.sources['locations']})")
+    extra_locations = {
+        str(label): Path(str(path)).expanduser().absolute() for label, path in sorted(locations_table.items())
+    }
+
+    base_url = r.get("ollama_base_url", "OLLAMA_BASE_URL", None) or (
+        _ollama_url(environ["OLLAMA_HOST"]) if environ.get("OLLAMA_HOST") else "http://127.0.0.1:11434"
+    )
+    if environ.get("OLLAMA_HOST") and not environ.get("OLLAMA_BASE_URL"):
+        r.sources["ollama_base_url"] = "env OLLAMA_HOST"
+
+    debug = str(environ.get("IMAGEWORKS_DEBUG", "")).strip().lower() in {"1", "true", "yes", "on"}
+    if debug:
+        r.sources["debug"] = "env IMAGEWORKS_DEBUG"
+    builtin_patterns = set(DEFAULT_TEST_PATTERNS)
+    test_patterns = r.strings("test_model_patterns", "IMAGEWORKS_TEST_MODEL_PATTERNS", DEFAULT_TEST_PATTERNS)
+
+    return Config(
+        linux_wsl_root=linux_root,
+        model_root=model_root,
+        windows_lmstudio_root=lmstudio_root,
+        registry_dir=registry_dir,
+        log_dir=log_dir,
+        cache_dir=cache_dir,
+        registry_backend=str(r.get("registry_backend", "IMAGEWORKS_REGISTRY_BACKEND", "json")),
+        max_connections=max_connections,
+        preferred_formats=r.strings("preferred_formats", None, ("awq", "safetensors", "gguf")),
+        test_model_patterns=tuple(sorted(builtin_patterns | set(test_patterns))),
+        extra_locations=extra_locations,
+        ollama_models=r.path("ollama_models", "OLLAMA_MODELS", "~/.ollama/models"),
+        ollama_host=r.get("ollama_host", "IMAGEWORKS_OLLAMA_HOST", None),
+        ollama_base_url=str(base_url),
+        hf_endpoint=str(r.get("hf_endpoint", "HF_ENDPOINT", "https://huggingface.co")).rstrip("/"),
+        debug=debug,
+        pyproject=pyproject,
+        sources=r.sources,
+    )
+
+
+def _ollama_url(host: str) -> str:
+    """Ollama's own OLLAMA_HOST accepts ``host``, ``host:port`` or a URL."""
+    if "://" in host:
+        return host.rstrip("/")
+    return f"http://{host}" if ":" in host else f"http://{host}:11434"

@@ -1,0 +1,89 @@
+"""The one cattrs converter, and the dict forms of the value types.
+
+Every record class with an ``extra`` field round-trips keys it does not know: on the way
+in they are collected into ``extra``; on the way out they are written back beside the
+known fields. Plugins may add hooks to this converter through ``imageworks_converter``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, override
+
+converter = cattrs.Converter(forbid_extra_keys=False)
+
+
+def _keeps_extra(cls: type) -> bool:
+    return attrs.has(cls) and "extra" in attrs.fields_dict(cls)
+
+
+def _known_fields(cls: type) -> list[attrs.Attribute]:
+    return [a for a in attrs.fields(cls) if a.name != "extra"]
+
+
+def _structure_factory(cls: type) -> Callable[[Any, type], Any]:
+    base = make_dict_structure_fn(cls, converter, extra=override(omit=True))
+    known = {a.name for a in _known_fields(cls)}
+
+    def structure(data: Any, _: type) -> Any:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
+        obj = base({k: v for k, v in data.items() if k in known}, cls)
+        obj.extra = {k: v for k, v in data.items() if k not in known}
+        return obj
+
+    return structure
+
+
+def _unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
+    fields = _known_fields(cls)
+
+    def unstructure(obj: Any) -> dict[str, Any]:
+        out = {a.name: converter.unstructure(getattr(obj, a.name)) for a in fields}
+        out.update(obj.extra)
+        return out
+
+    return unstructure
+
+
+converter.register_structure_hook_factory(_keeps_extra, _structure_factory)
+converter.register_unstructure_hook_factory(_keeps_extra, _unstructure_factory)
+
+
+def _is_default(attribute: attrs.Attribute, value: Any) -> bool:
+    default = attribute.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        default = default.factory()  # type: ignore[union-attr]
+    return value == default
+
+
+def to_compact_dict(obj: Any) -> Any:
+    """Unstructure ``obj`` leaving out known fields that hold their default value.
+
+    Used for the registry files, so hand-kept entries stay short. Unknown keys are
+    always written back, whatever their value.
+    """
+    if _keeps_extra(type(obj)):
+        out: dict[str, Any] = {}
+        for attribute in _known_fields(type(obj)):
+            value = getattr(obj, attribute.name)
+            if attribute.default is attrs.NOTHING or not _is_default(attribute, value):
+                out[attribute.name] = to_compact_dict(value)
+        out.update(obj.extra)
+        return out
+    if isinstance(obj, list | tuple):
+        return [to_compact_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_compact_dict(v) for k, v in obj.items()}
+    return converter.unstructure(obj)
+
+
+def describe_structure_error(error: Exception) -> str:
+    """Turn a cattrs structuring failure into one short line naming the bad fields."""
+    if isinstance(error, cattrs.BaseValidationError):
+        return "; ".join(cattrs.transform_error(error))
+    return str(error)

@@ -1,0 +1,55 @@
+"""Errors the user can act on.
+
+Every failure a user can cause or fix is an :class:`ImageworksError`: front ends print
+``str(error)`` as one line and exit with status 1. Anything else is a bug and gets a
+traceback only under ``IMAGEWORKS_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ImageworksError(Exception):
+    """A failure with a one-line message that says what happened and what to do."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if not hint else f"{message} ({hint})")
+
+
+class VariantNotFoundError(ImageworksError):
+    """No registry entry has the requested name."""
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        hint = (
+            "closest: " + ", ".join(suggestions)
+            if suggestions
+            else "run `imageworks-download list --include-logical` to see every name"
+        )
+        super().__init__(f"no model variant named {name!r}", hint)
+
+
+class RegistryCorruptError(ImageworksError):
+    """A registry file could not be parsed; it is left exactly as it was."""
+
+    def __init__(self, path: Path, line: int | None, column: int | None, detail: str) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        where = f"{path}:{line}:{column}" if line is not None else str(path)
+        super().__init__(
+            f"registry file {where} is damaged: {detail}",
+            "fix or restore the file (backups are kept under the registry's backups/ folder); it was not modified",
+        )
+
+
+class UnsafePathError(ImageworksError):
+    """A path would escape the directory it must stay inside."""
+
+
+class ConfigError(ImageworksError):
+    """A configuration value is invalid."""

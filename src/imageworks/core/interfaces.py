@@ -1,0 +1,116 @@
+"""The objects plugins hand to the core: sources, detectors, registry backends, GUI panels.
+
+Plugins return instances of these from their ``imageworks_register_*`` hooks. They are
+plain base classes (subclass them, or provide the same attributes); the plugin manager
+checks the attributes when it collects them and reports a plugin whose objects are
+malformed instead of crashing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+from imageworks.core.model import Detection, DetectionSubject, RegistryEntry
+
+if TYPE_CHECKING:
+    from imageworks.core.config import Config
+
+
+class Source:
+    """A place models come from (Hugging Face, Ollama, a local folder tree, ...).
+
+    ``name`` is the short identifier users type; ``description`` one line for listings.
+    A source overrides the operations it supports; the defaults say it does not.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def handles(self, identifier: str) -> bool:
+        """Whether this source can acquire ``identifier`` (a model id or URL)."""
+        return False
+
+    def discover(self, options: Mapping[str, Any]) -> Iterator[RegistryEntry]:
+        """Yield entries for models this source finds already present (scan, import)."""
+        return iter(())
+
+
+class Detector:
+    """Recognises format and quantisation from one kind of evidence.
+
+    ``trust`` is ``"header"`` (file headers), ``"config"`` (config files) or ``"name"``
+    (file, repo and branch names); the core prefers header over config over name.
+    """
+
+    name: ClassVar[str] = ""
+    trust: ClassVar[str] = "name"
+
+    def detect(self, subject: DetectionSubject) -> Iterable[Detection]:
+        """Return candidate detections for ``subject``, best first; empty if unsure."""
+        raise NotImplementedError
+
+
+@attrs.define(kw_only=True)
+class RegistryLayers:
+    """The raw registry: entry name -> JSON object, per layer.
+
+    Raw dicts (not entries) so that a backend never drops a field it does not know.
+    """
+
+    curated: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    discovered: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+
+
+class RegistryStore:
+    """An opened registry: read it, or change it inside a locked transaction."""
+
+    description: str = ""
+
+    def read(self) -> RegistryLayers:
+        """Return a consistent snapshot of both layers without taking the write lock."""
+        raise NotImplementedError
+
+    def transaction(self) -> AbstractContextManager[RegistryLayers]:
+        """Lock, read fresh layers, let the caller mutate them, write what changed.
+
+        On normal exit the changed layers and the merged snapshot are written
+        atomically; on an exception nothing is written.
+        """
+        raise NotImplementedError
+
+    def backup(self) -> list[str]:
+        """Copy the current layers aside before a destructive change; return the copies."""
+        raise NotImplementedError
+
+    def layer_location(self, layer: str) -> str:
+        """Where ``curated``, ``discovered`` or ``merged`` lives, for messages."""
+        return f"{self.description} ({layer})"
+
+
+class RegistryBackend:
+    """Stores the layered registry somewhere (JSON files by default)."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def open(self, config: Config) -> RegistryStore:
+        """Open the registry that ``config`` points at."""
+        raise NotImplementedError
+
+
+@attrs.define(kw_only=True, frozen=True)
+class GuiPanel:
+    """A block of the Streamlit Models page contributed by a plugin.
+
+    ``tab`` names the tab it belongs to (for example ``"download"``); ``render`` is
+    called with no arguments inside that tab and draws with ``streamlit``.
+    """
+
+    name: str
+    tab: str
+    title: str
+    render: Callable[[], None]

@@ -1,0 +1,91 @@
+"""What is on disk under a download path: files, sizes, sha256 digests and one checksum.
+
+The directory checksum is the sha256 of one ``path<TAB>size<TAB>sha256`` line per file,
+sorted by path, so it changes when any file is added, removed, renamed or altered, and
+it can be recomputed from recorded per-file digests without reading the files again.
+Transfer leftovers (``*.aria2``, ``*.incomplete``, ``*.part``) and tool folders
+(``.cache``, ``.git``) are not part of a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from imageworks.core.model import FileRecord, Inventory
+
+SKIPPED_DIRS = frozenset({".cache", ".git", ".huggingface", "__pycache__"})
+SKIPPED_SUFFIXES = (".aria2", ".incomplete", ".part", ".imageworks-partial", ".lock")
+HASH_CHUNK = 8 * 1024 * 1024
+
+ProgressCallback = Callable[[int], None]
+
+
+def list_files(root: Path) -> list[str]:
+    """Relative POSIX paths of the model files under ``root`` (or ``[name]`` for a file)."""
+    if root.is_file():
+        return [root.name]
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+        for name in files:
+            if name.endswith(SKIPPED_SUFFIXES):
+                continue
+            full = Path(folder, name)
+            if full.is_file():  # follows file symlinks (HF cache snapshots), skips dangling ones
+                found.append(full.relative_to(root).as_posix())
+    return sorted(found)
+
+
+def sha256_file(path: Path, progress: ProgressCallback | None = None) -> str:
+    """sha256 of a file, read in large chunks; ``progress`` gets the bytes of each chunk."""
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as handle:
+        buffer = bytearray(HASH_CHUNK)
+        view = memoryview(buffer)
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
+            if progress:
+                progress(count)
+    return digest.hexdigest()
+
+
+def directory_checksum(records: Iterable[FileRecord]) -> str:
+    """The checksum summarising a set of file records (order does not matter)."""
+    digest = hashlib.sha256()
+    for record in sorted(records, key=lambda r: r.path):
+        digest.update(f"{record.path}\t{record.size}\t{record.sha256}\n".encode())
+    return digest.hexdigest()
+
+
+def take_inventory(
+    root: Path,
+    known_digests: Mapping[str, str] | None = None,
+    progress: ProgressCallback | None = None,
+    workers: int = 2,
+) -> Inventory:
+    """Inventory ``root`` (a folder or one file), hashing every file not in ``known_digests``.
+
+    ``known_digests`` maps relative path -> sha256 already established (for example the
+    Hub's LFS digest verified at download); those files are not read again.
+    """
+    known = known_digests or {}
+    base = root.parent if root.is_file() else root
+    paths = list_files(root)
+
+    def record(relative: str) -> FileRecord:
+        full = base / relative
+        size = full.stat().st_size
+        digest = known.get(relative) or sha256_file(full, progress)
+        return FileRecord(path=relative, size=size, sha256=digest)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # hashlib releases the GIL
+        records = tuple(pool.map(record, paths))
+    return Inventory(
+        files=records,
+        total_size=sum(r.size for r in records),
+        checksum=directory_checksum(records),
+    )

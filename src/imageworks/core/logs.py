@@ -1,0 +1,82 @@
+"""Structured logging to ``<log_dir>/model_downloader.log`` with secrets redacted.
+
+Each record is one JSON object per line (time, level, logger, message, command). The CLI
+mirrors what it prints into this file. ``IMAGEWORKS_DEBUG=1`` lowers the level to DEBUG.
+Tokens never reach the file: values of ``HF_TOKEN``-like variables, ``hf_...`` tokens
+and ``Authorization``/``Bearer`` values are replaced by ``***`` before a record is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+LOG_FILE_NAME = "model_downloader.log"
+LOGGER_NAME = "imageworks"
+SECRET_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_TOKEN", "OLLAMA_API_KEY")
+_TOKEN_PATTERNS = (
+    re.compile(r"hf_[A-Za-z0-9]{8,}"),
+    re.compile(r"(?i)(authorization\s*[:=]\s*)(?:bearer\s+)?\S+"),
+    re.compile(r"(?i)(bearer\s+)\S+"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret replaced by ``***``."""
+    for variable in SECRET_VARIABLES:
+        value = os.environ.get(variable)
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    for pattern in _TOKEN_PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
+    return text
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One redacted JSON object per record."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__()
+        self.command = command
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Serialise ``record``."""
+        payload = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "command": self.command,
+            "message": redact(record.getMessage()),
+        }
+        if record.exc_info:
+            payload["traceback"] = redact(self.formatException(record.exc_info))
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def setup_logging(log_dir: Path, command: str, debug: bool = False) -> Path | None:
+    """Send ``imageworks.*`` records to the log file; return its path (None if unwritable)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+    for handler in list(logger.handlers):
+        if getattr(handler, "_imageworks", False):
+            logger.removeHandler(handler)
+            handler.close()
+    path = log_dir / LOG_FILE_NAME
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+    except OSError:
+        return None
+    handler._imageworks = True  # type: ignore[attr-defined]
+    handler.setFormatter(JsonLineFormatter(command))
+    logger.addHandler(handler)
+    return path
+
+
+def get_logger(name: str) -> logging.Logger:
+    """A logger under the ``imageworks`` tree."""
+    return logging.getLogger(name if name.startswith(LOGGER_NAME) else f"{LOGGER_NAME}.{name}")

@@ -1,0 +1,191 @@
+"""Value types shared by the core and every plugin (attrs classes, no behaviour).
+
+The registry entry carries every field of the operations guide (sections 4.3 and 14).
+Each record type has an ``extra`` mapping: keys found in a registry file that this
+version does not know are kept there and written back unchanged, so an older tool never
+drops what a newer tool (or a person) wrote.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.define(kw_only=True)
+class BackendConfig:
+    """How a serving stack should load the model (``backend_config.*``)."""
+
+    model_path: str | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class EntryMetadata:
+    """README capture and detection notes (``metadata.*``)."""
+
+    readme_file: str | None = None
+    readme_sha256: str | None = None
+    readme_signals: dict[str, Any] = attrs.field(factory=dict)
+    license: str | None = None
+    chat_template: str | None = None
+    detection_evidence: list[str] = attrs.field(factory=list)
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class ArtifactFile:
+    """One file of an installed model: path relative to ``download_path``, size, digest."""
+
+    path: str
+    size: int
+    sha256: str | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class Artifacts:
+    """Content identity of an installation (``artifacts.*``)."""
+
+    aggregate_sha256: str | None = None
+    files: list[ArtifactFile] = attrs.field(factory=list)
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class VersionLock:
+    """Serving guardrail: a locked entry must keep its recorded aggregate digest."""
+
+    locked: bool = False
+    expected_aggregate_sha256: str | None = None
+    locked_at: str | None = None
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
+class RegistryEntry:
+    """One model variant, keyed by its canonical ``name`` (guide 4.2 and 14)."""
+
+    name: str
+    display_name: str | None = None
+    slug: str | None = None
+    family: str | None = None
+    backend: str = "unassigned"
+    served_model_id: str | None = None
+    backend_config: BackendConfig = attrs.field(factory=BackendConfig)
+    quantization: str | None = None
+    download_path: str | None = None
+    download_location: str | None = None
+    download_format: str | None = None
+    download_size_bytes: int | None = None
+    download_directory_checksum: str | None = None
+    download_files_count: int | None = None
+    download_files: list[str] = attrs.field(factory=list)
+    downloaded_at: str | None = None
+    last_accessed: str | None = None
+    source_provider: str | None = None
+    hf_id: str | None = None
+    metadata: EntryMetadata = attrs.field(factory=EntryMetadata)
+    roles: list[str] = attrs.field(factory=list)
+    role_priorities: dict[str, int] = attrs.field(factory=dict)
+    capabilities: dict[str, bool] = attrs.field(factory=dict)
+    model_aliases: list[str] = attrs.field(factory=list)
+    artifacts: Artifacts = attrs.field(factory=Artifacts)
+    version_lock: VersionLock = attrs.field(factory=VersionLock)
+    deprecated: bool = False
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def is_logical(self) -> bool:
+        """True when the entry names no local files (curated or ``ollama://`` only)."""
+        return not self.download_path or "://" in self.download_path
+
+    @property
+    def producer(self) -> str | None:
+        """Who published the weights, lower case: the Hub owner or the Ollama namespace."""
+        if self.hf_id and "/" in self.hf_id:
+            return self.hf_id.split("/", 1)[0].lower()
+        if self.served_model_id and "/" in self.served_model_id.split(":", 1)[0]:
+            return self.served_model_id.split("/", 1)[0].lower()
+        return self.source_provider.lower() if self.source_provider else None
+
+
+@attrs.define(kw_only=True, frozen=True)
+class FileRecord:
+    """A file found on disk by an inventory: relative path, size and sha256."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+@attrs.define(kw_only=True, frozen=True)
+class Inventory:
+    """What is on disk under a download path, and the digest that summarises it."""
+
+    files: tuple[FileRecord, ...]
+    total_size: int
+    checksum: str
+
+
+@attrs.define(kw_only=True, frozen=True)
+class DetectionSubject:
+    """What a detector may look at. Any part may be missing.
+
+    ``directory`` is set for models on disk; detectors must read headers only, never
+    whole weight files. ``config_content`` is the text of ``config.json`` when known.
+    """
+
+    model_name: str | None = None
+    filenames: tuple[str, ...] = ()
+    config_content: str | None = None
+    directory: str | None = None
+
+
+@attrs.define(kw_only=True, frozen=True)
+class Detection:
+    """One candidate answer from a detector, with the evidence behind it.
+
+    ``trust`` orders sources of evidence: ``header`` > ``config`` > ``name``.
+    """
+
+    format_type: str | None
+    quantization: str | None = None
+    confidence: float = 0.5
+    evidence: tuple[str, ...] = ()
+    detector: str = ""
+    trust: str = "name"
+    details: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
+
+
+@attrs.define(kw_only=True, frozen=True)
+class RouteRequest:
+    """Where should a model go? Asked of router plugins (``imageworks_route``)."""
+
+    model_id: str
+    format_type: str | None
+    branch: str | None = None
+    location: str | None = None
+
+
+@attrs.define(kw_only=True, frozen=True)
+class Route:
+    """A router's answer: a location label and the root folder it stands for."""
+
+    label: str
+    root: str
+    reason: str = ""
+
+
+@attrs.define(kw_only=True, frozen=True)
+class PluginRecord:
+    """What the plugin manager knows about one plugin, loaded or not."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    status: str  # "loaded", "failed" or "disabled"
+    hooks: tuple[str, ...] = ()
+    error: str | None = None

@@ -1,0 +1,124 @@
+"""Variant names, display names and slugs (guide sections 4.2 and 6.3).
+
+``<family>-<backend>-<format>-<quant>``: the family is the repo tail (plus branch) in
+lower case with ``/``, ``_``, spaces and ``@`` turned into ``-`` and repeated dashes
+collapsed, except that llama.cpp-style quant tokens keep their underscores (``Q6_K`` ->
+``q6_k``). The format is left out when it is unknown or the backend already says it;
+the quant when it is unknown or says no more than the format. Either is also left out
+when the family already carries it as a whole token (``Mistral-7B-AWQ`` gives
+``mistral-7b-awq-vllm``, not ``mistral-7b-awq-vllm-awq``).
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+
+# llama.cpp quant tokens, the only names whose underscores carry meaning:
+# Q4_K_M, IQ2_XS, Q8_0, Q4_0_4_4, MXFP4_MOE, with the UD- (dynamic) prefix.
+_QUANT_TOKEN = re.compile(
+    r"(?<![a-z0-9])((?:ud-)?i?q\d(?:_(?:k|m|s|l|xl|xs|xxs|nl|\d))*|mxfp4(?:_moe)?|bf16|f16|f32)(?![a-z0-9])",
+    re.IGNORECASE,
+)
+_SEPARATORS = re.compile(r"[/_\s@:]+")
+_DASHES = re.compile(r"-{2,}")
+
+
+def normalize_name(text: str) -> str:
+    """Lower-case ``text``; ``/``, ``_``, spaces, ``@`` and ``:`` become ``-``.
+
+    Underscores inside quant tokens are kept (``Llama_3-Q6_K`` -> ``llama-3-q6_k``).
+    """
+    lowered = text.strip().lower()
+    parts: list[str] = []
+    position = 0
+    for match in _QUANT_TOKEN.finditer(lowered):
+        parts.append(_SEPARATORS.sub("-", lowered[position : match.start()]))
+        parts.append(match.group(1))
+        position = match.end()
+    parts.append(_SEPARATORS.sub("-", lowered[position:]))
+    return _DASHES.sub("-", "".join(parts)).strip("-")
+
+
+def normalize_quant(quant: str | None) -> str | None:
+    """Quant label in registry form: lower case, underscores kept, spaces to ``-``."""
+    if not quant:
+        return None
+    return _DASHES.sub("-", re.sub(r"[\s/]+", "-", quant.strip().lower())).strip("-") or None
+
+
+def family_from_repo(repo_id: str, branch: str | None = None) -> str:
+    """The family of a Hub repo: its tail, plus ``@branch`` (``owner/Repo@dev`` -> ``repo-dev``)."""
+    tail = repo_id.rstrip("/").rsplit("/", 1)[-1]
+    return normalize_name(f"{tail}@{branch}" if branch else tail)
+
+
+def split_quant(text: str) -> tuple[str, str | None]:
+    """Pull the last llama.cpp quant token out of a name: ``7b-instruct-q4_K_M`` -> (``7b-instruct``, ``q4_k_m``)."""
+    matches = list(_QUANT_TOKEN.finditer(text))
+    if not matches:
+        return text, None
+    last = matches[-1]
+    rest = (text[: last.start()] + text[last.end() :]).strip("-_: ")
+    return _DASHES.sub("-", rest), last.group(1).lower()
+
+
+@attrs.define(frozen=True)
+class VariantKey:
+    """The tuple that identifies a variant; equal tuples name the same registry entry."""
+
+    family: str
+    backend: str
+    format: str | None = None
+    quant: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The canonical variant name."""
+        return variant_name(self.family, self.backend, self.format, self.quant)
+
+
+def variant_name(family: str, backend: str, format_type: str | None, quant: str | None) -> str:
+    """``<family>-<backend>[-<format>][-<quant>]`` with redundant parts left out."""
+    family_part = normalize_name(family)
+    backend_part = normalize_name(backend or "unassigned")
+    format_part = normalize_name(format_type) if format_type else ""
+    quant_part = normalize_quant(quant) or ""
+    family_tokens = set(family_part.split("-"))
+    if format_part == backend_part or format_part in family_tokens:
+        format_part = ""
+    if quant_part in {format_part, backend_part, normalize_name(format_type or "")} or quant_part in family_tokens:
+        quant_part = ""
+    return "-".join(part for part in (family_part, backend_part, format_part, quant_part) if part)
+
+
+def display_name(family: str, quant: str | None = None) -> str:
+    """Human form: ``llama-12.2b`` + ``q4_k_m`` -> ``llama 12.2b (Q4 K M)``."""
+    words = normalize_name(family).replace("-", " ")
+    label = normalize_quant(quant)
+    if not label or label in normalize_name(family):
+        return words
+    return f"{words} ({label.upper().replace('_', ' ').replace('-', ' ')})"
+
+
+def slug(family: str, quant: str | None = None) -> str:
+    """Short stable label without backend or format: ``llama-12.2b-q4_k_m``."""
+    label = normalize_quant(quant)
+    base = normalize_name(family)
+    if not label or label in base:
+        return base
+    return f"{base}-{label}"
+
+
+def ollama_family_and_quant(model: str) -> tuple[str, str | None]:
+    """Strategy A for Ollama ``<name>:<tag>``: family from name and tag, quant from the tag.
+
+    ``qwen2.5:7b-instruct-q4_K_M`` -> (``qwen2.5-7b-instruct``, ``q4_k_m``);
+    ``llama3:latest`` -> (``llama3``, None).
+    """
+    name, _, tag = model.partition(":")
+    name = name.rsplit("/", 1)[-1] if name.count("/") >= 1 else name
+    rest, quant = split_quant(tag) if tag else ("", None)
+    parts = [name] + ([rest] if rest and rest != "latest" else [])
+    return normalize_name("-".join(parts)), quant

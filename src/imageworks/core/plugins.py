@@ -1,0 +1,298 @@
+"""Finds plugins with stevedore, registers them with pluggy, and collects their work.
+
+This is the only module that reads the ``imageworks.plugins`` entry-point group. Every
+capability, built-in or third-party, is registered the same way. A plugin that fails to
+import, to register, or to hand back well-formed objects is recorded as ``failed`` with
+its error and left out; it never stops the CLI or the GUI.
+
+Environment switches:
+
+- ``IMAGEWORKS_LOAD_PLUGINS=a,b``: load only these third-party plugins (built-ins, the
+  entry points of the ``imageworks`` distribution itself, always load unless disabled).
+- ``IMAGEWORKS_DISABLE_PLUGINS=a,b``: do not load these plugins, built-ins included.
+- ``IMAGEWORKS_TRACE_PLUGINS=1``: print every hook call and result to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import pluggy
+from stevedore import NamedExtensionManager
+
+from imageworks.core import hookspecs
+from imageworks.core.convert import converter
+from imageworks.core.interfaces import Detector, GuiPanel, RegistryBackend, Source
+from imageworks.core.model import PluginRecord, Route, RouteRequest
+
+ENTRY_POINT_GROUP = "imageworks.plugins"
+BUILTIN_PREFIX = "imageworks."
+T = TypeVar("T")
+
+
+def _names(environ: Mapping[str, str], variable: str) -> set[str] | None:
+    value = environ.get(variable)
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def _distributions() -> dict[str, tuple[str | None, str | None]]:
+    """Entry-point name -> (distribution, version). stevedore's cache does not keep them."""
+    found: dict[str, tuple[str | None, str | None]] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        found[ep.name] = (dist.name, dist.version) if dist is not None else (None, None)
+    return found
+
+
+def _one_line(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}".strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class PluginHost:
+    """The pluggy manager plus what we learnt loading it: a typed facade over ``pm.hook``."""
+
+    def __init__(self, pm: pluggy.PluginManager, records: dict[str, PluginRecord]) -> None:
+        self.pm = pm
+        self._records = records
+        self._collected: dict[str, list[Any]] = {}
+
+    # -- loading -------------------------------------------------------------------------
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> PluginHost:
+        """Discover, filter and register every plugin of the entry-point group."""
+        environ = os.environ if environ is None else environ
+        pm = pluggy.PluginManager(hookspecs.PROJECT)
+        pm.add_hookspecs(hookspecs)
+        if environ.get("IMAGEWORKS_TRACE_PLUGINS", "").strip() not in {"", "0"}:
+            pm.trace.root.setwriter(sys.stderr.write)
+            pm.enable_tracing()
+
+        records: dict[str, PluginRecord] = {}
+        dists = _distributions()
+        allow = _names(environ, "IMAGEWORKS_LOAD_PLUGINS")
+        deny = _names(environ, "IMAGEWORKS_DISABLE_PLUGINS") or set()
+        # An empty allow-list reads the group without importing anything.
+        entry_points = NamedExtensionManager(
+            ENTRY_POINT_GROUP, names=[], on_missing_entrypoints_callback=None
+        ).list_entry_points()
+        wanted = []
+        for ep in sorted(entry_points, key=lambda e: e.name):
+            builtin = ep.value.startswith(BUILTIN_PREFIX)
+            if ep.name in deny or (allow is not None and not builtin and ep.name not in allow):
+                dist, version = dists.get(ep.name, (None, None))
+                records[ep.name] = PluginRecord(
+                    name=ep.name, module=ep.value, distribution=dist, version=version, status="disabled"
+                )
+            else:
+                wanted.append(ep.name)
+
+        def failed(_manager: Any, ep: importlib.metadata.EntryPoint, error: BaseException) -> None:
+            dist, version = dists.get(ep.name, (None, None))
+            records[ep.name] = PluginRecord(
+                name=ep.name,
+                module=ep.value,
+                distribution=dist,
+                version=version,
+                status="failed",
+                error=_one_line(error),
+            )
+
+        manager = NamedExtensionManager(
+            ENTRY_POINT_GROUP,
+            names=wanted,
+            name_order=True,
+            on_load_failure_callback=failed,
+            on_missing_entrypoints_callback=None,
+        )
+        for extension in manager:
+            dist, version = dists.get(extension.name, (None, None))
+            record = PluginRecord(
+                name=extension.name,
+                module=extension.entry_point.value,
+                distribution=dist,
+                version=version,
+                status="loaded",
+            )
+            error = _register(pm, extension.plugin, extension.name)
+            if error:
+                record = _with(record, status="failed", error=error)
+            else:
+                hooks = sorted(caller.name for caller in pm.get_hookcallers(extension.plugin) or [])
+                record = _with(record, hooks=tuple(hooks))
+            records[extension.name] = record
+
+        host = cls(pm, records)
+        host._call_each("imageworks_register_converter_hooks", converter=converter)
+        return host
+
+    # -- what was loaded -----------------------------------------------------------------
+    def records(self) -> list[PluginRecord]:
+        """Every plugin, loaded, failed or disabled, after validating what each provides."""
+        self.sources()
+        self.detectors()
+        self.registry_backends()
+        self.gui_panels()
+        return [self._records[name] for name in sorted(self._records)]
+
+    # -- typed access to the hooks -------------------------------------------------------
+    def sources(self) -> dict[str, Source]:
+        """Source name -> source, from ``imageworks_register_sources``."""
+        return {s.name: s for s in self._collect("imageworks_register_sources", _valid_source)}
+
+    def detectors(self) -> list[Detector]:
+        """Every detector, from ``imageworks_register_detectors``."""
+        return self._collect("imageworks_register_detectors", _valid_detector)
+
+    def registry_backends(self) -> dict[str, RegistryBackend]:
+        """Backend name -> backend, from ``imageworks_register_registry_backends``."""
+        return {b.name: b for b in self._collect("imageworks_register_registry_backends", _valid_backend)}
+
+    def gui_panels(self) -> list[GuiPanel]:
+        """GUI panels, from ``imageworks_register_gui_panels``."""
+        return self._collect("imageworks_register_gui_panels", _valid_panel)
+
+    def route(self, request: RouteRequest, config: Any) -> Route | None:
+        """The first router's answer for ``request`` (``imageworks_route_location``)."""
+        return self.pm.hook.imageworks_route_location(request=request, config=config)
+
+    def register_commands(self, cli: Any, program: str) -> None:
+        """Let every plugin add its commands to ``cli``; a failing plugin is recorded."""
+        self._call_each("imageworks_register_commands", cli=cli, program=program)
+
+    # -- machinery -----------------------------------------------------------------------
+    def _plugins_implementing(self, hook_name: str) -> list[tuple[str, object]]:
+        caller = getattr(self.pm.hook, hook_name)
+        found = []
+        for impl in reversed(caller.get_hookimpls()):  # pluggy's own call order
+            name = self.pm.get_name(impl.plugin)
+            if name is not None:
+                found.append((name, impl.plugin))
+        return found
+
+    def _call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a hook plugin by plugin (through pluggy) so a failure is attributed."""
+        results = []
+        for name, plugin in self._plugins_implementing(hook_name):
+            others = [p for p in self.pm.get_plugins() if p is not plugin]
+            caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+            try:
+                outcome = caller(**kwargs)
+            except Exception as error:  # a plugin's bug must not stop the program
+                self._fail(name, f"{hook_name}: {_one_line(error)}")
+                continue
+            results.extend((name, value) for value in outcome)
+        return results
+
+    def _collect(self, hook_name: str, check: Callable[[Any], str | None]) -> list[Any]:
+        if hook_name not in self._collected:
+            items: list[Any] = []
+            seen: dict[str, str] = {}
+            for plugin_name, result in self._call_each(hook_name):
+                try:
+                    values = list(result or [])
+                except TypeError:
+                    self._fail(plugin_name, f"{hook_name} must return a list, got {type(result).__name__}")
+                    continue
+                for value in values:
+                    problem = check(value)
+                    key = getattr(value, "name", None)
+                    if problem is None and key in seen:
+                        problem = f"{key!r} is already provided by plugin {seen[key]!r}"
+                    if problem:
+                        self._fail(plugin_name, f"{hook_name}: {problem}")
+                        continue
+                    seen[key] = plugin_name
+                    items.append(value)
+            self._collected[hook_name] = items
+        return self._collected[hook_name]
+
+    def _fail(self, name: str, error: str) -> None:
+        record = self._records.get(name)
+        if record is None:
+            return
+        joined = error if not record.error else f"{record.error}; {error}"
+        self._records[name] = _with(record, status="failed", error=joined)
+
+
+def _with(record: PluginRecord, **changes: Any) -> PluginRecord:
+    return attrs.evolve(record, **changes)
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> str | None:
+    """Register ``plugin``; return an error line instead of raising."""
+    try:
+        pm.register(plugin, name=name)
+    except Exception as error:  # pluggy.PluginValidationError, duplicate names, ...
+        return _one_line(error)
+    unknown = [
+        caller.name
+        for caller in pm.get_hookcallers(plugin) or []
+        if not caller.has_spec()
+    ]
+    if unknown:
+        pm.unregister(plugin)
+        return "unknown hook(s): " + ", ".join(sorted(unknown)) + " (misspelt? see docs/plugins.md)"
+    return None
+
+
+def _named(value: Any, kind: str) -> str | None:
+    name = getattr(value, "name", None)
+    if not isinstance(name, str) or not name:
+        return f"{kind} {value!r} has no name"
+    return None
+
+
+def _valid_source(value: Any) -> str | None:
+    if not isinstance(value, Source):
+        return f"{value!r} is not an imageworks Source"
+    return _named(value, "source")
+
+
+def _valid_detector(value: Any) -> str | None:
+    if not isinstance(value, Detector):
+        return f"{value!r} is not an imageworks Detector"
+    if value.trust not in {"header", "config", "name"}:
+        return f"detector {value.name!r} has trust {value.trust!r} (header, config or name)"
+    return _named(value, "detector")
+
+
+def _valid_backend(value: Any) -> str | None:
+    if not isinstance(value, RegistryBackend):
+        return f"{value!r} is not an imageworks RegistryBackend"
+    return _named(value, "registry backend")
+
+
+def _valid_panel(value: Any) -> str | None:
+    if not isinstance(value, GuiPanel):
+        return f"{value!r} is not an imageworks GuiPanel"
+    return _named(value, "panel")
+
+
+_host: PluginHost | None = None
+
+
+def get_plugins() -> PluginHost:
+    """The process-wide plugin host, built on first use."""
+    global _host
+    if _host is None:
+        _host = PluginHost.load()
+    return _host
+
+
+def reset_plugins() -> None:
+    """Forget the process-wide host (tests change the environment between builds)."""
+    global _host
+    _host = None
+
+
+def iter_records(host: PluginHost | None = None) -> Iterable[PluginRecord]:
+    """Convenience for front ends: every plugin record, validated."""
+    return (host or get_plugins()).records()

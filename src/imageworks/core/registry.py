@@ -1,0 +1,159 @@
+"""The registry as the rest of the program sees it: typed entries over a storage backend.
+
+Reads merge the two layers and structure every entry with the one converter. Writes go
+to the discovered layer (curated is hand-kept) except :meth:`Registry.delete`, which
+removes a variant from both. Each write is one locked backend transaction.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from imageworks.core.config import Config, load_config
+from imageworks.core.convert import converter, describe_structure_error, to_compact_dict
+from imageworks.core.errors import ConfigError, RegistryCorruptError, VariantNotFoundError
+from imageworks.core.interfaces import RegistryLayers, RegistryStore
+from imageworks.core.layers import deep_merge, merge_layers
+from imageworks.core.model import RegistryEntry
+
+ENTRY_FIELDS = tuple(a.name for a in attrs.fields(RegistryEntry) if a.name != "extra")
+
+
+class Registry:
+    """Typed access to the layered registry held by a :class:`RegistryStore`."""
+
+    def __init__(self, store: RegistryStore, config: Config) -> None:
+        self.store = store
+        self.config = config
+
+    @classmethod
+    def open(cls, config: Config | None = None) -> Registry:
+        """Open the registry with the backend named by ``config.registry_backend``."""
+        from imageworks.core.plugins import get_plugins
+
+        config = config or load_config()
+        backends = get_plugins().registry_backends()
+        backend = backends.get(config.registry_backend)
+        if backend is None:
+            known = ", ".join(sorted(backends)) or "none loaded"
+            raise ConfigError(
+                f"no registry backend named {config.registry_backend!r} (available: {known})",
+                "check registry_backend in config and `imageworks-download plugins`",
+            )
+        return cls(backend.open(config), config)
+
+    # -- reading -------------------------------------------------------------------------
+    def entries(self) -> list[RegistryEntry]:
+        """Every variant, merged across layers, sorted by name."""
+        layers = self.store.read()
+        return [self._structure(name, raw, layers) for name, raw in merge_layers(layers.curated, layers.discovered).items()]
+
+    def _structure(self, name: str, raw: dict[str, Any], layers: RegistryLayers) -> RegistryEntry:
+        try:
+            return converter.structure(raw, RegistryEntry)
+        except Exception as error:  # name the file that holds the bad value
+            for layer, entries in (("discovered", layers.discovered), ("curated", layers.curated)):
+                if name in entries:
+                    try:
+                        converter.structure(deep_merge({"name": name}, entries[name]), RegistryEntry)
+                    except Exception:
+                        path = Path(self.store.layer_location(layer))
+                        raise RegistryCorruptError(
+                            path, None, None, f"entry {name!r}: {describe_structure_error(error)}"
+                        ) from error
+            path = Path(self.store.layer_location("merged"))
+            raise RegistryCorruptError(path, None, None, f"entry {name!r}: {describe_structure_error(error)}") from error
+
+    def find(self, key: str) -> RegistryEntry | None:
+        """The entry named ``key``, else the one whose alias, slug or display name is ``key``."""
+        entries = self.entries()
+        for entry in entries:
+            if entry.name == key:
+                return entry
+        matches = [e for e in entries if key in e.model_aliases or key in {e.slug, e.display_name}]
+        return matches[0] if len(matches) == 1 else None
+
+    def get(self, key: str) -> RegistryEntry:
+        """Like :meth:`find`, but raise :class:`VariantNotFoundError` with the closest names."""
+        entry = self.find(key)
+        if entry is None:
+            raise VariantNotFoundError(key, self.suggest(key))
+        return entry
+
+    def suggest(self, key: str, count: int = 3) -> list[str]:
+        """The canonical names closest to ``key`` (by name, alias, slug or display name)."""
+        by_label: dict[str, str] = {}
+        for entry in self.entries():
+            for label in (entry.name, entry.slug, entry.display_name, *entry.model_aliases):
+                if label:
+                    by_label.setdefault(label, entry.name)
+        close = difflib.get_close_matches(key, list(by_label), n=count * 3, cutoff=0.4)
+        names: list[str] = []
+        for label in close:
+            if by_label[label] not in names:
+                names.append(by_label[label])
+        return names[:count]
+
+    # -- writing -------------------------------------------------------------------------
+    def upsert(self, entry: RegistryEntry, fields: Iterable[str] | None = None) -> RegistryEntry:
+        """Write ``entry``'s ``fields`` (default: all it sets) into the discovered layer.
+
+        An existing variant of the same name is updated in place: fields not named are
+        left as they are, so hand-kept roles, aliases and capabilities survive.
+        """
+        values = to_compact_dict(entry)
+        chosen = list(fields) if fields is not None else [k for k in values if k != "name"]
+        updates = {name: values.get(name) for name in chosen}
+        return self.update(entry.name, lambda _: updates)
+
+    def update(self, name: str, change: Callable[[RegistryEntry | None], Mapping[str, Any]]) -> RegistryEntry:
+        """Apply ``change`` (given the current merged entry, or None) and store its fields.
+
+        ``change`` returns top-level field -> new value (``None`` clears a field). The
+        current entry is read inside the lock, so concurrent writers never lose updates.
+        """
+        with self.store.transaction() as layers:
+            merged = merge_layers(
+                {name: layers.curated[name]} if name in layers.curated else {},
+                {name: layers.discovered[name]} if name in layers.discovered else {},
+            ).get(name)
+            current = self._structure(name, merged, layers) if merged else None
+            updates = dict(change(current))
+            target = layers.discovered.setdefault(name, {"name": name})
+            curated = layers.curated.get(name, {})
+            for field, value in updates.items():
+                if value is None or value == [] or value == {}:
+                    if field in curated and curated[field] not in (None, [], {}):
+                        target[field] = value  # an explicit value hides the curated one
+                    else:
+                        target.pop(field, None)
+                else:
+                    target[field] = value
+            if target == {"name": name} and curated:
+                del layers.discovered[name]  # nothing left to overlay
+            result = merge_layers(
+                {name: curated} if curated else {}, {name: target}
+            )[name]
+            return self._structure(name, result, layers)
+
+    def delete(self, name: str, backup: bool = True) -> list[str]:
+        """Remove ``name`` from every layer; returns the layers it was removed from."""
+        if backup:
+            self.store.backup()
+        removed = []
+        with self.store.transaction() as layers:
+            for layer, entries in (("curated", layers.curated), ("discovered", layers.discovered)):
+                if entries.pop(name, None) is not None:
+                    removed.append(layer)
+        if not removed:
+            raise VariantNotFoundError(name, self.suggest(name))
+        return removed
+
+    def backup(self) -> list[str]:
+        """Copy the registry aside (before destructive changes)."""
+        return self.store.backup()

@@ -1,0 +1,106 @@
+"""Removing variants safely: what may be deleted, and the registry change that follows.
+
+Files are deleted only when the entry's path lies strictly inside a configured store
+root (after resolving symlinks), is not an Ollama blob (shared between tags; use
+``ollama rm``) and is not shared with another registry entry. A symlinked path loses
+only the link.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import attrs
+
+from imageworks.core.config import Config
+from imageworks.core.model import RegistryEntry
+from imageworks.core.verify import DOWNLOAD_FIELDS
+
+
+@attrs.define(kw_only=True)
+class RemovalPlan:
+    """What ``remove`` will do to one variant."""
+
+    entry: RegistryEntry
+    delete_path: Path | None
+    purge: bool
+    refusal: str | None = None
+
+    def describe(self) -> list[str]:
+        """Human lines, one per action."""
+        lines = []
+        if self.delete_path:
+            lines.append(f"delete files at {self.delete_path}")
+        lines.append(
+            f"remove registry entry {self.entry.name}"
+            if self.purge
+            else f"clear the download metadata of {self.entry.name} (the entry stays)"
+        )
+        return lines
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path != root and path.is_relative_to(root)
+
+
+def deletion_refusal(entry: RegistryEntry, others: Iterable[RegistryEntry], config: Config) -> str | None:
+    """Why the files of ``entry`` must not be deleted, or None when they may be."""
+    if entry.is_logical:
+        return f"{entry.name} has no local files to delete"
+    raw = Path(entry.download_path or "")
+    if not raw.is_absolute():
+        return f"recorded path {raw} is not absolute; refusing to guess where it is"
+    if not raw.exists() and not raw.is_symlink():
+        return f"{raw} does not exist"
+    real = raw.resolve()
+    ollama_store = config.ollama_models.resolve()
+    if real == ollama_store or real.is_relative_to(ollama_store):
+        served = entry.served_model_id or entry.name
+        return f"{raw} is in the Ollama store; run `ollama rm {served}` instead"
+    roots = [root.resolve() for root in config.locations.values()]
+    if not any(_inside(real, root) for root in roots):
+        listed = ", ".join(str(r) for r in roots)
+        return f"{raw} is outside every store root ({listed}); refusing to delete it"
+    for other in others:
+        if other.name == entry.name or other.is_logical:
+            continue
+        other_real = Path(other.download_path or "").resolve()
+        if other_real == real or other_real.is_relative_to(real) or real.is_relative_to(other_real):
+            return f"{raw} is shared with {other.name}; remove that variant first or keep the files"
+    return None
+
+
+def plan_removal(
+    entry: RegistryEntry, others: Iterable[RegistryEntry], config: Config, delete_files: bool, purge: bool
+) -> RemovalPlan:
+    """Work out a removal without changing anything."""
+    plan = RemovalPlan(entry=entry, delete_path=None, purge=purge)
+    if delete_files:
+        plan.refusal = deletion_refusal(entry, others, config)
+        if plan.refusal is None:
+            plan.delete_path = Path(entry.download_path or "")
+    return plan
+
+
+def delete_files(path: Path, roots: Iterable[Path]) -> None:
+    """Delete ``path`` (a link, a file or a folder), then empty parents up to the root."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    else:
+        shutil.rmtree(path)
+    resolved_roots = {root.resolve() for root in roots}
+    parent = path.parent
+    while parent.resolve() not in resolved_roots and parent != parent.parent:
+        try:
+            os.rmdir(parent)  # only succeeds when empty
+        except OSError:
+            break
+        parent = parent.parent
+
+
+def cleared_download_fields() -> dict[str, None]:
+    """The updates that turn an installed entry into a not-installed one."""
+    return {field: None for field in DOWNLOAD_FIELDS}

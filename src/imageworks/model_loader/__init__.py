@@ -1,0 +1,1 @@
+"""Registry-facing helpers shared by the downloader, importers and serving tools."""

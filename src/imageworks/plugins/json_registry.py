@@ -1,0 +1,180 @@
+"""The built-in ``json`` registry backend: the three files of guide section 4.1.
+
+``model_registry.curated.json`` (hand-kept), ``model_registry.discovered.json`` (written
+by the tools) and ``model_registry.json`` (the merged snapshot, regenerated after every
+change). Writes hold a cross-process file lock, go to a temporary file that is fsynced
+and then renamed over the old one, and leave a file untouched when its content did not
+change. A file that cannot be parsed raises :class:`RegistryCorruptError` and is never
+overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from imageworks.core.config import Config
+from imageworks.core.errors import ImageworksError, RegistryCorruptError
+from imageworks.core.hookspecs import hookimpl
+from imageworks.core.interfaces import RegistryBackend, RegistryLayers, RegistryStore
+from imageworks.core.layers import dump_layer, merge_layers
+
+CURATED = "model_registry.curated.json"
+DISCOVERED = "model_registry.discovered.json"
+MERGED = "model_registry.json"
+LOCK = ".model_registry.lock"
+BACKUPS = "backups"
+KEEP_BACKUPS = 20
+LOCK_TIMEOUT_SECONDS = 120
+
+
+def _parse_layer(path: Path) -> dict[str, dict[str, Any]]:
+    """Read one layer file into name -> entry; a missing or empty file is an empty layer."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except UnicodeDecodeError as error:
+        raise RegistryCorruptError(path, None, None, f"not UTF-8 text ({error.reason} at byte {error.start})")
+    except OSError as error:
+        raise ImageworksError(f"cannot read registry file {path}: {error.strerror}") from error
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RegistryCorruptError(path, error.lineno, error.colno, error.msg) from error
+    if isinstance(data, dict) and isinstance(data.get("models"), list):
+        data = data["models"]  # tolerate the {"models": [...]} wrapper some exports use
+    if not isinstance(data, list):
+        raise RegistryCorruptError(path, 1, 1, f"expected a JSON array of entries, found {type(data).__name__}")
+    entries: dict[str, dict[str, Any]] = {}
+    for index, item in enumerate(data):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+            raise RegistryCorruptError(path, None, None, f"entry #{index + 1} is not an object with a string 'name'")
+        if item["name"] in entries:
+            raise RegistryCorruptError(path, None, None, f"entry #{index + 1} repeats the name {item['name']!r}")
+        entries[item["name"]] = item
+    return entries
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        reason = "the disk is full" if error.errno == errno.ENOSPC else error.strerror
+        raise ImageworksError(f"cannot write registry file {path}: {reason}; the previous file is intact") from error
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class JsonRegistryStore(RegistryStore):
+    """The layered JSON files in one folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.description = str(folder)
+        self._lock = filelock.FileLock(str(folder / LOCK), timeout=LOCK_TIMEOUT_SECONDS)
+
+    def layer_path(self, layer: str) -> Path:
+        """The file behind ``curated``, ``discovered`` or ``merged``."""
+        return self.folder / {"curated": CURATED, "discovered": DISCOVERED, "merged": MERGED}[layer]
+
+    def layer_location(self, layer: str) -> str:
+        """The file path of ``layer``."""
+        return str(self.layer_path(layer))
+
+    def read(self) -> RegistryLayers:
+        """Both layers as they are now (writers replace files atomically, so no lock)."""
+        return RegistryLayers(
+            curated=_parse_layer(self.layer_path("curated")),
+            discovered=_parse_layer(self.layer_path("discovered")),
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[RegistryLayers]:
+        """Lock, read, yield for changes, then write the layers that changed and the snapshot."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except filelock.Timeout as error:
+            raise ImageworksError(
+                f"the registry in {self.folder} stayed locked for {LOCK_TIMEOUT_SECONDS}s",
+                f"another imageworks process holds {self.folder / LOCK}",
+            ) from error
+        try:
+            layers = self.read()
+            before = {"curated": dump_layer(layers.curated), "discovered": dump_layer(layers.discovered)}
+            yield layers
+            for layer, entries in (("curated", layers.curated), ("discovered", layers.discovered)):
+                data = dump_layer(entries)
+                path = self.layer_path(layer)
+                if data != before[layer] or (entries and not path.exists()):
+                    _atomic_write(path, data)
+            self._write_merged(layers)
+        finally:
+            self._lock.release()
+
+    def _write_merged(self, layers: RegistryLayers) -> None:
+        path = self.layer_path("merged")
+        data = dump_layer(merge_layers(layers.curated, layers.discovered))
+        try:
+            current = path.read_bytes()
+        except FileNotFoundError:
+            current = None
+        if current != data:
+            _atomic_write(path, data)
+
+    def backup(self) -> list[str]:
+        """Copy the three files into ``backups/<UTC time>/``; keep the newest 20 sets."""
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        target = self.folder / BACKUPS / stamp
+        copies = []
+        for name in (CURATED, DISCOVERED, MERGED):
+            source = self.folder / name
+            if source.exists():
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target / name)
+                copies.append(str(target / name))
+        sets = sorted((self.folder / BACKUPS).glob("*")) if (self.folder / BACKUPS).exists() else []
+        for old in sets[:-KEEP_BACKUPS]:
+            shutil.rmtree(old, ignore_errors=True)
+        return copies
+
+
+class JsonRegistryBackend(RegistryBackend):
+    """Opens the JSON files in ``config.registry_dir``."""
+
+    name = "json"
+    description = "layered JSON files: curated + discovered -> merged (guide 4.1)"
+
+    def open(self, config: Config) -> JsonRegistryStore:
+        """The store in ``config.registry_dir``."""
+        return JsonRegistryStore(config.registry_dir)
+
+
+@hookimpl
+def imageworks_register_registry_backends() -> list[RegistryBackend]:
+    """Provide the ``json`` backend."""
+    return [JsonRegistryBackend()]

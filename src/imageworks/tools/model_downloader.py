@@ -1,0 +1,71 @@
+"""The guide's Python API (section 9): ``ModelDownloader`` and the analyzers.
+
+A thin facade over the core and the providers; every method has a CLI twin and shares
+its code path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from imageworks.core.config import Config, load_config
+from imageworks.core.errors import ImageworksError
+from imageworks.core.model import RegistryEntry
+from imageworks.core.query import ListQuery, select
+from imageworks.core.registry import Registry
+from imageworks.core.stats import registry_stats
+from imageworks.core.verify import verify_entry
+from imageworks.model_loader.download_adapter import remove_download
+
+__all__ = ["ModelDownloader"]
+
+
+class ModelDownloader:
+    """Acquire, list, verify and remove models programmatically."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or load_config()
+
+    @property
+    def registry(self) -> Registry:
+        """The registry this downloader records into (opened fresh, so never stale)."""
+        return Registry.open(self.config)
+
+    def list_models(
+        self,
+        format_filter: str | None = None,
+        location_filter: str | None = None,
+        backend_filter: str | None = None,
+        include_logical: bool = False,
+        include_testing: bool = False,
+    ) -> list[RegistryEntry]:
+        """Variants as ``imageworks-download list`` shows them, with the same filters."""
+        query = ListQuery(
+            format=format_filter,
+            location=location_filter,
+            backend=backend_filter,
+            include_logical=include_logical,
+            include_testing=include_testing,
+        )
+        return select(self.registry.entries(), query, self.config.test_model_patterns)
+
+    def remove_model(self, name: str, delete_files: bool = False, purge: bool = False) -> bool:
+        """Remove ``name`` (metadata only by default); True when done. Unknown names raise."""
+        remove_download(name, keep_entry=not purge, delete=delete_files, config=self.config)
+        return True
+
+    def verify_model(self, name: str) -> bool:
+        """True when the variant's files match what the registry recorded."""
+        return verify_entry(self.registry.get(name)).ok
+
+    def get_stats(self) -> dict[str, Any]:
+        """The numbers of ``imageworks-download stats --json``."""
+        return registry_stats(self.registry.entries(), self.config.test_model_patterns)
+
+    def model_path(self, name: str) -> Path:
+        """The local path of an installed variant."""
+        entry = self.registry.get(name)
+        if entry.is_logical:
+            raise ImageworksError(f"{entry.name} has no local files")
+        return Path(entry.download_path or "")
