@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 
-import attrs
 import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
+from imageworks.core.convert import converter
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.logs import LOG_FILE_NAME
 from imageworks.core.plugins import get_plugins
@@ -26,7 +26,7 @@ def plugins_command(as_json: bool) -> None:
     """List plugins: status, hooks, distribution, and why a plugin failed."""
     records = get_plugins().records()
     if as_json:
-        out.emit_json([attrs.asdict(r, retain_collection_types=False) for r in records])
+        out.emit_json([converter.unstructure(r) for r in records])
         return
     out.table(
         "Plugins (entry-point group imageworks.plugins)",

@@ -20,7 +20,7 @@ from imageworks.core.hookspecs import hookimpl
 from imageworks.core.inventory import take_inventory
 from imageworks.core.model import RegistryEntry
 from imageworks.core.query import ListQuery, entry_json, is_installed, is_testing, select
-from imageworks.core.removal import cleared_download_fields, delete_files, plan_removal
+from imageworks.core.removal import cleared_download_fields, delete_installation, plan_removal
 from imageworks.core.stats import registry_stats
 from imageworks.core.timestamps import utc_now
 from imageworks.core.verify import VerifyResult, verify_entry
@@ -218,7 +218,7 @@ def remove_command(
         if copies:
             out.note(f"Backed up the registry to {Path(copies[0]).parent}")
     if plan.delete_path is not None:
-        delete_files(plan.delete_path, app.config.locations.values())
+        delete_installation(plan.delete_path, app.config.locations.values())
         out.echo(f"Deleted {plan.delete_path}")
     if purge:
         registry.delete(entry.name, backup=False)

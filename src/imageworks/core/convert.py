@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 converter = cattrs.Converter(forbid_extra_keys=False)
 
@@ -32,6 +32,8 @@ def _structure_factory(cls: type) -> Callable[[Any, type], Any]:
     def structure(data: Any, _: type) -> Any:
         if not isinstance(data, Mapping):
             raise TypeError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
+        if known.issuperset(data):  # the common case: nothing unknown to set aside
+            return base(data, cls)
         obj = base({k: v for k, v in data.items() if k in known}, cls)
         obj.extra = {k: v for k, v in data.items() if k not in known}
         return obj
@@ -40,11 +42,12 @@ def _structure_factory(cls: type) -> Callable[[Any, type], Any]:
 
 
 def _unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
-    fields = _known_fields(cls)
+    base = make_dict_unstructure_fn(cls, converter, extra=override(omit=True))
 
     def unstructure(obj: Any) -> dict[str, Any]:
-        out = {a.name: converter.unstructure(getattr(obj, a.name)) for a in fields}
-        out.update(obj.extra)
+        out = base(obj)
+        if obj.extra:
+            out.update(obj.extra)
         return out
 
     return unstructure

@@ -74,7 +74,8 @@ def select(entries: Iterable[RegistryEntry], query: ListQuery, test_patterns: Se
 
 def dedupe(entries: Sequence[RegistryEntry]) -> list[RegistryEntry]:
     """One entry per installation: entries sharing a download path (or, without one, the
-    same source, format and quant) collapse to the best one: installed, then newest."""
+    same source, format and quant) collapse to the best one: installed, then assigned to a
+    backend, then newest."""
 
     def identity(entry: RegistryEntry) -> tuple[str, ...]:
         if entry.download_path:
@@ -82,16 +83,13 @@ def dedupe(entries: Sequence[RegistryEntry]) -> list[RegistryEntry]:
         source = entry.hf_id or entry.served_model_id or entry.name
         return ("source", source.lower(), entry.download_format or "", entry.quantization or "")
 
+    def rank(entry: RegistryEntry) -> tuple[bool, bool, str]:
+        return (is_installed(entry), entry.backend != "unassigned", entry.downloaded_at or "")
+
     best: dict[tuple[str, ...], RegistryEntry] = {}
     for entry in entries:
         key = identity(entry)
-        current = best.get(key)
-        rank = (is_installed(entry), entry.downloaded_at or "", not entry.name.endswith("unassigned"))
-        if current is None or rank > (
-            is_installed(current),
-            current.downloaded_at or "",
-            not current.name.endswith("unassigned"),
-        ):
+        if key not in best or rank(entry) > rank(best[key]):
             best[key] = entry
     return sorted(best.values(), key=lambda e: e.name)
 

@@ -85,7 +85,7 @@ def plan_removal(
     return plan
 
 
-def delete_files(path: Path, roots: Iterable[Path]) -> None:
+def delete_installation(path: Path, roots: Iterable[Path]) -> None:
     """Delete ``path`` (a link, a file or a folder), then empty parents up to the root."""
     if path.is_symlink() or path.is_file():
         path.unlink()

@@ -19,7 +19,7 @@ from imageworks.core.query import ListQuery, select
 from imageworks.core.registry import Registry
 from imageworks.core.timestamps import utc_now
 from imageworks.core.errors import ImageworksError
-from imageworks.core.removal import cleared_download_fields, delete_files, deletion_refusal
+from imageworks.core.removal import cleared_download_fields, delete_installation, deletion_refusal
 
 RECORDED_FIELDS = (
     "family",
@@ -135,7 +135,7 @@ def remove_download(
         refusal = deletion_refusal(entry, registry.entries(), config)
         if refusal:
             raise ImageworksError(f"not deleting files: {refusal}")
-        delete_files(Path(entry.download_path or ""), config.locations.values())
+        delete_installation(Path(entry.download_path or ""), config.locations.values())
     if keep_entry:
         return registry.update(entry.name, lambda _: cleared_download_fields())
     registry.delete(entry.name)

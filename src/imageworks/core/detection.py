@@ -1,0 +1,177 @@
+"""Combine the detector plugins' answers into one ranked list of format/quant candidates.
+
+Every detector comes from the plugin host (``imageworks_register_detectors``); this
+module never imports a plugin. Each detector's first result is its answer, the rest are
+its alternatives. The answers are ranked by trust (header > config > name), then by
+confidence, and merged into a primary candidate:
+
+- format: ``gguf`` when a header or a ``.gguf`` file name says so (DESIGN.md 5: any GGUF
+  weights make the model GGUF); otherwise the best-ranked format, where a named method
+  (``awq``, ``gptq``, ``exl2``, ``bnb``, ``mlx``) refines a bare container
+  (``safetensors``, ``pytorch``) unless a header found unquantised float weights;
+- quantisation: the best-ranked value that applies to that format.
+
+What disagrees with the primary is returned after it as alternatives, best first. A
+detector that raises is logged and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import attrs
+
+from imageworks.core.interfaces import Detector
+from imageworks.core.model import Detection, DetectionSubject
+
+log = logging.getLogger("imageworks.detection")
+
+TRUST_RANK = {"header": 0, "config": 1, "name": 2}
+METHOD_FORMATS = frozenset({"awq", "gptq", "exl2", "exl3", "bnb", "mlx"})
+CONTAINERS = frozenset({"safetensors", "pytorch"})
+PLAIN_FLOATS = frozenset({"fp16", "bf16", "fp32", "fp64"})
+SKIPPED_DIRS = frozenset({".git", ".cache", ".huggingface", "__pycache__"})
+
+
+def list_model_files(directory: str | Path, max_depth: int = 3) -> list[str]:
+    """Relative POSIX paths of the files under ``directory`` (tool folders skipped), sorted."""
+    root = Path(directory)
+    found: list[str] = []
+    for current, dirs, files in os.walk(root):
+        rel = Path(current).relative_to(root)
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and len(rel.parts) < max_depth)
+        found.extend((rel / name).as_posix() for name in files)
+    return sorted(found)
+
+
+def _rank(detection: Detection) -> tuple[int, float]:
+    return TRUST_RANK.get(detection.trust, len(TRUST_RANK)), -detection.confidence
+
+
+def run_detectors(subject: DetectionSubject, detectors: Iterable[Detector]) -> list[list[Detection]]:
+    """Each detector's results, in the order it gave them; failures logged and skipped."""
+    results = []
+    for detector in detectors:
+        try:
+            found = list(detector.detect(subject) or [])
+        except Exception:  # a plugin's bug must never stop detection
+            log.warning("detector %r failed; skipped", getattr(detector, "name", detector), exc_info=True)
+            continue
+        stamped = [
+            attrs.evolve(d, detector=d.detector or detector.name, trust=detector.trust)
+            for d in found
+            if isinstance(d, Detection)
+        ]
+        if stamped:
+            results.append(stamped)
+    return results
+
+
+def _is_gguf_file_evidence(d: Detection) -> bool:
+    return d.format_type == "gguf" and (d.trust == "header" or bool(d.details.get("from_files")))
+
+
+def _choose_format(answers: list[Detection]) -> str | None:
+    if any(_is_gguf_file_evidence(d) for d in answers):
+        return "gguf"
+    fmt: str | None = None
+    float_header = False
+    for d in answers:
+        if d.format_type is None:
+            continue
+        if fmt is None:
+            fmt = d.format_type
+            float_header = d.trust == "header" and d.quantization in PLAIN_FLOATS
+        elif fmt in CONTAINERS and d.format_type in METHOD_FORMATS and not float_header:
+            fmt = d.format_type
+    return fmt
+
+
+def _applies(d: Detection, fmt: str | None) -> bool:
+    """Whether ``d``'s quantisation can describe a model of format ``fmt``."""
+    if fmt == "gguf" or d.format_type == "gguf":
+        return d.format_type == fmt
+    if fmt in METHOD_FORMATS and d.quantization in PLAIN_FLOATS:
+        return False  # the dtype of an AWQ/GPTQ config is the activations', not the weights'
+    if d.format_type is None or fmt is None or d.format_type == fmt:
+        return True
+    return d.format_type in CONTAINERS or fmt in CONTAINERS
+
+
+def _agrees(d: Detection, fmt: str | None, quant: str | None) -> bool:
+    return _applies(d, fmt) and d.quantization in (None, quant)
+
+
+def combine(groups: Sequence[Sequence[Detection]]) -> list[Detection]:
+    """Merge per-detector results into candidates, best first (see the module docstring)."""
+    answers = sorted((g[0] for g in groups if g), key=_rank)
+    if not answers:
+        return []
+    fmt = _choose_format(answers)
+    quant = next((d.quantization for d in answers if d.quantization and _applies(d, fmt)), None)
+    agreeing = [d for d in answers if _agrees(d, fmt, quant)]
+    if not agreeing:
+        agreeing = answers[:1]
+    miss = 1.0
+    for d in agreeing:
+        miss *= 1.0 - max(0.0, min(d.confidence, 0.99))
+    primary = Detection(
+        format_type=fmt,
+        quantization=quant,
+        confidence=round(min(0.99, 1.0 - miss), 3),
+        evidence=tuple(f"[{d.trust}] {line}" for d in agreeing for line in d.evidence),
+        detector="+".join(dict.fromkeys(d.detector for d in agreeing)),
+        trust=agreeing[0].trust,
+        details={d.detector: d.details for d in agreeing},
+    )
+    others = sorted((d for g in groups for d in g if d not in agreeing), key=_rank)
+    seen = {(fmt, quant)}
+    alternatives = []
+    for d in others:
+        key = (d.format_type, d.quantization)
+        if key in seen or d.format_type is None:
+            continue
+        seen.add(key)
+        alternatives.append(d)
+    return [primary, *alternatives]
+
+
+def detect(subject: DetectionSubject, detectors: Iterable[Detector] | None = None) -> list[Detection]:
+    """Run every registered detector (or ``detectors``) on ``subject``; candidates best first."""
+    if detectors is None:
+        from imageworks.core.plugins import get_plugins
+
+        detectors = get_plugins().detectors()
+    return combine(run_detectors(subject, detectors))
+
+
+class FormatDetector:
+    """The guide's analyser (section 9.3): format and quantisation with their evidence."""
+
+    def __init__(self, detectors: Sequence[Detector] | None = None) -> None:
+        self._detectors = list(detectors) if detectors is not None else None
+
+    def detect_comprehensive(
+        self,
+        model_name: str | None = None,
+        filenames: Iterable[str] | None = None,
+        config_content: str | None = None,
+    ) -> list[Detection]:
+        """Candidates from a model id, its file names and its config.json text, best first."""
+        subject = DetectionSubject(
+            model_name=model_name, filenames=tuple(filenames or ()), config_content=config_content
+        )
+        return detect(subject, self._detectors)
+
+    def detect_directory(self, path: str | Path, model_name: str | None = None) -> list[Detection]:
+        """Candidates for a model folder on disk: headers, configs and names together."""
+        root = Path(path)
+        subject = DetectionSubject(
+            model_name=model_name or f"{root.parent.name}/{root.name}",
+            filenames=tuple(list_model_files(root)),
+            directory=str(root),
+        )
+        return detect(subject, self._detectors)

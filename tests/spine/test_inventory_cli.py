@@ -1,0 +1,248 @@
+"""The inventory commands of guide 7.3 end to end: list, list-roles, stats, remove, verify."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from imageworks.core.registry import Registry
+from imageworks.model_loader.download_adapter import record_download
+
+from tests.spine.helpers import cli, make_model
+
+
+@pytest.fixture
+def populated(isolated: Path) -> dict[str, str]:
+    """A registry with a vLLM AWQ model, an LM Studio GGUF, an Ollama logical entry,
+    a testing placeholder, a deprecated entry and curated roles."""
+    weights, lmstudio = isolated / "weights", isolated / "lmstudio"
+    awq = make_model(weights, "TheBloke/Mistral-7B-Instruct-AWQ")
+    gguf = make_model(lmstudio, "unsloth/Qwen3-4B-GGUF", {"Qwen3-4B-Q4_K_M.gguf": b"GGUF" + os.urandom(2048)})
+    test = make_model(weights, "acme/testzzz-model")
+    old = make_model(weights, "acme/old-model")
+    names = {
+        "awq": record_download("TheBloke/Mistral-7B-Instruct-AWQ", "vllm", "awq", "w4g128", awq, "linux_wsl").name,
+        "gguf": record_download("unsloth/Qwen3-4B-GGUF", "llamacpp", "gguf", "q4_k_m", gguf, "windows_lmstudio").name,
+        "ollama": record_download(None, "ollama", "gguf", "q4_k_m", "ollama://qwen3:4b-q4_K_M", None,
+                                  served_model_id="qwen3:4b-q4_K_M", source_provider="ollama").name,
+        "test": record_download("acme/testzzz-model", "vllm", "safetensors", None, test, "linux_wsl").name,
+        "old": record_download("acme/old-model", "vllm", "safetensors", None, old, "linux_wsl").name,
+    }
+    registry = Registry.open()
+    registry.update(names["old"], lambda current: {"deprecated": True})
+    curated = isolated / "registry" / "model_registry.curated.json"
+    curated.write_text(json.dumps([
+        {"name": names["awq"], "roles": ["caption", "chat"], "role_priorities": {"caption": 1}, "capabilities": {"vision": True}},
+        {"name": names["gguf"], "roles": ["chat"], "role_priorities": {"chat": 2}},
+    ]))
+    return names
+
+
+def test_list_defaults_hide_logical_testing_and_deprecated(populated: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    names = {e["name"] for e in cli(capsys, "list", "--json").json()}
+    assert names == {populated["awq"], populated["gguf"]}
+    every = {e["name"] for e in cli(capsys, "list", "--json", "--include-logical", "--include-testing", "--show-deprecated").json()}
+    assert every == set(populated.values())
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--format", "gguf"], {"gguf"}),
+        (["--location", "linux_wsl"], {"awq"}),
+        (["--backend", "llamacpp"], {"gguf"}),
+        (["--backend", "ollama", "--include-logical"], {"ollama"}),
+        (["--include-testing"], {"awq", "gguf", "test"}),
+        (["--show-deprecated"], {"awq", "gguf", "old"}),
+    ],
+)
+def test_list_filters(populated: dict[str, str], capsys: pytest.CaptureFixture[str], flags: list[str], expected: set[str]) -> None:
+    names = {e["name"] for e in cli(capsys, "list", "--json", *flags).json()}
+    assert names == {populated[k] for k in expected}
+
+
+def test_testing_patterns_from_environment(populated: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("IMAGEWORKS_TEST_MODEL_PATTERNS", "qwen3")
+    names = {e["name"] for e in cli(capsys, "list", "--json").json()}
+    assert names == {populated["awq"]}
+
+
+def test_list_json_has_every_field_and_producer(populated: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    entry = next(e for e in cli(capsys, "list", "--json").json() if e["name"] == populated["awq"])
+    assert entry["producer"] == "thebloke"
+    assert entry["installed"] is True
+    for field in ("display_name", "slug", "backend_config", "download_directory_checksum", "download_files",
+                  "downloaded_at", "last_accessed", "metadata", "artifacts", "version_lock", "roles", "model_aliases"):
+        assert field in entry
+    assert entry["roles"] == ["caption", "chat"]
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is installed by .ci/run")
+def test_guide_jq_examples_work_on_the_real_console_script(populated: dict[str, str]) -> None:
+    script = Path(os.environ.get("VIRTUAL_ENV", Path(__import__("sys").executable).parent.parent)) / "bin" / "imageworks-download"
+    by_producer = subprocess.run(
+        f"{script} list --json | jq -r '.[] | select(.producer == \"thebloke\") | .name'",
+        shell=True, capture_output=True, text=True, check=True,
+    )
+    assert by_producer.stdout.split() == [populated["awq"]]
+    by_quant = subprocess.run(
+        f"{script} list --json | jq -r '.[] | select((.quantization // \"\") | test(\"awq\"; \"i\")) | .name'",
+        shell=True, capture_output=True, text=True, check=True,
+    )
+    assert by_quant.stdout.split() == []  # the AWQ model's quant is w4g128, not "awq"
+
+
+def test_list_table_columns(populated: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    table = cli(capsys, "list", "--show-backend", "--show-installed").out
+    assert "Backend" in table and "Installed" in table and "✓" in table
+    assert "mistral 7b instruct awq (W4G128)" in table
+    assert populated["awq"] in cli(capsys, "list", "--show-internal-names").out
+
+
+def test_list_details_and_installed_cross(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.rmtree(isolated / "lmstudio" / "unsloth")
+    table = cli(capsys, "list", "--show-installed", "--show-internal-names").out
+    row = next(line for line in table.splitlines() if populated["gguf"] in line)
+    assert "✗" in row
+    details = cli(capsys, "list", "--details").out
+    assert "hf id          TheBloke/Mistral-7B-Instruct-AWQ" in details
+    assert "roles          caption, chat" in details
+
+
+def test_dedupe_collapses_entries_sharing_a_path(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = isolated / "weights" / "TheBloke" / "Mistral-7B-Instruct-AWQ"
+    record_download("TheBloke/Mistral-7B-Instruct-AWQ", "unassigned", "awq", "w4g128", path, "linux_wsl")
+    assert len(cli(capsys, "list", "--json").json()) == 3
+    deduped = {e["name"] for e in cli(capsys, "list", "--json", "--dedupe").json()}
+    assert deduped == {populated["awq"], populated["gguf"]}
+
+
+def test_list_roles(populated: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    rows = cli(capsys, "list-roles", "--json", "--show-capabilities").json()
+    assert [(r["role"], r["name"]) for r in rows] == [
+        ("caption", populated["awq"]), ("chat", populated["gguf"]), ("chat", populated["awq"])
+    ]  # within a role, explicit priorities first
+    assert rows[0]["capabilities"] == ["vision"]
+    assert "caption" in cli(capsys, "list-roles").out
+
+
+def test_stats(populated: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    stats = cli(capsys, "stats", "--json").json()
+    assert stats["total"] == 5
+    assert stats["installed"] == 4
+    assert stats["logical_only"] == 1
+    assert stats["deprecated"] == 1
+    assert stats["testing"] == 1
+    assert stats["by_backend"] == {"llamacpp": 1, "ollama": 1, "vllm": 3}
+    assert "By format" in cli(capsys, "stats").out
+
+
+def test_unknown_variant_exits_1_with_closest_names(populated: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    result = cli(capsys, "remove", "mistral-7b-instruct-awq", "--force")
+    assert result.code == 1
+    assert result.err.count("\n") == 1
+    assert f"closest: {populated['awq']}" in result.err
+
+
+def test_remove_refuses_without_force(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = (isolated / "registry" / "model_registry.discovered.json").read_bytes()
+    result = cli(capsys, "remove", populated["awq"], "--delete-files")
+    assert result.code == 1 and "without --force" in result.err
+    assert (isolated / "weights" / "TheBloke").exists()
+    assert (isolated / "registry" / "model_registry.discovered.json").read_bytes() == before
+
+
+def test_remove_modes(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dry = cli(capsys, "remove", populated["awq"], "--delete-files", "--purge", "--dry-run")
+    assert dry.code == 0 and "would delete files" in dry.out
+    assert (isolated / "weights" / "TheBloke" / "Mistral-7B-Instruct-AWQ").exists()
+
+    assert cli(capsys, "remove", populated["awq"], "--delete-files", "--force").code == 0
+    assert not (isolated / "weights" / "TheBloke").exists()  # empty owner folder tidied
+    entry = Registry.open().get(populated["awq"])
+    assert entry.download_path is None and entry.roles == ["caption", "chat"]
+
+    assert cli(capsys, "remove", populated["gguf"], "--purge", "--force").code == 0
+    assert Registry.open().find(populated["gguf"]) is None
+    assert (isolated / "lmstudio" / "unsloth" / "Qwen3-4B-GGUF").exists()  # purge alone keeps files
+    assert len(list((isolated / "registry" / "backups").iterdir())) == 2
+
+
+def test_remove_never_deletes_outside_store_roots(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outside = make_model(isolated / "elsewhere", "acme/precious")
+    name = record_download("acme/precious", "vllm", None, None, outside, "custom").name
+    result = cli(capsys, "remove", name, "--delete-files", "--force")
+    assert result.code == 1 and "outside every store root" in result.err
+    assert outside.exists() and Registry.open().get(name).download_path == str(outside)
+
+
+def test_remove_does_not_follow_a_symlink_out_of_the_root(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outside = make_model(isolated / "elsewhere", "acme/precious")
+    link = isolated / "weights" / "acme" / "linked"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(outside, target_is_directory=True)
+    name = record_download("acme/linked", "vllm", None, None, link, "linux_wsl").name
+    assert cli(capsys, "remove", name, "--delete-files", "--force").code == 1
+    assert outside.exists() and link.exists()
+
+
+def test_remove_refuses_paths_shared_with_another_entry(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = isolated / "weights" / "TheBloke" / "Mistral-7B-Instruct-AWQ"
+    record_download("TheBloke/Mistral-7B-Instruct-AWQ", "lmdeploy", "awq", "w4g128", path, "linux_wsl")
+    result = cli(capsys, "remove", populated["awq"], "--delete-files", "--force")
+    assert result.code == 1 and "shared with" in result.err
+    assert path.exists()
+
+
+def test_remove_refuses_ollama_blobs(isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    store = isolated / "ollama"
+    blob = store / "blobs" / ("sha256-" + "a" * 64)
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(b"GGUF")
+    monkeypatch.setenv("OLLAMA_MODELS", str(store))
+    name = record_download(None, "ollama", "gguf", None, blob, "linux_wsl", served_model_id="tiny:1b").name
+    result = cli(capsys, "remove", name, "--delete-files", "--force")
+    assert result.code == 1 and "ollama rm tiny:1b" in result.err
+    assert blob.exists()
+
+
+def test_verify_ok_drift_missing_and_fix(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ok = cli(capsys, "verify", "--json")
+    assert ok.code == 0, ok.out
+    assert {r["status"] for r in ok.json()} == {"ok"}
+
+    awq = isolated / "weights" / "TheBloke" / "Mistral-7B-Instruct-AWQ"
+    (awq / "model.safetensors").write_bytes(os.urandom(4096))  # same size, other bytes
+    drift = cli(capsys, "verify", populated["awq"], "--json")
+    assert drift.code == 1
+    assert drift.json()[0]["status"] == "drift" and "checksum" in drift.json()[0]["problems"][0]
+    assert cli(capsys, "verify", populated["awq"], "--quick").code == 0  # sizes and names still match
+
+    (awq / "config.json").unlink()
+    (awq / "stray.bin").write_bytes(b"x")
+    listed = cli(capsys, "verify", populated["awq"], "--json").json()[0]
+    assert listed["missing_files"] == ["config.json"] and listed["unexpected_files"] == ["stray.bin"]
+
+    shutil.rmtree(isolated / "lmstudio" / "unsloth")
+    missing = cli(capsys, "verify", populated["gguf"])
+    assert missing.code == 1 and "missing" in missing.out
+    fixed = cli(capsys, "verify", populated["gguf"], "--fix-missing", "--json")
+    assert fixed.code == 0 and fixed.json()[0]["fixed"] is True
+    assert Registry.open().get(populated["gguf"]).download_path is None
+
+
+def test_model_registry_lock_detects_changes(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    locked = cli(capsys, "verify", populated["gguf"], "--lock", program="model-registry")
+    assert locked.code == 0, locked.err
+    entry = Registry.open().get(populated["gguf"])
+    assert entry.version_lock.locked and entry.artifacts.aggregate_sha256 == entry.download_directory_checksum
+    assert len(entry.artifacts.files) == 1  # locking keeps the per-file inventory
+    gguf = isolated / "lmstudio" / "unsloth" / "Qwen3-4B-GGUF" / "Qwen3-4B-Q4_K_M.gguf"
+    gguf.write_bytes(b"GGUF" + os.urandom(2048))
+    changed = cli(capsys, "verify", populated["gguf"], program="model-registry")
+    assert changed.code == 1 and "locked digest" in changed.out

@@ -1,0 +1,192 @@
+"""The layered JSON registry: merge, determinism, unknown fields, damage, concurrency."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imageworks.core.config import load_config
+from imageworks.core.errors import ImageworksError, RegistryCorruptError, VariantNotFoundError
+from imageworks.core.model import RegistryEntry
+from imageworks.core.registry import Registry
+from imageworks.model_loader.download_adapter import record_download
+
+from tests.spine.helpers import cli, make_model
+
+
+def write_layer(folder: Path, layer: str, entries: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"model_registry.{layer}.json"
+    path.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def test_discovered_overlays_curated_field_by_field(isolated: Path) -> None:
+    registry_dir = isolated / "registry"
+    write_layer(
+        registry_dir,
+        "curated",
+        [{"name": "m-vllm", "roles": ["caption"], "metadata": {"readme_file": "README.md", "note": "hand"}, "backend": "vllm"}],
+    )
+    write_layer(
+        registry_dir,
+        "discovered",
+        [{"name": "m-vllm", "download_path": "/x", "metadata": {"readme_sha256": "ab"}}],
+    )
+    (entry,) = Registry.open().entries()
+    assert entry.roles == ["caption"]
+    assert entry.download_path == "/x"
+    assert entry.metadata.readme_file == "README.md"
+    assert entry.metadata.readme_sha256 == "ab"
+    assert entry.metadata.extra == {"note": "hand"}
+
+
+def test_unknown_fields_survive_a_rewrite(isolated: Path) -> None:
+    registry_dir = isolated / "registry"
+    write_layer(
+        registry_dir,
+        "discovered",
+        [{"name": "m-vllm", "future_field": {"x": [1, None]}, "backend_config": {"model_path": "/p", "gpu": 2}}],
+    )
+    registry = Registry.open()
+    registry.update("m-vllm", lambda current: {"roles": ["chat"]})
+    data = json.loads((registry_dir / "model_registry.discovered.json").read_text())
+    assert data[0]["future_field"] == {"x": [1, None]}
+    assert data[0]["backend_config"] == {"model_path": "/p", "gpu": 2}
+    assert data[0]["roles"] == ["chat"]
+    merged = json.loads((registry_dir / "model_registry.json").read_text())
+    assert merged[0]["future_field"] == {"x": [1, None]}
+
+
+def test_files_are_deterministic_and_noop_changes_keep_bytes(isolated: Path) -> None:
+    folder = make_model(isolated / "weights", "acme/Model-7B")
+    record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
+    record_download("acme/Other", "vllm", "safetensors", None, folder, "linux_wsl")
+    registry_dir = isolated / "registry"
+    discovered = (registry_dir / "model_registry.discovered.json").read_bytes()
+    text = discovered.decode()
+    assert text.endswith("}\n]\n") and "\n  {\n    " in text  # 2-space indent, final newline
+    names = [e["name"] for e in json.loads(text)]
+    assert names == sorted(names)
+    stamps = {p: p.stat().st_mtime_ns for p in registry_dir.glob("*.json")}
+    Registry.open().update("model-7b-vllm-safetensors", lambda current: {"backend": "vllm"})
+    assert (registry_dir / "model_registry.discovered.json").read_bytes() == discovered
+    assert {p: p.stat().st_mtime_ns for p in registry_dir.glob("*.json")} == stamps
+
+
+def test_same_tuple_updates_existing_entry(isolated: Path) -> None:
+    folder = make_model(isolated / "weights", "acme/Model-7B")
+    Registry.open().update("model-7b-vllm-safetensors", lambda current: {"roles": ["chat"]})
+    first = record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
+    (folder / "extra.txt").write_text("more")
+    second = record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
+    entries = Registry.open().entries()
+    assert [e.name for e in entries] == [first.name] == [second.name]
+    assert entries[0].download_files_count == 3
+    assert entries[0].roles == ["chat"]  # fields the downloader does not own are kept
+
+
+def test_damaged_json_names_file_and_position_and_is_untouched(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_layer(isolated / "registry", "discovered", [{"name": "a"}])
+    damaged = b'[\n  {"name": "a",\n   "backend": }\n]\n'
+    path.write_bytes(damaged)
+    with pytest.raises(RegistryCorruptError) as caught:
+        Registry.open().entries()
+    assert f"{path}:3:" in str(caught.value)
+    result = cli(capsys, "list")
+    assert result.code == 1
+    assert str(path) in result.err and "damaged" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    with pytest.raises(RegistryCorruptError):
+        record_download("acme/x", "vllm", None, None, isolated, "linux_wsl")
+    assert path.read_bytes() == damaged
+    assert not (isolated / "registry" / "model_registry.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [
+        ('{"name": "x"}', "expected a JSON array"),
+        ('[{"backend": "vllm"}]', "string 'name'"),
+        ('[{"name": "a"}, {"name": "a"}]', "repeats the name"),
+        ('[{"name": "a", "download_size_bytes": "big"}]', "download_size_bytes"),
+    ],
+)
+def test_structurally_bad_files_are_reported(isolated: Path, content: str, detail: str) -> None:
+    path = isolated / "registry" / "model_registry.curated.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    with pytest.raises(RegistryCorruptError) as caught:
+        Registry.open().entries()
+    assert str(path) in str(caught.value) and detail in str(caught.value)
+    assert path.read_text() == content
+
+
+RECORD_ONE = (
+    "import sys; from imageworks.model_loader.download_adapter import record_download; "
+    "i = sys.argv[1]; record_download(f'owner/model-{i}', 'vllm', None, None, f'ollama://model-{i}', None)"
+)
+
+
+def test_twenty_processes_recording_at_once_lose_nothing(isolated: Path) -> None:
+    processes = [subprocess.Popen([sys.executable, "-c", RECORD_ONE, str(i)]) for i in range(20)]
+    assert [p.wait(120) for p in processes] == [0] * 20
+    names = {e.name for e in Registry.open().entries()}
+    assert names == {f"model-{i}-vllm" for i in range(20)}
+    merged = json.loads((isolated / "registry" / "model_registry.json").read_text())
+    assert len(merged) == 20
+
+
+def test_full_disk_leaves_previous_file_intact(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    record_download("owner/a", "vllm", None, None, "ollama://a", None)
+    path = isolated / "registry" / "model_registry.discovered.json"
+    before = path.read_bytes()
+    real_fsync = os.fsync
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(ImageworksError, match="disk is full"):
+        record_download("owner/b", "vllm", None, None, "ollama://b", None)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert path.read_bytes() == before
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_delete_takes_backup_and_removes_from_both_layers(isolated: Path) -> None:
+    registry_dir = isolated / "registry"
+    write_layer(registry_dir, "curated", [{"name": "m-vllm", "roles": ["chat"]}])
+    write_layer(registry_dir, "discovered", [{"name": "m-vllm", "download_path": "/x"}])
+    registry = Registry.open()
+    assert registry.delete("m-vllm") == ["curated", "discovered"]
+    assert registry.entries() == []
+    (backup,) = (registry_dir / "backups").iterdir()
+    assert json.loads((backup / "model_registry.curated.json").read_text())[0]["name"] == "m-vllm"
+
+
+def test_unknown_name_suggests_closest(isolated: Path) -> None:
+    registry = Registry.open()
+    registry.upsert(RegistryEntry(name="mistral-7b-instruct-vllm-awq", backend="vllm"))
+    with pytest.raises(VariantNotFoundError) as caught:
+        registry.get("mistral-7b-instruct-vllm")
+    assert caught.value.suggestions == ["mistral-7b-instruct-vllm-awq"]
+
+
+def test_lookup_by_alias_and_display_name(isolated: Path) -> None:
+    registry = Registry.open()
+    registry.upsert(RegistryEntry(name="a-vllm", display_name="A nice", model_aliases=["alpha"]))
+    assert registry.get("alpha").name == "a-vllm"
+    assert registry.get("A nice").name == "a-vllm"
+
+
+def test_registry_dir_comes_from_environment(isolated: Path) -> None:
+    assert load_config().registry_dir == isolated / "registry"
