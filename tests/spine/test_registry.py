@@ -190,3 +190,41 @@ def test_lookup_by_alias_and_display_name(isolated: Path) -> None:
 
 def test_registry_dir_comes_from_environment(isolated: Path) -> None:
     assert load_config().registry_dir == isolated / "registry"
+
+
+def test_recording_the_same_install_twice_keeps_the_bytes(isolated: Path) -> None:
+    folder = make_model(isolated / "weights", "acme/Model-7B")
+    record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
+    files = {p.name: p.read_bytes() for p in (isolated / "registry").glob("*.json")}
+    import time
+
+    time.sleep(1.1)  # downloaded_at has one-second resolution
+    record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
+    assert {p.name: p.read_bytes() for p in (isolated / "registry").glob("*.json")} == files
+    (folder / "config.json").write_text("{}")
+    changed = record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
+    assert changed.download_directory_checksum != json.loads(files["model_registry.json"])[0]["download_directory_checksum"]
+
+
+def test_batch_writes_once_and_reads_its_own_writes(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import imageworks.plugins.json_registry as backend
+
+    writes: list[str] = []
+    real = backend._atomic_write
+    monkeypatch.setattr(backend, "_atomic_write", lambda path, data: (writes.append(path.name), real(path, data)))
+    registry = Registry.open()
+    with registry.batch():
+        for i in range(50):
+            record_download(f"owner/m{i}", "vllm", None, None, f"ollama://m{i}", None, registry=registry)
+        assert len(registry.entries()) == 50
+    assert sorted(writes) == ["model_registry.discovered.json", "model_registry.json"]
+    assert len(Registry.open().entries()) == 50
+
+
+def test_batch_that_fails_writes_nothing(isolated: Path) -> None:
+    registry = Registry.open()
+    with pytest.raises(RuntimeError):
+        with registry.batch():
+            record_download("owner/a", "vllm", None, None, "ollama://a", None, registry=registry)
+            raise RuntimeError("interrupted")
+    assert Registry.open().entries() == []

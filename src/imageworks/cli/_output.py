@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -81,3 +82,23 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     shown = [dict(zip(columns, r)) for r in cells[:LOGGED_ROWS]]
     more = f" (+{len(cells) - LOGGED_ROWS} more rows)" if len(cells) > LOGGED_ROWS else ""
     log.info("table %s: %s%s", title or "", json.dumps(shown, ensure_ascii=False), more)
+
+
+@contextmanager
+def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal; silent otherwise.
+
+    Yields ``advance(n)``. Non-terminal runs (CI, pipes) get the final summary from the
+    command instead of a stream of bar redraws.
+    """
+    if not sys.stderr.isatty() or total <= 1:
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=Console(file=sys.stderr), transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n=1: bar.advance(task, n)

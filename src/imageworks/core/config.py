@@ -133,6 +133,7 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     found = find_pyproject((cwd or Path.cwd()).absolute())
     pyproject, table = found if found else (None, {})
     r = _Resolver(environ, table, pyproject)
+    r.sources["pyproject"] = "nearest pyproject.toml with [tool.imageworks.model-downloader]" if pyproject else "none found"
 
     linux_root = r.path("linux_wsl_root", None, DEFAULT_LINUX_WSL_ROOT)
     anchor = pyproject.parent if pyproject else None

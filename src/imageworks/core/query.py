@@ -20,14 +20,17 @@ from imageworks.core.model import RegistryEntry
 
 
 @cache
-def _pattern(token: str) -> re.Pattern[str]:
-    return re.compile(rf"(?:^|[-_/:. ]){re.escape(token.lower())}(?:$|[-_/:. ])")
+def _pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(token.lower()) for token in tokens)
+    return re.compile(rf"(?:^|[-_/:. ])(?:{alternatives})(?:$|[-_/:. ])", re.MULTILINE)
 
 
 def is_testing(entry: RegistryEntry, patterns: Sequence[str]) -> bool:
     """Whether ``entry`` is a testing/demo placeholder by any of its names."""
-    labels = [entry.name, entry.display_name, entry.hf_id, entry.served_model_id, entry.family]
-    return any(_pattern(p).search(label.lower()) for p in patterns for label in labels if label)
+    if not patterns:
+        return False
+    labels = (entry.name, entry.display_name, entry.hf_id, entry.served_model_id, entry.family)
+    return _pattern(tuple(patterns)).search("\n".join(label for label in labels if label).lower()) is not None
 
 
 def is_installed(entry: RegistryEntry) -> bool:

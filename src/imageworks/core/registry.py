@@ -8,7 +8,8 @@ removes a variant from both. Each write is one locked backend transaction.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ class Registry:
     def __init__(self, store: RegistryStore, config: Config) -> None:
         self.store = store
         self.config = config
+        self._batch: RegistryLayers | None = None
 
     @classmethod
     def open(cls, config: Config | None = None) -> Registry:
@@ -50,7 +52,7 @@ class Registry:
     # -- reading -------------------------------------------------------------------------
     def entries(self) -> list[RegistryEntry]:
         """Every variant, merged across layers, sorted by name."""
-        layers = self.store.read()
+        layers = self._batch or self.store.read()  # inside a batch, read our own writes
         return [self._structure(name, raw, layers) for name, raw in merge_layers(layers.curated, layers.discovered).items()]
 
     def _structure(self, name: str, raw: dict[str, Any], layers: RegistryLayers) -> RegistryEntry:
@@ -100,6 +102,31 @@ class Registry:
         return names[:count]
 
     # -- writing -------------------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[Registry]:
+        """Group many writes into one locked transaction (one rewrite of each file).
+
+        Imports of hundreds of models use this: per-model transactions would rewrite the
+        growing files once per model. Nothing is written if the block raises.
+        """
+        if self._batch is not None:
+            yield self
+            return
+        with self.store.transaction() as layers:
+            self._batch = layers
+            try:
+                yield self
+            finally:
+                self._batch = None
+
+    @contextmanager
+    def _layers_for_write(self) -> Iterator[RegistryLayers]:
+        if self._batch is not None:
+            yield self._batch
+        else:
+            with self.store.transaction() as layers:
+                yield layers
+
     def upsert(self, entry: RegistryEntry, fields: Iterable[str] | None = None) -> RegistryEntry:
         """Write ``entry``'s ``fields`` (default: all it sets) into the discovered layer.
 
@@ -117,7 +144,7 @@ class Registry:
         ``change`` returns top-level field -> new value (``None`` clears a field). The
         current entry is read inside the lock, so concurrent writers never lose updates.
         """
-        with self.store.transaction() as layers:
+        with self._layers_for_write() as layers:
             merged = merge_layers(
                 {name: layers.curated[name]} if name in layers.curated else {},
                 {name: layers.discovered[name]} if name in layers.discovered else {},
@@ -141,14 +168,14 @@ class Registry:
             )[name]
             return self._structure(name, result, layers)
 
-    def delete(self, name: str, backup: bool = True) -> list[str]:
-        """Remove ``name`` from every layer; returns the layers it was removed from."""
+    def delete(self, name: str, backup: bool = True, layers: tuple[str, ...] = ("curated", "discovered")) -> list[str]:
+        """Remove ``name`` from ``layers`` (default both); returns the layers it left."""
         if backup:
             self.store.backup()
         removed = []
-        with self.store.transaction() as layers:
-            for layer, entries in (("curated", layers.curated), ("discovered", layers.discovered)):
-                if entries.pop(name, None) is not None:
+        with self._layers_for_write() as current:
+            for layer, entries in (("curated", current.curated), ("discovered", current.discovered)):
+                if layer in layers and entries.pop(name, None) is not None:
                     removed.append(layer)
         if not removed:
             raise VariantNotFoundError(name, self.suggest(name))

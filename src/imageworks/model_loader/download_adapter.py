@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from imageworks.core.config import Config, load_config
+from imageworks.core.convert import to_compact_dict
 from imageworks.core.inventory import take_inventory
 from imageworks.core.model import ArtifactFile, Artifacts, BackendConfig, EntryMetadata, RegistryEntry
 from imageworks.core.naming import display_name, family_from_repo, ollama_family_and_quant, slug, variant_name
@@ -66,14 +67,18 @@ def record_download(
     metadata: EntryMetadata | None = None,
     known_digests: Mapping[str, str] | None = None,
     config: Config | None = None,
+    registry: Registry | None = None,
 ) -> RegistryEntry:
     """Record an installed model and return the stored (merged) entry.
 
     ``path`` is the model folder (or single file). Its files are inventoried now unless
     they are missing (an ``ollama://`` path, for example, records a logical entry).
     ``known_digests`` (relative path -> sha256) spares re-hashing files already verified.
+    Recording the same content again keeps the first ``downloaded_at``, so a repeated
+    import leaves the registry bytes unchanged. Pass ``registry`` (for example inside
+    ``Registry.batch()``) to record many models in one transaction.
     """
-    registry = Registry.open(config or load_config())
+    registry = registry or Registry.open(config or load_config())
     path_text = str(path)
     local = "://" not in path_text
     if local:
@@ -109,7 +114,25 @@ def record_download(
     if metadata is not None:
         entry.metadata = metadata
         fields.append("metadata")
-    return registry.upsert(entry, fields)
+    values = to_compact_dict(entry)
+
+    def change(current: RegistryEntry | None) -> dict[str, object]:
+        updates = {field: values.get(field) for field in fields}
+        if current is not None and _same_install(current, entry):
+            updates["downloaded_at"] = current.downloaded_at
+        return updates
+
+    return registry.update(entry.name, change)
+
+
+def _same_install(old: RegistryEntry, new: RegistryEntry) -> bool:
+    """Whether ``new`` records the very files ``old`` already recorded."""
+    return (
+        old.download_path == new.download_path
+        and old.download_directory_checksum == new.download_directory_checksum
+        and old.served_model_id == new.served_model_id
+        and old.downloaded_at is not None
+    )
 
 
 def list_downloads(only_installed: bool = True, config: Config | None = None) -> list[RegistryEntry]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import filelock
+import orjson
 
 from imageworks.core.config import Config
 from imageworks.core.errors import ImageworksError, RegistryCorruptError
@@ -51,9 +52,13 @@ def _parse_layer(path: Path) -> dict[str, dict[str, Any]]:
     if not text.strip():
         return {}
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise RegistryCorruptError(path, error.lineno, error.colno, error.msg) from error
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:  # the standard parser names the line and column of the damage
+            json.loads(text)
+        except json.JSONDecodeError as error:
+            raise RegistryCorruptError(path, error.lineno, error.colno, error.msg) from error
+        raise RegistryCorruptError(path, None, None, "not valid JSON") from None
     if isinstance(data, dict) and isinstance(data.get("models"), list):
         data = data["models"]  # tolerate the {"models": [...]} wrapper some exports use
     if not isinstance(data, list):

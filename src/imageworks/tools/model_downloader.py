@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from imageworks.core.config import Config, load_config
+from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
 from imageworks.core.model import RegistryEntry
 from imageworks.core.query import ListQuery, select
@@ -18,7 +19,7 @@ from imageworks.core.stats import registry_stats
 from imageworks.core.verify import verify_entry
 from imageworks.model_loader.download_adapter import remove_download
 
-__all__ = ["ModelDownloader"]
+__all__ = ["FormatDetector", "ModelDownloader"]
 
 
 class ModelDownloader:

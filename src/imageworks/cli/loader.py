@@ -1,0 +1,138 @@
+"""``imageworks-loader``: refresh the discovered registry layer (guide 6.7).
+
+Every command writes through the same adapter as downloads and scans; the hand-kept
+curated layer is never touched. Destructive commands are dry runs unless ``--apply``.
+A built-in plugin (entry point ``cli-loader``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from imageworks.cli import _output as out
+from imageworks.cli.context import AppContext
+from imageworks.cli.scan import run_scan
+from imageworks.core.hookspecs import hookimpl
+from imageworks.core.interfaces import RegistryLayers
+from imageworks.providers.local.scan import ScanOptions
+
+pass_app = click.make_pass_decorator(AppContext)
+PROVIDERS = {"hf": {"huggingface", "local"}, "ollama": {"ollama"}}
+
+
+def imported_names(layers: RegistryLayers, providers: str) -> list[str]:
+    """Discovered entries brought in by ``providers`` (``all``, ``hf`` or ``ollama``)."""
+    wanted = set().union(*PROVIDERS.values()) if providers == "all" else PROVIDERS[providers]
+    return sorted(
+        name for name, raw in layers.discovered.items()
+        if (raw.get("source_provider") or ("ollama" if raw.get("backend") == "ollama" else None)) in wanted
+    )
+
+
+def purge_imported(app: AppContext, providers: str, apply: bool, backup: bool) -> list[str]:
+    """Remove imported entries from the discovered layer; returns their names."""
+    registry = app.registry
+    names = imported_names(registry.store.read(), providers)
+    if apply and names:
+        if backup:
+            registry.backup()
+        with registry.batch():
+            for name in names:
+                registry.delete(name, backup=False, layers=("discovered",))
+    return names
+
+
+def _ollama_import(app: AppContext, dry_run: bool, location: str | None) -> Any:
+    from imageworks.providers.ollama.importer import import_ollama
+
+    return import_ollama(app.config, dry_run=dry_run, location=location)
+
+
+@click.command("purge-imported")
+@click.option("--providers", type=click.Choice(["all", "hf", "ollama"]), default="all", show_default=True)
+@click.option("--apply", is_flag=True, help="Really remove (default: dry run).")
+@click.option("--dry-run", is_flag=True, help="Show what would be removed (the default).")
+@click.option("--backup/--no-backup", default=True, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
+@pass_app
+def purge_imported_command(app: AppContext, providers: str, apply: bool, dry_run: bool, backup: bool, as_json: bool) -> None:
+    """Remove imported (discovered) entries of some providers; curated entries stay."""
+    apply = apply and not dry_run
+    names = purge_imported(app, providers, apply, backup)
+    if as_json:
+        out.emit_json({"applied": apply, "removed" if apply else "would_remove": names})
+        return
+    verb = "Removed" if apply else "Would remove"
+    for name in names:
+        out.echo(f"{verb} {name}")
+    out.note(f"{verb} {len(names)} imported entr{'y' if len(names) == 1 else 'ies'}" + ("" if apply else " (dry run; use --apply)"))
+
+
+@click.command("ingest-local-hf")
+@click.option("--root", required=True, type=click.Path(file_okay=False, path_type=Path), help="Weights root with <owner>/<repo> folders.")
+@click.option("--dry-run", is_flag=True, help="Show the plan and write nothing.")
+@click.option("--include-testing", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def ingest_local_hf_command(app: AppContext, root: Path, dry_run: bool, include_testing: bool, as_json: bool) -> None:
+    """Scan a Hugging Face weights root, refreshing entries that already exist."""
+    run_scan(app, ScanOptions(base=root.expanduser(), update_existing=True, include_testing=include_testing), dry_run, as_json)
+
+
+@click.command("rebuild-ollama")
+@click.option("--location", metavar="LABEL", help="Location label to record for Ollama models.")
+@click.option("--dry-run", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def rebuild_ollama_command(app: AppContext, location: str | None, dry_run: bool, as_json: bool) -> None:
+    """Drop the imported Ollama entries and import the Ollama store again."""
+    names = purge_imported(app, "ollama", apply=not dry_run, backup=True)
+    report = _ollama_import(app, dry_run, location)
+    _print_ollama(report, names, dry_run, as_json)
+
+
+@click.command("discover-all")
+@click.option("--hf-root", required=True, type=click.Path(file_okay=False, path_type=Path), help="Weights root to scan.")
+@click.option("--location", metavar="LABEL", help="Location label for Ollama models.")
+@click.option("--dry-run", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def discover_all_command(app: AppContext, hf_root: Path, location: str | None, dry_run: bool, as_json: bool) -> None:
+    """Scan the HF weights root and import Ollama, in one go."""
+    items = run_scan(app, ScanOptions(base=hf_root.expanduser(), update_existing=True), dry_run, as_json, show=not as_json)
+    report = _ollama_import(app, dry_run, location)
+    if as_json:
+        out.emit_json({"scan": [i.as_json() for i in items], "ollama": _report_json(report)})
+    else:
+        _print_ollama(report, [], dry_run, False)
+
+
+def _report_json(report: Any) -> Any:
+    return report.as_json() if hasattr(report, "as_json") else report
+
+
+def _print_ollama(report: Any, purged: list[str], dry_run: bool, as_json: bool) -> None:
+    data = _report_json(report)
+    if as_json:
+        out.emit_json({"purged": purged, "import": data})
+        return
+    if purged:
+        out.note(f"{'Would drop' if dry_run else 'Dropped'} {len(purged)} imported Ollama entries")
+    items = data.get("items", []) if isinstance(data, dict) else []
+    if items:
+        out.table(
+            "Ollama import" + (" (dry run)" if dry_run else ""),
+            ["Model", "Action", "Variant", "Note"],
+            [[i.get("served_model_id"), i.get("action"), i.get("name"), i.get("reason")] for i in items],
+        )
+
+
+@hookimpl
+def imageworks_register_commands(cli: click.Group, program: str) -> None:
+    """Add the loader commands to imageworks-loader."""
+    if program == "loader":
+        for command in (purge_imported_command, ingest_local_hf_command, rebuild_ollama_command, discover_all_command):
+            cli.add_command(command)

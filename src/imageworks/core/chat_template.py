@@ -1,0 +1,35 @@
+"""Where a model's chat template comes from, if anywhere.
+
+Serving stacks need one: llama.cpp/LM Studio read it from the GGUF header, vLLM and
+LMDeploy from ``tokenizer_config.json`` or a ``chat_template.jinja``/``.json`` file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from imageworks.core.model import Detection
+
+log = logging.getLogger("imageworks.chat_template")
+TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+
+
+def chat_template_status(folder: Path, detections: Sequence[Detection] = ()) -> str:
+    """``embedded`` (GGUF header), ``tokenizer_config``, ``file`` or ``missing``."""
+    if any(d.details.get("chat_template") for d in detections if d.trust == "header"):
+        return "embedded"
+    if not folder.is_dir():
+        return "missing"
+    config = folder / "tokenizer_config.json"
+    if config.is_file():
+        try:
+            if json.loads(config.read_text(encoding="utf-8")).get("chat_template"):
+                return "tokenizer_config"
+        except (OSError, ValueError, AttributeError) as error:
+            log.warning("cannot read %s: %s", config, error)
+    if any((folder / name).is_file() for name in TEMPLATE_FILES):
+        return "file"
+    return "missing"

@@ -1,0 +1,79 @@
+"""Read a safetensors header: an 8-byte little-endian length, then that much JSON.
+
+Nothing past the header is read. A length that is absurd (over 100 MB, or longer than
+the file) is refused before allocating anything.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+MAX_HEADER = 100 * 1024 * 1024
+
+
+class SafetensorsFormatError(ValueError):
+    """The file is not a safetensors file or its header is damaged."""
+
+
+@attrs.define(kw_only=True, frozen=True)
+class TensorEntry:
+    """One tensor of the header: dtype string (``F16``, ``I32``...) and shape."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def elements(self) -> int:
+        """Number of stored elements."""
+        count = 1
+        for dim in self.shape:
+            count *= dim
+        return count
+
+
+@attrs.define(kw_only=True)
+class SafetensorsHeader:
+    """The parsed header of one file."""
+
+    path: str
+    tensors: dict[str, TensorEntry]
+    metadata: dict[str, str]
+    bytes_read: int
+
+
+def read_header(path: str | Path) -> SafetensorsHeader:
+    """Parse the header of ``path``; raise :class:`SafetensorsFormatError` when damaged."""
+    with open(path, "rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            raise SafetensorsFormatError("file is shorter than the 8-byte header length")
+        (length,) = struct.unpack("<Q", prefix)
+        handle.seek(0, 2)
+        size = handle.tell()
+        if length > MAX_HEADER or length > size - 8:
+            raise SafetensorsFormatError(f"header claims {length} bytes in a {size}-byte file")
+        handle.seek(8)
+        raw = handle.read(length)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SafetensorsFormatError(f"header is not JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise SafetensorsFormatError("header is not a JSON object")
+    metadata_raw: Any = data.pop("__metadata__", None) or {}
+    tensors: dict[str, TensorEntry] = {}
+    for name, info in data.items():
+        if not isinstance(info, dict) or not isinstance(info.get("dtype"), str):
+            raise SafetensorsFormatError(f"tensor {name!r} has no dtype")
+        shape = info.get("shape", [])
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise SafetensorsFormatError(f"tensor {name!r} has a bad shape")
+        tensors[name] = TensorEntry(name=name, dtype=info["dtype"].upper(), shape=tuple(shape))
+    metadata = {str(k): str(v) for k, v in metadata_raw.items()} if isinstance(metadata_raw, dict) else {}
+    return SafetensorsHeader(path=str(path), tensors=tensors, metadata=metadata, bytes_read=8 + length)

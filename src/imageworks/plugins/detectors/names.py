@@ -1,0 +1,222 @@
+"""Name detector: quant tokens in file, repo and branch names; containers from extensions.
+
+The weakest evidence, used before anything is downloaded and as a fallback. Tokens are
+matched case-insensitively and only as whole tokens: a token may not touch a letter or
+digit on either side, so ``awq`` never matches inside an ordinary word. Underscores,
+dashes, dots, slashes and ``@`` separate tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+from typing import Any
+
+import attrs
+
+from imageworks.core.hookspecs import hookimpl
+from imageworks.core.interfaces import Detector
+from imageworks.core.model import Detection, DetectionSubject
+
+_B, _E = r"(?<![a-z0-9])", r"(?![a-z0-9])"
+GGUF_QUANT = re.compile(
+    _B + r"(?P<ud>ud-)?(?P<q>iq[1-4]_(?:xxs|xs|nl|s|m|l)|q[1-8]_k_(?:xl|s|m|l)|q[1-8]_k|q[2-8]_[01](?:_[48]_[48])?"
+    r"|tq[12]_0|mxfp4(?:_moe)?|bf16|fp16|f16|f32)" + _E
+)
+IMATRIX = re.compile(_B + r"(?:i1|imatrix)" + _E)
+BPW = re.compile(_B + r"(\d{1,2}(?:[._]\d{1,2})?)_?bpw" + _E)
+BRANCH_BPW = re.compile(r"^(\d{1,2}[._]\d{1,2})$")  # bartowski's exl2 branches: "4_25", "6_5"
+W_G = re.compile(_B + r"w([2-8])g(\d{2,4})" + _E)
+BIT_G = re.compile(_B + r"([2-8])bits?-(\d{2,4})g" + _E)
+W_A = re.compile(_B + r"w([2-8])a(8|16)(?:-fp8)?" + _E)
+BNB = re.compile(_B + r"bnb-?([48])bits?" + _E)
+BITS = re.compile(_B + r"([2-8])-?bits?" + _E)
+INT = re.compile(_B + r"int([2-8])" + _E)
+SIMPLE = {
+    "nvfp4": re.compile(_B + r"nvfp4" + _E),
+    "mxfp4": re.compile(_B + r"mxfp4" + _E),
+    "fp8": re.compile(_B + r"fp8(?:[-_](?:dynamic|static|e4m3|block))?" + _E),
+    "squeezellm": re.compile(_B + r"squeeze-?llm" + _E),
+    "hqq": re.compile(_B + r"hqq" + _E),
+    "aqlm": re.compile(_B + r"aqlm" + _E),
+    "bf16": re.compile(_B + r"bf16" + _E),
+    "fp16": re.compile(_B + r"(?:fp16|f16|float16|half)" + _E),
+    "fp32": re.compile(_B + r"(?:fp32|f32|float32)" + _E),
+}
+METHODS = {
+    "exl2": re.compile(_B + r"exl2" + _E),
+    "exl3": re.compile(_B + r"exl3" + _E),
+    "awq": re.compile(_B + r"awq" + _E),
+    "gptq": re.compile(_B + r"gptq" + _E),
+    "bnb": re.compile(_B + r"(?:bnb|bitsandbytes)" + _E),
+    "mlx": re.compile(_B + r"mlx" + _E),
+    "gguf": re.compile(_B + r"gguf" + _E),
+}
+NOT_WEIGHTS = re.compile(r"(?:^|/)(?:training_args|optimizer|scheduler|rng_state[^/]*|scaler)\.(?:bin|pt|pth)$")
+CONTAINERS = (("safetensors", (".safetensors",)), ("pytorch", (".bin", ".pt", ".pth")), ("onnx", (".onnx",)))
+
+
+@attrs.define
+class _Found:
+    quant: str
+    rank: int  # lower is more specific
+    where: str
+    text: str
+
+
+def split_model_name(model_name: str | None) -> tuple[str, str | None]:
+    """(repo id, branch) from ``owner/repo[@branch]`` or a Hugging Face URL."""
+    if not model_name:
+        return "", None
+    name = re.sub(r"^https?://[^/]+/", "", model_name.strip()).rstrip("/")
+    branch = None
+    if "/tree/" in name:
+        name, branch = name.split("/tree/", 1)
+    if "@" in name:
+        name, branch = name.rsplit("@", 1)
+    return name, branch
+
+
+def _tensor_quants(text: str, where: str) -> Iterable[_Found]:
+    bpw_matches = list(BPW.finditer(text))
+    if where.startswith("branch"):
+        bpw_matches += list(BRANCH_BPW.finditer(text))
+    for m in bpw_matches:
+        value = float(m.group(1).replace("_", "."))
+        yield _Found(f"{value:.1f}bpw" if value.is_integer() else f"{value:g}bpw", 0, where, m.group(0))
+    for pattern in (W_G, BIT_G):
+        for m in pattern.finditer(text):
+            yield _Found(f"w{m.group(1)}g{m.group(2)}", 1, where, m.group(0))
+    for m in W_A.finditer(text):
+        yield _Found(f"w{m.group(1)}a{m.group(2)}", 2, where, m.group(0))
+    for quant in ("nvfp4", "mxfp4", "fp8", "squeezellm", "hqq", "aqlm"):
+        for m in SIMPLE[quant].finditer(text):
+            yield _Found(quant, 2, where, m.group(0))
+    for m in BNB.finditer(text):
+        yield _Found(f"bnb-{m.group(1)}bit", 3, where, m.group(0))
+    for pattern in (INT, BITS):
+        for m in pattern.finditer(text):
+            yield _Found(f"int{m.group(1)}", 4, where, m.group(0))
+    for quant in ("bf16", "fp16", "fp32"):
+        for m in SIMPLE[quant].finditer(text):
+            yield _Found(quant, 5, where, m.group(0))
+
+
+def _gguf_quant(filename: str) -> tuple[str, dict[str, Any]] | None:
+    text = PurePosixPath(filename).name.lower()
+    matches = list(GGUF_QUANT.finditer(text))
+    if not matches:
+        return None
+    m = matches[-1]  # the quant sits at the end of llama.cpp-style names
+    quant = {"fp16": "f16", "mxfp4_moe": "mxfp4"}.get(m.group("q"), m.group("q"))
+    return quant, {"dynamic": bool(m.group("ud")), "imatrix": bool(IMATRIX.search(text)), "token": m.group(0)}
+
+
+def _gguf_model_key(filename: str) -> str:
+    return re.sub(r"-\d{5}-of-\d{5}\.gguf$", ".gguf", filename, flags=re.IGNORECASE)
+
+
+class NamesDetector(Detector):
+    """Reads format and quantisation hints from names alone."""
+
+    name = "names"
+    trust = "name"
+
+    def detect(self, subject: DetectionSubject) -> list[Detection]:
+        """The best reading of the names, then alternatives (one per GGUF quant)."""
+        repo, branch = split_model_name(subject.model_name)
+        files = [f for f in subject.filenames if not NOT_WEIGHTS.search(f.lower())]
+        gguf_files = [f for f in files if f.lower().endswith(".gguf")]
+        if gguf_files:
+            return self._gguf(gguf_files, repo)
+        texts = [(f"branch {branch}", branch.lower())] if branch else []
+        texts.append((f"repo {repo}", repo.lower()))
+        weight_files = [f for f in files if f.lower().endswith((".safetensors", ".bin", ".pt", ".pth", ".onnx"))]
+        texts += [(f, f.lower()) for f in weight_files]
+        evidence: list[str] = []
+        fmt = self._method(texts, evidence)
+        container = next((c for c, exts in CONTAINERS if any(f.lower().endswith(exts) for f in weight_files)), None)
+        if container:
+            evidence.append(f"weight files are .{weight_files[0].rsplit('.', 1)[-1]} ({container})")
+        if fmt == "gguf" and container:
+            fmt = None  # a "-GGUF" repo whose listed files are tensors: believe the files
+        if fmt == "gguf":
+            return self._gguf_repo(texts, evidence, repo)
+        found = sorted((f for where, text in texts for f in _tensor_quants(text, where)), key=lambda f: f.rank)
+        quant = found[0].quant if found else None
+        if fmt == "bnb" and quant in ("int4", "int8"):
+            quant = f"bnb-{quant[3:]}bit"
+        if fmt in ("awq", "gptq", "mlx") and quant in ("bf16", "fp16", "fp32"):
+            quant = None  # "awq-fp16" names the activation dtype, not the weights
+        if quant and (fmt is None or fmt == container) and quant.startswith("bnb-"):
+            fmt = "bnb"
+        if quant and quant.endswith("bpw") and fmt is None:
+            fmt = "exl2"
+        if found:
+            evidence.append(f"{found[0].where}: token {found[0].text!r} -> {quant}")
+        fmt = fmt or container
+        if fmt is None and quant is None:
+            return []
+        confidence = 0.6 if (fmt and quant) else 0.45
+        return [Detection(format_type=fmt, quantization=quant, confidence=confidence, evidence=tuple(evidence),
+                          detector=self.name, trust=self.trust, details={"repo": repo, "branch": branch})]
+
+    def _method(self, texts: list[tuple[str, str]], evidence: list[str]) -> str | None:
+        for method, pattern in METHODS.items():
+            for where, text in texts:
+                if pattern.search(text):
+                    evidence.append(f"{where}: names {method}")
+                    return method
+        for where, text in texts:
+            if BPW.search(text):
+                evidence.append(f"{where}: bits-per-weight token names exl2")
+                return "exl2"
+        return None
+
+    def _gguf_repo(self, texts: list[tuple[str, str]], evidence: list[str], repo: str) -> list[Detection]:
+        quant = None
+        for where, text in texts:
+            parsed = _gguf_quant(text)
+            if parsed:
+                quant = parsed[0]
+                evidence.append(f"{where}: token {parsed[1]['token']!r} -> {quant}")
+                break
+        return [Detection(format_type="gguf", quantization=quant, confidence=0.5, evidence=tuple(evidence),
+                          detector=self.name, trust=self.trust, details={"repo": repo})]
+
+    def _gguf(self, gguf_files: list[str], repo: str) -> list[Detection]:
+        models: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        for name in gguf_files:
+            if PurePosixPath(name).name.lower().startswith("mmproj"):
+                continue
+            key = _gguf_model_key(name)
+            if key not in models:
+                parsed = _gguf_quant(name)
+                models[key] = parsed if parsed else (None, {})
+        quants = sorted({q for q, _ in models.values() if q})
+        base = f"{len(gguf_files)} .gguf file(s)"
+        if len(quants) == 1:
+            quant = quants[0]
+            key, (_, info) = next((k, v) for k, v in models.items() if v[0] == quant)
+            evidence = [base, f"{PurePosixPath(key).name}: token {info['token']!r} -> {quant}"]
+            evidence += ["Unsloth Dynamic (UD-) quant"] if info.get("dynamic") else []
+            evidence += ["imatrix (i1) quant"] if info.get("imatrix") else []
+            return [Detection(format_type="gguf", quantization=quant, confidence=0.75, evidence=tuple(evidence),
+                              detector=self.name, trust=self.trust,
+                              details={"repo": repo, "from_files": True, **info})]
+        first = Detection(format_type="gguf", quantization=None, confidence=0.6,
+                          evidence=(base, f"{len(quants)} quantisations: {', '.join(quants)}" if quants
+                                    else "no quant token in the file names"),
+                          detector=self.name, trust=self.trust,
+                          details={"repo": repo, "from_files": True, "quantizations": quants})
+        alternatives = [Detection(format_type="gguf", quantization=q, confidence=0.4,
+                                  evidence=(f"file name token -> {q}",), detector=self.name, trust=self.trust)
+                        for q in quants]
+        return [first, *alternatives]
+
+
+@hookimpl
+def imageworks_register_detectors() -> list[Detector]:
+    """Register the name detector."""
+    return [NamesDetector()]

@@ -1,0 +1,1 @@
+"""Built-in model sources: Hugging Face, Ollama and local stores."""

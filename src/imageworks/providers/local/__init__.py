@@ -1,0 +1,1 @@
+"""The local source: model folders already on disk, laid out as ``<owner>/<repo>``."""

@@ -1,0 +1,161 @@
+"""``scan``: bring model folders already on disk into the registry (guide 6.2 and 7.1).
+
+Every folder is detected on disk (headers, configs, names), inventoried and recorded
+through the download adapter, all in one registry transaction. Placeholders (testing
+patterns) are skipped unless asked for; a folder already registered under backend
+``unassigned`` migrates to the detected backend instead of gaining a twin.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from imageworks.core.chat_template import chat_template_status
+from imageworks.core.config import Config
+from imageworks.core.detection import FormatDetector
+from imageworks.core.locations import location_label_for
+from imageworks.core.model import EntryMetadata, RegistryEntry
+from imageworks.core.naming import family_from_repo, variant_name
+from imageworks.core.query import is_testing
+from imageworks.core.readme import capture_readme
+from imageworks.core.registry import Registry
+from imageworks.model_loader.download_adapter import record_download
+from imageworks.providers.local.folders import find_model_folders
+
+log = logging.getLogger("imageworks.scan")
+
+
+def default_backend(format_type: str | None) -> str:
+    """``gguf`` (llama.cpp / LM Studio) for GGUF weights, ``vllm`` for everything else."""
+    return "gguf" if format_type == "gguf" else "vllm"
+
+
+@attrs.define(kw_only=True)
+class ScanItem:
+    """What scan found in one folder and what it will do about it."""
+
+    model_id: str
+    path: str
+    action: str  # add, update, unchanged, skip
+    reason: str = ""
+    name: str | None = None
+    backend: str | None = None
+    format_type: str | None = None
+    quantization: str | None = None
+    replaces: str | None = None
+    evidence: list[str] = attrs.field(factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """A plain dict for ``--json``."""
+        return attrs.asdict(self)
+
+
+@attrs.define(kw_only=True)
+class ScanOptions:
+    """The flags of ``scan``."""
+
+    base: Path
+    include_testing: bool = False
+    update_existing: bool = False
+    fallback_format: str | None = None
+    backend: str | None = None
+
+
+def _by_path(entries: list[RegistryEntry]) -> dict[str, RegistryEntry]:
+    found: dict[str, RegistryEntry] = {}
+    for entry in sorted(entries, key=lambda e: e.backend == "unassigned"):
+        if entry.download_path and not entry.is_logical:
+            found.setdefault(os.path.normpath(entry.download_path), entry)
+    return found
+
+
+def plan_scan(options: ScanOptions, registry: Registry, config: Config, problems: list[str]) -> list[ScanItem]:
+    """Work out what scanning ``options.base`` would do; changes nothing."""
+    if not options.base.is_dir():
+        from imageworks.core.errors import ImageworksError
+
+        raise ImageworksError(f"scan base {options.base} is not a folder")
+    existing = _by_path(registry.entries())
+    detector = FormatDetector()
+    items = []
+    for folder in find_model_folders(options.base, problems):
+        path = str(folder.path.absolute())
+        probe = RegistryEntry(name=folder.model_id, hf_id=folder.model_id, family=folder.model_id)
+        if not options.include_testing and is_testing(probe, config.test_model_patterns):
+            items.append(ScanItem(model_id=folder.model_id, path=path, action="skip", reason="testing placeholder"))
+            continue
+        detections = detector.detect_directory(folder.path, model_name=folder.model_id)
+        best = detections[0] if detections else None
+        format_type = (best.format_type if best else None) or options.fallback_format
+        quant = best.quantization if best else None
+        current = existing.get(os.path.normpath(path))
+        backend = options.backend or (
+            current.backend if current and current.backend != "unassigned" else default_backend(format_type)
+        )
+        repo, _, branch = folder.model_id.partition("@")
+        name = variant_name(family_from_repo(repo, branch or None), backend, format_type, quant)
+        item = ScanItem(
+            model_id=folder.model_id,
+            path=path,
+            action="add",
+            name=name,
+            backend=backend,
+            format_type=format_type,
+            quantization=quant,
+            evidence=list(best.evidence) if best else [],
+        )
+        if current is not None:
+            if current.backend == "unassigned":
+                item.action, item.replaces, item.reason = "update", current.name, f"migrates {current.name} from backend unassigned"
+            elif not options.update_existing:
+                item.action, item.reason = "unchanged", f"already registered as {current.name} (use --update-existing)"
+            else:
+                item.action, item.reason = "update", f"refreshes {current.name}"
+                item.replaces = current.name if current.name != name else None
+        items.append(item)
+    return items
+
+
+def apply_scan(
+    items: list[ScanItem], registry: Registry, config: Config, progress: Callable[[ScanItem], None] | None = None
+) -> list[RegistryEntry]:
+    """Record the ``add``/``update`` items in one transaction; return the stored entries."""
+    stored = []
+    with registry.batch():
+        for item in items:
+            if item.action not in {"add", "update"}:
+                continue
+            folder = Path(item.path)
+            readme = capture_readme(folder)
+            detections = FormatDetector().detect_directory(folder, model_name=item.model_id)
+            metadata = EntryMetadata(
+                readme_file=readme.get("readme_file"),
+                readme_sha256=readme.get("readme_sha256"),
+                readme_signals=readme.get("readme_signals") or {},
+                license=readme.get("license"),
+                chat_template=chat_template_status(folder, detections),
+                detection_evidence=item.evidence,
+            )
+            entry = record_download(
+                hf_id=item.model_id,
+                backend=item.backend or "vllm",
+                format_type=item.format_type,
+                quantization=item.quantization,
+                path=folder,
+                location=location_label_for(folder, config) or "custom",
+                source_provider="local",
+                metadata=metadata,
+                registry=registry,
+            )
+            if item.replaces and item.replaces != entry.name:
+                registry.delete(item.replaces, backup=False)
+            stored.append(entry)
+            if progress:
+                progress(item)
+    return stored

