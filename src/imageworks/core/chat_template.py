@@ -19,7 +19,7 @@ TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 
 def chat_template_status(folder: Path, detections: Sequence[Detection] = ()) -> str:
     """``embedded`` (GGUF header), ``tokenizer_config``, ``file`` or ``missing``."""
-    if any(d.details.get("chat_template") for d in detections if d.trust == "header"):
+    if any(_says_embedded(d.details) for d in detections if d.trust == "header"):
         return "embedded"
     if not folder.is_dir():
         return "missing"
@@ -33,3 +33,13 @@ def chat_template_status(folder: Path, detections: Sequence[Detection] = ()) -> 
     if any((folder / name).is_file() for name in TEMPLATE_FILES):
         return "file"
     return "missing"
+
+
+def _says_embedded(details: object) -> bool:
+    """Header detectors report ``chat_template: True``; the combiner nests each detector's
+    details under its name, so look one level down too."""
+    if not isinstance(details, dict):
+        return False
+    if details.get("chat_template") is True:
+        return True
+    return any(isinstance(v, dict) and v.get("chat_template") is True for v in details.values())

@@ -43,8 +43,9 @@ def _subfolders(folder: Path, problems: list[str]) -> list[Path]:
         return []
 
 
-def holds_model(folder: Path) -> bool:
-    """Whether ``folder`` (or a subfolder one level down) has weights or a model config."""
+def holds_model(folder: Path, look_inside: bool = True) -> bool:
+    """Whether ``folder`` has weights or a model config (or, with ``look_inside``, weights
+    one level down, as in ``original/`` or diffusers' ``unet/``)."""
     try:
         with os.scandir(folder) as entries:
             children = list(entries)
@@ -53,6 +54,8 @@ def holds_model(folder: Path) -> bool:
     for entry in children:
         if entry.name in MARKER_FILES or entry.name.endswith(WEIGHT_SUFFIXES):
             return True
+    if not look_inside:
+        return False
     for entry in children:
         try:
             if entry.is_dir() and not entry.name.startswith("."):
@@ -81,7 +84,7 @@ def find_model_folders(base: Path, problems: list[str] | None = None) -> Iterato
     for first in _subfolders(base, problems):
         if not fresh(first):
             continue
-        if holds_model(first):
+        if holds_model(first, look_inside=False):  # an ownerless model: <base>/<repo>
             yield ModelFolder(model_id=first.name, path=first)
             continue
         for second in _subfolders(first, problems):
