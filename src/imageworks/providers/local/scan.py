@@ -20,7 +20,7 @@ from imageworks.core.chat_template import chat_template_status
 from imageworks.core.config import Config
 from imageworks.core.detection import FormatDetector
 from imageworks.core.locations import location_label_for
-from imageworks.core.model import EntryMetadata, RegistryEntry
+from imageworks.core.model import Detection, EntryMetadata, RegistryEntry
 from imageworks.core.naming import family_from_repo, variant_name
 from imageworks.core.query import is_testing
 from imageworks.core.readme import capture_readme
@@ -50,10 +50,11 @@ class ScanItem:
     quantization: str | None = None
     replaces: str | None = None
     evidence: list[str] = attrs.field(factory=list)
+    detections: list[Detection] = attrs.field(factory=list, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         """A plain dict for ``--json``."""
-        return attrs.asdict(self)
+        return attrs.asdict(self, filter=lambda attribute, _: attribute.name != "detections")
 
 
 @attrs.define(kw_only=True)
@@ -109,6 +110,7 @@ def plan_scan(options: ScanOptions, registry: Registry, config: Config, problems
             format_type=format_type,
             quantization=quant,
             evidence=list(best.evidence) if best else [],
+            detections=detections,
         )
         if current is not None:
             if current.backend == "unassigned":
@@ -133,13 +135,12 @@ def apply_scan(
                 continue
             folder = Path(item.path)
             readme = capture_readme(folder)
-            detections = FormatDetector().detect_directory(folder, model_name=item.model_id)
             metadata = EntryMetadata(
                 readme_file=readme.get("readme_file"),
                 readme_sha256=readme.get("readme_sha256"),
                 readme_signals=readme.get("readme_signals") or {},
                 license=readme.get("license"),
-                chat_template=chat_template_status(folder, detections),
+                chat_template=chat_template_status(folder, item.detections),
                 detection_evidence=item.evidence,
             )
             entry = record_download(
