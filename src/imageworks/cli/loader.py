@@ -111,7 +111,7 @@ def discover_all_command(app: AppContext, hf_root: Path, location: str | None, d
 
 
 def _report_json(report: Any) -> Any:
-    return report.as_json() if hasattr(report, "as_json") else report
+    return report.to_json()
 
 
 def _print_ollama(report: Any, purged: list[str], dry_run: bool, as_json: bool) -> None:
@@ -126,7 +126,7 @@ def _print_ollama(report: Any, purged: list[str], dry_run: bool, as_json: bool) 
         out.table(
             "Ollama import" + (" (dry run)" if dry_run else ""),
             ["Model", "Action", "Variant", "Note"],
-            [[i.get("served_model_id"), i.get("action"), i.get("name"), i.get("reason")] for i in items],
+            [[i.get("served_model_id"), i.get("action"), i.get("variant"), i.get("reason")] for i in items],
         )
 
 

@@ -42,9 +42,9 @@ def show_report(report: ImportReport, as_json: bool, title: str) -> None:
 
 @click.command("import-ollama")
 @click.option("--dry-run", is_flag=True, help=DRY_RUN_HELP)
-@click.option("--backend", default="ollama", show_default=True, metavar="NAME", help="Backend recorded in the variant name.")
-@click.option("--location", metavar="LABEL", help="Location label to record (default: the root holding the store, else 'ollama').")
-@click.option("--deprecate-placeholders", is_flag=True, help="Deprecate logical-only Ollama entries now covered or gone.")
+@click.option("--backend", default="ollama", show_default=True, metavar="NAME", help="Backend in the variant name.")
+@click.option("--location", metavar="LABEL", help="Location label to record (default: the root holding the store).")
+@click.option("--deprecate-placeholders", is_flag=True, help="Deprecate logical-only entries now covered or gone.")
 @click.option("--no-api", is_flag=True, help="Read the store only; do not ask an Ollama server.")
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @pass_app
@@ -82,7 +82,9 @@ def backfill_command(app: AppContext, dry_run: bool, no_set_format: bool, as_jso
 @click.option("--dry-run", is_flag=True, help=DRY_RUN_HELP)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @pass_app
-def restore_command(app: AppContext, backup: Path | None, include_deprecated: bool, dry_run: bool, as_json: bool) -> None:
+def restore_command(
+    app: AppContext, backup: Path | None, include_deprecated: bool, dry_run: bool, as_json: bool
+) -> None:
     """Bring back Ollama entries from a registry backup that are missing now."""
     from imageworks.providers.ollama.maintenance import restore_ollama
 

@@ -50,6 +50,11 @@ class Config:
     sources: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
+    def ollama_url(self) -> str:
+        """The Ollama API to ask: ``IMAGEWORKS_OLLAMA_HOST`` when set, else the base URL."""
+        return ollama_url(self.ollama_host) if self.ollama_host else self.ollama_base_url
+
+    @property
     def locations(self) -> dict[str, Path]:
         """Location label -> root folder. ``linux_wsl`` is the weights folder itself."""
         return {
@@ -164,7 +169,7 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     }
 
     base_url = r.get("ollama_base_url", "OLLAMA_BASE_URL", None) or (
-        _ollama_url(environ["OLLAMA_HOST"]) if environ.get("OLLAMA_HOST") else "http://127.0.0.1:11434"
+        ollama_url(environ["OLLAMA_HOST"]) if environ.get("OLLAMA_HOST") else "http://127.0.0.1:11434"
     )
     if environ.get("OLLAMA_HOST") and not environ.get("OLLAMA_BASE_URL"):
         r.sources["ollama_base_url"] = "env OLLAMA_HOST"
@@ -197,8 +202,8 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     )
 
 
-def _ollama_url(host: str) -> str:
-    """Ollama's own OLLAMA_HOST accepts ``host``, ``host:port`` or a URL."""
+def ollama_url(host: str) -> str:
+    """An Ollama host as a URL; like Ollama's own OLLAMA_HOST, this accepts ``host``, ``host:port`` or a URL."""
     if "://" in host:
         return host.rstrip("/")
     return f"http://{host}" if ":" in host else f"http://{host}:11434"

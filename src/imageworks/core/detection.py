@@ -18,13 +18,13 @@ detector that raises is logged and skipped.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import attrs
 
 from imageworks.core.interfaces import Detector
+from imageworks.core.inventory import list_files
 from imageworks.core.model import Detection, DetectionSubject
 
 log = logging.getLogger("imageworks.detection")
@@ -33,18 +33,12 @@ TRUST_RANK = {"header": 0, "config": 1, "name": 2}
 METHOD_FORMATS = frozenset({"awq", "gptq", "exl2", "exl3", "bnb", "mlx"})
 CONTAINERS = frozenset({"safetensors", "pytorch"})
 PLAIN_FLOATS = frozenset({"fp16", "bf16", "fp32", "fp64"})
-SKIPPED_DIRS = frozenset({".git", ".cache", ".huggingface", "__pycache__"})
 
 
 def list_model_files(directory: str | Path, max_depth: int = 3) -> list[str]:
-    """Relative POSIX paths of the files under ``directory`` (tool folders skipped), sorted."""
-    root = Path(directory)
-    found: list[str] = []
-    for current, dirs, files in os.walk(root):
-        rel = Path(current).relative_to(root)
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and len(rel.parts) < max_depth)
-        found.extend((rel / name).as_posix() for name in files)
-    return sorted(found)
+    """Relative POSIX paths of the files under ``directory`` (tool folders and transfer
+    leftovers skipped), sorted; the same listing the inventory takes."""
+    return list_files(Path(directory), max_depth=max_depth)
 
 
 def _rank(detection: Detection) -> tuple[int, float]:

@@ -24,13 +24,15 @@ HASH_CHUNK = 8 * 1024 * 1024
 ProgressCallback = Callable[[int], None]
 
 
-def list_files(root: Path) -> list[str]:
-    """Relative POSIX paths of the model files under ``root`` (or ``[name]`` for a file)."""
+def list_files(root: Path, max_depth: int | None = None) -> list[str]:
+    """Relative POSIX paths of the model files under ``root`` (or ``[name]`` for a file),
+    descending at most ``max_depth`` folders when given."""
     if root.is_file():
         return [root.name]
     found: list[str] = []
     for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
+        depth = len(Path(folder).relative_to(root).parts)
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and (max_depth is None or depth < max_depth))
         for name in files:
             if name.endswith(SKIPPED_SUFFIXES):
                 continue

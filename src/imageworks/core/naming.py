@@ -122,3 +122,9 @@ def ollama_family_and_quant(model: str) -> tuple[str, str | None]:
     rest, quant = split_quant(tag) if tag else ("", None)
     parts = [name] + ([rest] if rest and rest != "latest" else [])
     return normalize_name("-".join(parts)), quant
+
+
+def default_backend(format_type: str | None) -> str:
+    """The serving stack a format implies when none is given: ``gguf`` (llama.cpp, LM
+    Studio) for GGUF weights, ``vllm`` for tensor formats (guide 15: scan -> vllm)."""
+    return "gguf" if format_type == "gguf" else "vllm"

@@ -39,8 +39,12 @@ KEEP_BACKUPS = 20
 LOCK_TIMEOUT_SECONDS = 120
 
 
-def _parse_layer(path: Path) -> dict[str, dict[str, Any]]:
-    """Read one layer file into name -> entry; a missing or empty file is an empty layer."""
+def read_layer_file(path: Path) -> dict[str, dict[str, Any]]:
+    """Read one layer file (or a backup copy of one) into name -> entry.
+
+    A missing or empty file is an empty layer; a damaged one raises
+    :class:`RegistryCorruptError` naming the file and position.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -113,8 +117,8 @@ class JsonRegistryStore(RegistryStore):
     def read(self) -> RegistryLayers:
         """Both layers as they are now (writers replace files atomically, so no lock)."""
         return RegistryLayers(
-            curated=_parse_layer(self.layer_path("curated")),
-            discovered=_parse_layer(self.layer_path("discovered")),
+            curated=read_layer_file(self.layer_path("curated")),
+            discovered=read_layer_file(self.layer_path("discovered")),
         )
 
     @contextmanager

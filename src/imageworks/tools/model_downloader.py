@@ -19,7 +19,7 @@ from imageworks.core.stats import registry_stats
 from imageworks.core.verify import verify_entry
 from imageworks.model_loader.download_adapter import remove_download
 
-__all__ = ["FormatDetector", "ModelDownloader"]
+__all__ = ["FormatDetector", "ModelDownloader", "URLAnalyzer"]
 
 
 class ModelDownloader:
@@ -32,6 +32,20 @@ class ModelDownloader:
     def registry(self) -> Registry:
         """The registry this downloader records into (opened fresh, so never stale)."""
         return Registry.open(self.config)
+
+    def download(self, model: str, **options: Any) -> RegistryEntry:
+        """Download ``model`` (``owner/repo[@branch]`` or URL) and return its registry entry.
+
+        ``options`` are the CLI flags as keywords: ``format_hint``, ``location``,
+        ``include_optional``, ``weights`` (a sequence), ``support_repo``, ``force``,
+        ``use_aria2``. Never asks questions (a GGUF repo gives its preferred quant).
+        """
+        from imageworks.providers.huggingface.pipeline import DownloadOptions, plan_download, run_download
+
+        if "weights" in options:
+            options["weights"] = tuple(options["weights"])
+        chosen = DownloadOptions(non_interactive=True, **options)
+        return run_download(plan_download(model, chosen, self.config), chosen, self.config).entry
 
     def list_models(
         self,
@@ -70,3 +84,17 @@ class ModelDownloader:
         if entry.is_logical:
             raise ImageworksError(f"{entry.name} has no local files")
         return Path(entry.download_path or "")
+
+
+class URLAnalyzer:
+    """Repository analysis without downloading (guide 9.3)."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or load_config()
+
+    def analyze_url(self, url: str) -> Any:
+        """An :class:`~imageworks.providers.huggingface.analysis.Analysis` of ``url``:
+        ``formats`` (best first, each with ``format_type``), ``total_size``, ``snapshot``."""
+        from imageworks.providers.huggingface.analysis import analyze
+
+        return analyze(url, self.config.hf_endpoint)

@@ -21,7 +21,7 @@ from imageworks.core.config import Config
 from imageworks.core.detection import FormatDetector
 from imageworks.core.locations import location_label_for
 from imageworks.core.model import Detection, EntryMetadata, RegistryEntry
-from imageworks.core.naming import family_from_repo, variant_name
+from imageworks.core.naming import default_backend, family_from_repo, variant_name
 from imageworks.core.query import is_testing
 from imageworks.core.readme import capture_readme
 from imageworks.core.registry import Registry
@@ -29,11 +29,6 @@ from imageworks.model_loader.download_adapter import record_download
 from imageworks.providers.local.folders import find_model_folders
 
 log = logging.getLogger("imageworks.scan")
-
-
-def default_backend(format_type: str | None) -> str:
-    """``gguf`` (llama.cpp / LM Studio) for GGUF weights, ``vllm`` for everything else."""
-    return "gguf" if format_type == "gguf" else "vllm"
 
 
 @attrs.define(kw_only=True)

@@ -1,0 +1,133 @@
+"""``imageworks-download download`` and ``analyze`` (guide 6.1, 7.1).
+
+A built-in plugin (entry point ``cli-download``) over the Hugging Face provider.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from imageworks.cli import _output as out
+from imageworks.cli.context import AppContext
+from imageworks.core.hookspecs import hookimpl
+from imageworks.core.query import entry_json
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def _ask_quant(quants: list[str]) -> str:
+    """Ask which GGUF quantisation to fetch (only on an interactive terminal)."""
+    from imageworks.providers.huggingface.selection import GGUF_PREFERENCE
+
+    default = next((q for q in GGUF_PREFERENCE if q in quants), quants[0])
+    return click.prompt("Several GGUF quantisations; which one?", type=click.Choice(quants), default=default, err=True)
+
+
+@click.command("download")
+@click.argument("model")
+@click.option("--format", "format_hint", metavar="FORMAT", help="Weight format to fetch when the repo has several (gguf, awq, safetensors, ...); also the recorded format if detection finds none.")
+@click.option("--location", metavar="LABEL|PATH", help="Store label (linux_wsl, windows_lmstudio, ...) or a folder used as the root.")
+@click.option("--include-optional", is_flag=True, help="Also fetch extras (onnx/, original/, images, training files).")
+@click.option("--weights", metavar="FILES", help="Comma-separated weight files to fetch instead of the default choice.")
+@click.option("--support-repo", metavar="REPO", help="Another repo whose configs/tokenizer to add (for weight-only repos).")
+@click.option("--force", is_flag=True, help="Download again even when the model is already complete.")
+@click.option("--non-interactive", is_flag=True, help="Never ask; take the preferred GGUF quantisation.")
+@click.option("--no-aria2", is_flag=True, help="Use the built-in Python engine instead of aria2c.")
+@click.option("--dry-run", is_flag=True, help="Show what would be fetched and where; download nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the recorded entry (or the plan) as JSON.")
+@pass_app
+def download_command(
+    app: AppContext,
+    model: str,
+    format_hint: str | None,
+    location: str | None,
+    include_optional: bool,
+    weights: str | None,
+    support_repo: str | None,
+    force: bool,
+    non_interactive: bool,
+    no_aria2: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Download MODEL (owner/repo, owner/repo@branch or a Hub URL) and record it."""
+    from imageworks.providers.huggingface.pipeline import DownloadOptions, plan_download, run_download
+    from imageworks.providers.huggingface.transfer.progress import ProgressReporter
+
+    options = DownloadOptions(
+        format_hint=format_hint,
+        location=location,
+        include_optional=include_optional,
+        weights=tuple(w.strip() for w in (weights or "").split(",") if w.strip()),
+        support_repo=support_repo,
+        force=force,
+        non_interactive=non_interactive or not sys.stdin.isatty(),
+        use_aria2=not no_aria2,
+    )
+    plan = plan_download(model, options, app.config, choose_quant=_ask_quant)
+    files = [f.path for f in plan.selection.files] + [f.path for _, f in plan.support]
+    if dry_run:
+        if as_json:
+            out.emit_json({"model": plan.ref.display, "target": str(plan.target), "location": plan.route.label,
+                           "format": plan.selection.weight_format, "gguf_quant": plan.selection.gguf_quant,
+                           "files": files, "total_size": plan.total_size, "skipped": list(plan.selection.skipped)})
+        else:
+            out.echo(f"Would download {len(files)} file(s), {out.human_size(plan.total_size)}, to {plan.target} ({plan.route.label})")
+            for name in files:
+                out.echo(f"  {name}")
+        return
+    with ProgressReporter(plan.ref.display) as reporter:
+        result = run_download(plan, options, app.config, progress=reporter)
+    if as_json:
+        out.emit_json({**entry_json(result.entry), "skipped": result.skipped})
+        return
+    entry = result.entry
+    if result.skipped:
+        out.echo(f"Already downloaded: {entry.name} at {entry.download_path} (use --force to fetch again)")
+        return
+    out.echo(f"✓ Downloaded {plan.ref.display} as {entry.name}")
+    for label, value in (
+        ("path", entry.download_path),
+        ("location", entry.download_location),
+        ("format / quant", " / ".join(x for x in (entry.download_format, entry.quantization) if x) or "unknown"),
+        ("size", out.human_size(entry.download_size_bytes)),
+        ("files", entry.download_files_count),
+        ("chat template", entry.metadata.chat_template),
+        ("licence", entry.metadata.license),
+    ):
+        out.echo(f"  {label:<15}{value}")
+
+
+@click.command("analyze")
+@click.argument("url")
+@click.option("--files", "show_files", is_flag=True, help="List every remote file with its size.")
+@click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
+@pass_app
+def analyze_command(app: AppContext, url: str, show_files: bool, as_json: bool) -> None:
+    """Show a repo's formats, quantisations and sizes without downloading."""
+    from imageworks.providers.huggingface.analysis import analyze
+
+    analysis = analyze(url, app.config.hf_endpoint)
+    if as_json:
+        out.emit_json(analysis.as_json(with_files=show_files))
+        return
+    snapshot = analysis.snapshot
+    out.echo(f"{analysis.ref.display} @ {snapshot.commit[:12]}{' (gated)' if snapshot.gated else ''}")
+    out.echo(f"  {len(snapshot.files)} files, {out.human_size(analysis.total_size)}")
+    for detection in analysis.formats:
+        label = " / ".join(x for x in (detection.format_type, detection.quantization) if x) or "unknown"
+        out.echo(f"  format {label} (confidence {detection.confidence:.2f}): {'; '.join(detection.evidence)}")
+    if analysis.gguf_quants:
+        out.echo(f"  GGUF quantisations: {', '.join(analysis.gguf_quants)}")
+    if show_files:
+        out.table(None, ["File", "Size", "LFS sha256"], [[f.path, out.human_size(f.size), (f.sha256 or "")[:16]] for f in snapshot.files])
+
+
+@hookimpl
+def imageworks_register_commands(cli: click.Group, program: str) -> None:
+    """Add ``download`` and ``analyze`` to imageworks-download."""
+    if program == "download":
+        cli.add_command(download_command)
+        cli.add_command(analyze_command)

@@ -1,0 +1,1 @@
+"""The Hugging Face source: repository metadata, file selection and transfers."""

@@ -1,0 +1,86 @@
+"""``analyze``: what a Hub repository holds, without downloading weights.
+
+Reads the repository metadata and, when present, the small ``config.json`` (so AWQ,
+GPTQ, FP8 and friends are recognised from their ``quantization_config``), then runs the
+detectors on names and config together.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import attrs
+import requests
+
+from imageworks.core.detection import FormatDetector
+from imageworks.core.model import Detection
+from imageworks.providers.huggingface.metadata import RepoSnapshot, fetch_snapshot, hf_token, resolve_url
+from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
+from imageworks.providers.huggingface.selection import gguf_groups, quant_label
+
+log = logging.getLogger("imageworks.huggingface")
+CONFIG_LIMIT = 1024 * 1024
+
+
+@attrs.frozen
+class Analysis:
+    """A repository's formats, quantisations and sizes."""
+
+    ref: ModelRef
+    snapshot: RepoSnapshot
+    formats: tuple[Detection, ...]
+    gguf_quants: tuple[str, ...]
+
+    @property
+    def total_size(self) -> int:
+        """Bytes of every file in the repository."""
+        return self.snapshot.total_size
+
+    def as_json(self, with_files: bool = False) -> dict[str, Any]:
+        """Plain data for ``analyze --json``."""
+        data: dict[str, Any] = {
+            "repo_id": self.ref.repo_id,
+            "revision": self.ref.revision,
+            "commit": self.snapshot.commit,
+            "gated": self.snapshot.gated,
+            "total_size": self.total_size,
+            "files_count": len(self.snapshot.files),
+            "formats": [
+                {"format_type": d.format_type, "quantization": d.quantization, "confidence": d.confidence, "evidence": list(d.evidence)}
+                for d in self.formats
+            ],
+            "gguf_quants": list(self.gguf_quants),
+        }
+        if with_files:
+            data["files"] = [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.snapshot.files]
+        return data
+
+
+def fetch_config_text(endpoint: str, snapshot: RepoSnapshot, token: str | None) -> str | None:
+    """The repo's config.json text when it is small, else None (never fatal)."""
+    config = snapshot.file("config.json")
+    if config is None or config.size > CONFIG_LIMIT:
+        return None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = requests.get(resolve_url(endpoint, snapshot, "config.json"), headers=headers, timeout=30)
+        response.raise_for_status()
+        return response.text
+    except requests.RequestException as error:
+        log.warning("could not read config.json of %s: %s", snapshot.repo_id, error)
+        return None
+
+
+def analyze(model: str, endpoint: str) -> Analysis:
+    """Analyse ``model`` (an id or URL) on the Hub at ``endpoint``."""
+    ref = parse_model_ref(model, endpoint)
+    token = hf_token()
+    snapshot = fetch_snapshot(ref, endpoint, token)
+    detections = FormatDetector().detect_comprehensive(
+        model_name=ref.display,
+        filenames=[f.path for f in snapshot.files],
+        config_content=fetch_config_text(endpoint, snapshot, token),
+    )
+    quants = tuple(sorted(quant_label(key) for key in gguf_groups(snapshot.files)))
+    return Analysis(ref=ref, snapshot=snapshot, formats=tuple(detections), gguf_quants=quants)

@@ -1,0 +1,193 @@
+"""The download pipeline (DESIGN.md section 6, guide 9.1).
+
+parse -> repository metadata -> choose files -> route -> target folder -> transfer
+(aria2c or the Python engine; both check free space first, resume, and verify sha256)
+-> second-pass detection on disk -> README, licence and chat template -> record in the
+registry. Nothing is recorded until every file is verified; a repeated download of a
+complete installation is a fast no-op unless ``force``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+
+from imageworks.core.chat_template import chat_template_status
+from imageworks.core.config import Config
+from imageworks.core.detection import FormatDetector
+from imageworks.core.model import EntryMetadata, RegistryEntry, Route, RouteRequest
+from imageworks.core.naming import default_backend
+from imageworks.core.readme import capture_readme
+from imageworks.core.registry import Registry
+from imageworks.core.routing import resolve_route, target_directory
+from imageworks.model_loader.download_adapter import record_download
+from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, fetch_snapshot, hf_token, resolve_url
+from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
+from imageworks.providers.huggingface.selection import QuantChooser, Selection, choose_files, container_of, is_optional
+from imageworks.providers.huggingface.transfer import ProgressCallback, RemoteFile, TransferJob, select_engine
+
+log = logging.getLogger("imageworks.download")
+
+
+@attrs.frozen
+class DownloadOptions:
+    """The flags of ``download`` (guide 6.1, 7.1)."""
+
+    format_hint: str | None = None
+    location: str | None = None
+    include_optional: bool = False
+    weights: tuple[str, ...] = ()
+    support_repo: str | None = None
+    force: bool = False
+    non_interactive: bool = False
+    use_aria2: bool = True
+
+
+@attrs.frozen
+class DownloadPlan:
+    """Everything decided before the first byte moves."""
+
+    ref: ModelRef
+    snapshot: RepoSnapshot
+    selection: Selection
+    support: tuple[tuple[RepoSnapshot, RepoFile], ...]
+    route: Route
+    target: Path
+
+    @property
+    def total_size(self) -> int:
+        """Bytes to fetch, support files included."""
+        return self.selection.total_size + sum(f.size for _, f in self.support)
+
+
+@attrs.frozen
+class DownloadResult:
+    """The recorded entry, and whether the download was skipped as already complete."""
+
+    entry: RegistryEntry
+    plan: DownloadPlan
+    skipped: bool = False
+
+
+def _branch(ref: ModelRef) -> str | None:
+    return ref.revision if ref.revision and ref.revision != "main" else None
+
+
+def plan_download(
+    model: str, options: DownloadOptions, config: Config, choose_quant: QuantChooser | None = None
+) -> DownloadPlan:
+    """Resolve the model, choose files and a destination; writes nothing."""
+    ref = parse_model_ref(model, config.hf_endpoint)
+    token = hf_token()
+    snapshot = fetch_snapshot(ref, config.hf_endpoint, token)
+    weights = options.weights
+    if ref.filename and not weights and container_of(ref.filename):
+        weights = (ref.filename,)
+    selection = choose_files(
+        snapshot,
+        format_hint=options.format_hint,
+        preferred_formats=config.preferred_formats,
+        weights=weights,
+        include_optional=options.include_optional,
+        choose_quant=None if options.non_interactive else choose_quant,
+    )
+    support: list[tuple[RepoSnapshot, RepoFile]] = []
+    if options.support_repo:
+        support_snapshot = fetch_snapshot(parse_model_ref(options.support_repo, config.hf_endpoint), config.hf_endpoint, token)
+        have = {f.path for f in selection.files}
+        support = [
+            (support_snapshot, f) for f in support_snapshot.files
+            if container_of(f.path) is None and not is_optional(f) and f.path not in have
+        ]
+    names = [f.path for f in selection.files]
+    first_pass = FormatDetector().detect_comprehensive(model_name=ref.display, filenames=names)
+    format_type = selection.weight_format if selection.weight_format == "gguf" else (
+        (first_pass[0].format_type if first_pass else None) or selection.weight_format
+    )
+    route = resolve_route(
+        RouteRequest(model_id=ref.repo_id, format_type=format_type, branch=_branch(ref), location=options.location), config
+    )
+    target = target_directory(route.root, ref.repo_id, _branch(ref))
+    return DownloadPlan(ref=ref, snapshot=snapshot, selection=selection, support=tuple(support), route=route, target=target)
+
+
+def already_installed(plan: DownloadPlan, registry: Registry) -> RegistryEntry | None:
+    """The entry of a complete earlier download of the same files into the same folder."""
+    target = os.path.normpath(plan.target)
+    for entry in registry.entries():
+        if entry.download_path and os.path.normpath(entry.download_path) == target:
+            recorded = {a.path: a for a in entry.artifacts.files}
+            complete = all(
+                (plan.target / f.path).is_file()
+                and (plan.target / f.path).stat().st_size == f.size
+                and f.path in recorded
+                and (f.sha256 is None or recorded[f.path].sha256 == f.sha256)
+                for f in plan.selection.files
+            )
+            if complete:
+                return entry
+    return None
+
+
+def _job(files: Sequence[tuple[RepoSnapshot, RepoFile]], plan: DownloadPlan, config: Config, token: str | None) -> TransferJob:
+    return TransferJob(
+        files=[
+            RemoteFile(url=resolve_url(config.hf_endpoint, snapshot, f.path), relative_path=f.path, size=f.size, sha256=f.sha256)
+            for snapshot, f in files
+        ],
+        target_dir=plan.target,
+        token=token,
+        max_connections=config.max_connections,
+    )
+
+
+def run_download(
+    plan: DownloadPlan, options: DownloadOptions, config: Config, progress: ProgressCallback | None = None
+) -> DownloadResult:
+    """Transfer, verify, detect and record ``plan``."""
+    registry = Registry.open(config)
+    if not options.force:
+        existing = already_installed(plan, registry)
+        if existing is not None:
+            return DownloadResult(entry=existing, plan=plan, skipped=True)
+    else:
+        for file in plan.selection.files:  # --force: fetch again, leave other files alone
+            (plan.target / file.path).unlink(missing_ok=True)
+    token = hf_token()
+    engine = select_engine(options.use_aria2)
+    if options.use_aria2 and engine.name != "aria2":
+        log.warning("aria2c not found: using the Python engine (install aria2 for faster downloads)")
+    files = [(plan.snapshot, f) for f in plan.selection.files] + list(plan.support)
+    verified = engine.fetch(_job(files, plan, config, token), progress)
+    known = {v.relative_path: v.sha256 for v in verified if v.sha256}
+
+    detections = FormatDetector().detect_directory(plan.target, model_name=plan.ref.display)
+    best = detections[0] if detections else None
+    format_type = (best.format_type if best else None) or options.format_hint or plan.selection.weight_format
+    quant = (best.quantization if best else None) or plan.selection.gguf_quant
+    readme = capture_readme(plan.target)
+    metadata = EntryMetadata(
+        readme_file=readme.get("readme_file"),
+        readme_sha256=readme.get("readme_sha256"),
+        readme_signals=readme.get("readme_signals") or {},
+        license=readme.get("license"),
+        chat_template=chat_template_status(plan.target, detections),
+        detection_evidence=list(best.evidence) if best else [],
+    )
+    entry = record_download(
+        hf_id=plan.ref.display if _branch(plan.ref) else plan.ref.repo_id,
+        backend=default_backend(format_type),
+        format_type=format_type,
+        quantization=quant,
+        path=plan.target,
+        location=plan.route.label,
+        source_provider="huggingface",
+        metadata=metadata,
+        known_digests=known,
+        config=config,
+    )
+    return DownloadResult(entry=entry, plan=plan)

@@ -1,0 +1,344 @@
+"""Transfers with ``aria2c``: many connections per file, several files at once, resumable.
+
+aria2c writes ``<name>.imageworks-partial`` with its ``.aria2`` control file beside it, so
+after a ``kill -9`` the same job continues (``--continue``). Each file's sha256 is checked
+here as soon as aria2c reports it complete, in threads while other files still download
+(hashlib is several times faster than aria2c's own ``--checksum`` pass, which runs after
+the download); the file is renamed into place only then.
+
+Secrets: the job's URLs, headers and bearer token reach aria2c on its standard input
+(``--input-file=-``), never on its command line. Progress comes from aria2c's JSON-RPC
+on 127.0.0.1; its random RPC secret travels in a config file inside a private (0700)
+temporary folder that is deleted as soon as aria2c answers. ``--stop-with-process`` ends
+aria2c if this process dies.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from imageworks.providers.huggingface.transfer.errors import (
+    Aria2NotFoundError,
+    AuthenticationRequiredError,
+    ChecksumMismatchError,
+    TransferError,
+)
+from imageworks.providers.huggingface.transfer.model import (
+    ProgressCallback,
+    TransferJob,
+    TransferProgress,
+    VerifiedFile,
+)
+from imageworks.providers.huggingface.transfer.safety import (
+    PlannedFile,
+    already_complete,
+    check_free_space,
+    partial_bytes,
+    plan,
+    remove_quietly,
+    sha256_file,
+)
+
+ARIA2_MAX_CONNECTIONS = 16  # aria2c's own ceiling for -x
+NOT_FOUND = "3"
+AUTH_FAILED = "24"
+HTTP_STATUS = re.compile(r"status=(\d{3})")  # as in "The response status is not successful. status=403"
+KEYS = ["gid", "status", "totalLength", "completedLength", "downloadSpeed", "errorCode", "errorMessage", "connections"]
+
+
+def find_aria2c() -> str:
+    """Path of ``aria2c`` or :class:`Aria2NotFoundError` (the message suggests ``--no-aria2``)."""
+    found = shutil.which("aria2c")
+    if found is None:
+        raise Aria2NotFoundError()
+    return found
+
+
+def control_file(item: PlannedFile) -> Path:
+    """aria2c's resume record for a partial file."""
+    return item.partial.with_name(item.partial.name + ".aria2")
+
+
+class Aria2Engine:
+    """Drives one ``aria2c`` process per round; failed files are retried in later rounds."""
+
+    name = "aria2"
+
+    def __init__(
+        self,
+        executable: str | None = None,
+        *,
+        rounds: int = 5,
+        backoff: float = 1.0,
+        min_split_size: str = "8M",
+        poll_interval: float = 0.2,
+    ) -> None:
+        self.executable = executable
+        self.rounds = rounds
+        self.backoff = backoff
+        self.min_split_size = min_split_size
+        self.poll_interval = poll_interval
+
+    def fetch(self, job: TransferJob, progress: ProgressCallback | None = None) -> list[VerifiedFile]:
+        """Fetch every file of ``job`` into ``job.target_dir``; see the module docstring."""
+        executable = self.executable or find_aria2c()
+        planned = plan(job)
+        todo = [item for item in planned if not already_complete(item)]
+        for item in todo:
+            if not control_file(item).exists():
+                remove_quietly(item.partial)  # not aria2c's: its bytes cannot be trusted
+        check_free_space(job.target_dir, sum(max(i.remote.size - partial_bytes(i.partial), 0) for i in todo))
+        job.target_dir.mkdir(parents=True, exist_ok=True)
+        done_before = len(planned) - len(todo)
+        mismatched: set[str] = set()
+        last_reason = ""
+        for attempt in range(self.rounds):
+            if not todo:
+                break
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            outcome = _Round(executable, self, job, todo, done_before, progress).run()
+            done_before += len(outcome.completed)
+            for item, actual in outcome.corrupt:
+                if item.remote.relative_path in mismatched:
+                    raise ChecksumMismatchError(item.remote.relative_path, item.remote.sha256 or "", actual)
+                mismatched.add(item.remote.relative_path)
+            todo = outcome.retry + [item for item, _ in outcome.corrupt]
+            last_reason = outcome.reason or last_reason
+        if todo:
+            raise TransferError(
+                f"download of {todo[0].remote.relative_path} failed after {self.rounds} attempts: {last_reason}",
+                "the bytes received are kept: run the same command again to resume",
+            )
+        return [VerifiedFile(i.remote.relative_path, i.final, i.remote.size, i.remote.sha256) for i in planned]
+
+
+class _Outcome:
+    def __init__(self) -> None:
+        self.completed: list[PlannedFile] = []
+        self.corrupt: list[tuple[PlannedFile, str]] = []
+        self.retry: list[PlannedFile] = []
+        self.reason = ""
+
+
+class _Round:
+    """One aria2c process over ``items``."""
+
+    def __init__(
+        self,
+        executable: str,
+        engine: Aria2Engine,
+        job: TransferJob,
+        items: Sequence[PlannedFile],
+        done_before: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.executable, self.engine, self.job, self.items = executable, engine, job, list(items)
+        self.done_before, self.progress = done_before, progress
+        self.gids = {f"{index + 1:016x}": item for index, item in enumerate(self.items)}
+        self.secret = secrets.token_hex(16)
+        self.port = _free_port()
+        self.rpc_url = f"http://127.0.0.1:{self.port}/jsonrpc"
+        self.rpc = requests.Session()
+        self.rpc.trust_env = False  # the control interface is local: never through a proxy
+        self.hasher = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="sha256")
+        self.digests: dict[str, Future[str]] = {}
+
+    def argv(self, conf: Path) -> list[str]:
+        """aria2c's command line: no URL, header or token appears here."""
+        connections = max(1, min(self.job.max_connections, ARIA2_MAX_CONNECTIONS))
+        return [
+            self.executable,
+            f"--conf-path={conf}",
+            "--input-file=-",
+            "--enable-rpc=true",
+            "--rpc-listen-all=false",
+            f"--rpc-listen-port={self.port}",
+            f"--stop-with-process={os.getpid()}",
+            "--continue=true",
+            "--always-resume=true",
+            "--auto-file-renaming=false",
+            "--allow-overwrite=true",
+            "--file-allocation=none",
+            "--auto-save-interval=1",
+            f"--max-connection-per-server={connections}",
+            f"--split={connections}",
+            f"--min-split-size={self.engine.min_split_size}",
+            f"--max-concurrent-downloads={max(1, self.job.max_parallel_files)}",
+            "--max-tries=3",
+            "--retry-wait=1",
+            "--connect-timeout=15",
+            "--timeout=30",
+            "--http-accept-gzip=false",
+            "--remote-time=false",
+            "--console-log-level=error",
+            "--summary-interval=0",
+            "--show-console-readout=false",
+            "--download-result=hide",
+            "--quiet=true",
+        ]
+
+    def input_text(self) -> str:
+        """aria2c input file (sent on stdin): URL, placement, digest and headers per file."""
+        lines = []
+        for gid, item in self.gids.items():
+            url, headers = self._source(item)
+            lines += [url, f"  gid={gid}", f"  dir={item.partial.parent}", f"  out={item.partial.name}"]
+            lines += [f"  header={name}: {value}" for name, value in headers.items()]
+        return "\n".join(lines) + "\n"
+
+    def _source(self, item: PlannedFile) -> tuple[str, dict[str, str]]:
+        """URL and headers for aria2c. With a token, a redirect to another host (the CDN) is
+        resolved here so aria2c fetches the signed URL without the token, as the Hub client does."""
+        headers = self.job.request_headers()
+        if not self.job.token:
+            return item.remote.url, headers
+        try:
+            answer = requests.head(item.remote.url, headers=headers, allow_redirects=False, timeout=30)
+        except requests.RequestException:
+            return item.remote.url, headers  # aria2c will report the failure itself
+        location = answer.headers.get("Location") if answer.is_redirect else None
+        if location and _origin(urljoin(item.remote.url, location)) != _origin(item.remote.url):
+            headers.pop("Authorization", None)
+            return urljoin(item.remote.url, location), headers
+        return item.remote.url, headers
+
+    def run(self) -> _Outcome:
+        private = Path(tempfile.mkdtemp(prefix="imageworks-aria2-"))  # mode 0700
+        try:
+            conf = private / "aria2.conf"
+            descriptor = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(f"rpc-secret={self.secret}\n")
+            process = subprocess.Popen(
+                self.argv(conf), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+            assert process.stdin is not None
+            process.stdin.write(self.input_text().encode())
+            process.stdin.close()
+            try:
+                self._wait_for_rpc(process)
+                shutil.rmtree(private, ignore_errors=True)
+                statuses = self._poll(process)
+                # Every download has stopped and closed its files; aria2c's own shutdown
+                # lingers for seconds, so end it at once.
+                process.kill()
+                process.wait()
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+                self.rpc.close()
+            return self._classify(statuses)
+        finally:
+            self.hasher.shutdown(wait=True)
+            shutil.rmtree(private, ignore_errors=True)
+
+    def _call(self, method: str, *params: Any) -> Any:
+        token = [] if method == "system.multicall" else [f"token:{self.secret}"]  # multicall: token per call
+        payload = {"jsonrpc": "2.0", "id": "iw", "method": method, "params": [*token, *params]}
+        response = self.rpc.post(self.rpc_url, json=payload, timeout=10)
+        return response.json()["result"]
+
+    def _wait_for_rpc(self, process: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                detail = process.stderr.read().decode(errors="replace").strip() if process.stderr else ""
+                raise TransferError(f"aria2c exited with status {process.returncode}: {detail.splitlines()[-1:]}")
+            try:
+                self._call("aria2.getVersion")
+                return
+            except (requests.RequestException, KeyError, ValueError):
+                time.sleep(0.05)
+        raise TransferError("aria2c did not start its control interface within 15 s", "retry, or use --no-aria2")
+
+    def _poll(self, process: subprocess.Popen[bytes]) -> dict[str, dict[str, str]]:
+        samples: list[tuple[float, int]] = []
+        while True:
+            calls = [
+                {"methodName": "aria2.tellStatus", "params": [f"token:{self.secret}", gid, KEYS]} for gid in self.gids
+            ]
+            try:
+                results = self._call("system.multicall", calls)
+            except (requests.RequestException, KeyError, ValueError) as error:
+                if process.poll() is not None:
+                    raise TransferError(f"aria2c stopped unexpectedly (status {process.returncode})") from None
+                raise TransferError(f"lost contact with aria2c: {error}") from None
+            statuses = {gid: result[0] for gid, result in zip(self.gids, results, strict=True)}
+            for gid, status in statuses.items():
+                item = self.gids[gid]
+                if status["status"] == "complete" and item.remote.sha256 and gid not in self.digests:
+                    self.digests[gid] = self.hasher.submit(sha256_file, item.partial)
+            self._report(statuses, samples)
+            if all(s["status"] in ("complete", "error", "removed") for s in statuses.values()):
+                return statuses
+            time.sleep(self.engine.poll_interval)
+
+    def _report(self, statuses: dict[str, dict[str, str]], samples: list[tuple[float, int]]) -> None:
+        if self.progress is None:
+            return
+        done = sum(int(s["completedLength"]) for s in statuses.values())
+        samples.append((time.monotonic(), done))
+        del samples[:-10]
+        (t0, b0), (t1, b1) = samples[0], samples[-1]
+        self.progress(
+            TransferProgress(
+                bytes_done=done,
+                bytes_total=sum(item.remote.size for item in self.items),
+                speed=(b1 - b0) / (t1 - t0) if t1 > t0 else 0.0,
+                files_done=self.done_before + sum(s["status"] == "complete" for s in statuses.values()),
+                files_total=self.done_before + len(self.items),
+                connections=sum(int(s.get("connections", 0)) for s in statuses.values()),
+            )
+        )
+
+    def _classify(self, statuses: dict[str, dict[str, str]]) -> _Outcome:
+        outcome = _Outcome()
+        for gid, item in self.gids.items():
+            status = statuses[gid]
+            code, message = status.get("errorCode", "0"), status.get("errorMessage", "")
+            found = HTTP_STATUS.search(message)
+            http_status = int(found.group(1)) if found else None
+            if status["status"] == "complete":
+                actual = self.digests[gid].result() if gid in self.digests else None
+                if item.partial.stat().st_size != item.remote.size or actual != item.remote.sha256:
+                    remove_quietly(item.partial, control_file(item))
+                    outcome.corrupt.append((item, actual or "size mismatch"))
+                    continue
+                os.replace(item.partial, item.final)
+                remove_quietly(control_file(item))
+                outcome.completed.append(item)
+            elif http_status in (401, 403) or code == AUTH_FAILED:
+                raise AuthenticationRequiredError(item.remote.relative_path, http_status or 401, bool(self.job.token))
+            elif code == NOT_FOUND or http_status == 404:
+                raise TransferError(f"download of {item.remote.relative_path} failed: not found (HTTP 404)")
+            else:
+                outcome.retry.append(item)
+                outcome.reason = f"aria2c error {code}: {message}"
+        return outcome
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

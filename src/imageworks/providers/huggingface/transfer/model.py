@@ -1,0 +1,81 @@
+"""Value types shared by the transfer engines: what to fetch, where, and how it went."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+
+
+@attrs.frozen
+class RemoteFile:
+    """One file to fetch: its URL, where it goes under the target folder, and what to expect.
+
+    ``sha256`` is the Hub's LFS digest when known; files without one are checked by size.
+    """
+
+    url: str
+    relative_path: str
+    size: int
+    sha256: str | None = None
+
+
+@attrs.frozen
+class TransferJob:
+    """Files to fetch into ``target_dir``.
+
+    ``token`` is sent only as an ``Authorization: Bearer`` header; it is left out of
+    ``repr`` so it cannot reach a log through this object.
+    """
+
+    files: Sequence[RemoteFile] = attrs.field(converter=tuple)
+    target_dir: Path = attrs.field(converter=Path)
+    token: str | None = attrs.field(default=None, repr=False)
+    max_connections: int = 16
+    max_parallel_files: int = 4
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+    def request_headers(self) -> dict[str, str]:
+        """Headers for every request, including the bearer token when there is one."""
+        headers = dict(self.headers)
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+
+@attrs.frozen
+class TransferProgress:
+    """A progress snapshot; ``bytes_done`` counts bytes already on disk from earlier runs too."""
+
+    bytes_done: int
+    bytes_total: int
+    speed: float  # bytes per second, recent
+    files_done: int
+    files_total: int
+    connections: int = 0
+    resumed_bytes: int = 0
+
+
+ProgressCallback = Callable[[TransferProgress], None]
+
+
+@attrs.frozen
+class VerifiedFile:
+    """A file in place under the target folder, with its size and (when known) sha256 checked."""
+
+    relative_path: str
+    path: Path
+    size: int
+    sha256: str | None
+
+
+class Engine(Protocol):
+    """Moves the bytes of a :class:`TransferJob` and returns them verified, in job order."""
+
+    name: str
+
+    def fetch(self, job: TransferJob, progress: ProgressCallback | None = None) -> list[VerifiedFile]:
+        """Fetch every file of ``job``; raise an ``ImageworksError`` with a one-line message on failure."""
+        ...

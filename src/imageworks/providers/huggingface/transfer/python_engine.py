@@ -1,0 +1,429 @@
+"""Pure-Python transfers on ``requests``: HTTP Range streams, resume, retries, sha256.
+
+Each file is written in place into a preallocated ``<name>.imageworks-partial``; the byte
+ranges already written are kept in a small sidecar (``<partial>.json``, no URL or token in
+it), so a killed run continues from what is on disk. Workers take whole files first and,
+when none are left, split the largest range still in flight (as aria2c does), so one
+file can be fetched by several streams. How many workers run is decided by
+:class:`~imageworks.providers.huggingface.transfer.adaptive.ConnectionGovernor`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import requests
+
+from imageworks.providers.huggingface.transfer.adaptive import ConnectionGovernor
+from imageworks.providers.huggingface.transfer.errors import (
+    AuthenticationRequiredError,
+    ChecksumMismatchError,
+    TransferError,
+)
+from imageworks.providers.huggingface.transfer.model import (
+    ProgressCallback,
+    TransferJob,
+    TransferProgress,
+    VerifiedFile,
+)
+from imageworks.providers.huggingface.transfer.safety import (
+    PlannedFile,
+    already_complete,
+    check_free_space,
+    partial_bytes,
+    plan,
+    remove_quietly,
+    sha256_file,
+)
+
+RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+STATE_VERSION = 1
+
+
+class _File:
+    """One file in flight: its partial file descriptor and the byte ranges already written."""
+
+    def __init__(self, item: PlannedFile) -> None:
+        self.item = item
+        self.size = item.remote.size
+        self.state_path = item.partial.with_name(item.partial.name + ".json")
+        self.done: list[list[int]] = self._load_state()
+        item.final.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(item.partial, os.O_RDWR | os.O_CREAT, 0o644)
+        if os.fstat(self.fd).st_size != self.size:
+            os.ftruncate(self.fd, self.size)
+        self.lock = threading.Lock()
+        self.finished = False
+
+    def _load_state(self) -> list[list[int]]:
+        try:
+            state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            if (
+                state.get("version") == STATE_VERSION
+                and state.get("size") == self.size
+                and state.get("sha256") == self.item.remote.sha256
+                and self.item.partial.exists()
+            ):
+                return [[int(a), int(b)] for a, b in state["done"] if 0 <= a < b <= self.size]
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+        remove_quietly(self.item.partial)  # no trustworthy record of what it holds
+        return []
+
+    def save_state(self) -> None:
+        with self.lock:
+            if self.finished:
+                return
+            payload = {
+                "version": STATE_VERSION,
+                "size": self.size,
+                "sha256": self.item.remote.sha256,
+                "done": self.done,
+            }
+        scratch = self.state_path.with_name(self.state_path.name + ".tmp")
+        scratch.write_text(json.dumps(payload), encoding="utf-8")
+        os.replace(scratch, self.state_path)
+
+    def mark(self, start: int, end: int) -> None:
+        """Record ``[start, end)`` as written, merging neighbours."""
+        with self.lock:
+            spans = sorted([*self.done, [start, end]])
+            merged: list[list[int]] = []
+            for a, b in spans:
+                if merged and a <= merged[-1][1]:
+                    merged[-1][1] = max(merged[-1][1], b)
+                else:
+                    merged.append([a, b])
+            self.done = merged
+
+    def missing(self) -> list[tuple[int, int]]:
+        with self.lock:
+            gaps, cursor = [], 0
+            for a, b in self.done:
+                if a > cursor:
+                    gaps.append((cursor, a))
+                cursor = max(cursor, b)
+            if cursor < self.size:
+                gaps.append((cursor, self.size))
+            return gaps
+
+    def written(self) -> int:
+        with self.lock:
+            return sum(b - a for a, b in self.done)
+
+
+class _Range:
+    """Bytes ``[pos, end)`` of a file assigned to one worker; ``end`` may shrink when split."""
+
+    def __init__(self, file: _File, start: int, end: int) -> None:
+        self.file, self.pos, self.end = file, start, end
+
+
+class _Scheduler:
+    """Hands out ranges: unassigned ones first (file order), then halves of the largest in flight."""
+
+    def __init__(self, files: list[_File], min_split: int) -> None:
+        self.lock = threading.Lock()
+        self.pending = [_Range(f, a, b) for f in files for a, b in f.missing()]
+        self.active: list[_Range] = []
+        self.min_split = min_split
+
+    def take(self) -> _Range | None:
+        with self.lock:
+            if self.pending:
+                taken = self.pending.pop(0)
+            else:
+                victim = max(self.active, key=lambda r: r.end - r.pos, default=None)
+                if victim is None or victim.end - victim.pos < 2 * self.min_split:
+                    return None
+                middle = victim.pos + (victim.end - victim.pos) // 2
+                taken, victim.end = _Range(victim.file, middle, victim.end), middle
+            self.active.append(taken)
+            return taken
+
+    def give_back(self, part: _Range) -> None:
+        with self.lock:
+            self.active.remove(part)
+            if part.pos < part.end:
+                self.pending.insert(0, _Range(part.file, part.pos, part.end))
+
+    def has_work(self) -> bool:
+        with self.lock:
+            return bool(self.pending) or any(r.end - r.pos >= 2 * self.min_split for r in self.active)
+
+
+class PythonEngine:
+    """Downloads with ``requests``: several Range streams, resumable, retried, verified."""
+
+    name = "python"
+
+    def __init__(
+        self,
+        *,
+        chunk_size: int = 256 * 1024,  # bytes lost when a connection drops mid-read
+        min_split: int = 8 * 1024 * 1024,
+        attempts: int = 6,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        timeout: float = 30.0,
+        adaptive: bool = True,
+    ) -> None:
+        self.chunk_size = chunk_size
+        self.min_split = min_split
+        self.attempts = attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.timeout = timeout
+        self.adaptive = adaptive
+
+    def fetch(self, job: TransferJob, progress: ProgressCallback | None = None) -> list[VerifiedFile]:
+        """Fetch every file of ``job`` into ``job.target_dir``; see the module docstring."""
+        planned = plan(job)
+        todo = [item for item in planned if not already_complete(item)]
+        check_free_space(job.target_dir, sum(max(i.remote.size - partial_bytes(i.partial), 0) for i in todo))
+        job.target_dir.mkdir(parents=True, exist_ok=True)
+        for attempt in (1, 2):
+            bad = _Run(self, job, todo, len(planned) - len(todo), progress).run()
+            if not bad:
+                break
+            if attempt == 2:
+                item, actual = bad[0]
+                raise ChecksumMismatchError(item.remote.relative_path, item.remote.sha256 or "", actual)
+            todo = [item for item, _ in bad]
+        return [VerifiedFile(i.remote.relative_path, i.final, i.remote.size, i.remote.sha256) for i in planned]
+
+
+class _Run:
+    """One pass over a list of files; returns those whose digest did not match."""
+
+    def __init__(
+        self,
+        engine: PythonEngine,
+        job: TransferJob,
+        items: list[PlannedFile],
+        files_already_done: int,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.engine, self.job, self.progress = engine, job, progress
+        self.files = [_File(item) for item in items]
+        self.scheduler = _Scheduler(self.files, engine.min_split)
+        self.files_total = files_already_done + len(items)
+        self.files_done = files_already_done
+        self.resumed = sum(f.written() for f in self.files)
+        self.bytes_total = sum(f.size for f in self.files)
+        self.received = 0  # bytes received in this run
+        self.lock = threading.Lock()
+        self.error: BaseException | None = None
+        self.bad: list[tuple[PlannedFile, str]] = []
+        self.stop = threading.Event()
+        parallel_files = max(1, min(job.max_parallel_files, len(items) or 1))
+        limit = max(1, job.max_connections) * parallel_files
+        # start with one stream per file that may run at once; the governor adds more if they pay
+        self.governor = ConnectionGovernor(limit if engine.adaptive else 1, level=parallel_files)
+        if not engine.adaptive:
+            self.governor.level = limit
+        self.workers: list[threading.Thread] = []
+        self.active = 0  # workers counted against the governor's level
+
+    def run(self) -> list[tuple[PlannedFile, str]]:
+        for file in self.files:
+            if file.size == 0 or not file.missing():
+                self._complete(file)
+        last_save = time.monotonic()
+        samples: list[tuple[float, int]] = []
+        try:
+            while True:
+                now = time.monotonic()
+                level = self.governor.observe(now, self.received)
+                self.workers = [w for w in self.workers if w.is_alive()]
+                while len(self.workers) < level and self.error is None and self.scheduler.has_work():
+                    worker = threading.Thread(target=self._work, daemon=True)
+                    worker.start()
+                    self.workers.append(worker)
+                samples = [*samples[-20:], (now, self.received)]
+                self._report(samples)
+                if now - last_save >= 1.0:
+                    self._save_states()
+                    last_save = now
+                if not self.workers and (self.error is not None or not self.scheduler.has_work()):
+                    break
+                time.sleep(0.05)
+        finally:
+            self.stop.set()
+            for worker in self.workers:
+                worker.join()
+            self._save_states()
+            for file in self.files:
+                if not file.finished:
+                    os.close(file.fd)
+        if self.error is not None:
+            raise self.error
+        self._report(samples)
+        return self.bad
+
+    def _report(self, samples: list[tuple[float, int]]) -> None:
+        if self.progress is None:
+            return
+        (t0, b0), (t1, b1) = samples[0], samples[-1]
+        speed = (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+        self.progress(
+            TransferProgress(
+                bytes_done=self.resumed + self.received,
+                bytes_total=self.bytes_total,
+                speed=speed,
+                files_done=self.files_done,
+                files_total=self.files_total,
+                connections=len(self.workers),
+                resumed_bytes=self.resumed,
+            )
+        )
+
+    def _save_states(self) -> None:
+        for file in self.files:
+            file.save_state()
+
+    # -- workers ---------------------------------------------------------------------
+    def _work(self) -> None:
+        session = requests.Session()
+        session.headers.update(self.job.request_headers())
+        with self.lock:
+            self.active += 1
+        counted = True
+        try:
+            while not self.stop.is_set() and self.error is None:
+                if self._retire():
+                    counted = False
+                    return
+                part = self.scheduler.take()
+                if part is None:
+                    return
+                try:
+                    self._fetch_range(session, part)
+                except _Retired:
+                    counted = False
+                    return
+                finally:
+                    self.scheduler.give_back(part)
+                if part.pos >= part.end and not part.file.missing():
+                    self._complete(part.file)
+        except BaseException as error:  # noqa: BLE001 - handed to the main thread, which raises it
+            with self.lock:
+                self.error = self.error or error
+        finally:
+            if counted:
+                with self.lock:
+                    self.active -= 1
+            session.close()
+
+    def _retire(self) -> bool:
+        """Leave (and stop counting this worker) when the governor lowered the stream count."""
+        with self.lock:
+            if self.active > self.governor.level:
+                self.active -= 1
+                return True
+            return False
+
+    def _fetch_range(self, session: requests.Session, part: _Range) -> None:
+        failures = 0
+        while part.pos < part.end and not self.stop.is_set():
+            before = part.pos
+            try:
+                self._stream(session, part)
+                return
+            except _Retryable as retry:
+                failures = 0 if part.pos > before else failures + 1
+                if failures >= self.engine.attempts:
+                    raise TransferError(
+                        f"download of {part.file.item.remote.relative_path} failed after {failures} attempts: {retry.reason}",
+                        "the bytes received are kept: run the same command again to resume",
+                    ) from None
+                delay = retry.after if retry.after is not None else self.engine.backoff * 2 ** (failures - 1)
+                self.stop.wait(min(delay, self.engine.max_backoff))
+
+    def _stream(self, session: requests.Session, part: _Range) -> None:
+        remote = part.file.item.remote
+        headers = {"Range": f"bytes={part.pos}-{part.end - 1}", "Accept-Encoding": "identity"}
+        try:
+            with session.get(remote.url, headers=headers, stream=True, timeout=self.engine.timeout) as response:
+                self._check_status(response, part)
+                while part.pos < part.end and not self.stop.is_set():
+                    if self._retire():
+                        raise _Retired
+                    chunk = response.raw.read(min(self.engine.chunk_size, part.end - part.pos), decode_content=False)
+                    if not chunk:
+                        raise _Retryable("the server closed the connection early")
+                    chunk = chunk[: part.end - part.pos]  # the range may have been split meanwhile
+                    start = part.pos
+                    os.pwrite(part.file.fd, chunk, start)
+                    part.pos += len(chunk)
+                    part.file.mark(start, part.pos)
+                    with self.lock:
+                        self.received += len(chunk)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+            raise _Retryable(f"connection error ({type(error).__name__})") from None
+        except _ProtocolErrors as error:
+            raise _Retryable(f"connection error ({type(error).__name__})") from None
+
+    def _check_status(self, response: requests.Response, part: _Range) -> None:
+        status = response.status_code
+        what = part.file.item.remote.relative_path
+        if status in (401, 403):
+            raise AuthenticationRequiredError(what, status, token_sent=bool(self.job.token))
+        if status in RETRY_STATUSES:
+            raise _Retryable(f"HTTP {status}", _retry_after(response))
+        if status == 200 and part.pos > 0:
+            raise TransferError(f"the server ignored the Range request for {what}", "retry with aria2c")
+        if status not in (200, 206):
+            raise TransferError(f"download of {what} failed: HTTP {status} {response.reason}")
+
+    def _complete(self, file: _File) -> None:
+        with file.lock:
+            if file.finished:
+                return
+            file.finished = True
+        os.close(file.fd)
+        item = file.item
+        actual = sha256_file(item.partial) if item.remote.sha256 else None
+        if actual is not None and actual != item.remote.sha256:
+            remove_quietly(item.partial, file.state_path)
+            with self.lock:
+                self.bad.append((item, actual))
+            return
+        os.replace(item.partial, item.final)
+        remove_quietly(file.state_path)
+        with self.lock:
+            self.files_done += 1
+
+
+class _Retired(Exception):
+    """Raised inside a worker that gives its remaining range back and exits."""
+
+
+class _Retryable(Exception):
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.after = reason, after
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _protocol_errors() -> tuple[type[BaseException], ...]:
+    from http.client import HTTPException
+
+    import urllib3.exceptions
+
+    return (urllib3.exceptions.HTTPError, HTTPException, ConnectionError, TimeoutError)
+
+
+_ProtocolErrors = _protocol_errors()
+
+__all__ = ["PythonEngine"]

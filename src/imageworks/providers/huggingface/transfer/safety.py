@@ -1,0 +1,125 @@
+"""Checks done before the first byte is written: safe names, free space, partial-file layout.
+
+Partial data lives beside its target as ``<name>.imageworks-partial`` (plus an engine's own
+state file next to it) and is renamed over the target only once verified, so files in the
+target folder that are not part of a job are never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+import attrs
+
+from imageworks.core.errors import UnsafePathError
+from imageworks.providers.huggingface.transfer.errors import NotEnoughSpaceError
+from imageworks.providers.huggingface.transfer.model import RemoteFile, TransferJob
+
+PARTIAL_SUFFIX = ".imageworks-partial"
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+@attrs.frozen
+class PlannedFile:
+    """A job file with its final and partial paths."""
+
+    remote: RemoteFile
+    final: Path
+    partial: Path
+
+
+def safe_relative_path(name: str) -> PurePosixPath:
+    """Return ``name`` as a relative POSIX path, or raise :class:`UnsafePathError`.
+
+    Refused: empty names, absolute paths, drive letters, backslashes, NUL, ``.``/``..``
+    segments, and names that would collide with our partial files.
+    """
+    bad = (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or "\x00" in name
+        or _DRIVE.match(name) is not None
+        or any(part in ("", ".", "..") for part in name.split("/"))
+        or PARTIAL_SUFFIX in name
+    )
+    if bad:
+        raise UnsafePathError(
+            f"refusing remote file name {name!r}: it is not a plain relative path",
+            "the repository lists a hostile or malformed file name; nothing was written",
+        )
+    return PurePosixPath(name)
+
+
+def plan(job: TransferJob) -> list[PlannedFile]:
+    """Validate every name of ``job`` (before anything is written) and place its files."""
+    root = job.target_dir.absolute()
+    resolved_root = root.resolve()
+    planned, seen = [], set()
+    for remote in job.files:
+        relative = safe_relative_path(remote.relative_path)
+        final = root.joinpath(*relative.parts)
+        if not final.resolve().is_relative_to(resolved_root):
+            raise UnsafePathError(f"refusing {remote.relative_path!r}: it would land outside {root}")
+        if relative in seen:
+            raise UnsafePathError(f"the job lists {remote.relative_path!r} twice")
+        seen.add(relative)
+        planned.append(PlannedFile(remote, final, final.with_name(final.name + PARTIAL_SUFFIX)))
+    return planned
+
+
+def sha256_file(path: Path, block: int = 4 * 1024 * 1024) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def already_complete(item: PlannedFile) -> bool:
+    """Whether the final file is in place with the right size and digest (a finished earlier run)."""
+    try:
+        if item.final.stat().st_size != item.remote.size:
+            return False
+    except OSError:
+        return False
+    return item.remote.sha256 is None or sha256_file(item.final) == item.remote.sha256
+
+
+def check_free_space(target_dir: Path, needed: int) -> None:
+    """Raise :class:`NotEnoughSpaceError` unless the file system of ``target_dir`` has ``needed`` bytes free."""
+    probe = target_dir.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if needed > free:
+        raise NotEnoughSpaceError(str(target_dir), needed, free)
+
+
+def partial_bytes(path: Path) -> int:
+    """Allocated bytes of a partial file (sparse files count only what was written)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return 0
+    return min(stat.st_size, stat.st_blocks * 512)
+
+
+def remove_quietly(*paths: Path) -> None:
+    """Delete files that may not exist."""
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def bytes_still_needed(items: Sequence[PlannedFile], on_disk: dict[Path, int]) -> int:
+    """Bytes left to write for ``items`` given what partial files already hold."""
+    return sum(max(item.remote.size - on_disk.get(item.partial, 0), 0) for item in items)

