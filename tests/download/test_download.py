@@ -165,3 +165,75 @@ def test_python_api_download_and_url_analyzer(hub: HubServer, isolated: Path) ->
     analysis = URLAnalyzer().analyze_url(f"https://huggingface.co/{MINILM}")
     assert [f.format_type for f in analysis.formats][0] == "safetensors"
     assert analysis.total_size > 90_000_000
+
+
+def test_support_repo_adds_the_other_repos_configs(hub: HubServer, isolated: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    weights_only = tmp_path / "weights-only"
+    weights_only.mkdir()
+    (weights_only / "model.safetensors").write_bytes(os.urandom(20_000))
+    hub.add_repo("acme/weights-only", weights_only)
+    result = cli(capsys, "download", "acme/weights-only", "--support-repo", MINILM, "--no-aria2")
+    assert result.code == 0, result.err
+    target = isolated / "weights" / "acme" / "weights-only"
+    assert {"model.safetensors", "config.json", "tokenizer.json", "vocab.txt"} <= {p.name for p in target.iterdir()}
+
+
+def test_hub_metadata_429_and_503_are_retried(hub: HubServer, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hub.fail("/api/models/*", 429, times=1, retry_after=0.1)
+    hub.fail("/api/models/*", 503, times=1)
+    result = cli(capsys, "download", MINILM, "--no-aria2")
+    assert result.code == 0, result.err
+    assert "retry" in (isolated / "logs" / "model_downloader.log").read_text()
+
+
+def test_hub_that_keeps_failing_gives_one_line(hub: HubServer, isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from imageworks.providers.huggingface import metadata
+
+    monkeypatch.setattr(metadata, "RETRY_DELAYS", (0.01, 0.01, 0.01))
+    hub.fail("/api/models/*", 500, times=None)
+    result = cli(capsys, "download", MINILM, "--no-aria2")
+    assert result.code == 1 and result.err.count("\n") == 1 and "HTTP 500" in result.err
+    assert len(hub.requests_for("/api/models/*")) == 4  # the first try and three retries
+    assert not (isolated / "registry").exists()
+
+
+@pytest.mark.parametrize("engine", [["--no-aria2"], []])
+def test_killed_download_resumes_and_records_only_when_complete(hub: HubServer, isolated: Path, tmp_path: Path,
+                                                                engine: list[str]) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = tmp_path / "big"
+    source.mkdir()
+    (source / "config.json").write_text("{}")
+    payload = os.urandom(24 * 1024 * 1024)
+    (source / "model.safetensors").write_bytes(payload)
+    hub.add_repo("acme/big", source)
+    hub.bandwidth = 4 * 1024 * 1024  # per connection: slow enough to kill mid-file
+    command = [sys.executable, "-m", "imageworks.cli", "download", "acme/big", "--non-interactive", *engine]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    target = isolated / "weights" / "acme" / "big"
+    deadline = time.monotonic() + 60
+    partial = target / "model.safetensors.imageworks-partial"
+    while time.monotonic() < deadline:  # count written blocks: the partial file may be preallocated
+        if partial.exists() and partial.stat().st_blocks * 512 >= 4 * 1024 * 1024:
+            time.sleep(1.2)  # past the engine's next state save
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the partial file never grew")
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait(10)
+    killed_at = time.monotonic()
+    assert not (isolated / "registry" / "model_registry.json").exists()  # nothing recorded mid-transfer
+    hub.bandwidth = None
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (target / "model.safetensors").read_bytes() == payload
+    served_after = sum(r.body_bytes for r in hub.requests_for("*/model.safetensors") if r.started > killed_at)
+    assert served_after < len(payload) - 2 * 1024 * 1024  # continued from the bytes on disk
+    assert Registry.open().entries()[0].download_files_count == 2
