@@ -16,15 +16,9 @@ from typing import Any
 
 import click
 import orjson
-from rich.console import Console
 
 log = logging.getLogger("imageworks.console")
 LOGGED_ROWS = 50  # a 10,000-row listing should not write megabytes to the log
-
-
-def _console(stream: Any) -> Console:
-    tty = stream.isatty()
-    return Console(file=stream, width=None if tty else 250, soft_wrap=not tty, highlight=False)
 
 
 def human_size(size: int | None) -> str:
@@ -41,7 +35,7 @@ def human_size(size: int | None) -> str:
 
 def echo(text: str = "") -> None:
     """A line on stdout, logged at INFO."""
-    _console(sys.stdout).print(text, markup=False)
+    click.echo(text)
     if text:
         log.info(text)
 
@@ -94,6 +88,7 @@ def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
     if not sys.stderr.isatty() or total <= 1:
         yield lambda n=1: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
-from imageworks.providers.ollama.importer import ImportReport
+
+if TYPE_CHECKING:  # the importer pulls in the ollama client (pydantic, httpx): load it only to run
+    from imageworks.providers.ollama.importer import ImportReport
 
 pass_app = click.make_pass_decorator(AppContext)
 JSON_HELP = "Plain JSON report on stdout."
