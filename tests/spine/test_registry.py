@@ -228,3 +228,14 @@ def test_batch_that_fails_writes_nothing(isolated: Path) -> None:
             record_download("owner/a", "vllm", None, None, "ollama://a", None, registry=registry)
             raise RuntimeError("interrupted")
     assert Registry.open().entries() == []
+
+
+def test_unwritable_registry_folder_is_one_clear_error(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = isolated / "not-a-folder"
+    blocker.write_text("a file where the registry folder should be")
+    monkeypatch.setenv("IMAGEWORKS_REGISTRY_DIR", str(blocker / "registry"))
+    with pytest.raises(ImageworksError, match="cannot write the registry"):
+        record_download("owner/a", "vllm", None, None, "ollama://a", None)
+    listed = cli(capsys, "list")
+    assert listed.code == 1 and listed.err.count("\n") == 1 and "cannot read registry file" in listed.err

@@ -124,13 +124,18 @@ class JsonRegistryStore(RegistryStore):
     @contextmanager
     def transaction(self) -> Iterator[RegistryLayers]:
         """Lock, read, yield for changes, then write the layers that changed and the snapshot."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             self._lock.acquire()
         except filelock.Timeout as error:
             raise ImageworksError(
                 f"the registry in {self.folder} stayed locked for {LOCK_TIMEOUT_SECONDS}s",
                 f"another imageworks process holds {self.folder / LOCK}",
+            ) from error
+        except OSError as error:
+            raise ImageworksError(
+                f"cannot write the registry in {self.folder}: {error.strerror or error}",
+                "check the folder's permissions or set IMAGEWORKS_REGISTRY_DIR",
             ) from error
         try:
             layers = self.read()
