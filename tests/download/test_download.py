@@ -32,7 +32,7 @@ def test_download_minilm_lands_in_weights_root(hub: HubServer, isolated: Path, m
                                                capsys: pytest.CaptureFixture[str]) -> None:
     if engine == "aria2" and shutil.which("aria2c") is None:
         pytest.fail("aria2c is missing: .ci/run installs it")
-    args = ["download", MINILM, "--non-interactive"] + (["--no-aria2"] if engine == "python" else [])
+    args = ["download", MINILM, "--non-interactive", "--aria2" if engine == "aria2" else "--no-aria2"]
     result = cli(capsys, *args)
     assert result.code == 0, result.err
     target = isolated / "weights" / "sentence-transformers" / "all-MiniLM-L6-v2"
@@ -112,7 +112,7 @@ def test_gated_repo_says_to_set_hf_token_and_token_stays_secret(hub: HubServer, 
     refused = cli(capsys, "download", "acme/gated", "--no-aria2")
     assert refused.code == 1 and "HF_TOKEN" in refused.err
     monkeypatch.setenv("HF_TOKEN", secret)
-    for engine in ([], ["--no-aria2"]):
+    for engine in (["--aria2"], ["--no-aria2"]):
         assert cli(capsys, "download", "acme/gated", "--force", *engine).code == 0
     assert all(secret not in r.path for r in hub.requests)
     assert any(r.headers.get("Authorization") == f"Bearer {secret}" for r in hub.requests)
@@ -199,7 +199,7 @@ def test_hub_that_keeps_failing_gives_one_line(hub: HubServer, isolated: Path, m
     assert not (isolated / "registry").exists()
 
 
-@pytest.mark.parametrize("engine", [["--no-aria2"], []])
+@pytest.mark.parametrize("engine", [["--no-aria2"], ["--aria2"]])
 def test_killed_download_resumes_and_records_only_when_complete(hub: HubServer, isolated: Path, tmp_path: Path,
                                                                 engine: list[str]) -> None:
     import signal
@@ -237,3 +237,13 @@ def test_killed_download_resumes_and_records_only_when_complete(hub: HubServer, 
     served_after = sum(r.body_bytes for r in hub.requests_for("*/model.safetensors") if r.started > killed_at)
     assert served_after < len(payload) - 2 * 1024 * 1024  # continued from the bytes on disk
     assert Registry.open().entries()[0].download_files_count == 2
+
+
+def test_aria2_on_request_without_aria2c_is_one_clear_error(hub: HubServer, isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", str(isolated / "empty-bin"))
+    result = cli(capsys, "download", MINILM, "--aria2")
+    assert result.code == 1 and result.err.count("\n") == 1 and "aria2" in result.err
+    assert not (isolated / "weights").exists()
+    monkeypatch.setenv("IMAGEWORKS_TRANSFER_ENGINE", "aria2")
+    assert cli(capsys, "download", MINILM, "--no-aria2").code == 0  # the flag beats the config

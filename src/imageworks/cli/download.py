@@ -34,7 +34,8 @@ def _ask_quant(quants: list[str]) -> str:
 @click.option("--support-repo", metavar="REPO", help="Another repo whose configs/tokenizer to add (for weight-only repos).")
 @click.option("--force", is_flag=True, help="Download again even when the model is already complete.")
 @click.option("--non-interactive", is_flag=True, help="Never ask; take the preferred GGUF quantisation.")
-@click.option("--no-aria2", is_flag=True, help="Use the built-in Python engine instead of aria2c.")
+@click.option("--aria2", "use_aria2", is_flag=True, help="Transfer with aria2c instead of the built-in engine.")
+@click.option("--no-aria2", is_flag=True, help="Transfer with the built-in Python engine (the default; overrides transfer_engine).")
 @click.option("--dry-run", is_flag=True, help="Show what would be fetched and where; download nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the recorded entry (or the plan) as JSON.")
 @pass_app
@@ -48,6 +49,7 @@ def download_command(
     support_repo: str | None,
     force: bool,
     non_interactive: bool,
+    use_aria2: bool,
     no_aria2: bool,
     dry_run: bool,
     as_json: bool,
@@ -56,6 +58,8 @@ def download_command(
     from imageworks.providers.huggingface.pipeline import DownloadOptions, plan_download, run_download
     from imageworks.providers.huggingface.transfer.progress import ProgressReporter
 
+    if use_aria2 and no_aria2:
+        raise click.UsageError("--aria2 and --no-aria2 contradict each other")
     options = DownloadOptions(
         format_hint=format_hint,
         location=location,
@@ -64,7 +68,7 @@ def download_command(
         support_repo=support_repo,
         force=force,
         non_interactive=non_interactive or not sys.stdin.isatty(),
-        use_aria2=not no_aria2,
+        engine="aria2" if use_aria2 else ("python" if no_aria2 else None),
     )
     plan = plan_download(model, options, app.config, choose_quant=_ask_quant)
     files = [f.path for f in plan.selection.files] + [f.path for _, f in plan.support]

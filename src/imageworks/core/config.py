@@ -37,6 +37,7 @@ class Config:
     log_dir: Path
     cache_dir: Path
     registry_backend: str
+    transfer_engine: str
     max_connections: int
     preferred_formats: tuple[str, ...]
     test_model_patterns: tuple[str, ...]
@@ -161,6 +162,10 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
             f"(from {r.sources['max_connections']})"
         )
 
+    engine = str(r.get("transfer_engine", "IMAGEWORKS_TRANSFER_ENGINE", "python")).lower()
+    if engine not in {"python", "aria2"}:
+        raise ConfigError(f"transfer_engine must be python or aria2, got {engine!r} (from {r.sources['transfer_engine']})")
+
     locations_table = r.get("locations", None, {})
     if not isinstance(locations_table, dict):
         raise ConfigError(f"locations must be a table of label = path (from {r.sources['locations']})")
@@ -188,6 +193,7 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         log_dir=log_dir,
         cache_dir=cache_dir,
         registry_backend=str(r.get("registry_backend", "IMAGEWORKS_REGISTRY_BACKEND", "json")),
+        transfer_engine=engine,
         max_connections=max_connections,
         preferred_formats=r.strings("preferred_formats", None, ("awq", "safetensors", "gguf")),
         test_model_patterns=tuple(sorted(builtin_patterns | set(test_patterns))),

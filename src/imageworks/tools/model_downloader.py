@@ -38,7 +38,7 @@ class ModelDownloader:
 
         ``options`` are the CLI flags as keywords: ``format_hint``, ``location``,
         ``include_optional``, ``weights`` (a sequence), ``support_repo``, ``force``,
-        ``use_aria2``. Never asks questions (a GGUF repo gives its preferred quant).
+        ``engine`` (``"python"`` or ``"aria2"``). Never asks questions (a GGUF repo gives its preferred quant).
         """
         from imageworks.providers.huggingface.pipeline import DownloadOptions, plan_download, run_download
 

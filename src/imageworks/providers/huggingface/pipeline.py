@@ -1,7 +1,8 @@
 """The download pipeline (DESIGN.md section 6, guide 9.1).
 
 parse -> repository metadata -> choose files -> route -> target folder -> transfer
-(aria2c or the Python engine; both check free space first, resume, and verify sha256)
+(the Python engine by default, aria2c on request; both check free space first, resume,
+and verify sha256)
 -> second-pass detection on disk -> README, licence and chat template -> record in the
 registry. Nothing is recorded until every file is verified; a repeated download of a
 complete installation is a fast no-op unless ``force``.
@@ -44,7 +45,7 @@ class DownloadOptions:
     support_repo: str | None = None
     force: bool = False
     non_interactive: bool = False
-    use_aria2: bool = True
+    engine: str | None = None  # "python" or "aria2"; None: config's transfer_engine
 
 
 @attrs.frozen
@@ -158,9 +159,7 @@ def run_download(
         for file in plan.selection.files:  # --force: fetch again, leave other files alone
             (plan.target / file.path).unlink(missing_ok=True)
     token = hf_token()
-    engine = select_engine(options.use_aria2)
-    if options.use_aria2 and engine.name != "aria2":
-        log.warning("aria2c not found: using the Python engine (install aria2 for faster downloads)")
+    engine = select_engine(options.engine or config.transfer_engine)
     files = [(plan.snapshot, f) for f in plan.selection.files] + list(plan.support)
     verified = engine.fetch(_job(files, plan, config, token), progress)
     known = {v.relative_path: v.sha256 for v in verified if v.sha256}

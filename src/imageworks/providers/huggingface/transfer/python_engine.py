@@ -2,18 +2,28 @@
 
 Each file is written in place into a preallocated ``<name>.imageworks-partial``; the byte
 ranges already written are kept in a small sidecar (``<partial>.json``, no URL or token in
-it), so a killed run continues from what is on disk. Workers take whole files first and,
-when none are left, split the largest range still in flight (as aria2c does), so one
+it), so a killed run continues from what is on disk. Workers take pieces of at most
+``piece_size`` bytes in file order (one Range request each, on a kept-alive connection)
+and, when none are left, split the largest range still in flight (as aria2c does), so one
 file can be fetched by several streams. How many workers run is decided by
 :class:`~imageworks.providers.huggingface.transfer.adaptive.ConnectionGovernor`.
+
+sha256 overlaps with receiving: a thread per file hashes the bytes on disk as soon as the
+written prefix grows (sha256 is sequential; handing out pieces in file order keeps that
+prefix close behind the streams), so verifying a file costs little more than its last
+pieces once the last byte arrives. hashlib and the socket reads release the GIL, so the
+hash runs on the second core while the streams receive.
 """
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import json
 import os
 import threading
 import time
+from urllib.parse import urlsplit
 
 import requests
 
@@ -36,18 +46,20 @@ from imageworks.providers.huggingface.transfer.safety import (
     partial_bytes,
     plan,
     remove_quietly,
-    sha256_file,
 )
 
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 STATE_VERSION = 1
+HASH_BLOCK = 256 * 1024  # bytes read back per sha256 update
 
 
 class _File:
-    """One file in flight: its partial file descriptor and the byte ranges already written."""
+    """One file in flight: its partial file descriptor, the byte ranges already written and,
+    when the Hub gave a digest, a thread hashing the written prefix as it grows."""
 
-    def __init__(self, item: PlannedFile) -> None:
+    def __init__(self, item: PlannedFile, order: int) -> None:
         self.item = item
+        self.order = order  # position in the job: pieces are handed out in this order
         self.size = item.remote.size
         self.state_path = item.partial.with_name(item.partial.name + ".json")
         self.done: list[list[int]] = self._load_state()
@@ -56,7 +68,15 @@ class _File:
         if os.fstat(self.fd).st_size != self.size:
             os.ftruncate(self.fd, self.size)
         self.lock = threading.Lock()
+        self.grown = threading.Condition(self.lock)  # notified when the written prefix grows
         self.finished = False
+        self.abandoned = False
+        self.digest: str | None = None
+        self.location: str | None = None  # where the Hub redirected (its CDN); asked directly for later pieces
+        self.hasher: threading.Thread | None = None
+        if item.remote.sha256:
+            self.hasher = threading.Thread(target=self._hash, name=f"sha256-{order}", daemon=True)
+            self.hasher.start()
 
     def _load_state(self) -> list[list[int]]:
         try:
@@ -88,8 +108,9 @@ class _File:
         os.replace(scratch, self.state_path)
 
     def mark(self, start: int, end: int) -> None:
-        """Record ``[start, end)`` as written, merging neighbours."""
+        """Record ``[start, end)`` as written, merging neighbours; wake the hasher."""
         with self.lock:
+            before = self._prefix()
             spans = sorted([*self.done, [start, end]])
             merged: list[list[int]] = []
             for a, b in spans:
@@ -98,6 +119,8 @@ class _File:
                 else:
                     merged.append([a, b])
             self.done = merged
+            if self._prefix() != before:
+                self.grown.notify()
 
     def missing(self) -> list[tuple[int, int]]:
         with self.lock:
@@ -114,6 +137,39 @@ class _File:
         with self.lock:
             return sum(b - a for a, b in self.done)
 
+    def _prefix(self) -> int:
+        """Bytes written contiguously from offset 0 (call with ``lock`` held)."""
+        return self.done[0][1] if self.done and self.done[0][0] == 0 else 0
+
+    def _hash(self) -> None:
+        """Hash the file's bytes from disk in order, following the written prefix."""
+        digest = hashlib.sha256()
+        buffer = bytearray(HASH_BLOCK)
+        view = memoryview(buffer)
+        hashed = 0
+        while hashed < self.size:
+            with self.lock:
+                while self._prefix() <= hashed and not self.abandoned:
+                    self.grown.wait()
+                if self.abandoned:
+                    return
+                ready = self._prefix()
+            while hashed < ready:
+                count = os.preadv(self.fd, [view[: min(HASH_BLOCK, ready - hashed)]], hashed)
+                if count <= 0:
+                    return  # the partial file shrank under us: the digest will not match
+                digest.update(view[:count])
+                hashed += count
+        self.digest = digest.hexdigest()
+
+    def stop_hashing(self) -> None:
+        """End the hasher without a digest (the run is ending early)."""
+        with self.lock:
+            self.abandoned = True
+            self.grown.notify_all()
+        if self.hasher is not None:
+            self.hasher.join()
+
 
 class _Range:
     """Bytes ``[pos, end)`` of a file assigned to one worker; ``end`` may shrink when split."""
@@ -121,20 +177,29 @@ class _Range:
     def __init__(self, file: _File, start: int, end: int) -> None:
         self.file, self.pos, self.end = file, start, end
 
+    def key(self) -> tuple[int, int]:
+        return self.file.order, self.pos
+
 
 class _Scheduler:
-    """Hands out ranges: unassigned ones first (file order), then halves of the largest in flight."""
+    """Hands out pieces of unassigned bytes in file order, then halves of the largest range in flight."""
 
-    def __init__(self, files: list[_File], min_split: int) -> None:
+    def __init__(self, files: list[_File], min_split: int, piece_size: int) -> None:
         self.lock = threading.Lock()
         self.pending = [_Range(f, a, b) for f in files for a, b in f.missing()]
         self.active: list[_Range] = []
         self.min_split = min_split
+        self.piece_size = max(piece_size, min_split)
 
     def take(self) -> _Range | None:
         with self.lock:
             if self.pending:
-                taken = self.pending.pop(0)
+                first = self.pending[0]
+                if first.end - first.pos >= self.piece_size + self.min_split:
+                    taken = _Range(first.file, first.pos, first.pos + self.piece_size)
+                    first.pos = taken.end
+                else:
+                    taken = self.pending.pop(0)
             else:
                 victim = max(self.active, key=lambda r: r.end - r.pos, default=None)
                 if victim is None or victim.end - victim.pos < 2 * self.min_split:
@@ -148,7 +213,7 @@ class _Scheduler:
         with self.lock:
             self.active.remove(part)
             if part.pos < part.end:
-                self.pending.insert(0, _Range(part.file, part.pos, part.end))
+                bisect.insort(self.pending, _Range(part.file, part.pos, part.end), key=_Range.key)
 
     def has_work(self) -> bool:
         with self.lock:
@@ -163,21 +228,25 @@ class PythonEngine:
     def __init__(
         self,
         *,
-        chunk_size: int = 256 * 1024,  # bytes lost when a connection drops mid-read
+        chunk_size: int = 256 * 1024,  # bytes per socket read; small enough to stay in the CPU cache
         min_split: int = 8 * 1024 * 1024,
+        piece_size: int = 32 * 1024 * 1024,  # bytes per Range request while unassigned bytes remain
         attempts: int = 6,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         timeout: float = 30.0,
         adaptive: bool = True,
+        initial_streams: int = 4,
     ) -> None:
         self.chunk_size = chunk_size
         self.min_split = min_split
+        self.piece_size = piece_size
         self.attempts = attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.timeout = timeout
         self.adaptive = adaptive
+        self.initial_streams = initial_streams
 
     def fetch(self, job: TransferJob, progress: ProgressCallback | None = None) -> list[VerifiedFile]:
         """Fetch every file of ``job`` into ``job.target_dir``; see the module docstring."""
@@ -208,8 +277,8 @@ class _Run:
         progress: ProgressCallback | None,
     ) -> None:
         self.engine, self.job, self.progress = engine, job, progress
-        self.files = [_File(item) for item in items]
-        self.scheduler = _Scheduler(self.files, engine.min_split)
+        self.files = [_File(item, order) for order, item in enumerate(items)]
+        self.scheduler = _Scheduler(self.files, engine.min_split, engine.piece_size)
         self.files_total = files_already_done + len(items)
         self.files_done = files_already_done
         self.resumed = sum(f.written() for f in self.files)
@@ -221,8 +290,10 @@ class _Run:
         self.stop = threading.Event()
         parallel_files = max(1, min(job.max_parallel_files, len(items) or 1))
         limit = max(1, job.max_connections) * parallel_files
-        # start with one stream per file that may run at once; the governor adds more if they pay
-        self.governor = ConnectionGovernor(limit if engine.adaptive else 1, level=parallel_files)
+        # start with a few streams (or one per file that may run at once, if more); the
+        # governor adds more while they pay
+        start = min(limit, max(parallel_files, engine.initial_streams))
+        self.governor = ConnectionGovernor(limit if engine.adaptive else 1, level=start)
         if not engine.adaptive:
             self.governor.level = limit
         self.workers: list[threading.Thread] = []
@@ -258,6 +329,7 @@ class _Run:
             self._save_states()
             for file in self.files:
                 if not file.finished:
+                    file.stop_hashing()
                     os.close(file.fd)
         if self.error is not None:
             raise self.error
@@ -344,20 +416,31 @@ class _Run:
                 self.stop.wait(min(delay, self.engine.max_backoff))
 
     def _stream(self, session: requests.Session, part: _Range) -> None:
+        """Receive ``part`` on one Range request; reading the body to its end keeps the connection alive."""
         remote = part.file.item.remote
-        headers = {"Range": f"bytes={part.pos}-{part.end - 1}", "Accept-Encoding": "identity"}
+        headers: dict[str, str | None] = {"Range": f"bytes={part.pos}-{part.end - 1}", "Accept-Encoding": "identity"}
+        url = part.file.location or remote.url
+        if _origin(url) != _origin(remote.url):
+            headers["Authorization"] = None  # the token is for the Hub only, as on a redirect
         try:
-            with session.get(remote.url, headers=headers, stream=True, timeout=self.engine.timeout) as response:
+            with session.get(url, headers=headers, stream=True, timeout=self.engine.timeout) as response:
+                if url != remote.url and response.status_code in (401, 403, 404, 410):
+                    part.file.location = None  # the redirect expired: ask the Hub again
+                    raise _Retryable(f"HTTP {response.status_code} from {_origin(url)[1]}", 0.0)
                 self._check_status(response, part)
+                if response.history and url == remote.url:
+                    part.file.location = response.url
+                read = response.raw.read
+                fd, size = part.file.fd, self.engine.chunk_size
                 while part.pos < part.end and not self.stop.is_set():
                     if self._retire():
                         raise _Retired
-                    chunk = response.raw.read(min(self.engine.chunk_size, part.end - part.pos), decode_content=False)
+                    chunk = read(min(size, part.end - part.pos), decode_content=False)
                     if not chunk:
                         raise _Retryable("the server closed the connection early")
                     chunk = chunk[: part.end - part.pos]  # the range may have been split meanwhile
                     start = part.pos
-                    os.pwrite(part.file.fd, chunk, start)
+                    os.pwrite(fd, chunk, start)
                     part.pos += len(chunk)
                     part.file.mark(start, part.pos)
                     with self.lock:
@@ -384,9 +467,11 @@ class _Run:
             if file.finished:
                 return
             file.finished = True
+        if file.hasher is not None:
+            file.hasher.join()  # it has the whole file now: only its last blocks are left
         os.close(file.fd)
         item = file.item
-        actual = sha256_file(item.partial) if item.remote.sha256 else None
+        actual = (file.digest or "unreadable") if item.remote.sha256 else None
         if actual is not None and actual != item.remote.sha256:
             remove_quietly(item.partial, file.state_path)
             with self.lock:
@@ -406,6 +491,11 @@ class _Retryable(Exception):
     def __init__(self, reason: str, after: float | None = None) -> None:
         super().__init__(reason)
         self.reason, self.after = reason, after
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
 
 
 def _retry_after(response: requests.Response) -> float | None:
