@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from imageworks.core.inventory import sha256_file
 from imageworks.providers.huggingface.transfer.errors import (
     Aria2NotFoundError,
     AuthenticationRequiredError,
@@ -50,7 +51,6 @@ from imageworks.providers.huggingface.transfer.safety import (
     partial_bytes,
     plan,
     remove_quietly,
-    sha256_file,
 )
 
 ARIA2_MAX_CONNECTIONS = 16  # aria2c's own ceiling for -x

@@ -7,7 +7,6 @@ target folder that are not part of a job are never touched.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path, PurePosixPath
 import attrs
 
 from imageworks.core.errors import UnsafePathError
+from imageworks.core.inventory import sha256_file
 from imageworks.providers.huggingface.transfer.errors import NotEnoughSpaceError
 from imageworks.providers.huggingface.transfer.model import RemoteFile, TransferJob
 
@@ -71,15 +71,6 @@ def plan(job: TransferJob) -> list[PlannedFile]:
         seen.add(relative)
         planned.append(PlannedFile(remote, final, final.with_name(final.name + PARTIAL_SUFFIX)))
     return planned
-
-
-def sha256_file(path: Path, block: int = 4 * 1024 * 1024) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def already_complete(item: PlannedFile) -> bool:
