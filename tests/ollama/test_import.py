@@ -60,7 +60,7 @@ def test_second_import_changes_no_bytes(store: FakeOllamaStore, tiny_gguf, tmp_p
     assert second.counts()["unchanged"] == 3 and second.counts()["add"] == 0
     assert registry_bytes(tmp_path / "registry") == before
     assert set(entries()) == {"llama3-8b-ollama-gguf-q4_k_m", "qwen2.5-0.5b-instruct-ollama-gguf-q4_k_m",
-                              "phi-3-gguf-ollama-q6_k"}
+                              "phi-3-ollama-gguf-q6_k"}
 
 
 def test_dry_run_writes_nothing(store: FakeOllamaStore, tiny_gguf, tmp_path: Path) -> None:

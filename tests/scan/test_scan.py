@@ -51,7 +51,7 @@ def test_scan_imports_real_layouts(weights: Path, gemma_gguf: Path, capsys: pyte
     assert minilm["download_files_count"] == 13 and "1_Pooling/config.json" in minilm["download_files"]
     assert minilm["download_location"] == "linux_wsl" and minilm["source_provider"] == "local"
     assert minilm["metadata"]["detection_evidence"]
-    gemma = entries["gemma-3-270m-q4_k_m-gguf-gguf"]
+    gemma = entries["gemma-3-270m-gguf-q4_k_m"]
     assert gemma["download_format"] == "gguf" and gemma["quantization"] == "q4_k_m"
     assert gemma["download_size_bytes"] == gemma_size
     assert gemma["metadata"]["chat_template"] == "missing"  # this GGUF really carries none

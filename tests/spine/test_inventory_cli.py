@@ -100,7 +100,7 @@ def test_guide_jq_examples_work_on_the_real_console_script(populated: dict[str, 
 def test_list_table_columns(populated: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     table = cli(capsys, "list", "--show-backend", "--show-installed").out
     assert "Backend" in table and "Installed" in table and "✓" in table
-    assert "mistral 7b instruct awq (W4G128)" in table
+    assert "mistral 7b instruct (W4G128)" in table
     assert populated["awq"] in cli(capsys, "list", "--show-internal-names").out
 
 

@@ -42,13 +42,16 @@ def test_variant_name_parts_and_redundancy() -> None:
     assert variant_name("qwen2.5-7b-instruct", "ollama", "gguf", "Q4_K_M") == "qwen2.5-7b-instruct-ollama-gguf-q4_k_m"
     assert variant_name("llava", "vllm", None, None) == "llava-vllm"
     assert variant_name("model", "gguf", "gguf", "q8_0") == "model-gguf-q8_0"  # format said by backend
-    assert variant_name("mistral-7b-awq", "vllm", "awq", "w4g128") == "mistral-7b-awq-vllm-w4g128"
+    assert variant_name("mistral-7b-awq", "vllm", "awq", "w4g128") == "mistral-7b-vllm-awq-w4g128"
+    assert variant_name("gemma-3-270m-q4_k_m-gguf", "gguf", "gguf", "q4_k_m") == "gemma-3-270m-gguf-q4_k_m"
+    assert variant_name("qwen-gptq-int4", "vllm", "gptq", "w4g128") == "qwen-gptq-int4-vllm-w4g128"  # inner tokens stay
 
 
 def test_display_name_and_slug_from_guide() -> None:
     assert display_name("llama-12.2b", "q4_k_m") == "llama 12.2b (Q4 K M)"
     assert slug("llama-12.2b", "Q4_K_M") == "llama-12.2b-q4_k_m"
-    assert display_name("llama-12.2b-q4_k_m", "q4_k_m") == "llama 12.2b q4_k_m"
+    assert display_name("llama-12.2b-q4_k_m", "q4_k_m") == "llama 12.2b (Q4 K M)"
+    assert display_name("gemma-3-270m-q4_k_m-gguf", "q4_k_m", "gguf") == "gemma 3 270m (Q4 K M)"
 
 
 @pytest.mark.parametrize(
@@ -63,7 +66,7 @@ def test_display_name_and_slug_from_guide() -> None:
 def test_ollama_strategy_a(model: str, family: str, quant: str | None) -> None:
     assert ollama_family_and_quant(model) == (family, quant)
     name = variant_name(family, "ollama", "gguf", quant)
-    assert name.startswith(f"{family}-ollama")
+    assert name.startswith(f"{family.removesuffix('-gguf')}-ollama-gguf")
     assert quant is None or name.endswith(quant)
 
 

@@ -101,7 +101,8 @@ def download_command(
         ("chat template", entry.metadata.chat_template),
         ("licence", entry.metadata.license),
     ):
-        out.echo(f"  {label:<15}{value}")
+        if value not in (None, ""):
+            out.echo(f"  {label:<15}{value}")
 
 
 @click.command("analyze")

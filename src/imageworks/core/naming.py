@@ -4,9 +4,10 @@
 lower case with ``/``, ``_``, spaces and ``@`` turned into ``-`` and repeated dashes
 collapsed, except that llama.cpp-style quant tokens keep their underscores (``Q6_K`` ->
 ``q6_k``). The format is left out when it is unknown or the backend already says it;
-the quant when it is unknown or says no more than the format. Either is also left out
-when the family already carries it as a whole token (``Mistral-7B-AWQ`` gives
-``mistral-7b-awq-vllm``, not ``mistral-7b-awq-vllm-awq``).
+the quant when it is unknown or says no more than the format. Trailing family tokens
+that repeat the format or quant move to the end instead of standing twice
+(``gemma-3-270m-Q4_K_M-GGUF`` as a GGUF q4_k_m for llama.cpp gives
+``gemma-3-270m-gguf-q4_k_m``); tokens elsewhere in the family are kept and not repeated.
 """
 
 from __future__ import annotations
@@ -79,12 +80,26 @@ class VariantKey:
         return variant_name(self.family, self.backend, self.format, self.quant)
 
 
+def trim_family(family: str, *labels: str | None) -> str:
+    """``family`` without trailing tokens that ``labels`` (format, quant, backend) state
+    again: ``gemma-3-270m-q4_k_m-gguf`` with ``gguf``/``q4_k_m`` -> ``gemma-3-270m``.
+
+    Repo names often end in their format and quant; the variant name appends those
+    anyway, so keeping them in the family would say everything twice.
+    """
+    redundant = {normalize_name(label) for label in labels if label}
+    tokens = normalize_name(family).split("-")
+    while len(tokens) > 1 and tokens[-1] in redundant:
+        tokens.pop()
+    return "-".join(tokens)
+
+
 def variant_name(family: str, backend: str, format_type: str | None, quant: str | None) -> str:
     """``<family>-<backend>[-<format>][-<quant>]`` with redundant parts left out."""
-    family_part = normalize_name(family)
     backend_part = normalize_name(backend or "unassigned")
     format_part = normalize_name(format_type) if format_type else ""
     quant_part = normalize_quant(quant) or ""
+    family_part = trim_family(family, format_part, quant_part)
     family_tokens = set(family_part.split("-"))
     if format_part == backend_part or format_part in family_tokens:
         format_part = ""
@@ -93,20 +108,21 @@ def variant_name(family: str, backend: str, format_type: str | None, quant: str 
     return "-".join(part for part in (family_part, backend_part, format_part, quant_part) if part)
 
 
-def display_name(family: str, quant: str | None = None) -> str:
+def display_name(family: str, quant: str | None = None, format_type: str | None = None) -> str:
     """Human form: ``llama-12.2b`` + ``q4_k_m`` -> ``llama 12.2b (Q4 K M)``."""
-    words = normalize_name(family).replace("-", " ")
     label = normalize_quant(quant)
-    if not label or label in normalize_name(family):
+    base = trim_family(family, label, format_type)
+    words = base.replace("-", " ")
+    if not label or label in base.split("-"):
         return words
     return f"{words} ({label.upper().replace('_', ' ').replace('-', ' ')})"
 
 
-def slug(family: str, quant: str | None = None) -> str:
+def slug(family: str, quant: str | None = None, format_type: str | None = None) -> str:
     """Short stable label without backend or format: ``llama-12.2b-q4_k_m``."""
     label = normalize_quant(quant)
-    base = normalize_name(family)
-    if not label or label in base:
+    base = trim_family(family, label, format_type)
+    if not label or label in base.split("-"):
         return base
     return f"{base}-{label}"
 

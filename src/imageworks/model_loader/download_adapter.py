@@ -88,8 +88,8 @@ def record_download(
     entry = RegistryEntry(
         name=variant_name(family, backend, format_type, quant),
         family=family,
-        display_name=display_name(family, quant),
-        slug=slug(family, quant),
+        display_name=display_name(family, quant, format_type),
+        slug=slug(family, quant, format_type),
         backend=backend,
         backend_config=BackendConfig(model_path=path_text),
         served_model_id=served_model_id,

@@ -43,8 +43,8 @@ class OllamaSource(Source):
             yield RegistryEntry(
                 name=name,
                 family=family,
-                display_name=display_name(family, model.quantization),
-                slug=slug(family, model.quantization),
+                display_name=display_name(family, model.quantization, "gguf"),
+                slug=slug(family, model.quantization, "gguf"),
                 backend=backend,
                 backend_config=BackendConfig(model_path=path),
                 served_model_id=model.name,
