@@ -247,3 +247,18 @@ def test_aria2_on_request_without_aria2c_is_one_clear_error(hub: HubServer, isol
     assert not (isolated / "weights").exists()
     monkeypatch.setenv("IMAGEWORKS_TRANSFER_ENGINE", "aria2")
     assert cli(capsys, "download", MINILM, "--no-aria2").code == 0  # the flag beats the config
+
+
+def test_token_stored_by_hf_auth_login_is_used(hub: HubServer, isolated: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support.fixtures import write_tiny_repo
+
+    secret = "hf_StoredByHfAuthLogin0001"
+    hub.add_repo("acme/gated", write_tiny_repo(tmp_path / "gated"), token=secret)
+    token_file = Path(os.environ["HF_HOME"]) / "token"  # where `hf auth login` keeps it
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    token_file.write_text(secret)
+    assert cli(capsys, "download", "acme/gated").code == 0
+    assert any(r.headers.get("Authorization") == f"Bearer {secret}" for r in hub.requests_for("*/resolve/*"))
+    log = (isolated / "logs" / "model_downloader.log").read_text()
+    assert secret not in log
