@@ -127,10 +127,15 @@ def test_hostile_remote_names_are_refused_before_writing(hub: HubServer, isolate
     config = revision.files["config.json"]
     revision.files["../escape.json"] = type(config)(path="../escape.json", source=config.source, size=config.size,
                                                    sha256=config.sha256, blob_id=config.blob_id, lfs=False)
-    result = cli(capsys, "download", MINILM, "--no-aria2")
-    assert result.code == 1 and "refusing" in result.err
-    assert not (isolated / "weights").exists() or not any((isolated / "weights").rglob("*.json"))
-    assert not (isolated / "weights" / "sentence-transformers" / "escape.json").exists()
+    bystander = isolated / "weights" / "sentence-transformers" / "escape.json"
+    bystander.parent.mkdir(parents=True)
+    bystander.write_text("not yours to delete")
+    for flags in ([], ["--force"]):
+        result = cli(capsys, "download", MINILM, "--no-aria2", *flags)
+        assert result.code == 1 and "refusing" in result.err
+    assert bystander.read_text() == "not yours to delete"
+    assert not (isolated / "weights" / "sentence-transformers" / "all-MiniLM-L6-v2").exists()
+    assert not hub.requests_for("*/resolve/*")
 
 
 def test_other_files_in_the_target_are_kept(hub: HubServer, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:

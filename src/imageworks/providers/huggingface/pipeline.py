@@ -30,6 +30,7 @@ from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, fe
 from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
 from imageworks.providers.huggingface.selection import QuantChooser, Selection, choose_files, container_of, is_optional
 from imageworks.providers.huggingface.transfer import ProgressCallback, RemoteFile, TransferJob, select_engine
+from imageworks.providers.huggingface.transfer.safety import safe_relative_path
 
 log = logging.getLogger("imageworks.download")
 
@@ -105,6 +106,8 @@ def plan_download(
             if container_of(f.path) is None and not is_optional(f) and f.path not in have
         ]
     names = [f.path for f in selection.files]
+    for name in names + [f.path for _, f in support]:
+        safe_relative_path(name)  # hostile names stop here, before any path is built from them
     first_pass = FormatDetector().detect_comprehensive(model_name=ref.display, filenames=names)
     format_type = selection.weight_format if selection.weight_format == "gguf" else (
         (first_pass[0].format_type if first_pass else None) or selection.weight_format
