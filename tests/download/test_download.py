@@ -218,19 +218,21 @@ def test_killed_download_resumes_and_records_only_when_complete(hub: HubServer, 
     payload = os.urandom(24 * 1024 * 1024)
     (source / "model.safetensors").write_bytes(payload)
     hub.add_repo("acme/big", source)
-    hub.bandwidth = 4 * 1024 * 1024  # per connection: slow enough to kill mid-file
+    hub.bandwidth = 1024 * 1024  # per connection, with two connections: about 12 s for the file
     command = [sys.executable, "-m", "imageworks.cli", "download", "acme/big", "--non-interactive", *engine]
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    slow = {**os.environ, "IMAGEWORKS_MAX_CONNECTIONS": "2"}
+    child = subprocess.Popen(command, env=slow, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     target = isolated / "weights" / "acme" / "big"
     deadline = time.monotonic() + 60
     partial = target / "model.safetensors.imageworks-partial"
     while time.monotonic() < deadline:  # count written blocks: the partial file may be preallocated
-        if partial.exists() and partial.stat().st_blocks * 512 >= 4 * 1024 * 1024:
+        if partial.exists() and partial.stat().st_blocks * 512 >= 3 * 1024 * 1024:
             time.sleep(1.2)  # past the engine's next state save
             break
         time.sleep(0.05)
     else:
         pytest.fail("the partial file never grew")
+    assert child.poll() is None, "the download finished before it could be killed"
     os.killpg(child.pid, signal.SIGKILL)
     child.wait(10)
     killed_at = time.monotonic()
