@@ -257,12 +257,17 @@ def test_aria2_on_request_without_aria2c_is_one_clear_error(hub: HubServer, isol
 
 
 def test_token_stored_by_hf_auth_login_is_used(hub: HubServer, isolated: Path, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+                                               monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from huggingface_hub import constants
+
     from tests.support.fixtures import write_tiny_repo
 
     secret = "hf_StoredByHfAuthLogin0001"
     hub.add_repo("acme/gated", write_tiny_repo(tmp_path / "gated"), token=secret)
-    token_file = Path(os.environ["HF_HOME"]) / "token"  # where `hf auth login` keeps it
+    # huggingface_hub fixes the token path from HF_HOME when it is first imported; point it
+    # at this test's HF_HOME, where `hf auth login` would have written the token.
+    token_file = Path(os.environ["HF_HOME"]) / "token"
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(token_file))
     token_file.parent.mkdir(parents=True, exist_ok=True)
     token_file.write_text(secret)
     assert cli(capsys, "download", "acme/gated").code == 0
