@@ -249,10 +249,11 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
         missing = [r for r in results if r.status == "missing"]
         if missing:
             registry.backup()
-        for result in missing:
-            registry.update(result.name, lambda _: cleared_download_fields())
-            result.problems.append("fixed: marked not installed")
-            fixed.append(result.name)
+            with registry.batch():
+                for result in missing:
+                    registry.update(result.name, lambda _: cleared_download_fields())
+                    result.problems.append("fixed: marked not installed")
+                    fixed.append(result.name)
     if as_json:
         out.emit_json([_result_json(r, r.name in fixed) for r in results])
     elif not results:

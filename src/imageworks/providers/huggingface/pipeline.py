@@ -190,6 +190,6 @@ def run_download(
         source_provider="huggingface",
         metadata=metadata,
         known_digests=known,
-        config=config,
+        registry=registry,
     )
     return DownloadResult(entry=entry, plan=plan)
