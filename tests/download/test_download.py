@@ -274,3 +274,15 @@ def test_token_stored_by_hf_auth_login_is_used(hub: HubServer, isolated: Path, t
     assert any(r.headers.get("Authorization") == f"Bearer {secret}" for r in hub.requests_for("*/resolve/*"))
     log = (isolated / "logs" / "model_downloader.log").read_text()
     assert secret not in log
+
+
+def test_damaged_registry_stops_a_download_before_any_byte(hub: HubServer, isolated: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    registry = isolated / "registry" / "model_registry.discovered.json"
+    registry.parent.mkdir(parents=True)
+    registry.write_text("[{")
+    for flags in ([], ["--force"]):
+        result = cli(capsys, "download", MINILM, "--no-aria2", *flags)
+        assert result.code == 1 and str(registry) in result.err
+    assert not hub.requests_for("*/resolve/*") and not (isolated / "weights").exists()
+    assert registry.read_text() == "[{"

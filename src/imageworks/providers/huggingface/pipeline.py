@@ -154,11 +154,10 @@ def run_download(
 ) -> DownloadResult:
     """Transfer, verify, detect and record ``plan``."""
     registry = Registry.open(config)
-    if not options.force:
-        existing = already_installed(plan, registry)
-        if existing is not None:
-            return DownloadResult(entry=existing, plan=plan, skipped=True)
-    else:
+    existing = already_installed(plan, registry)  # also proves the registry readable before any byte moves
+    if existing is not None and not options.force:
+        return DownloadResult(entry=existing, plan=plan, skipped=True)
+    if options.force:
         for file in plan.selection.files:  # --force: fetch again, leave other files alone
             (plan.target / file.path).unlink(missing_ok=True)
     token = hf_token()
