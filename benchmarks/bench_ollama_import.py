@@ -24,12 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import gguf
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests.ollama.helpers builds the stores
 
+from tests.model_fixtures import write_gguf  # noqa: E402
 from tests.ollama.helpers import FakeOllamaStore  # noqa: E402
 
 VOCAB = 32_000
@@ -37,18 +36,7 @@ VOCAB = 32_000
 
 def synthetic_gguf(path: Path, seed: int) -> bytes:
     """A small valid GGUF with a llama-sized vocabulary and one tiny tensor."""
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_name(f"bench {seed}")
-    writer.add_file_type(15)
-    writer.add_uint32("bench.seed", seed)
-    writer.add_token_list([f"tok{i}" for i in range(VOCAB)])
-    writer.add_token_scores([0.0] * VOCAB)
-    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path.read_bytes()
+    return write_gguf(path, tokens=VOCAB, seed=seed, name=f"bench {seed}").read_bytes()
 
 
 def build_store(root: Path, count: int, mode: str, template: bytes | None) -> tuple[FakeOllamaStore, list[Path]]:

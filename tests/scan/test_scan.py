@@ -143,7 +143,7 @@ def test_loader_ingest_and_purge(weights: Path, isolated: Path, capsys: pytest.C
 def test_chat_template_status_sources(isolated: Path) -> None:
     from imageworks.core.chat_template import chat_template_status
     from imageworks.core.detection import FormatDetector
-    from tests.detection.conftest import write_gguf
+    from tests.model_fixtures import write_gguf
 
     gguf_dir = isolated / "g"
     write_gguf(gguf_dir / "m.gguf", chat_template="{{ messages }}")

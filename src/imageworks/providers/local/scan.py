@@ -19,6 +19,7 @@ import attrs
 from imageworks.core.chat_template import chat_template_status
 from imageworks.core.config import Config
 from imageworks.core.detection import FormatDetector
+from imageworks.core.errors import ImageworksError
 from imageworks.core.locations import location_label_for
 from imageworks.core.model import Detection, EntryMetadata, RegistryEntry
 from imageworks.core.naming import default_backend, family_from_repo, variant_name
@@ -74,8 +75,6 @@ def _by_path(entries: list[RegistryEntry]) -> dict[str, RegistryEntry]:
 def plan_scan(options: ScanOptions, registry: Registry, config: Config, problems: list[str]) -> list[ScanItem]:
     """Work out what scanning ``options.base`` would do; changes nothing."""
     if not options.base.is_dir():
-        from imageworks.core.errors import ImageworksError
-
         raise ImageworksError(f"scan base {options.base} is not a folder")
     existing = _by_path(registry.entries())
     detector = FormatDetector()
