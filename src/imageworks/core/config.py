@@ -39,6 +39,7 @@ class Config:
     registry_backend: str
     transfer_engine: str
     max_connections: int
+    stall_timeout: float
     preferred_formats: tuple[str, ...]
     test_model_patterns: tuple[str, ...]
     extra_locations: Mapping[str, Path]
@@ -166,6 +167,16 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     if engine not in {"python", "aria2"}:
         raise ConfigError(f"transfer_engine must be python or aria2, got {engine!r} (from {r.sources['transfer_engine']})")
 
+    stall = r.get("stall_timeout", "IMAGEWORKS_STALL_TIMEOUT", 60)
+    try:
+        stall_timeout = float(stall)
+    except (TypeError, ValueError):
+        stall_timeout = 0.0
+    if not 1 <= stall_timeout <= 3600:  # NaN fails both comparisons
+        raise ConfigError(
+            f"stall_timeout must be a number of seconds from 1 to 3600, got {stall!r} (from {r.sources['stall_timeout']})"
+        )
+
     locations_table = r.get("locations", None, {})
     if not isinstance(locations_table, dict):
         raise ConfigError(f"locations must be a table of label = path (from {r.sources['locations']})")
@@ -195,6 +206,7 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         registry_backend=str(r.get("registry_backend", "IMAGEWORKS_REGISTRY_BACKEND", "json")),
         transfer_engine=engine,
         max_connections=max_connections,
+        stall_timeout=stall_timeout,
         preferred_formats=r.strings("preferred_formats", None, ("awq", "safetensors", "gguf")),
         test_model_patterns=tuple(sorted(builtin_patterns | set(test_patterns))),
         extra_locations=extra_locations,

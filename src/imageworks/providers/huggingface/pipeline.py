@@ -146,6 +146,7 @@ def _job(files: Sequence[tuple[RepoSnapshot, RepoFile]], plan: DownloadPlan, con
         target_dir=plan.target,
         token=token,
         max_connections=config.max_connections,
+        stall_timeout=config.stall_timeout,
     )
 
 

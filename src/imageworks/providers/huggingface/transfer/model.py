@@ -35,6 +35,9 @@ class TransferJob:
     token: str | None = attrs.field(default=None, repr=False)
     max_connections: int = 16
     max_parallel_files: int = 4
+    # A transfer that receives (almost) nothing for this many seconds fails with a clear
+    # error instead of hanging on a server that drips bytes (config ``stall_timeout``).
+    stall_timeout: float = 60.0
     headers: Mapping[str, str] = attrs.field(factory=dict)
 
     def request_headers(self) -> dict[str, str]:

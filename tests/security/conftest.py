@@ -1,0 +1,98 @@
+"""Fixtures for the security tests: a hostile Hub, a witness origin and a watched sandbox.
+
+``sandbox`` fingerprints every file under ``tmp_path`` except the places a download may
+write (the store roots, the registry, the log, the Hugging Face home), plus a planted
+"victim" folder with a file and an ssh key folder; ``sandbox.assert_untouched()`` fails if
+anything outside those places was created, changed or deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.hostile_hub import HostileHub, Scenario, Witness
+
+TOKEN = "hf_hostiletestsecret0123456789"
+WRITABLE = ("weights", "lmstudio", "registry", "logs", "hf-home", "hf-cache")
+
+
+class Sandbox:
+    """Everything under ``root`` a download must not touch, fingerprinted."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.victim = root / "victim"
+        self.victim.mkdir(exist_ok=True)
+        (self.victim / "existing.txt").write_text("precious\n", encoding="utf-8")
+        ssh = root / "home" / ".ssh"
+        ssh.mkdir(parents=True, exist_ok=True)
+        (ssh / "authorized_keys").write_text("ssh-ed25519 AAAA user@host\n", encoding="utf-8")
+        self.before = self.fingerprint()
+
+    def fingerprint(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for folder, dirs, files in os.walk(self.root):
+            relative = Path(folder).relative_to(self.root)
+            if relative.parts and relative.parts[0] in WRITABLE:
+                dirs[:] = []
+                continue
+            for name in dirs + files:
+                if not relative.parts and name in WRITABLE:
+                    continue
+                path = Path(folder, name)
+                key = str(relative / name)
+                if path.is_symlink():
+                    found[key] = "link:" + os.readlink(path)
+                elif path.is_file():
+                    found[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+                elif path.is_dir():
+                    found[key] = "dir"
+        return found
+
+    def assert_untouched(self) -> None:
+        after = self.fingerprint()
+        created = sorted(set(after) - set(self.before))
+        deleted = sorted(set(self.before) - set(after))
+        changed = sorted(k for k in set(after) & set(self.before) if after[k] != self.before[k])
+        assert not (created or deleted or changed), f"outside the allowed folders: created {created}, deleted {deleted}, changed {changed}"
+
+
+@pytest.fixture
+def sandbox(isolated: Path) -> Sandbox:
+    """The watched sandbox (create it after any setup of your own under ``tmp_path``)."""
+    return Sandbox(isolated)
+
+
+@pytest.fixture
+def witness() -> Iterator[Witness]:
+    """The other origin hostile redirects point at."""
+    with Witness() as server:
+        yield server
+
+
+@pytest.fixture
+def hostile(witness: Witness, isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HostileHubFactory]:
+    """A factory: ``hostile(scenario)`` starts a hostile Hub for it and points HF_ENDPOINT at it."""
+    started: list[HostileHub] = []
+    monkeypatch.setenv("HF_HOME", str(isolated / "hf-home"))
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setenv("IMAGEWORKS_STALL_TIMEOUT", "4")  # seconds with (almost) no byte before a transfer fails
+
+    def start(scenario: Scenario) -> HostileHub:
+        hub = HostileHub(scenario, witness).start()
+        started.append(hub)
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        return hub
+
+    yield start
+    for hub in started:
+        hub.stop()
+
+
+HostileHubFactory = object  # a callable Scenario -> HostileHub; typed loosely for fixtures
