@@ -1,7 +1,7 @@
 """Repository metadata through the official ``huggingface_hub`` client.
 
-One call (``model_info(files_metadata=True)``) gives every file's size and, for LFS
-files, the sha256 the download is checked against. Hub errors become one-line
+Model info resolves the revision to a commit; the tree at that commit gives every
+file's size, git blob id and, for LFS files, the sha256 the download is checked against. Hub errors become one-line
 :class:`ImageworksError` messages that say what to do; 429 and 5xx are retried with
 backoff. ``HF_ENDPOINT`` (mirrors) and the user's token (``HF_TOKEN`` or
 ``hf auth login``) are honoured; the token only ever travels in a header.
@@ -27,11 +27,16 @@ RETRY_DELAYS = (1.0, 2.0, 4.0)
 
 @attrs.frozen
 class RepoFile:
-    """One file of a repository revision (``sha256`` only for LFS files)."""
+    """One file of a repository revision.
+
+    ``sha256`` is the LFS digest (LFS files only); ``blob_id`` the git blob id (sha1 of
+    ``blob <size>\\0<bytes>``) the Hub publishes for every file, when known.
+    """
 
     path: str
     size: int
     sha256: str | None = None
+    blob_id: str | None = None
 
 
 @attrs.frozen
@@ -121,29 +126,68 @@ def explain(error: Exception, ref: ModelRef) -> ImageworksError:
 
 
 def fetch_snapshot(ref: ModelRef, endpoint: str, token: str | None) -> RepoSnapshot:
-    """Metadata of ``ref`` (sizes and LFS digests of every file) without downloading."""
+    """Metadata of ``ref`` (sizes and digests of every file) without downloading.
+
+    The revision is resolved to a commit first (model info), and everything else is read
+    at that commit, so a branch that moves meanwhile cannot mix revisions. File sizes,
+    git blob ids and LFS sha256 come from the tree API, which every Hub implementation
+    serves (huggingface.co, olah, Artifactory); ``siblings`` in model info may carry
+    names only on mirrors. A file the tree leaves without a size is asked for with
+    ``HEAD``.
+    """
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
     api = HfApi(endpoint=endpoint, token=token or False)
+    # Always name the revision: some mirrors (olah) answer 401 for model info without one.
+    revision = ref.revision or "main"
     try:
-        info: Any = with_retries(
-            lambda: api.model_info(ref.repo_id, revision=ref.revision, files_metadata=True, timeout=30),
-            f"metadata of {ref.display}",
+        info: Any = with_retries(lambda: api.model_info(ref.repo_id, revision=revision, timeout=30), f"metadata of {ref.display}")
+        commit = info.sha or revision
+        tree: list[Any] = with_retries(
+            lambda: list(api.list_repo_tree(ref.repo_id, revision=commit, recursive=True)), f"file list of {ref.display}"
         )
     except (HfHubHTTPError, ValueError) as error:
         raise explain(error, ref) from error
-    files = tuple(
-        RepoFile(path=s.rfilename, size=int(s.lfs.size if s.lfs else (s.size or 0)), sha256=s.lfs.sha256 if s.lfs else None)
-        for s in (info.siblings or [])
-    )
+    files = [_from_tree(entry) for entry in tree if hasattr(entry, "blob_id")]  # RepoFolder has none
+    listed = {f.path for f in files}
+    files += [RepoFile(path=s.rfilename, size=-1) for s in (info.siblings or []) if s.rfilename not in listed]
+    files = [f if f.size >= 0 else _from_head(endpoint, token, ref, commit, f.path) for f in files]
     return RepoSnapshot(
         repo_id=ref.repo_id,
         revision=ref.revision,
-        commit=info.sha or ref.revision or "main",
-        files=files,
+        commit=commit,
+        files=tuple(sorted(files, key=lambda f: f.path)),
         gated=bool(info.gated),
     )
+
+
+def _from_tree(entry: Any) -> RepoFile:
+    lfs = getattr(entry, "lfs", None)
+    size = lfs.size if lfs is not None else entry.size
+    return RepoFile(
+        path=entry.path,
+        size=int(size) if size is not None else -1,
+        sha256=lfs.sha256 if lfs is not None else None,
+        blob_id=entry.blob_id,
+    )
+
+
+def _from_head(endpoint: str, token: str | None, ref: ModelRef, commit: str, path: str) -> RepoFile:
+    """Size (and, for LFS files, sha256) of one file from ``HEAD .../resolve/<commit>/<path>``."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import HfHubHTTPError
+
+    url = hf_hub_url(ref.repo_id, path, revision=commit, endpoint=endpoint)
+    try:
+        meta = with_retries(lambda: get_hf_file_metadata(url, token=token or False, timeout=30), f"size of {path}")
+    except (HfHubHTTPError, ValueError) as error:
+        raise explain(error, ref) from error
+    if meta.size is None:
+        raise ImageworksError(f"the Hub does not say how large {path} of {ref.display} is", "try another HF_ENDPOINT")
+    etag = (meta.etag or "").strip('"')
+    sha256 = etag if len(etag) == 64 else None  # LFS files: the ETag is the content's sha256
+    return RepoFile(path=path, size=int(meta.size), sha256=sha256, blob_id=etag if len(etag) == 40 else None)
 
 
 def resolve_url(endpoint: str, snapshot: RepoSnapshot, path: str) -> str:
