@@ -286,3 +286,16 @@ def test_damaged_registry_stops_a_download_before_any_byte(hub: HubServer, isola
         assert result.code == 1 and str(registry) in result.err
     assert not hub.requests_for("*/resolve/*") and not (isolated / "weights").exists()
     assert registry.read_text() == "[{"
+
+
+@pytest.mark.parametrize("kind", ["blob", "resolve"])
+def test_file_url_fetches_that_file(hub: HubServer, isolated: Path, kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    target = isolated / "weights" / "sentence-transformers" / "all-MiniLM-L6-v2"
+    single = cli(capsys, "download", f"{hub.url}/{MINILM}/{kind}/main/tokenizer_config.json", "--dry-run", "--json")
+    assert single.code == 0, single.err
+    assert single.json()["files"] == ["tokenizer_config.json"]
+    weights = cli(capsys, "download", f"{hub.url}/{MINILM}/{kind}/main/model.safetensors", "--dry-run", "--json")
+    assert weights.code == 0, weights.err
+    files = weights.json()["files"]
+    assert "model.safetensors" in files and "config.json" in files and "1_Pooling/config.json" in files
+    assert not (target).exists()

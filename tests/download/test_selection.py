@@ -67,7 +67,11 @@ def test_format_hint_picks_the_container() -> None:
 
 def test_include_optional_adds_extras() -> None:
     chosen = choose_files(DUAL, include_optional=True)
-    assert {"training_args.bin", "assets/diagram.png"} <= paths(chosen)
+    assert {"training_args.bin", "assets/diagram.png", "onnx/model.onnx"} <= paths(chosen)
+    assert chosen.weight_format == "safetensors"  # the extras do not change the chosen format
+    assert not {p for p in paths(chosen) if p.startswith("pytorch_model")}
+    plain = choose_files(DUAL)
+    assert not {"training_args.bin", "assets/diagram.png", "onnx/model.onnx"} & paths(plain)
 
 
 def test_weights_flag_takes_exactly_those_shards() -> None:

@@ -86,6 +86,7 @@ class RegistryEntry:
     last_accessed: str | None = None
     source_provider: str | None = None
     hf_id: str | None = None
+    revision: str | None = None  # the commit the files came from (Hub downloads)
     metadata: EntryMetadata = attrs.field(factory=EntryMetadata)
     roles: list[str] = attrs.field(factory=list)
     role_priorities: dict[str, int] = attrs.field(factory=dict)

@@ -30,6 +30,7 @@ RECORDED_FIELDS = (
     "backend_config",
     "served_model_id",
     "hf_id",
+    "revision",
     "source_provider",
     "quantization",
     "download_path",
@@ -66,6 +67,7 @@ def record_download(
     source_provider: str | None = None,
     metadata: EntryMetadata | None = None,
     known_digests: Mapping[str, str] | None = None,
+    revision: str | None = None,
     config: Config | None = None,
     registry: Registry | None = None,
 ) -> RegistryEntry:
@@ -73,7 +75,8 @@ def record_download(
 
     ``path`` is the model folder (or single file). Its files are inventoried now unless
     they are missing (an ``ollama://`` path, for example, records a logical entry).
-    ``known_digests`` (relative path -> sha256) spares re-hashing files already verified.
+    ``known_digests`` (relative path -> sha256) spares re-hashing files already verified;
+    ``revision`` is the commit the files came from, when a Hub said.
     Recording the same content again keeps the first ``downloaded_at``, so a repeated
     import leaves the registry bytes unchanged. Pass ``registry`` (for example inside
     ``Registry.batch()``) to record many models in one transaction.
@@ -94,6 +97,7 @@ def record_download(
         backend_config=BackendConfig(model_path=path_text),
         served_model_id=served_model_id,
         hf_id=hf_id,
+        revision=revision,
         source_provider=source_provider or ("huggingface" if hf_id else "local"),
         quantization=quant,
         download_path=path_text,

@@ -20,6 +20,7 @@ import attrs
 from imageworks.core.chat_template import chat_template_status
 from imageworks.core.config import Config
 from imageworks.core.detection import FormatDetector
+from imageworks.core.errors import ImageworksError
 from imageworks.core.model import EntryMetadata, RegistryEntry, Route, RouteRequest
 from imageworks.core.naming import default_backend
 from imageworks.core.readme import capture_readme
@@ -89,14 +90,17 @@ def plan_download(
     weights = options.weights
     if ref.filename and not weights and container_of(ref.filename):
         weights = (ref.filename,)
-    selection = choose_files(
-        snapshot,
-        format_hint=options.format_hint,
-        preferred_formats=config.preferred_formats,
-        weights=weights,
-        include_optional=options.include_optional,
-        choose_quant=None if options.non_interactive else choose_quant,
-    )
+    if ref.filename and not container_of(ref.filename):
+        selection = _single_file(snapshot, ref.filename)  # a /blob/ or /resolve/ URL of one non-weight file
+    else:
+        selection = choose_files(
+            snapshot,
+            format_hint=options.format_hint,
+            preferred_formats=config.preferred_formats,
+            weights=weights,
+            include_optional=options.include_optional,
+            choose_quant=None if options.non_interactive else choose_quant,
+        )
     support: list[tuple[RepoSnapshot, RepoFile]] = []
     if options.support_repo:
         support_snapshot = fetch_snapshot(parse_model_ref(options.support_repo, config.hf_endpoint), config.hf_endpoint, token)
@@ -117,6 +121,13 @@ def plan_download(
     )
     target = target_directory(route.root, ref.repo_id, _branch(ref))
     return DownloadPlan(ref=ref, snapshot=snapshot, selection=selection, support=tuple(support), route=route, target=target)
+
+
+def _single_file(snapshot: RepoSnapshot, path: str) -> Selection:
+    file = snapshot.file(path)
+    if file is None:
+        raise ImageworksError(f"{snapshot.repo_id} has no file {path!r} at {snapshot.commit[:12]}")
+    return Selection(files=(file,), weight_format=None)
 
 
 def already_installed(plan: DownloadPlan, registry: Registry) -> RegistryEntry | None:
@@ -190,6 +201,7 @@ def run_download(
         source_provider="huggingface",
         metadata=metadata,
         known_digests=known,
+        revision=plan.snapshot.commit,
         registry=registry,
     )
     return DownloadResult(entry=entry, plan=plan)

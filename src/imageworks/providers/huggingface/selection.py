@@ -107,12 +107,16 @@ def choose_files(
 ) -> Selection:
     """Pick the files to download from ``snapshot``."""
     candidates = [f for f in snapshot.files if include_optional or not is_optional(f)]
+    # Extras travel whatever weight format is chosen: onnx/model.onnx is an extra, not a rival format.
+    extras = [f for f in snapshot.files if include_optional and is_optional(f)]
     by_container: dict[str, list[RepoFile]] = {}
     for file in candidates:
+        if file in extras:
+            continue
         container = container_of(file.path)
         if container:
             by_container.setdefault(container, []).append(file)
-    support = [f for f in candidates if container_of(f.path) is None]
+    support = [f for f in candidates if container_of(f.path) is None and f not in extras] + extras
     skipped = tuple(sorted(f.path for f in snapshot.files if f not in candidates))
 
     if weights:
