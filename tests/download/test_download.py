@@ -152,6 +152,28 @@ def test_dry_run_downloads_nothing(hub: HubServer, isolated: Path, capsys: pytes
     assert "gemma-3-270m-q4_k_m.gguf" in plan["files"] and plan["format"] == "gguf"
     assert not (isolated / "lmstudio").exists()
     assert not hub.requests_for("*/resolve/*")
+    assert plan["will_download"] == {"files": 2, "bytes": plan["total_size"]}
+
+
+def test_dry_run_table_says_what_is_already_present(hub: HubServer, isolated: Path, minilm_dir: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    target = isolated / "weights" / "sentence-transformers" / "all-MiniLM-L6-v2"
+    target.mkdir(parents=True)
+    shutil.copy(minilm_dir / "config.json", target / "config.json")
+    (target / "vocab.txt").write_text("not the same size")
+    result = cli(capsys, "download", MINILM, "--dry-run")
+    assert result.code == 0, result.err
+    weights = (minilm_dir / "model.safetensors").stat().st_size
+    total = sum(f.stat().st_size for f in minilm_dir.rglob("*") if f.is_file())
+    needed = total - (minilm_dir / "config.json").stat().st_size
+    first, header, *rows = [line for line in result.out.splitlines() if line.strip()]
+    assert first.startswith("Will download 12 files (out of 13), ") and str(target) in first
+    assert header.split() == ["File", "Size", "Present"]
+    status = {row.split()[0]: row.split()[-1] for row in rows}
+    assert status["config.json"] == "yes" and status["vocab.txt"] == "no" and status["model.safetensors"] == "no"
+    data = cli(capsys, "download", MINILM, "--dry-run", "--json").json()
+    assert data["will_download"] == {"files": 12, "bytes": needed} and weights < needed
+    assert not hub.requests_for("*/resolve/*")
 
 
 def test_analyze_lists_formats_and_files_without_downloading(hub: HubServer, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,7 @@ A built-in plugin (entry point ``cli-download``) over the Hugging Face provider.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +14,9 @@ from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.query import entry_json
+
+if TYPE_CHECKING:
+    from imageworks.providers.huggingface.pipeline import DownloadPlan
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -71,16 +75,8 @@ def download_command(
         engine="aria2" if use_aria2 else ("python" if no_aria2 else None),
     )
     plan = plan_download(model, options, app.config, choose_quant=_ask_quant)
-    files = [f.path for f in plan.selection.files] + [f.path for _, f in plan.support]
     if dry_run:
-        if as_json:
-            out.emit_json({"model": plan.ref.display, "target": str(plan.target), "location": plan.route.label,
-                           "format": plan.selection.weight_format, "gguf_quant": plan.selection.gguf_quant,
-                           "files": files, "total_size": plan.total_size, "skipped": list(plan.selection.skipped)})
-        else:
-            out.echo(f"Would download {len(files)} file(s), {out.human_size(plan.total_size)}, to {plan.target} ({plan.route.label})")
-            for name in files:
-                out.echo(f"  {name}")
+        _print_plan(plan, as_json)
         return
     with ProgressReporter(plan.ref.display) as reporter:
         result = run_download(plan, options, app.config, progress=reporter)
@@ -103,6 +99,27 @@ def download_command(
     ):
         if value not in (None, ""):
             out.echo(f"  {label:<15}{value}")
+
+
+def _print_plan(plan: DownloadPlan, as_json: bool) -> None:
+    """What ``--dry-run`` shows, in the manner of ``hf download --dry-run``."""
+    rows = [(f, plan.present(f)) for f in plan.files()]
+    needed = [f for f, present in rows if not present]
+    total = len(plan.snapshot.files) + len({f.path for _, f in plan.support})
+    if as_json:
+        out.emit_json({
+            "model": plan.ref.display, "commit": plan.snapshot.commit, "target": str(plan.target),
+            "location": plan.route.label, "format": plan.selection.weight_format, "gguf_quant": plan.selection.gguf_quant,
+            "files": [f.path for f, _ in rows], "total_size": plan.total_size, "skipped": list(plan.selection.skipped),
+            "will_download": {"files": len(needed), "bytes": sum(f.size for f in needed)},
+            "file_table": [{"path": f.path, "size": f.size, "present": present} for f, present in rows],
+        })
+        return
+    out.echo(
+        f"Will download {len(needed)} files (out of {total}), {out.human_size(sum(f.size for f in needed))}, "
+        f"to {plan.target} ({plan.route.label})"
+    )
+    out.table(None, ["File", "Size", "Present"], [[f.path, out.human_size(f.size), "yes" if p else "no"] for f, p in rows])
 
 
 @click.command("analyze")

@@ -66,6 +66,18 @@ class DownloadPlan:
         """Bytes to fetch, support files included."""
         return self.selection.total_size + sum(f.size for _, f in self.support)
 
+    def files(self) -> list[RepoFile]:
+        """Every file of the plan, the support repo's included, in download order."""
+        return [*self.selection.files, *(f for _, f in self.support)]
+
+    def present(self, file: RepoFile) -> bool:
+        """Whether ``file`` is already in the target with its announced size (not hashed)."""
+        path = self.target / file.path
+        try:
+            return path.is_file() and path.stat().st_size == file.size
+        except OSError:
+            return False
+
 
 @attrs.frozen
 class DownloadResult:
