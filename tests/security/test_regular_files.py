@@ -25,6 +25,7 @@ from imageworks.core.errors import UnreadableFileError
 from imageworks.core.regular_files import open_regular, read_regular_file
 from imageworks.plugins.detectors import _files, _gguf_reader, _safetensors_reader
 from imageworks.plugins.detectors._files import load_json
+from tests.ollama.helpers import FakeOllamaStore
 from tests.spine.helpers import make_model
 
 AWQ_CONFIG = {"torch_dtype": "float16", "quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128}}
@@ -119,6 +120,21 @@ def test_config_json_linked_to_a_regular_file_still_counts(weights: Path, tmp_pa
     done = run_cli(tmp_path, "scan", "--base", str(weights))
     assert done.returncode == 0, done.stderr
     assert listed(tmp_path)["acme/linked-awq"]["download_format"] == "awq"
+
+
+def test_fifo_manifest_and_fifo_config_blob_are_problems(store: FakeOllamaStore, tiny_gguf, tmp_path: Path) -> None:
+    good = store.add_blob(tiny_gguf())
+    os.mkfifo(store.add_model("good:1b", good).with_name("fifo-manifest"))
+    other = store.add_model("fifo-config:1b", good, config={"model_format": "gguf", "model_family": "other"})
+    config_blob = store.blob_file(json.loads(other.read_text())["config"]["digest"].partition(":")[2])
+    config_blob.unlink()
+    os.mkfifo(config_blob)
+    done = run_cli(tmp_path, "import-ollama", "--no-api", "--json")
+    assert done.returncode == 0, done.stderr
+    items = {i["served_model_id"]: i for i in json.loads(done.stdout)["items"]}
+    assert items["good:1b"]["action"] == "add"
+    for name in ("good:fifo-manifest", "fifo-config:1b"):
+        assert items[name]["action"] == "skip" and "is a FIFO, not a regular file" in items[name]["reason"]
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder"])
