@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -56,13 +57,13 @@ class FakeOllamaStore:
         return digest
 
     def link_blob(self, source: Path, hexdigest: str) -> str:
-        """Hard-link (or symlink) a large file in as the blob ``hexdigest`` (no copy)."""
+        """Hard-link a large file in as the blob ``hexdigest`` (a copy across file systems)."""
         target = self.blob_file(hexdigest)
         if not target.exists():
             try:
                 os.link(source, target)
-            except OSError:
-                target.symlink_to(source)
+            except OSError:  # not a symlink: the store reader refuses blobs leading out of the store
+                shutil.copyfile(source, target)
         return hexdigest
 
     def add_model(

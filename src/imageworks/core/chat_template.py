@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from imageworks.core.model import Detection
+from imageworks.core.regular_files import MAX_CONFIG_BYTES, read_regular_file
 
 log = logging.getLogger("imageworks.chat_template")
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
@@ -26,7 +27,7 @@ def chat_template_status(folder: Path, detections: Sequence[Detection] = ()) -> 
     config = folder / "tokenizer_config.json"
     if config.is_file():
         try:
-            if json.loads(config.read_text(encoding="utf-8")).get("chat_template"):
+            if json.loads(read_regular_file(config, MAX_CONFIG_BYTES).decode("utf-8")).get("chat_template"):
                 return "tokenizer_config"
         except (OSError, ValueError, AttributeError) as error:
             log.warning("cannot read %s: %s", config, error)

@@ -53,3 +53,11 @@ class UnsafePathError(ImageworksError):
 
 class ConfigError(ImageworksError):
     """A configuration value is invalid."""
+
+
+class UnreadableFileError(ImageworksError, OSError):
+    """A file that must be a small regular file is not: a FIFO, a device, a folder, or too large.
+
+    It is an :class:`OSError` too, so code that treats an unreadable file as missing
+    evidence keeps doing so.
+    """

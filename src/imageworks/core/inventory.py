@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from imageworks.core.model import FileRecord, Inventory
+from imageworks.core.regular_files import open_regular
 
 SKIPPED_DIRS = frozenset({".cache", ".git", ".huggingface", "__pycache__"})
 SKIPPED_SUFFIXES = (".aria2", ".incomplete", ".part", ".imageworks-partial", ".lock")
@@ -45,7 +46,7 @@ def list_files(root: Path, max_depth: int | None = None) -> list[str]:
 def sha256_file(path: Path, progress: ProgressCallback | None = None) -> str:
     """sha256 of a file, read in large chunks; ``progress`` gets the bytes of each chunk."""
     digest = hashlib.sha256()
-    with open(path, "rb", buffering=0) as handle:
+    with open_regular(path, buffering=0) as handle:  # a FIFO swapped in after listing must not hang us
         buffer = bytearray(HASH_CHUNK)
         view = memoryview(buffer)
         while count := handle.readinto(buffer):

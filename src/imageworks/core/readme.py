@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
+
+from imageworks.core.regular_files import open_regular
 
 log = logging.getLogger("imageworks.readme")
 
@@ -114,7 +117,7 @@ def _licence_file(directory: Path) -> tuple[str, str] | None:
         return None
     for path in files:
         try:
-            with path.open("rb") as handle:
+            with open_regular(path) as handle:
                 text = _as_text(handle.read(64 * 1024), path)
         except OSError:
             continue
@@ -145,9 +148,9 @@ def capture_readme(directory: str | Path) -> dict[str, Any]:
     if readme is not None:
         result["readme_file"] = readme.name
         try:
-            size = readme.stat().st_size
             digest = hashlib.sha256()
-            with readme.open("rb") as handle:
+            with open_regular(readme) as handle:
+                size = os.fstat(handle.fileno()).st_size
                 head = handle.read(MAX_SCANNED)
                 digest.update(head)
                 if size <= MAX_HASHED:

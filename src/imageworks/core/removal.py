@@ -1,9 +1,12 @@
 """Removing variants safely: what may be deleted, and the registry change that follows.
 
 Files are deleted only when the entry's path lies strictly inside a configured store
-root (after resolving symlinks), is not an Ollama blob (shared between tags; use
-``ollama rm``) and is not shared with another registry entry. A symlinked path loses
-only the link.
+root, is not an Ollama blob (shared between tags; use ``ollama rm``) and is not shared
+with another registry entry. "Inside" is judged after resolving every link, twice: the
+recorded path itself (its folders resolved, so a link outside the roots pointing into
+one does not count) and what it leads to must both lie inside a root. A symlinked path
+loses only the link, and emptied parent folders are removed only while they lie
+strictly inside a root.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from pathlib import Path
 import attrs
 
 from imageworks.core.config import Config
+from imageworks.core.errors import UnsafePathError
 from imageworks.core.model import RegistryEntry
+from imageworks.core.safe_paths import link_location
 from imageworks.core.verify import DOWNLOAD_FIELDS
 
 
@@ -43,7 +48,12 @@ class RemovalPlan:
 
 
 def _inside(path: Path, root: Path) -> bool:
+    """Lexical test on paths the caller has already resolved."""
     return path != root and path.is_relative_to(root)
+
+
+def _in_a_root(path: Path, roots: Iterable[Path]) -> bool:
+    return any(_inside(path, root) for root in roots)
 
 
 def deletion_refusal(entry: RegistryEntry, others: Iterable[RegistryEntry], config: Config) -> str | None:
@@ -55,15 +65,17 @@ def deletion_refusal(entry: RegistryEntry, others: Iterable[RegistryEntry], conf
         return f"recorded path {raw} is not absolute; refusing to guess where it is"
     if not raw.exists() and not raw.is_symlink():
         return f"{raw} does not exist"
-    real = raw.resolve()
+    location, real = link_location(raw), raw.resolve()
     ollama_store = config.ollama_models.resolve()
-    if real == ollama_store or real.is_relative_to(ollama_store):
+    if entry.source_provider == "ollama" or any(p.is_relative_to(ollama_store) for p in (location, real)):
         served = entry.served_model_id or entry.name
         return f"{raw} is in the Ollama store; run `ollama rm {served}` instead"
     roots = [root.resolve() for root in config.locations.values()]
-    if not any(_inside(real, root) for root in roots):
-        listed = ", ".join(str(r) for r in roots)
+    listed = ", ".join(str(r) for r in roots)
+    if not _in_a_root(location, roots):
         return f"{raw} is outside every store root ({listed}); refusing to delete it"
+    if not _in_a_root(real, roots):
+        return f"{raw} links to {real}, outside every store root ({listed}); refusing to delete it"
     for other in others:
         if other.name == entry.name or other.is_logical:
             continue
@@ -86,14 +98,22 @@ def plan_removal(
 
 
 def delete_installation(path: Path, roots: Iterable[Path]) -> None:
-    """Delete ``path`` (a link, a file or a folder), then empty parents up to the root."""
+    """Delete ``path`` (a link, a file or a folder), then empty parents up to the root.
+
+    Refuse (:class:`UnsafePathError`) a ``path`` that is not, with its folders resolved,
+    strictly inside one of ``roots``; a parent folder is removed only while it is.
+    """
+    resolved_roots = [root.resolve() for root in roots]
+    location = link_location(path)
+    target_inside = path.is_symlink() or _in_a_root(path.resolve(), resolved_roots)  # a link loses only itself
+    if not _in_a_root(location, resolved_roots) or not target_inside:
+        raise UnsafePathError(f"not deleting {path}: it is not inside a store root")
     if path.is_symlink() or path.is_file():
         path.unlink()
     else:
         shutil.rmtree(path)
-    resolved_roots = {root.resolve() for root in roots}
-    parent = path.parent
-    while parent.resolve() not in resolved_roots and parent != parent.parent:
+    parent = location.parent  # resolved already, so each rmdir removes the folder that was checked
+    while _in_a_root(parent, resolved_roots):
         try:
             os.rmdir(parent)  # only succeeds when empty
         except OSError:

@@ -8,25 +8,29 @@ from pathlib import Path
 from typing import Any
 
 from imageworks.core.detection import list_model_files as list_files
+from imageworks.core.errors import UnreadableFileError
+from imageworks.core.regular_files import MAX_CONFIG_BYTES, read_regular_file
 
 __all__ = ["list_files", "load_json"]
 
 log = logging.getLogger("imageworks.detection")
 
-MAX_JSON_BYTES = 16 * 1024 * 1024  # configs and index files are far smaller than this
+MAX_JSON_BYTES = MAX_CONFIG_BYTES
 
 
 def load_json(path: Path, label: str | None = None) -> Any | None:
-    """Parse a small JSON file; on any problem log a warning and return ``None``."""
+    """Parse a small JSON file; on any problem log a warning and return ``None``.
+
+    Only a regular file (or a symlink to one) of at most :data:`MAX_JSON_BYTES` is read:
+    a FIFO, a device or an oversized file is a warning, never a hang.
+    """
     shown = label or str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_JSON_BYTES:
-            log.warning("%s: %d bytes is too large for a config file; ignored", shown, size)
-            return None
-        with path.open("rb") as handle:
-            return json.loads(handle.read().decode("utf-8"))
+        return json.loads(read_regular_file(path, MAX_JSON_BYTES).decode("utf-8"))
     except FileNotFoundError:
+        return None
+    except UnreadableFileError as error:
+        log.warning("%s: %s; ignored", shown, error)
         return None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         log.warning("%s: not valid JSON (%s); falling back to other evidence", shown, error)

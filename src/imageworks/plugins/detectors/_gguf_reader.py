@@ -17,6 +17,8 @@ from typing import Any, BinaryIO
 
 import attrs
 
+from imageworks.core.regular_files import open_regular
+
 GGUF_MAGIC = b"GGUF"
 MAX_STRING = 64 * 1024 * 1024  # a chat template is kilobytes; this bounds damaged lengths
 MAX_COUNT = 1 << 32
@@ -146,8 +148,12 @@ def _read_value(cur: _Cursor, vtype: int, len_fmt: str) -> Any:
 
 
 def read_header(path: str | Path, with_tensors: bool = True) -> GGUFHeader:
-    """Read the GGUF header of ``path``; raise :class:`GGUFFormatError` when it is not one."""
-    with open(path, "rb") as handle:
+    """Read the GGUF header of ``path``; raise :class:`GGUFFormatError` when it is not one.
+
+    A ``path`` that is not a regular file (a FIFO, a device) raises
+    :class:`~imageworks.core.errors.UnreadableFileError`, an :class:`OSError`.
+    """
+    with open_regular(path) as handle:  # a FIFO or device is refused, not read
         cur = _Cursor(handle)
         cur._fill(4)
         if cur.buf[:4] != GGUF_MAGIC:

@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from imageworks.core.regular_files import open_regular
+
 MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -48,8 +50,12 @@ class SafetensorsHeader:
 
 
 def read_header(path: str | Path) -> SafetensorsHeader:
-    """Parse the header of ``path``; raise :class:`SafetensorsFormatError` when damaged."""
-    with open(path, "rb") as handle:
+    """Parse the header of ``path``; raise :class:`SafetensorsFormatError` when damaged.
+
+    A ``path`` that is not a regular file (a FIFO, a device) raises
+    :class:`~imageworks.core.errors.UnreadableFileError`, an :class:`OSError`.
+    """
+    with open_regular(path) as handle:  # a FIFO or device is refused, not read
         prefix = handle.read(8)
         if len(prefix) < 8:
             raise SafetensorsFormatError("file is shorter than the 8-byte header length")

@@ -3,13 +3,13 @@
 The store is the authority for files: blob path, digest and the quantisation read from
 the GGUF header. The server adds what the store cannot show: models in a store this
 process cannot see (recorded as ``ollama://<name:tag>``, or at the blob path its
-Modelfile names when that file is visible here) and details such as the parameter size.
+Modelfile names when that file is a blob of an Ollama store visible here, checked as the
+store's own blobs are) and details such as the parameter size.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -17,7 +17,13 @@ import attrs
 from imageworks.core.config import Config
 from imageworks.core.naming import normalize_quant, ollama_family_and_quant
 from imageworks.providers.ollama.api import ApiModel, OllamaApi
-from imageworks.providers.ollama.store import StoreModel, canonical_name, find_stores, read_store
+from imageworks.providers.ollama.store import (
+    StoreModel,
+    blob_named_by_server,
+    canonical_name,
+    find_stores,
+    read_store,
+)
 
 log = logging.getLogger("imageworks.ollama")
 
@@ -153,8 +159,10 @@ def _merge_api(found: dict[str, FoundModel], item: ApiModel, api: OllamaApi, cac
         parameter_size=item.parameter_size,
         model_family=item.family,
     )
-    if item.blob_path and Path(item.blob_path).is_file():  # the server's store is visible after all
-        model.path, model.blob_name, model.digest = item.blob_path, Path(item.blob_path).name, item.blob_digest
+    visible = blob_named_by_server(item.blob_path) if item.blob_path else None
+    if visible is not None:  # the server's store is visible after all
+        blob, model.digest = visible
+        model.path, model.blob_name = str(blob), blob.name
     quant = normalize_quant(item.quantization_level)
     tag_quant = ollama_family_and_quant(item.name)[1]
     model.quantization, model.quantization_source = (

@@ -10,6 +10,14 @@ the config blob, else from the tag.
 
 Damaged input never raises: a manifest that is not JSON, a missing blob or a model
 layer that is not GGUF is logged as a warning and the model carries a ``problem``.
+
+A store may be hostile, so nothing in it is trusted as a path: every digest must be
+``sha256:<64 hex digits>`` (:func:`~imageworks.core.safe_paths.require_sha256_digest`;
+one that is not makes the whole model a problem, as it does for Ollama), every blob
+must resolve to a regular file directly inside ``<store>/blobs`` (a symlink leading out
+of it is refused), manifests must resolve inside ``<store>/manifests``, and every file
+is opened through :mod:`imageworks.core.regular_files`, so a FIFO or a device is a
+problem, never a hang.
 """
 
 from __future__ import annotations
@@ -24,7 +32,10 @@ from typing import Any
 import attrs
 
 from imageworks.core.config import Config
+from imageworks.core.errors import ImageworksError, UnreadableFileError, UnsafePathError
 from imageworks.core.naming import normalize_quant, ollama_family_and_quant
+from imageworks.core.regular_files import open_regular, read_regular_file, require_regular_file
+from imageworks.core.safe_paths import contained, require_sha256_digest
 from imageworks.plugins.detectors._gguf_reader import GGUFFormatError, GGUFHeader, read_header
 from imageworks.plugins.detectors.gguf_header import describe
 
@@ -36,6 +47,7 @@ DEFAULT_NAMESPACE = "library"
 MEDIA_PREFIX = "application/vnd.ollama.image."
 MODEL_MEDIA = MEDIA_PREFIX + "model"
 MAX_TEXT_LAYER = 1024 * 1024  # templates and licences are kilobytes; never read a weight blob as text
+MAX_MANIFEST = 1024 * 1024  # a manifest lists a handful of layers in well under a kilobyte
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -118,15 +130,53 @@ def canonical_name(name: str) -> str:
 
 
 def blob_path(store: Path, digest: str) -> Path | None:
-    """The blob file of ``digest`` (``sha256:<hex>``): ``sha256-<hex>``, else the legacy ``sha256:<hex>``."""
-    algorithm, _, hexdigest = digest.partition(":")
-    if not hexdigest:
-        return None
-    for name in (f"{algorithm}-{hexdigest}", f"{algorithm}:{hexdigest}"):
-        candidate = store / "blobs" / name
-        if candidate.is_file():
-            return candidate
+    """The blob file of ``digest`` (``sha256:<hex>``): ``sha256-<hex>``, else the legacy ``sha256:<hex>``.
+
+    ``None`` when neither exists. Raise :class:`~imageworks.core.errors.UnsafePathError`
+    when ``digest`` is not a sha256 digest or the blob resolves anywhere but directly
+    inside ``<store>/blobs``, and :class:`~imageworks.core.errors.UnreadableFileError`
+    when it is not a regular file.
+    """
+    hexdigest = require_sha256_digest(digest).partition(":")[2]
+    blobs = store / "blobs"
+    for name in (f"sha256-{hexdigest}", f"sha256:{hexdigest}"):
+        candidate = blobs / name
+        if not os.path.lexists(candidate):
+            continue
+        real = contained(candidate, blobs)
+        if real.parent != blobs.resolve():
+            raise UnsafePathError(f"blob {candidate} leads to {real}, not a file of {blobs}")
+        try:
+            require_regular_file(real)
+        except UnreadableFileError:
+            raise
+        except OSError:  # a dangling link or no permission: as good as missing
+            continue
+        return candidate
     return None
+
+
+def blob_named_by_server(text: str) -> tuple[Path, str] | None:
+    """(blob, digest) for the path a server's Modelfile names (``FROM <store>/blobs/sha256-<hex>``).
+
+    Only a blob of an Ollama store visible here counts: the name is a sha256 digest, the
+    folder is ``blobs`` beside ``manifests``, and the file passes :func:`blob_path`.
+    Anything else is ``None`` (the model stays ``ollama://<name>``).
+    """
+    path = Path(text)
+    prefix, hexdigest = path.name[:7], path.name[7:]
+    if not path.is_absolute() or prefix not in {"sha256-", "sha256:"} or path.parent.name != "blobs":
+        return None
+    store = path.parent.parent
+    try:
+        if not (store / "manifests").is_dir():
+            return None
+        digest = require_sha256_digest(f"sha256:{hexdigest}")
+        blob = blob_path(store, digest)
+    except (ImageworksError, OSError) as error:
+        log.warning("the server names blob %s, which is refused: %s", text, error)
+        return None
+    return (blob, digest.partition(":")[2]) if blob else None
 
 
 def manifest_files(store: Path) -> list[Path]:
@@ -158,8 +208,11 @@ def read_model(store: Path, manifest: Path, header_cache: dict[str, dict[str, An
     host, namespace, model, tag = manifest.relative_to(store / "manifests").parts
     model_entry = StoreModel(name=ollama_name(host, namespace, model, tag), store=store, manifest=manifest)
     try:
-        raw = manifest.read_bytes()
+        contained(manifest, store / "manifests")
+        raw = read_regular_file(manifest, MAX_MANIFEST)
         data = json.loads(raw)
+    except (UnsafePathError, UnreadableFileError) as error:  # a link out of the store, a FIFO, a device
+        return _problem(model_entry, f"{model_entry.name}: manifest refused: {error}")
     except OSError as error:
         return _problem(model_entry, f"cannot read manifest {manifest}: {error.strerror or error}")
     except json.JSONDecodeError as error:
@@ -171,8 +224,11 @@ def read_model(store: Path, manifest: Path, header_cache: dict[str, dict[str, An
     if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
         return _problem(model_entry, f"manifest {manifest} has no layers list")
     model_entry.manifest_digest = hashlib.sha256(raw).hexdigest()  # what `ollama list` shows as the ID
-    model_entry.layers = tuple(_layers(store, data["layers"], model_entry.name))
-    model_entry.config = _read_config(store, data.get("config"), model_entry.name)
+    try:
+        model_entry.layers = tuple(_layers(store, data["layers"], model_entry.name))
+        model_entry.config = _read_config(store, data.get("config"), model_entry.name)
+    except ImageworksError as error:  # a forged digest or a blob that is no file of ours
+        return _problem(model_entry, f"{model_entry.name}: manifest refused: {error}")
     weights = model_entry.layer("model")
     if weights is None:
         return _problem(model_entry, f"{model_entry.name}: manifest has no model layer")
@@ -201,32 +257,35 @@ def _problem(model: StoreModel, message: str) -> StoreModel:
 
 
 def _layers(store: Path, raw_layers: list[Any], name: str) -> list[Layer]:
+    """The layers with their blobs; raise :class:`ImageworksError` for a forged digest or blob."""
     layers = []
     for raw in raw_layers:
-        if not isinstance(raw, dict) or not isinstance(raw.get("digest"), str):
+        if not isinstance(raw, dict) or raw.get("digest") is None:
             log.warning("%s: a manifest layer has no digest; ignored", name)
             continue
         media = str(raw.get("mediaType", ""))
         kind = media[len(MEDIA_PREFIX) :] if media.startswith(MEDIA_PREFIX) else media
-        blob = blob_path(store, raw["digest"])
+        digest = require_sha256_digest(raw["digest"])
+        blob = blob_path(store, digest)
         if blob is None and kind != "model":  # a missing model blob is reported by the caller
-            log.warning("%s: %s blob %s is missing", name, kind or "layer", raw["digest"])
+            log.warning("%s: %s blob %s is missing", name, kind or "layer", digest)
         size = raw.get("size")
-        layers.append(Layer(kind=kind, digest=raw["digest"], size=size if isinstance(size, int) else None, blob=blob))
+        layers.append(Layer(kind=kind, digest=digest, size=size if isinstance(size, int) else None, blob=blob))
     return layers
 
 
 def _read_config(store: Path, config: Any, name: str) -> dict[str, Any]:
-    if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
+    """The config blob's JSON; missing or not JSON is a warning, a forged or non-regular blob raises."""
+    if not isinstance(config, dict) or config.get("digest") is None:
         return {}
     path = blob_path(store, config["digest"])
     if path is None:
         log.warning("%s: config blob %s is missing", name, config["digest"])
         return {}
     try:
-        if path.stat().st_size > MAX_TEXT_LAYER:
-            raise ValueError("too large for a config blob")
-        data = json.loads(path.read_bytes())
+        data = json.loads(read_regular_file(path, MAX_TEXT_LAYER))
+    except UnreadableFileError:
+        raise
     except (OSError, ValueError) as error:
         log.warning("%s: config blob %s is unreadable (%s); ignored", name, path.name, error)
         return {}
@@ -235,7 +294,7 @@ def _read_config(store: Path, config: Any, name: str) -> dict[str, Any]:
 
 def _first_line(path: Path) -> str | None:
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             text = handle.read(4096).decode("utf-8", errors="replace")
     except OSError:
         return None
