@@ -321,3 +321,30 @@ def test_file_url_fetches_that_file(hub: HubServer, isolated: Path, kind: str, c
     files = weights.json()["files"]
     assert "model.safetensors" in files and "config.json" in files and "1_Pooling/config.json" in files
     assert not (target).exists()
+
+
+def test_remove_deletes_what_download_location_path_put_there(hub: HubServer, isolated: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    root = isolated / "my models"
+    assert cli(capsys, "download", GEMMA, "--location", str(root), "--no-aria2").code == 0
+    (entry,) = Registry.open().entries()
+    assert entry.download_root == str(root)
+    keep = root / "notes.txt"
+    keep.write_text("mine")
+    removed = cli(capsys, "remove", entry.name, "--delete-files", "--force", "--no-backup")
+    assert removed.code == 0, removed.err
+    assert not (root / "hugginllam").exists() and keep.read_text() == "mine" and root.is_dir()
+    assert Registry.open().entries()[0].download_root is None
+
+
+def test_a_made_up_root_does_not_allow_deleting_another_folder(hub: HubServer, isolated: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    root = isolated / "my models"
+    assert cli(capsys, "download", GEMMA, "--location", str(root), "--no-aria2").code == 0
+    (entry,) = Registry.open().entries()
+    elsewhere = isolated / "elsewhere" / "data"
+    elsewhere.mkdir(parents=True)
+    Registry.open().update(entry.name, lambda _: {"download_root": str(isolated), "download_path": str(elsewhere)})
+    refused = cli(capsys, "remove", entry.name, "--delete-files", "--force", "--no-backup")
+    assert refused.code == 1 and "outside every store root" in refused.err
+    assert elsewhere.is_dir()

@@ -223,7 +223,7 @@ def remove_command(
         if copies:
             out.note(f"Backed up the registry to {Path(copies[0]).parent}")
     if plan.delete_path is not None:
-        delete_installation(plan.delete_path, app.config.locations.values())
+        delete_installation(plan.delete_path, plan.roots)
         out.echo(f"Deleted {plan.delete_path}")
     if purge:
         registry.delete(entry.name, backup=False)

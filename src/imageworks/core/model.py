@@ -76,6 +76,7 @@ class RegistryEntry:
     backend_config: BackendConfig = attrs.field(factory=BackendConfig)
     quantization: str | None = None
     download_path: str | None = None
+    download_root: str | None = None  # the store root a download went into (see core.removal)
     download_location: str | None = None
     download_format: str | None = None
     download_size_bytes: int | None = None

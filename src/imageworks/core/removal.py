@@ -7,6 +7,11 @@ recorded path itself (its folders resolved, so a link outside the roots pointing
 one does not count) and what it leads to must both lie inside a root. A symlinked path
 loses only the link, and emptied parent folders are removed only while they lie
 strictly inside a root.
+
+The roots are the configured store roots plus, for one entry, the root its download
+went into (``download_root``, a ``--location PATH``), but only when the recorded path is
+exactly ``<download_root>/<owner>/<repo>[@branch]`` for the entry's ``hf_id``: the
+layout the downloader itself builds, so a root cannot be made up for another folder.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import attrs
 from imageworks.core.config import Config
 from imageworks.core.errors import UnsafePathError
 from imageworks.core.model import RegistryEntry
+from imageworks.core.routing import target_directory
 from imageworks.core.safe_paths import link_location
 from imageworks.core.verify import DOWNLOAD_FIELDS
 
@@ -33,6 +39,7 @@ class RemovalPlan:
     delete_path: Path | None
     purge: bool
     refusal: str | None = None
+    roots: list[Path] = attrs.field(factory=list)
 
     def describe(self) -> list[str]:
         """Human lines, one per action."""
@@ -56,6 +63,25 @@ def _in_a_root(path: Path, roots: Iterable[Path]) -> bool:
     return any(_inside(path, root) for root in roots)
 
 
+def entry_root(entry: RegistryEntry) -> Path | None:
+    """The root ``download --location PATH`` recorded for ``entry``, when its path matches the layout."""
+    if not (entry.download_root and entry.download_path and entry.hf_id):
+        return None
+    repo, _, branch = entry.hf_id.partition("@")
+    try:
+        expected = target_directory(entry.download_root, repo, branch or None)
+    except UnsafePathError:
+        return None
+    root = Path(entry.download_root)
+    return root if root.is_absolute() and Path(entry.download_path) == expected else None
+
+
+def removal_roots(entry: RegistryEntry, config: Config) -> list[Path]:
+    """The roots inside which the files of ``entry`` may be deleted."""
+    own = entry_root(entry)
+    return [*config.locations.values(), *([own] if own is not None else [])]
+
+
 def deletion_refusal(entry: RegistryEntry, others: Iterable[RegistryEntry], config: Config) -> str | None:
     """Why the files of ``entry`` must not be deleted, or None when they may be."""
     if entry.is_logical:
@@ -70,7 +96,7 @@ def deletion_refusal(entry: RegistryEntry, others: Iterable[RegistryEntry], conf
     if entry.source_provider == "ollama" or any(p.is_relative_to(ollama_store) for p in (location, real)):
         served = entry.served_model_id or entry.name
         return f"{raw} is in the Ollama store; run `ollama rm {served}` instead"
-    roots = [root.resolve() for root in config.locations.values()]
+    roots = [root.resolve() for root in removal_roots(entry, config)]
     listed = ", ".join(str(r) for r in roots)
     if not _in_a_root(location, roots):
         return f"{raw} is outside every store root ({listed}); refusing to delete it"
@@ -89,7 +115,7 @@ def plan_removal(
     entry: RegistryEntry, others: Iterable[RegistryEntry], config: Config, delete_files: bool, purge: bool
 ) -> RemovalPlan:
     """Work out a removal without changing anything."""
-    plan = RemovalPlan(entry=entry, delete_path=None, purge=purge)
+    plan = RemovalPlan(entry=entry, delete_path=None, purge=purge, roots=removal_roots(entry, config))
     if delete_files:
         plan.refusal = deletion_refusal(entry, others, config)
         if plan.refusal is None:

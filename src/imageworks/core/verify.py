@@ -16,6 +16,7 @@ from imageworks.core.model import RegistryEntry
 
 DOWNLOAD_FIELDS = (
     "download_path",
+    "download_root",
     "download_size_bytes",
     "download_directory_checksum",
     "download_files_count",

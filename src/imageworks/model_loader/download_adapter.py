@@ -20,7 +20,7 @@ from imageworks.core.query import ListQuery, select
 from imageworks.core.registry import Registry
 from imageworks.core.timestamps import utc_now
 from imageworks.core.errors import ImageworksError
-from imageworks.core.removal import cleared_download_fields, delete_installation, deletion_refusal
+from imageworks.core.removal import cleared_download_fields, delete_installation, plan_removal
 
 RECORDED_FIELDS = (
     "family",
@@ -34,6 +34,7 @@ RECORDED_FIELDS = (
     "source_provider",
     "quantization",
     "download_path",
+    "download_root",
     "download_location",
     "download_format",
     "download_size_bytes",
@@ -62,6 +63,7 @@ def record_download(
     path: str | Path,
     location: str | None,
     *,
+    root: str | Path | None = None,
     family: str | None = None,
     served_model_id: str | None = None,
     source_provider: str | None = None,
@@ -76,7 +78,9 @@ def record_download(
     ``path`` is the model folder (or single file). Its files are inventoried now unless
     they are missing (an ``ollama://`` path, for example, records a logical entry).
     ``known_digests`` (relative path -> sha256) spares re-hashing files already verified;
-    ``revision`` is the commit the files came from, when a Hub said.
+    ``revision`` is the commit the files came from, when a Hub said; ``root`` the store
+    root the download went into (it lets ``remove --delete-files`` delete what
+    ``download --location PATH`` put there).
     Recording the same content again keeps the first ``downloaded_at``, so a repeated
     import leaves the registry bytes unchanged. Pass ``registry`` (for example inside
     ``Registry.batch()``) to record many models in one transaction.
@@ -101,6 +105,7 @@ def record_download(
         source_provider=source_provider or ("huggingface" if hf_id else "local"),
         quantization=quant,
         download_path=path_text,
+        download_root=str(Path(root).expanduser().absolute()) if root else None,
         download_location=location,
         download_format=format_type,
         downloaded_at=utc_now(),
@@ -159,10 +164,10 @@ def remove_download(
     registry = Registry.open(config)
     entry = registry.get(name)
     if delete:
-        refusal = deletion_refusal(entry, registry.entries(), config)
-        if refusal:
-            raise ImageworksError(f"not deleting files: {refusal}")
-        delete_installation(Path(entry.download_path or ""), config.locations.values())
+        plan = plan_removal(entry, registry.entries(), config, delete_files=True, purge=not keep_entry)
+        if plan.refusal or plan.delete_path is None:
+            raise ImageworksError(f"not deleting files: {plan.refusal}")
+        delete_installation(plan.delete_path, plan.roots)
     if keep_entry:
         return registry.update(entry.name, lambda _: cleared_download_fields())
     registry.delete(entry.name)

@@ -210,6 +210,7 @@ def run_download(
         quantization=quant,
         path=plan.target,
         location=plan.route.label,
+        root=plan.route.root,
         source_provider="huggingface",
         metadata=metadata,
         known_digests=known,
