@@ -348,3 +348,37 @@ def test_a_made_up_root_does_not_allow_deleting_another_folder(hub: HubServer, i
     refused = cli(capsys, "remove", entry.name, "--delete-files", "--force", "--no-backup")
     assert refused.code == 1 and "outside every store root" in refused.err
     assert elsewhere.is_dir()
+
+
+def test_two_quants_of_one_repo_are_two_entries_with_their_own_files(hub: HubServer, isolated: Path, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.model_fixtures import write_gguf
+
+    source = tmp_path / "hub-src" / "quants"
+    write_gguf(source / "tiny-Q4_K_M.gguf", file_type=15, seed=1)
+    write_gguf(source / "tiny-Q8_0.gguf", file_type=7, seed=2)
+    (source / "README.md").write_text("---\nlicense: mit\n---\n# tiny quants\n")
+    hub.add_repo("acme/tiny-GGUF", source)
+    for quant in ("Q4_K_M", "Q8_0"):
+        got = cli(capsys, "download", "acme/tiny-GGUF", "--weights", f"tiny-{quant}.gguf", "--no-aria2", "--non-interactive")
+        assert got.code == 0, got.err
+    entries = {e.quantization: e for e in Registry.open().entries()}
+    assert set(entries) == {"q4_k_m", "q8_0"}
+    q4, q8 = entries["q4_k_m"], entries["q8_0"]
+    assert q4.download_path == q8.download_path
+    assert set(q4.download_files) == {"README.md", "tiny-Q4_K_M.gguf"}
+    assert set(q8.download_files) == {"README.md", "tiny-Q8_0.gguf"}
+    assert q4.download_size_bytes == sum((source / f).stat().st_size for f in q4.download_files)
+    assert q4.download_directory_checksum != q8.download_directory_checksum
+    verified = cli(capsys, "verify", "--json")
+    assert verified.code == 0, verified.out
+    assert {r["status"] for r in verified.json()} == {"ok"}
+
+    folder = Path(q4.download_path or "")
+    removed = cli(capsys, "remove", q4.name, "--delete-files", "--force", "--no-backup")
+    assert removed.code == 0, removed.err
+    assert not (folder / "tiny-Q4_K_M.gguf").exists()
+    assert (folder / "tiny-Q8_0.gguf").is_file() and (folder / "README.md").is_file()
+    assert cli(capsys, "verify", q8.name).code == 0
+    assert cli(capsys, "remove", q8.name, "--delete-files", "--force", "--no-backup").code == 0
+    assert not folder.exists()

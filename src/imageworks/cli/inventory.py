@@ -18,7 +18,6 @@ from imageworks.core.convert import to_compact_dict
 from imageworks.core.copies import shared_weights
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.inventory import take_inventory
 from imageworks.core.model import RegistryEntry
 from imageworks.core.query import ListQuery, entry_json, is_installed, is_testing, select
 from imageworks.core.removal import cleared_download_fields, delete_installation, plan_removal
@@ -223,7 +222,7 @@ def remove_command(
         if copies:
             out.note(f"Backed up the registry to {Path(copies[0]).parent}")
     if plan.delete_path is not None:
-        delete_installation(plan.delete_path, plan.roots)
+        delete_installation(plan.delete_path, plan.roots, only=plan.only_files)
         out.echo(f"Deleted {plan.delete_path}")
     if purge:
         registry.delete(entry.name, backup=False)
@@ -243,7 +242,8 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
     """Check installed variants: paths, file inventory and checksum drift. Exit 1 on problems."""
     registry = app.registry
     entries = [registry.get(variant)] if variant else [e for e in registry.entries() if not e.is_logical]
-    results = [verify_entry(e, quick=quick) for e in entries]
+    everyone = registry.entries()
+    results = [verify_entry(e, quick=quick, neighbours=everyone) for e in entries]
     fixed = []
     if fix_missing:
         missing = [r for r in results if r.status == "missing"]
@@ -290,15 +290,15 @@ def registry_verify_command(app: AppContext, variant: str, lock: bool | None) ->
     """Verify one variant and optionally lock its content digest for serving."""
     registry = app.registry
     entry = registry.get(variant)
-    result = verify_entry(entry)
+    result = verify_entry(entry, neighbours=registry.entries())
     if result.status in {"missing", "logical"}:
         raise ImageworksError(f"{entry.name} has no files to verify ({result.status})")
     if lock is None:
         pass
     elif lock:
-        inventory = take_inventory(Path(entry.download_path or ""))
-        registry.update(entry.name, lambda current: _locked(current, inventory.checksum))
-        out.echo(f"Locked {entry.name} at {inventory.checksum}")
+        checksum = result.checksum or ""  # computed by the full verification above, over the entry's own files
+        registry.update(entry.name, lambda current: _locked(current, checksum))
+        out.echo(f"Locked {entry.name} at {checksum}")
         result.problems = [p for p in result.problems if not p.startswith("locked variant")]
     else:
         registry.update(entry.name, lambda current: _unlocked(current))

@@ -160,12 +160,22 @@ class FormatDetector:
         )
         return detect(subject, self._detectors)
 
-    def detect_directory(self, path: str | Path, model_name: str | None = None) -> list[Detection]:
-        """Candidates for a model folder on disk: headers, configs and names together."""
+    def detect_directory(
+        self, path: str | Path, model_name: str | None = None, files: Sequence[str] | None = None
+    ) -> list[Detection]:
+        """Candidates for a model folder on disk: headers, configs and names together.
+
+        ``files`` limits detection to those relative paths (one entry's files in a folder
+        it shares, such as one of two GGUF quants).
+        """
         root = Path(path)
+        names = list_model_files(root)
+        if files is not None:
+            wanted = set(files)
+            names = [n for n in names if n in wanted]
         subject = DetectionSubject(
             model_name=model_name or f"{root.parent.name}/{root.name}",
-            filenames=tuple(list_model_files(root)),
+            filenames=tuple(names),
             directory=str(root),
         )
         return detect(subject, self._detectors)

@@ -69,15 +69,21 @@ def take_inventory(
     known_digests: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
     workers: int = 2,
+    only: Iterable[str] | None = None,
 ) -> Inventory:
     """Inventory ``root`` (a folder or one file), hashing every file not in ``known_digests``.
 
     ``known_digests`` maps relative path -> sha256 already established (for example the
-    Hub's LFS digest verified at download); those files are not read again.
+    Hub's LFS digest verified at download); those files are not read again. ``only``
+    limits the inventory to those relative paths (the files one entry owns in a folder
+    it shares with another, such as two GGUF quants of one repo); missing ones are left out.
     """
     known = known_digests or {}
     base = root.parent if root.is_file() else root
     paths = list_files(root)
+    if only is not None:
+        wanted = set(only)
+        paths = [p for p in paths if p in wanted]
 
     def record(relative: str) -> FileRecord:
         full = base / relative

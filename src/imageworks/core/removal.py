@@ -40,11 +40,18 @@ class RemovalPlan:
     purge: bool
     refusal: str | None = None
     roots: list[Path] = attrs.field(factory=list)
+    only_files: list[str] | None = None  # set when the folder is shared: delete just these
+    shared_with: list[str] = attrs.field(factory=list)
 
     def describe(self) -> list[str]:
         """Human lines, one per action."""
         lines = []
-        if self.delete_path:
+        if self.delete_path and self.only_files is not None:
+            lines.append(
+                f"delete {len(self.only_files)} file(s) of {self.delete_path} "
+                f"(the folder is shared with {', '.join(self.shared_with)}, whose files stay)"
+            )
+        elif self.delete_path:
             lines.append(f"delete files at {self.delete_path}")
         lines.append(
             f"remove registry entry {self.entry.name}"
@@ -102,13 +109,27 @@ def deletion_refusal(entry: RegistryEntry, others: Iterable[RegistryEntry], conf
         return f"{raw} is outside every store root ({listed}); refusing to delete it"
     if not _in_a_root(real, roots):
         return f"{raw} links to {real}, outside every store root ({listed}); refusing to delete it"
+    kept: set[str] = set()
     for other in others:
         if other.name == entry.name or other.is_logical:
             continue
         other_real = Path(other.download_path or "").resolve()
+        if other_real == real and entry.download_files and other.download_files:
+            kept.update(other.download_files)  # one folder, separate files (two quants): only ours go
+            continue
         if other_real == real or other_real.is_relative_to(real) or real.is_relative_to(other_real):
             return f"{raw} is shared with {other.name}; remove that variant first or keep the files"
+    if kept and not set(entry.download_files) - kept:
+        return f"every file of {raw} is shared with another variant; remove that variant first or keep the files"
     return None
+
+
+def _sharing(entry: RegistryEntry, others: Iterable[RegistryEntry]) -> list[RegistryEntry]:
+    real = Path(entry.download_path or "").resolve()
+    return [
+        o for o in others
+        if o.name != entry.name and not o.is_logical and Path(o.download_path or "").resolve() == real
+    ]
 
 
 def plan_removal(
@@ -117,24 +138,37 @@ def plan_removal(
     """Work out a removal without changing anything."""
     plan = RemovalPlan(entry=entry, delete_path=None, purge=purge, roots=removal_roots(entry, config))
     if delete_files:
+        others = list(others)
         plan.refusal = deletion_refusal(entry, others, config)
         if plan.refusal is None:
             plan.delete_path = Path(entry.download_path or "")
+            sharing = _sharing(entry, others)
+            if sharing:
+                kept = {name for other in sharing for name in other.download_files}
+                plan.only_files = sorted(set(entry.download_files) - kept)
+                plan.shared_with = sorted(o.name for o in sharing)
     return plan
 
 
-def delete_installation(path: Path, roots: Iterable[Path]) -> None:
+def delete_installation(path: Path, roots: Iterable[Path], only: Iterable[str] | None = None) -> None:
     """Delete ``path`` (a link, a file or a folder), then empty parents up to the root.
 
-    Refuse (:class:`UnsafePathError`) a ``path`` that is not, with its folders resolved,
-    strictly inside one of ``roots``; a parent folder is removed only while it is.
+    With ``only`` (paths relative to ``path``), delete just those files, then the folders
+    they leave empty. Refuse (:class:`UnsafePathError`) a ``path`` that is not, with its
+    folders resolved, strictly inside one of ``roots``; a parent folder is removed only
+    while it is.
     """
     resolved_roots = [root.resolve() for root in roots]
     location = link_location(path)
     target_inside = path.is_symlink() or _in_a_root(path.resolve(), resolved_roots)  # a link loses only itself
     if not _in_a_root(location, resolved_roots) or not target_inside:
         raise UnsafePathError(f"not deleting {path}: it is not inside a store root")
-    if path.is_symlink() or path.is_file():
+    if only is not None:
+        _delete_files(path.resolve(), only)
+        if any(path.iterdir()):
+            return
+        path.rmdir()
+    elif path.is_symlink() or path.is_file():
         path.unlink()
     else:
         shutil.rmtree(path)
@@ -145,6 +179,26 @@ def delete_installation(path: Path, roots: Iterable[Path]) -> None:
         except OSError:
             break
         parent = parent.parent
+
+
+def _delete_files(folder: Path, names: Iterable[str]) -> None:
+    """Unlink ``names`` under ``folder`` (each judged where it really sits), then empty subfolders."""
+    emptied: set[Path] = set()
+    for name in names:
+        file = folder / name
+        where = link_location(file)
+        if not where.is_relative_to(folder) or where == folder:
+            raise UnsafePathError(f"not deleting {file}: it is not inside {folder}")
+        if file.is_symlink() or file.is_file():
+            file.unlink()
+            emptied.add(where.parent)
+    for sub in sorted(emptied, key=lambda p: len(p.parts), reverse=True):
+        while sub != folder and sub.is_relative_to(folder):
+            try:
+                sub.rmdir()
+            except OSError:
+                break
+            sub = sub.parent
 
 
 def cleared_download_fields() -> dict[str, None]:

@@ -7,6 +7,7 @@ version lock's expected digest when the entry is locked.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
@@ -42,8 +43,18 @@ class VerifyResult:
         return self.status in {"ok", "logical"}
 
 
-def verify_entry(entry: RegistryEntry, quick: bool = False, progress: ProgressCallback | None = None) -> VerifyResult:
-    """Verify one entry against the disk."""
+def verify_entry(
+    entry: RegistryEntry,
+    quick: bool = False,
+    progress: ProgressCallback | None = None,
+    neighbours: Iterable[RegistryEntry] = (),
+) -> VerifyResult:
+    """Verify one entry against the disk.
+
+    Size and checksum cover the files the entry records. Files in its folder that other
+    entries of the same folder record (``neighbours``: pass the registry's entries) are
+    theirs, not unexpected: two GGUF quants of one repo share a folder.
+    """
     if entry.is_logical:
         return VerifyResult(name=entry.name, status="logical", path=entry.download_path)
     path = Path(entry.download_path or "")
@@ -53,18 +64,26 @@ def verify_entry(entry: RegistryEntry, quick: bool = False, progress: ProgressCa
         )
     result = VerifyResult(name=entry.name, status="ok", path=str(path))
     on_disk = list_files(path)
+    theirs = {
+        name
+        for other in neighbours
+        if other.name != entry.name and other.download_path == entry.download_path
+        for name in other.download_files
+    }
+    scope = [f for f in on_disk if f not in theirs]
     if entry.download_files:
         recorded = set(entry.download_files)
+        scope = [f for f in on_disk if f in recorded]
         result.missing_files = sorted(recorded - set(on_disk))
-        result.unexpected_files = sorted(set(on_disk) - recorded)
+        result.unexpected_files = sorted(set(on_disk) - recorded - theirs)
         if result.missing_files:
             result.problems.append(f"{len(result.missing_files)} recorded file(s) missing: {', '.join(result.missing_files[:5])}")
         if result.unexpected_files:
             result.problems.append(f"{len(result.unexpected_files)} file(s) not in the inventory: {', '.join(result.unexpected_files[:5])}")
     if quick:
-        size = sum((path.parent if path.is_file() else path).joinpath(f).stat().st_size for f in on_disk)
+        size = sum((path.parent if path.is_file() else path).joinpath(f).stat().st_size for f in scope)
     else:
-        inventory = take_inventory(path, progress=progress)
+        inventory = take_inventory(path, progress=progress, only=scope)
         size = inventory.total_size
         result.checksum = inventory.checksum
         recorded_checksum = entry.download_directory_checksum

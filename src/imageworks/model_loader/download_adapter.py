@@ -8,7 +8,7 @@ needed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from imageworks.core.config import Config, load_config
@@ -64,6 +64,7 @@ def record_download(
     location: str | None,
     *,
     root: str | Path | None = None,
+    files: Sequence[str] | None = None,
     family: str | None = None,
     served_model_id: str | None = None,
     source_provider: str | None = None,
@@ -111,7 +112,7 @@ def record_download(
         downloaded_at=utc_now(),
     )
     if local and Path(path_text).exists():
-        inventory = take_inventory(Path(path_text), known_digests=known_digests)
+        inventory = take_inventory(Path(path_text), known_digests=known_digests, only=files)
         entry.download_size_bytes = inventory.total_size
         entry.download_directory_checksum = inventory.checksum
         entry.download_files_count = len(inventory.files)
@@ -167,7 +168,7 @@ def remove_download(
         plan = plan_removal(entry, registry.entries(), config, delete_files=True, purge=not keep_entry)
         if plan.refusal or plan.delete_path is None:
             raise ImageworksError(f"not deleting files: {plan.refusal}")
-        delete_installation(plan.delete_path, plan.roots)
+        delete_installation(plan.delete_path, plan.roots, only=plan.only_files)
     if keep_entry:
         return registry.update(entry.name, lambda _: cleared_download_fields())
     registry.delete(entry.name)

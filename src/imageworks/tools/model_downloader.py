@@ -72,7 +72,7 @@ class ModelDownloader:
 
     def verify_model(self, name: str) -> bool:
         """True when the variant's files match what the registry recorded."""
-        return verify_entry(self.registry.get(name)).ok
+        return verify_entry(self.registry.get(name), neighbours=self.registry.entries()).ok
 
     def get_stats(self) -> dict[str, Any]:
         """The numbers of ``imageworks-download stats --json``."""

@@ -190,7 +190,9 @@ def run_download(
     verified = engine.fetch(_job(files, plan, config, token), progress)
     known = {v.relative_path: v.sha256 for v in verified if v.sha256}
 
-    detections = FormatDetector().detect_directory(plan.target, model_name=plan.ref.display)
+    detections = FormatDetector().detect_directory(
+        plan.target, model_name=plan.ref.display, files=[f.path for f in plan.files()]
+    )
     best = detections[0] if detections else None
     format_type = (best.format_type if best else None) or options.format_hint or plan.selection.weight_format
     quant = (best.quantization if best else None) or plan.selection.gguf_quant
@@ -211,6 +213,7 @@ def run_download(
         path=plan.target,
         location=plan.route.label,
         root=plan.route.root,
+        files=[f.path for f in plan.files()],
         source_provider="huggingface",
         metadata=metadata,
         known_digests=known,
