@@ -1,29 +1,50 @@
-"""Transfer speed on loopback: our engines next to curl, plain aria2c and ``hf download``.
+"""Transfer speed on loopback, every tool timed as a process: ours next to curl, aria2c and ``hf download``.
 
-Run: ``uv run python benchmarks/bench_transfer.py [--single-mib 1024] [--shard-mib 128]
-[--shards 8] [--cap-mb 25] [--runs 3] [--tools ...]``
+Run: ``uv run python benchmarks/bench_transfer.py [--single-mib 512] [--big-mib 2048]
+[--shard-mib 64] [--shards 8] [--cap-mb 25] [--runs 3] [--tools ...] [--cases ...]``
+
+Users meet our tool as a process, so it is measured as one, started exactly as the peers
+are: ``imageworks-download download bench/<kind> --location DIR --non-interactive
+--no-aria2`` (``ours``) or ``--aria2`` (``ours-aria2``), with a fresh registry, log and
+cache folder per run. Its figure therefore includes start-up, metadata, planning, the
+transfer, sha256 verification, detection and recording. ``ours-inproc`` (only when named
+in ``--tools``) is the old in-process figure: ``PythonEngine().fetch`` called in this
+process, transfer and verification only.
 
 nginx (Debian's) serves the bytes on 127.0.0.1, once unthrottled and once with
 ``limit_rate`` per connection, like a CDN. The loopback Hub from ``tests/support`` answers
-the API and redirects each ``resolve`` URL to nginx, as huggingface.co redirects to its CDN,
-so every tool starts from the same ``resolve`` URLs. Our engines also verify sha256; the
-peers do not. Prints MB/s (10^6 bytes per second, wall clock, process start to last byte),
-the median of ``--runs`` runs.
+the API and redirects each ``resolve`` URL to nginx under another origin (``localhost``),
+as huggingface.co redirects to its CDN, so every tool starts from the same ``resolve`` URLs.
 
-Every run starts in an empty folder after ``sync``, and afterwards every tool's output is
-checked (outside the timing): each expected file present with the right size and sha256,
-and nothing else left behind (no ``.aria2`` control file, no partial file). A tool that
-did not deliver complete, correct files stops the benchmark. (Plain ``aria2c URL1 URL2``
-would treat the URLs as mirrors of *one* file; the peer therefore gets an input file with
-one entry per file.)
+Every process goes through one runner: ``subprocess.Popen`` starts a tiny ``sh`` that puts
+the tool in the background and exits; this process is a child subreaper, so the tool
+becomes its child and ``os.wait4`` returns its wall time, CPU seconds (user + sys, its
+waited-for children included) and peak RSS (``ru_maxrss``, the largest single process
+of the tree). The ``sh`` step is there because Linux carries the parent's peak RSS into a
+child over ``exec``: spawned from this (large) Python process directly, even ``true``
+would report this process's RSS. Spawned from ``sh`` the floor is about 1 MiB.
+
+Reported: MB/s (10^6 bytes of repo per second of process wall time), CPU s per GB and
+peak RSS MiB, each the median of ``--runs`` runs. Before timing, every Python tool (ours,
+hf) downloads a tiny repo once, unmeasured, so that all runs use compiled bytecode, as
+an installed tool does (``keep_bytecode``). Every run starts in an empty folder
+after ``sync``; afterwards (outside the timing) every tool's output is checked: exactly the
+expected files, each with the right size and sha256, nothing else left behind (no
+``.aria2`` control file, no partial file), and for ours one registry entry of the right
+size. A tool that did not deliver stops the benchmark. (Plain ``aria2c URL1 URL2`` would
+treat the URLs as mirrors of *one* file; the peer therefore gets an input file with one
+entry per file.)
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import hashlib
+import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -31,11 +52,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imageworks.providers.huggingface.transfer import Aria2Engine, PythonEngine, RemoteFile, TransferJob
+from imageworks.providers.huggingface.transfer import PythonEngine, RemoteFile, TransferJob
 from tests.support.hub_server import HubServer
 
 NGINX_CONF = """
@@ -55,19 +77,85 @@ http {{
 }}
 """
 
-TOOLS = "curl,aria2c,hf,ours-python,ours-aria2"  # also: ours-default (what select_engine() picks)
+PEERS = ("curl", "aria2c", "hf")
+OURS_TOOLS = ("ours", "ours-aria2")  # our console script, as a process
+TOOLS = "curl,aria2c,hf,ours,ours-aria2"  # also: ours-inproc (the engine alone, in this process)
+BIN = Path(sys.executable).parent  # the project's .venv/bin under ``uv run``
+OURS = str(BIN / "imageworks-download")
+HF = str(BIN / "hf")
+PR_SET_CHILD_SUBREAPER = 36
+# Start "$@" in the background with its output in the log file, print its pid, exit.
+LAUNCH = 'log=$1; shift; "$@" >"$log" 2>&1 </dev/null & echo $!'
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured run: wall seconds, CPU seconds (user + sys), peak RSS in KiB (None in process)."""
+
+    wall: float
+    cpu: float
+    rss_kib: int | None
+
+
+# -- measuring ---------------------------------------------------------------------------
+
+
+def become_subreaper() -> None:
+    """Make orphaned descendants (the tools started by ``run_process``) children of this process."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+
+
+def run_process(argv: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> Sample:
+    """Run ``argv`` to completion and measure it with ``os.wait4``; raise if it fails.
+
+    Needs ``become_subreaper()`` first. The tool's stdout and stderr go to ``log``.
+    """
+    began = time.monotonic()
+    launch = ["/bin/sh", "-c", LAUNCH, "sh", str(log), *argv]
+    launcher = subprocess.Popen(launch, env=env, cwd=cwd, stdout=subprocess.PIPE)
+    pid = int(launcher.communicate()[0])
+    _, status, usage = os.wait4(pid, 0)  # the launcher has exited, so the tool is our child now
+    wall = time.monotonic() - began
+    if os.waitstatus_to_exitcode(status) != 0:
+        tail = log.read_text(errors="replace")[-2000:].strip()
+        raise SystemExit(f"{Path(argv[0]).name} failed ({os.waitstatus_to_exitcode(status)}): {tail}")
+    return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+
+
+def run_in_process(action: Callable[[], object]) -> Sample:
+    """Time ``action`` in this process; CPU includes the Hub's threads, RSS is not meaningful."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    began = time.monotonic()
+    action()
+    wall = time.monotonic() - began
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Sample(wall, cpu, None)
+
+
+# -- serving -----------------------------------------------------------------------------
 
 
 def write_random(path: Path, mib: int) -> None:
-    """Incompressible bytes, written in 16 MiB blocks."""
+    """A valid safetensors file of exactly ``mib`` MiB: one U8 tensor of incompressible bytes.
+
+    Valid, so that our detection reads a real header as it would on a real model.
+    """
+    header_size = 128
+    payload = mib * 1024 * 1024 - 8 - header_size
+    header = json.dumps({"weight": {"dtype": "U8", "shape": [payload], "data_offsets": [0, payload]}})
     generator = random.Random(path.name)
     with path.open("wb") as handle:
-        for _ in range(mib // 16):
-            handle.write(generator.randbytes(16 * 1024 * 1024))
-        handle.write(generator.randbytes((mib % 16) * 1024 * 1024))
+        handle.write(header_size.to_bytes(8, "little") + header.ljust(header_size).encode())
+        for _ in range(payload // (16 << 20)):
+            handle.write(generator.randbytes(16 << 20))
+        handle.write(generator.randbytes(payload % (16 << 20)))
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 just now."""
     import socket
 
     with socket.socket() as probe:
@@ -76,6 +164,7 @@ def free_port() -> int:
 
 
 def start_nginx(root: Path, cap_mb: int) -> tuple[subprocess.Popen[bytes], int, int]:
+    """nginx serving ``root/www`` on two ports: unthrottled and ``limit_rate cap_mb``m per connection."""
     fast, capped = free_port(), free_port()
     conf = root / "nginx.conf"
     conf.write_text(NGINX_CONF.format(root=root, fast=fast, capped=capped, cap=cap_mb), encoding="utf-8")
@@ -85,7 +174,50 @@ def start_nginx(root: Path, cap_mb: int) -> tuple[subprocess.Popen[bytes], int, 
     return process, fast, capped
 
 
+def serve_repo(hub: HubServer, www: Path, repo_id: str, folder: Path) -> list[RemoteFile]:
+    """Serve ``folder`` as ``repo_id``, its LFS blobs through nginx; return its files by resolve URL."""
+    repo = hub.add_repo(repo_id, folder)
+    files = list(repo.revisions["main"].files.values())
+    for hub_file in files:
+        link = www / "__cdn__" / hub_file.sha256
+        if hub_file.lfs and not link.exists():
+            link.symlink_to(hub_file.source)
+    return [RemoteFile(hub.resolve_url(repo_id, f.path), f.path, f.size, f.sha256) for f in files]
+
+
+def write_tiny_repo(folder: Path) -> Path:
+    """An instant repo: ``config.json`` and a 1 MiB ``model.safetensors``."""
+    folder.mkdir(parents=True)
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64}
+    (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    write_random(folder / "model.safetensors", 1)
+    return folder
+
+
+def keep_bytecode(root: Path) -> None:
+    """Let the Python tools started from here (ours, hf) keep compiled bytecode in ``root/pycache``.
+
+    An installed tool runs from ``.pyc`` files after its first start. Without them (uv
+    does not compile at install, and ``PYTHONDONTWRITEBYTECODE`` stops Python writing
+    them) every start compiles each imported module from source, about 1.5 s here, which
+    is not the tool's cost. Only the children see this; the cache lives in ``root``.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+
+
+def warm_up(tools: list[str], hub: HubServer, repo_id: str, remote: list[RemoteFile], out: Path) -> None:
+    """One unmeasured tiny download per Python tool, so its bytecode is compiled before timing."""
+    for tool in tools:
+        if tool == "hf" or tool in OURS_TOOLS:
+            run_tool(tool, hub, repo_id, remote, out / f"warm-up-{tool}")
+
+
+# -- checking ----------------------------------------------------------------------------
+
+
 def sha256_of(path: Path) -> str:
+    """The sha256 of a file, read in 8 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while block := handle.read(8 << 20):
@@ -109,123 +241,225 @@ def verify(tool: str, folder: Path, remote: list[RemoteFile]) -> None:
             raise SystemExit(f"{tool}: {name} is incomplete or corrupt")
 
 
-def run_once(tool: str, hub: HubServer, repo_id: str, remote: list[RemoteFile], out: Path) -> float:
-    """Seconds one run of ``tool`` takes, its output checked afterwards (not timed)."""
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    action = _runner(tool, hub, repo_id, remote, out)
-    os.sync()  # dirty pages of the previous run are not this run's cost
-    began = time.monotonic()
-    action()
-    elapsed = time.monotonic() - began
-    verify(tool, out / "dl", remote)
-    shutil.rmtree(out, ignore_errors=True)
-    return elapsed
+def verify_registry(tool: str, registry_dir: Path, total: int) -> None:
+    """Raise unless our merged registry holds exactly one entry, recorded with ``total`` bytes."""
+    data = json.loads((registry_dir / "model_registry.json").read_text(encoding="utf-8"))
+    entries = data["models"] if isinstance(data, dict) else data
+    if len(entries) != 1 or entries[0].get("download_size_bytes") != total:
+        sizes = [e.get("download_size_bytes") for e in entries]
+        raise SystemExit(f"{tool}: expected one registry entry of {total} bytes, found sizes {sizes}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--single-mib", type=int, default=1024)
-    parser.add_argument("--shard-mib", type=int, default=128)
-    parser.add_argument("--shards", type=int, default=8)
-    parser.add_argument("--cap-mb", type=int, default=25, help="nginx limit_rate per connection, MB/s")
-    parser.add_argument("--runs", type=int, default=3, help="runs per tool and case; the median is reported")
-    parser.add_argument("--tools", default=TOOLS)
-    parser.add_argument("--scenarios", default="unthrottled,capped")
-    parser.add_argument("--cases", default="single,shards")
-    args = parser.parse_args()
-    tools = args.tools.split(",")
-
-    root = Path(tempfile.mkdtemp(prefix="bench-transfer-"))
-    try:
-        www = root / "www" / "__cdn__"
-        www.mkdir(parents=True)
-        repos = {"single": root / "single", "shards": root / "shards"}
-        repos = {kind: folder for kind, folder in repos.items() if kind in args.cases.split(",")}
-        if "single" in repos:
-            repos["single"].mkdir()
-            write_random(repos["single"] / "model.safetensors", args.single_mib)
-        if "shards" in repos:
-            repos["shards"].mkdir()
-            for index in range(args.shards):
-                name = f"model-{index + 1:05d}-of-{args.shards:05d}.safetensors"
-                write_random(repos["shards"] / name, args.shard_mib)
-        nginx, fast, capped = start_nginx(root, args.cap_mb)
-        scenarios = {"unthrottled": ("unthrottled", fast), "capped": (f"{args.cap_mb} MB/s per connection", capped)}
-        rows = []
-        try:
-            for key in args.scenarios.split(","):
-                scenario, port = scenarios[key]
-                with HubServer(lfs_redirect=True, cdn=f"http://localhost:{port}") as hub:
-                    for kind, folder in repos.items():
-                        repo = hub.add_repo(f"bench/{kind}", folder)
-                        files = list(repo.revisions["main"].files.values())
-                        for hub_file in files:
-                            link = www / hub_file.sha256
-                            if not link.exists():
-                                link.symlink_to(hub_file.source)
-                        remote = [
-                            RemoteFile(hub.resolve_url(f"bench/{kind}", f.path), f.path, f.size, f.sha256)
-                            for f in files
-                        ]
-                        total = sum(f.size for f in files)
-                        row = {"scenario": scenario, "case": f"{len(files)} x {files[0].size >> 20} MiB"}
-                        for tool in tools:
-                            seconds = [
-                                run_once(tool, hub, f"bench/{kind}", remote, root / "out" / tool)
-                                for _ in range(args.runs)
-                            ]
-                            rates = [total / s / 1e6 for s in seconds]
-                            row[tool] = statistics.median(rates)
-                            spread = " ".join(f"{r:.0f}" for r in rates)
-                            print(
-                                f"{scenario:>26} {row['case']:>14} {tool:>12} {row[tool]:8.0f} MB/s  ({spread})",
-                                flush=True,
-                            )
-                        rows.append(row)
-        finally:
-            nginx.terminate()
-            nginx.wait()
-        print()
-        print("| scenario | files | " + " | ".join(tools) + " |")
-        print("|---|---|" + "---:|" * len(tools))
-        for row in rows:
-            print(f"| {row['scenario']} | {row['case']} | " + " | ".join(f"{row[t]:.0f}" for t in tools) + " |")
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+# -- the tools ---------------------------------------------------------------------------
 
 
-def _runner(tool: str, hub: HubServer, repo_id: str, remote: list[RemoteFile], out: Path) -> Callable[[], object]:
-    target = out / "dl"
+def ours_env(hub: HubServer, run_dir: Path) -> dict[str, str]:
+    """Our settings for one run: this Hub, a fresh registry, log, cache and model root."""
+    return {
+        **os.environ,
+        "HF_ENDPOINT": hub.url,
+        "IMAGEWORKS_REGISTRY_DIR": str(run_dir / "registry"),
+        "IMAGEWORKS_LOG_DIR": str(run_dir / "logs"),
+        "IMAGEWORKS_CACHE_DIR": str(run_dir / "cache"),
+        "IMAGEWORKS_MODEL_ROOT": str(run_dir / "models"),
+        "IMAGEWORKS_LMSTUDIO_ROOT": str(run_dir / "lmstudio"),
+        "IMAGEWORKS_MAX_CONNECTIONS": "16",
+    }
+
+
+def hf_env(hub: HubServer, run_dir: Path) -> dict[str, str]:
+    """``hf download``'s settings for one run: this Hub, a fresh HF_HOME, no progress bars."""
+    return {
+        **os.environ,
+        "HF_ENDPOINT": hub.url,
+        "HF_HOME": str(run_dir / "hf-home"),
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "HF_HUB_OFFLINE": "0",
+    }
+
+
+def command(
+    tool: str, hub: HubServer, repo_id: str, remote: list[RemoteFile], run_dir: Path
+) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment that start ``tool`` to fetch ``repo_id`` into ``run_dir/dl``."""
+    target = run_dir / "dl"
     if tool == "curl":  # one connection, files in turn
         argv = ["curl", "-sSfL", "--create-dirs"]
         for item in remote:
             argv += ["-o", str(target / item.relative_path), item.url]
-        return lambda: subprocess.run(argv, check=True)
+        return argv, dict(os.environ)
     if tool == "aria2c":  # plain -x16 -s16 (default -j5), one input entry per file
-        listing = out / "aria2-input.txt"
+        listing = run_dir / "aria2-input.txt"
         listing.write_text("".join(f"{f.url}\n  out={f.relative_path}\n" for f in remote), encoding="utf-8")
         argv = ["aria2c", "-q", "-x16", "-s16", "--file-allocation=none", "-d", str(target), "-i", str(listing)]
-        return lambda: subprocess.run(argv, check=True)
+        return argv, dict(os.environ)
     if tool == "hf":
-        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_OFFLINE": "0"}
-        env["HF_HOME"] = str(out / ".hf-home")
-        argv = [str(Path(sys.executable).with_name("hf")), "download", repo_id, "--local-dir", str(target)]
-        return lambda: _quiet(argv, env)
-    if tool == "ours-default":
-        from imageworks.providers.huggingface.transfer import select_engine
+        return [HF, "download", repo_id, "--local-dir", str(target)], hf_env(hub, run_dir)
+    if tool in OURS_TOOLS:
+        engine = "--aria2" if tool == "ours-aria2" else "--no-aria2"
+        argv = [OURS, "download", repo_id, "--location", str(target), "--non-interactive", engine]
+        return argv, ours_env(hub, run_dir)
+    raise SystemExit(f"unknown tool {tool!r}")
 
-        engine = select_engine()
+
+def downloaded(tool: str, run_dir: Path, repo_id: str) -> Path:
+    """Where ``tool`` puts the repo's files: ours under ``<location>/<owner>/<repo>``."""
+    return run_dir / "dl" / repo_id if tool in OURS_TOOLS else run_dir / "dl"
+
+
+def fetch_and_check(tool: str, hub: HubServer, repo_id: str, remote: list[RemoteFile], run_dir: Path) -> Sample:
+    """One measured run of ``tool`` in ``run_dir``, its output checked afterwards (not timed)."""
+    os.sync()  # dirty pages of the previous run are not this run's cost
+    if tool == "ours-inproc":
+        job = TransferJob(remote, run_dir / "dl", max_connections=16)
+        sample = run_in_process(lambda: PythonEngine().fetch(job))
     else:
-        engine = PythonEngine() if tool == "ours-python" else Aria2Engine()
-    return lambda: engine.fetch(TransferJob(remote, target, max_connections=16))
+        argv, env = command(tool, hub, repo_id, remote, run_dir)
+        sample = run_process(argv, env=env, cwd=run_dir, log=run_dir / "tool.log")
+    verify(tool, downloaded(tool, run_dir, repo_id), remote)
+    if tool in OURS_TOOLS:
+        verify_registry(tool, run_dir / "registry", sum(f.size for f in remote))
+    return sample
 
 
-def _quiet(argv: list[str], env: dict[str, str]) -> None:
-    """Run a tool whose chatter (hints, lock notices) would clutter the table; show it only on failure."""
-    done = subprocess.run(argv, env=env, capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"{argv[0]} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+def fresh(run_dir: Path) -> Path:
+    """``run_dir``, emptied."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def run_tool(tool: str, hub: HubServer, repo_id: str, remote: list[RemoteFile], run_dir: Path) -> Sample:
+    """``fetch_and_check`` in an empty ``run_dir``, removed afterwards."""
+    sample = fetch_and_check(tool, hub, repo_id, remote, fresh(run_dir))
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return sample
+
+
+# -- reporting ---------------------------------------------------------------------------
+
+
+def summary(samples: list[Sample], total: int) -> dict[str, float | None]:
+    """Medians over runs: MB/s, CPU s per GB, peak RSS MiB (None in process)."""
+    rss = [s.rss_kib for s in samples if s.rss_kib is not None]
+    return {
+        "mbps": statistics.median(total / s.wall / 1e6 for s in samples),
+        "cpu_per_gb": statistics.median(s.cpu / (total / 1e9) for s in samples),
+        "rss_mib": statistics.median(rss) / 1024 if rss else None,
+    }
+
+
+def speed_table(rows: list[dict], tools: list[str]) -> str:
+    """Markdown: MB/s per tool, ours over the best peer and over hf."""
+    peers = [t for t in tools if t in PEERS]
+    lines = [
+        "| scenario | files | " + " | ".join(tools) + " | ours ÷ best peer | ours ÷ hf |",
+        "|---|---|" + "---:|" * (len(tools) + 2),
+    ]
+    for row in rows:
+        cells = [f"{row[t]['mbps']:.0f}" for t in tools]
+        best = max(peers, key=lambda t: row[t]["mbps"]) if peers else None
+        ratio = f"{row['ours']['mbps'] / row[best]['mbps']:.2f} ({best})" if best and "ours" in tools else "—"
+        versus_hf = f"{row['ours']['mbps'] / row['hf']['mbps']:.1f}x" if {"ours", "hf"} <= set(tools) else "—"
+        lines.append(f"| {row['scenario']} | {row['case']} | " + " | ".join(cells) + f" | {ratio} | {versus_hf} |")
+    return "\n".join(lines)
+
+
+def cost_table(rows: list[dict], tools: list[str]) -> str:
+    """Markdown: CPU s/GB and peak RSS MiB per tool, ours' CPU over aria2c's."""
+    lines = [
+        "| scenario | files | " + " | ".join(tools) + " | ours CPU ÷ aria2c |",
+        "|---|---|" + "---:|" * (len(tools) + 1),
+    ]
+    for row in rows:
+        cells = []
+        for tool in tools:
+            rss = row[tool]["rss_mib"]
+            cells.append(f"{row[tool]['cpu_per_gb']:.2f} s / " + (f"{rss:.0f} MiB" if rss is not None else "—"))
+        ratio = "—"
+        if {"ours", "aria2c"} <= set(tools):
+            ratio = f"{row['ours']['cpu_per_gb'] / row['aria2c']['cpu_per_gb']:.2f}"
+        lines.append(f"| {row['scenario']} | {row['case']} | " + " | ".join(cells) + f" | {ratio} |")
+    return "\n".join(lines)
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+def make_repos(root: Path, args: argparse.Namespace) -> dict[str, Path]:
+    """The source folders of the chosen cases: ``single``, ``big`` (one file each), ``shards``."""
+    repos = {}
+    for kind in args.cases.split(","):
+        folder = root / "repos" / kind
+        folder.mkdir(parents=True)
+        if kind in ("single", "big"):
+            write_random(folder / "model.safetensors", args.single_mib if kind == "single" else args.big_mib)
+        elif kind == "shards":
+            for index in range(args.shards):
+                write_random(folder / f"model-{index + 1:05d}-of-{args.shards:05d}.safetensors", args.shard_mib)
+        else:
+            raise SystemExit(f"unknown case {kind!r} (single, big, shards)")
+        repos[kind] = folder
+    return repos
+
+
+def measure_case(
+    tools: list[str], runs: int, hub: HubServer, repo_id: str, remote: list[RemoteFile], out: Path, label: str
+) -> dict:
+    """Every tool ``runs`` times on one repo; a row of summaries, progress printed per tool."""
+    total = sum(f.size for f in remote)
+    row: dict = {"case": f"{len(remote)} x {remote[0].size >> 20} MiB"}
+    for tool in tools:
+        samples = [run_tool(tool, hub, repo_id, remote, out / tool) for _ in range(runs)]
+        row[tool] = summary(samples, total)
+        spread = " ".join(f"{total / s.wall / 1e6:.0f}" for s in samples)
+        print(f"{label:>24} {row['case']:>14} {tool:>12} {row[tool]['mbps']:8.0f} MB/s  ({spread})", flush=True)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--single-mib", type=int, default=512)
+    parser.add_argument("--big-mib", type=int, default=2048)
+    parser.add_argument("--shard-mib", type=int, default=64)
+    parser.add_argument("--shards", type=int, default=8)
+    parser.add_argument("--cap-mb", type=int, default=25, help="nginx limit_rate per connection, MB/s")
+    parser.add_argument("--runs", type=int, default=3, help="runs per tool and case; the median is reported")
+    parser.add_argument("--tools", default=TOOLS, help=f"comma-separated, default {TOOLS}; also ours-inproc")
+    parser.add_argument("--scenarios", default="unthrottled,capped")
+    parser.add_argument("--cases", default="single,big,shards")
+    args = parser.parse_args()
+    tools = args.tools.split(",")
+    become_subreaper()
+
+    root = Path(tempfile.mkdtemp(prefix="bench-transfer-"))
+    keep_bytecode(root)
+    try:
+        (root / "www" / "__cdn__").mkdir(parents=True)
+        repos = make_repos(root, args)
+        tiny = write_tiny_repo(root / "repos" / "tiny")
+        nginx, fast, capped = start_nginx(root, args.cap_mb)
+        scenarios = {"unthrottled": ("unthrottled", fast), "capped": (f"{args.cap_mb} MB/s per connection", capped)}
+        rows = []
+        try:
+            with HubServer(lfs_redirect=True, cdn=f"http://localhost:{fast}") as hub:
+                warm_up(tools, hub, "bench/tiny", serve_repo(hub, root / "www", "bench/tiny", tiny), root / "out")
+            for key in args.scenarios.split(","):
+                label, port = scenarios[key]
+                with HubServer(lfs_redirect=True, cdn=f"http://localhost:{port}") as hub:
+                    for kind, folder in repos.items():
+                        remote = serve_repo(hub, root / "www", f"bench/{kind}", folder)
+                        row = measure_case(tools, args.runs, hub, f"bench/{kind}", remote, root / "out", label)
+                        rows.append({"scenario": label, **row})
+        finally:
+            nginx.terminate()
+            nginx.wait()
+        print("\nMB/s (10^6 bytes of repo per second of process wall time), median of", args.runs, "runs\n")
+        print(speed_table(rows, tools))
+        print("\nCPU seconds (user + sys, children included) per GB / peak RSS, median\n")
+        print(cost_table(rows, tools))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
