@@ -382,3 +382,30 @@ def test_two_quants_of_one_repo_are_two_entries_with_their_own_files(hub: HubSer
     assert cli(capsys, "verify", q8.name).code == 0
     assert cli(capsys, "remove", q8.name, "--delete-files", "--force", "--no-backup").code == 0
     assert not folder.exists()
+
+
+def test_plain_rerun_is_one_small_request_until_the_branch_moves(hub: HubServer, isolated: Path, tmp_path: Path,
+                                                                 minilm_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+    import sys
+
+    assert cli(capsys, "download", MINILM, "--no-aria2").code == 0
+    (entry,) = Registry.open().entries()
+    assert entry.revision == hub.repos[MINILM].revisions["main"].commit
+    api_before, files_before = len(hub.requests_for("/api/*")), len(hub.requests_for("*/resolve/*"))
+    probe = ("import sys; from imageworks.cli.main import run; code = run('download', ['download', sys.argv[1]]); "
+             "print('HEAVY' if 'huggingface_hub' in sys.modules or 'requests' in sys.modules else 'LIGHT', code)")
+    again = subprocess.run([sys.executable, "-c", probe, MINILM], capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert "Already downloaded" in again.stdout and again.stdout.strip().endswith("LIGHT 0")
+    assert len(hub.requests_for("/api/*")) == api_before + 1 and len(hub.requests_for("*/resolve/*")) == files_before
+
+    moved = tmp_path / "moved"
+    shutil.copytree(minilm_dir, moved)
+    (moved / "config.json").write_text('{"moved": true}')
+    hub.add_repo(MINILM, moved)  # the branch now points at another commit
+    updated = cli(capsys, "download", MINILM, "--no-aria2")
+    assert updated.code == 0 and "✓ Downloaded" in updated.out
+    (entry,) = Registry.open().entries()
+    assert entry.revision == hub.repos[MINILM].revisions["main"].commit
+    assert (Path(entry.download_path or "") / "config.json").read_text() == '{"moved": true}'

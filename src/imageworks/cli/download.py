@@ -16,6 +16,7 @@ from imageworks.core.hookspecs import hookimpl
 from imageworks.core.query import entry_json
 
 if TYPE_CHECKING:
+    from imageworks.core.model import RegistryEntry
     from imageworks.providers.huggingface.pipeline import DownloadPlan
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -59,11 +60,14 @@ def download_command(
     as_json: bool,
 ) -> None:
     """Download MODEL (owner/repo, owner/repo@branch or a Hub URL) and record it."""
+    if use_aria2 and no_aria2:
+        raise click.UsageError("--aria2 and --no-aria2 contradict each other")
+    plain_rerun = not (force or dry_run or format_hint or weights or include_optional or support_repo or location)
+    if plain_rerun and _report_if_current(app, model, as_json):
+        return
     from imageworks.providers.huggingface.pipeline import DownloadOptions, plan_download, run_download
     from imageworks.providers.huggingface.transfer.progress import ProgressReporter
 
-    if use_aria2 and no_aria2:
-        raise click.UsageError("--aria2 and --no-aria2 contradict each other")
     options = DownloadOptions(
         format_hint=format_hint,
         location=location,
@@ -80,12 +84,12 @@ def download_command(
         return
     with ProgressReporter(plan.ref.display) as reporter:
         result = run_download(plan, options, app.config, progress=reporter)
-    if as_json:
-        out.emit_json({**entry_json(result.entry), "skipped": result.skipped})
-        return
     entry = result.entry
     if result.skipped:
-        out.echo(f"Already downloaded: {entry.name} at {entry.download_path} (use --force to fetch again)")
+        _print_skipped(entry, as_json)
+        return
+    if as_json:
+        out.emit_json({**entry_json(entry), "skipped": False})
         return
     out.echo(f"✓ Downloaded {plan.ref.display} as {entry.name}")
     for label, value in (
@@ -99,6 +103,30 @@ def download_command(
     ):
         if value not in (None, ""):
             out.echo(f"  {label:<15}{value}")
+
+
+def _report_if_current(app: AppContext, model: str, as_json: bool) -> bool:
+    """Say "Already downloaded" and return True when a plain re-run has nothing to do.
+
+    The quick check costs one small request and no heavy import; any doubt sends the
+    command down the full pipeline, which checks everything again.
+    """
+    from imageworks.providers.huggingface.quick_check import installed_at_current_commit
+    from imageworks.providers.huggingface.refs import parse_model_ref
+
+    ref = parse_model_ref(model, app.config.hf_endpoint)
+    entry = None if ref.filename else installed_at_current_commit(ref, app.config.hf_endpoint, app.registry)
+    if entry is None:
+        return False
+    _print_skipped(entry, as_json)
+    return True
+
+
+def _print_skipped(entry: RegistryEntry, as_json: bool) -> None:
+    if as_json:
+        out.emit_json({**entry_json(entry), "skipped": True})
+    else:
+        out.echo(f"Already downloaded: {entry.name} at {entry.download_path} (use --force to fetch again)")
 
 
 def _print_plan(plan: DownloadPlan, as_json: bool) -> None:
