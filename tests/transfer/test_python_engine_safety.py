@@ -1,5 +1,6 @@
-"""The Python engine against a hostile target folder: planted links, jobs of thousands of
-files under a descriptor limit, and disk failures that must read as one line."""
+"""The Python engine against a hostile target folder and hostile servers: planted links,
+a server that drips bytes, jobs of thousands of files under a descriptor limit, and disk
+failures that must read as one line."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import attrs
@@ -118,6 +123,84 @@ def test_open_folder_refuses_links_below_the_root_only(tmp_path: Path) -> None:
     with pytest.raises(UnsafePathError):
         open_folder(root, ["b"], create=True)
     assert open_folder(root, ["missing"], create=False) is None
+
+
+# -- a server that drips ---------------------------------------------------------------
+
+
+class DripServer:
+    """Serves ``body`` with Range; past ``fast_until`` bytes it sends one byte every 50 ms."""
+
+    def __init__(self, body: bytes, fast_until: int | None) -> None:
+        self.body, self.fast_until, self.served = body, fast_until, 0
+        state = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                first, _, last = self.headers.get("Range", "bytes=0-").removeprefix("bytes=").partition("-")
+                start, end = int(first or 0), int(last) if last else len(state.body) - 1
+                self.send_response(206)
+                self.send_header("Content-Length", str(end - start + 1))
+                self.send_header("Content-Range", f"bytes {start}-{end}/{len(state.body)}")
+                self.end_headers()
+                try:
+                    position = start
+                    while position <= end:
+                        slow = state.fast_until is not None and position >= state.fast_until
+                        stop = position + 1 if slow else min(end + 1, state.fast_until or end + 1, position + 64 * 1024)
+                        stop = max(stop, position + 1)
+                        self.wfile.write(state.body[position:stop])
+                        state.served += stop - position
+                        position = stop
+                        if slow:
+                            self.wfile.flush()
+                            time.sleep(0.05)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/weights.bin"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def drip() -> Iterator[DripServer]:
+    body = os.urandom(2 * MiB)
+    server = DripServer(body, fast_until=MiB + 100)
+    yield server
+    server.close()
+
+
+def test_a_dripping_server_stalls_the_transfer_and_keeps_what_arrived(drip: DripServer, tmp_path: Path) -> None:
+    remote = RemoteFile(drip.url, "weights.bin", len(drip.body), hashlib.sha256(drip.body).hexdigest())
+    target = tmp_path / "out"
+    engine = PythonEngine(chunk_size=64 * 1024, adaptive=False)
+    job = TransferJob([remote], target, max_connections=1, max_parallel_files=1, stall_timeout=1.5)
+    started = time.monotonic()
+    with pytest.raises(TransferError) as caught:
+        engine.fetch(job)
+    elapsed = time.monotonic() - started
+    message = str(caught.value)
+    assert "stalled" in message and "1.5 s" in message and "resume" in message and "\n" not in message
+    assert 1.5 <= elapsed < 6
+    partial = target / f"weights.bin{PARTIAL}"
+    state = json.loads((target / f"weights.bin{PARTIAL}.json").read_text())
+    assert state["done"][0][0] == 0 and state["done"][0][1] >= MiB - 64 * 1024  # what arrived is recorded
+    assert partial.read_bytes()[: MiB - 64 * 1024] == drip.body[: MiB - 64 * 1024]
+    drip.fast_until, drip.served = None, 0
+    engine.fetch(job)
+    assert (target / "weights.bin").read_bytes() == drip.body
+    assert drip.served <= len(drip.body) - MiB + 64 * 1024  # resumed, not restarted
 
 
 # -- many files, few descriptors ---------------------------------------------------------

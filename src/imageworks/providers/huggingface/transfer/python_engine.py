@@ -18,17 +18,23 @@ A file's partial file is opened (and its hasher started) when its first piece is
 and closed when it completes, so descriptors and threads stay bounded by the number of
 streams, not the number of files. Nothing in the target folder is followed: files and
 folders are reached through :mod:`~imageworks.providers.huggingface.transfer.nofollow`.
+A transfer that receives less than ``STALL_BYTES`` in ``job.stall_timeout`` seconds stops
+(sockets are shut down, so even a read blocked on a dripping server returns) and keeps
+what it has for the next run.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import errno
 import hashlib
 import json
 import os
+import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
@@ -57,6 +63,7 @@ from imageworks.providers.huggingface.transfer.safety import (
 )
 
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+STALL_BYTES = 1024  # a whole transfer receiving less than this in ``stall_timeout`` seconds has stalled
 RESUME_HINT = "the bytes received are kept: run the same command again to resume"
 STATE_VERSION = 1
 HASH_BLOCK = 256 * 1024  # bytes read back per sha256 update
@@ -433,6 +440,7 @@ class _Run:
             self.governor.level = limit
         self.workers: list[threading.Thread] = []
         self.active = 0  # workers counted against the governor's level
+        self.sockets: set[socket.socket] = set()  # of responses being read, shut down to stop at once
 
     def run(self) -> list[tuple[PlannedFile, str]]:
         samples: list[tuple[float, int]] = []
@@ -441,8 +449,13 @@ class _Run:
                 if file.size == 0 or not file.missing():
                     self._complete(file)
             last_save = time.monotonic()
+            stall_mark = (last_save, 0)  # (time, bytes received then): the stall clock
             while True:
                 now = time.monotonic()
+                if self.received - stall_mark[1] >= STALL_BYTES or self.resumed + self.received >= self.bytes_total:
+                    stall_mark = (now, self.received)
+                elif now - stall_mark[0] >= self.job.stall_timeout:
+                    self._fail(_stalled(self.job.stall_timeout))
                 level = self.governor.observe(now, self.received)
                 self.workers = [w for w in self.workers if w.is_alive()]
                 while len(self.workers) < level and self.error is None and self.scheduler.has_work():
@@ -483,8 +496,12 @@ class _Run:
         self._halt()
 
     def _halt(self) -> None:
-        """Stop every worker at its next chunk."""
+        """Stop every worker now: those blocked reading a slow response are woken by a socket shutdown."""
         self.stop.set()
+        with self.lock:
+            sockets = list(self.sockets)
+        for sock in sockets:
+            _shutdown(sock)
 
     def _report(self, samples: list[tuple[float, int]]) -> None:
         if self.progress is None:
@@ -577,8 +594,11 @@ class _Run:
         url = part.file.location or remote.url
         if _origin(url) != _origin(remote.url):
             headers["Authorization"] = None  # the token is for the Hub only, as on a redirect
+        # a read waiting longer than the stall limit is a stall too (and bounds how long a
+        # worker can keep the run from stopping)
+        timeout = (self.engine.timeout, min(self.engine.timeout, self.job.stall_timeout))
         try:
-            with session.get(url, headers=headers, stream=True, timeout=self.engine.timeout) as response:
+            with session.get(url, headers=headers, stream=True, timeout=timeout) as response, self._watched(response):
                 if url != remote.url and response.status_code in (401, 403, 404, 410):
                     part.file.location = None  # the redirect expired: ask the Hub again
                     raise _Retryable(f"HTTP {response.status_code} from {_origin(url)[1]}", 0.0)
@@ -621,6 +641,23 @@ class _Run:
         if status not in (200, 206):
             raise TransferError(f"download of {what} failed: HTTP {status} {response.reason}")
 
+    @contextlib.contextmanager
+    def _watched(self, response: requests.Response) -> Iterator[None]:
+        """Register the response's socket so :meth:`_halt` can wake a read blocked on it."""
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        if sock is None:
+            yield
+            return
+        with self.lock:
+            self.sockets.add(sock)
+        if self.stop.is_set():
+            _shutdown(sock)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.sockets.discard(sock)
+
     def _complete(self, file: _File) -> None:
         with file.lock:
             if file.finished:
@@ -653,6 +690,21 @@ class _Retryable(Exception):
     def __init__(self, reason: str, after: float | None = None) -> None:
         super().__init__(reason)
         self.reason, self.after = reason, after
+
+
+def _stalled(seconds: float) -> TransferError:
+    return TransferError(
+        f"download stalled: less than {STALL_BYTES // 1024} KiB arrived in {seconds:g} s",
+        "the server sends next to nothing; what arrived is kept: run the same command again to resume, "
+        "or raise IMAGEWORKS_STALL_TIMEOUT",
+    )
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:
