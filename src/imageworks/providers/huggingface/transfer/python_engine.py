@@ -20,7 +20,8 @@ streams, not the number of files. Nothing in the target folder is followed: file
 folders are reached through :mod:`~imageworks.providers.huggingface.transfer.nofollow`.
 A transfer that receives less than ``STALL_BYTES`` in ``job.stall_timeout`` seconds stops
 (sockets are shut down, so even a read blocked on a dripping server returns) and keeps
-what it has for the next run.
+what it has for the next run. With ``job.refetch`` files already in place are fetched
+again and replaced only once the new copy verifies.
 """
 
 from __future__ import annotations
@@ -390,7 +391,9 @@ class PythonEngine:
     def fetch(self, job: TransferJob, progress: ProgressCallback | None = None) -> list[VerifiedFile]:
         """Fetch every file of ``job`` into ``job.target_dir``; see the module docstring."""
         planned = plan(job)
-        todo = [item for item in planned if not already_complete(item)]
+        # refetch (``download --force``): fetch every file anew into its partial file; the
+        # copy in place is replaced only once the new one verifies
+        todo = planned if job.refetch else [item for item in planned if not already_complete(item)]
         check_free_space(job.target_dir, sum(max(i.remote.size - partial_bytes(i.partial), 0) for i in todo))
         try:
             job.target_dir.mkdir(parents=True, exist_ok=True)
