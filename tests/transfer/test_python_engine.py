@@ -48,12 +48,12 @@ def test_pieces_are_handed_out_in_file_order(tmp_path: Path) -> None:
     assert again is not None and (again.file.order, again.pos, again.end) == (0, MiB, 2 * MiB)
     for file in files:
         file.stop_hashing()
-        os.close(file.fd)
 
 
 def test_hash_follows_the_written_prefix_out_of_order(tmp_path: Path) -> None:
     data = os.urandom(3 * MiB + 123)
     file = _File(_planned(tmp_path, "w.bin", data), 0)
+    file.attach()  # what a worker does when it takes the file's first piece
     third = len(data) // 3
     for start, end in ((2 * third, len(data)), (third, 2 * third), (0, third)):  # last piece first
         os.pwrite(file.fd, data[start:end], start)
@@ -61,7 +61,9 @@ def test_hash_follows_the_written_prefix_out_of_order(tmp_path: Path) -> None:
     assert file.hasher is not None
     file.hasher.join(timeout=10)
     assert file.digest == hashlib.sha256(data).hexdigest()
-    os.close(file.fd)
+    file.detach()
+    file.close()
+    assert file.fd is None
 
 
 def test_redirect_is_remembered_and_token_stays_with_the_hub(tmp_path: Path) -> None:

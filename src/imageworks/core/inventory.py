@@ -19,7 +19,9 @@ from imageworks.core.model import FileRecord, Inventory
 from imageworks.core.regular_files import open_regular
 
 SKIPPED_DIRS = frozenset({".cache", ".git", ".huggingface", "__pycache__"})
-SKIPPED_SUFFIXES = (".aria2", ".incomplete", ".part", ".imageworks-partial", ".lock")
+# transfer leftovers: partial files and their resume state (the Python engine's sidecar and its scratch copy)
+SKIPPED_SUFFIXES = (".aria2", ".incomplete", ".part", ".imageworks-partial", ".imageworks-partial.json",
+                    ".imageworks-partial.json.tmp", ".lock")
 HASH_CHUNK = 8 * 1024 * 1024
 
 ProgressCallback = Callable[[int], None]

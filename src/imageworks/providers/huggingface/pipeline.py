@@ -181,13 +181,12 @@ def run_download(
     existing = already_installed(plan, registry)  # also proves the registry readable before any byte moves
     if existing is not None and not options.force:
         return DownloadResult(entry=existing, plan=plan, skipped=True)
-    if options.force:
-        for file in plan.selection.files:  # --force: fetch again, leave other files alone
-            (plan.target / file.path).unlink(missing_ok=True)
     token = hf_token()
     engine = select_engine(options.engine or config.transfer_engine)
     files = [(plan.snapshot, f) for f in plan.selection.files] + list(plan.support)
-    verified = engine.fetch(_job(files, plan, config, token), progress)
+    # --force fetches every file again; the installed copies stay until the new ones verify
+    job = attrs.evolve(_job(files, plan, config, token), refetch=options.force)
+    verified = engine.fetch(job, progress)
     known = {v.relative_path: v.sha256 for v in verified if v.sha256}
 
     detections = FormatDetector().detect_directory(

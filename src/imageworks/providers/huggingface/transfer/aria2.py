@@ -97,7 +97,7 @@ class Aria2Engine:
         """Fetch every file of ``job`` into ``job.target_dir``; see the module docstring."""
         executable = self.executable or find_aria2c()
         planned = plan(job)
-        todo = [item for item in planned if not already_complete(item)]
+        todo = [item for item in planned if job.refetch or not already_complete(item)]
         for item in todo:
             if not control_file(item).exists():
                 remove_quietly(item.partial)  # not aria2c's: its bytes cannot be trusted

@@ -38,6 +38,10 @@ class TransferJob:
     # A transfer that receives (almost) nothing for this many seconds fails with a clear
     # error instead of hanging on a server that drips bytes (config ``stall_timeout``).
     stall_timeout: float = 60.0
+    # Fetch every file again even when a verified copy is in place (``download --force``):
+    # the new bytes go to the partial file and replace the copy only once verified, so a
+    # failed refetch leaves the installed file as it was.
+    refetch: bool = False
     headers: Mapping[str, str] = attrs.field(factory=dict)
 
     def request_headers(self) -> dict[str, str]:

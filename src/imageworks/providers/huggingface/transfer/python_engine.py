@@ -13,20 +13,35 @@ written prefix grows (sha256 is sequential; handing out pieces in file order kee
 prefix close behind the streams), so verifying a file costs little more than its last
 pieces once the last byte arrives. hashlib and the socket reads release the GIL, so the
 hash runs on the second core while the streams receive.
+
+A file's partial file is opened (and its hasher started) when its first piece is taken
+and closed when it completes, so descriptors and threads stay bounded by the number of
+streams, not the number of files. Nothing in the target folder is followed: files and
+folders are reached through :mod:`~imageworks.providers.huggingface.transfer.nofollow`.
+A transfer that receives less than ``STALL_BYTES`` in ``job.stall_timeout`` seconds stops
+(sockets are shut down, so even a read blocked on a dripping server returns) and keeps
+what it has for the next run. With ``job.refetch`` files already in place are fetched
+again and replaced only once the new copy verifies.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
+import errno
 import hashlib
 import json
 import os
+import socket
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 import requests
 
+from imageworks.core.errors import UnsafePathError
 from imageworks.providers.huggingface.transfer.adaptive import ConnectionGovernor
 from imageworks.providers.huggingface.transfer.errors import (
     AuthenticationRequiredError,
@@ -39,73 +54,193 @@ from imageworks.providers.huggingface.transfer.model import (
     TransferProgress,
     VerifiedFile,
 )
+from imageworks.providers.huggingface.transfer.nofollow import Folder, open_folder
 from imageworks.providers.huggingface.transfer.safety import (
     PlannedFile,
     already_complete,
     check_free_space,
     partial_bytes,
     plan,
-    remove_quietly,
 )
 
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+STALL_BYTES = 1024  # a whole transfer receiving less than this in ``stall_timeout`` seconds has stalled
+RESUME_HINT = "the bytes received are kept: run the same command again to resume"
 STATE_VERSION = 1
 HASH_BLOCK = 256 * 1024  # bytes read back per sha256 update
 
 
 class _File:
-    """One file in flight: its partial file descriptor, the byte ranges already written and,
-    when the Hub gave a digest, a thread hashing the written prefix as it grows."""
+    """One file in flight: its partial file, the byte ranges already written and, when the
+    Hub gave a digest, a thread hashing the written prefix as it grows.
+
+    The partial file is opened (and its hasher started) only when its first piece is
+    taken, and closed when it completes, so descriptors and threads stay bounded by the
+    number of streams however many files the job has. Every path operation goes through
+    :mod:`~imageworks.providers.huggingface.transfer.nofollow`: nothing planted in the
+    target folder is followed.
+    """
 
     def __init__(self, item: PlannedFile, order: int) -> None:
         self.item = item
         self.order = order  # position in the job: pieces are handed out in this order
         self.size = item.remote.size
-        self.state_path = item.partial.with_name(item.partial.name + ".json")
-        self.done: list[list[int]] = self._load_state()
-        item.final.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(item.partial, os.O_RDWR | os.O_CREAT, 0o644)
-        if os.fstat(self.fd).st_size != self.size:
-            os.ftruncate(self.fd, self.size)
+        parts = PurePosixPath(item.remote.relative_path).parts
+        self.root, self.folder_parts = item.final.parents[len(parts) - 1], parts[:-1]
+        self.partial_name = item.partial.name
+        self.state_name = self.partial_name + ".json"
+        self.state_path = item.partial.with_name(self.state_name)
         self.lock = threading.Lock()
         self.grown = threading.Condition(self.lock)  # notified when the written prefix grows
+        self.saving = threading.Lock()  # a state save never lands after the file was installed
         self.finished = False
         self.abandoned = False
         self.digest: str | None = None
         self.location: str | None = None  # where the Hub redirected (its CDN); asked directly for later pieces
         self.hasher: threading.Thread | None = None
-        if item.remote.sha256:
-            self.hasher = threading.Thread(target=self._hash, name=f"sha256-{order}", daemon=True)
-            self.hasher.start()
+        self.fd: int | None = None
+        self.users = 0  # the file's own reference while open, plus one per worker writing to it
+        self.owned = False
+        self.done: list[list[int]] = self._load_state()
+
+    def _folder(self, *, create: bool = False) -> Folder | None:
+        return open_folder(self.root, self.folder_parts, create=create)
 
     def _load_state(self) -> list[list[int]]:
         try:
-            state = json.loads(self.state_path.read_text(encoding="utf-8"))
-            if (
-                state.get("version") == STATE_VERSION
-                and state.get("size") == self.size
-                and state.get("sha256") == self.item.remote.sha256
-                and self.item.partial.exists()
-            ):
-                return [[int(a), int(b)] for a, b in state["done"] if 0 <= a < b <= self.size]
-        except (OSError, ValueError, TypeError, KeyError):
-            pass
-        remove_quietly(self.item.partial)  # no trustworthy record of what it holds
-        return []
+            folder = self._folder()
+            if folder is None:
+                return []  # its folder does not exist yet: nothing to resume
+            with folder:
+                raw = folder.read_small(self.state_name)
+                try:
+                    state = json.loads(raw) if raw is not None and folder.is_plain_file(self.partial_name) else None
+                    if (
+                        isinstance(state, dict)
+                        and state.get("version") == STATE_VERSION
+                        and state.get("size") == self.size
+                        and state.get("sha256") == self.item.remote.sha256
+                    ):
+                        return [[int(a), int(b)] for a, b in state["done"] if 0 <= a < b <= self.size]
+                except (ValueError, TypeError, KeyError):
+                    pass
+                # no trustworthy record of what it holds (or a link planted in its place)
+                folder.discard(self.partial_name)
+                folder.discard(self.state_name)
+                return []
+        except OSError as error:
+            raise self.disk_error(error) from None
+
+    def disk_error(self, error: OSError) -> TransferError:
+        """What to tell the user when the file system refuses a write of this file."""
+        return TransferError(
+            f"cannot write {self.item.remote.relative_path}: {error.strerror or error}",
+            "what was received is kept: free space or fix the target folder, then run the same command again",
+        )
+
+    def attach(self) -> None:
+        """Open the partial file if needed (and start hashing it); the caller writes until :meth:`detach`."""
+        with self.lock:
+            if self.fd is None:
+                self.fd = self._open()
+                self.users, self.owned = 1, True  # the file's own reference, dropped by close()
+                if self.item.remote.sha256:
+                    self.hasher = threading.Thread(target=self._hash, name=f"sha256-{self.order}", daemon=True)
+                    self.hasher.start()
+            self.users += 1
+
+    def detach(self) -> None:
+        """The caller no longer writes; the descriptor closes when nobody uses it."""
+        with self.lock:
+            self._release()
+
+    def close(self) -> None:
+        """Drop the file's own reference (it completed, or the run is ending)."""
+        with self.lock:
+            if self.owned:
+                self.owned = False
+                self._release()
+
+    def _release(self) -> None:
+        self.users -= 1
+        if self.users == 0 and self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def _open(self) -> int:
+        try:
+            folder = self._folder(create=True)
+            assert folder is not None
+            with folder:
+                if folder.lstat(self.partial_name) is not None and not folder.is_plain_file(self.partial_name):
+                    if self.done:  # planted after its state was read: what the state describes is gone
+                        raise UnsafePathError(
+                            f"refusing to write {self.item.remote.relative_path}: its partial file was replaced by a link or a shared file",
+                            "something else writes to the target folder; run the command again",
+                        )
+                    folder.discard(self.partial_name)  # a link or a shared file: never written through
+                fd = folder.open_file(self.partial_name, os.O_RDWR | os.O_CREAT)
+        except OSError as error:
+            raise self.disk_error(error) from None
+        try:
+            if os.fstat(fd).st_size != self.size:
+                os.ftruncate(fd, self.size)
+        except OSError as error:
+            os.close(fd)
+            raise self.disk_error(error) from None
+        return fd
 
     def save_state(self) -> None:
-        with self.lock:
-            if self.finished:
-                return
-            payload = {
-                "version": STATE_VERSION,
-                "size": self.size,
-                "sha256": self.item.remote.sha256,
-                "done": self.done,
-            }
-        scratch = self.state_path.with_name(self.state_path.name + ".tmp")
-        scratch.write_text(json.dumps(payload), encoding="utf-8")
-        os.replace(scratch, self.state_path)
+        """Record the written ranges beside the partial file (only files opened in this run change)."""
+        with self.saving:
+            with self.lock:
+                if self.finished or self.fd is None:
+                    return
+                payload = {
+                    "version": STATE_VERSION,
+                    "size": self.size,
+                    "sha256": self.item.remote.sha256,
+                    "done": self.done,
+                }
+            try:
+                folder = self._folder()
+                if folder is not None:
+                    with folder:
+                        folder.write_atomic(self.state_name, json.dumps(payload).encode())
+            except OSError as error:
+                raise self.disk_error(error) from None
+
+    def install(self) -> None:
+        """Rename the verified partial file over the final one and drop its state."""
+        with self.saving:
+            try:
+                folder = self._folder()
+                if folder is None:
+                    raise FileNotFoundError(errno.ENOENT, "its folder was removed")
+                with folder:
+                    on_disk = folder.lstat(self.partial_name)
+                    mine = os.fstat(self.fd) if self.fd is not None else None
+                    if on_disk is None or mine is None or (on_disk.st_dev, on_disk.st_ino) != (mine.st_dev, mine.st_ino):
+                        raise UnsafePathError(
+                            f"refusing to install {self.item.remote.relative_path}: its partial file was replaced while downloading",
+                            "something else writes to the target folder; run the command again",
+                        )
+                    folder.replace(self.partial_name, self.item.final.name)
+                    folder.discard(self.state_name)
+            except OSError as error:
+                raise self.disk_error(error) from None
+
+    def discard(self) -> None:
+        """Delete the partial file and its state (a digest mismatch)."""
+        with self.saving:
+            try:
+                folder = self._folder()
+                if folder is not None:
+                    with folder:
+                        folder.discard(self.partial_name)
+                        folder.discard(self.state_name)
+            except OSError as error:
+                raise self.disk_error(error) from None
 
     def mark(self, start: int, end: int) -> None:
         """Record ``[start, end)`` as written, merging neighbours; wake the hasher."""
@@ -147,6 +282,8 @@ class _File:
         buffer = bytearray(HASH_BLOCK)
         view = memoryview(buffer)
         hashed = 0
+        fd = self.fd
+        assert fd is not None  # it stays open until this thread is joined
         while hashed < self.size:
             with self.lock:
                 while self._prefix() <= hashed and not self.abandoned:
@@ -155,7 +292,10 @@ class _File:
                     return
                 ready = self._prefix()
             while hashed < ready:
-                count = os.preadv(self.fd, [view[: min(HASH_BLOCK, ready - hashed)]], hashed)
+                try:
+                    count = os.preadv(fd, [view[: min(HASH_BLOCK, ready - hashed)]], hashed)
+                except OSError:
+                    return  # unreadable: no digest, so the file counts as corrupt
                 if count <= 0:
                     return  # the partial file shrank under us: the digest will not match
                 digest.update(view[:count])
@@ -251,9 +391,14 @@ class PythonEngine:
     def fetch(self, job: TransferJob, progress: ProgressCallback | None = None) -> list[VerifiedFile]:
         """Fetch every file of ``job`` into ``job.target_dir``; see the module docstring."""
         planned = plan(job)
-        todo = [item for item in planned if not already_complete(item)]
+        # refetch (``download --force``): fetch every file anew into its partial file; the
+        # copy in place is replaced only once the new one verifies
+        todo = planned if job.refetch else [item for item in planned if not already_complete(item)]
         check_free_space(job.target_dir, sum(max(i.remote.size - partial_bytes(i.partial), 0) for i in todo))
-        job.target_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            job.target_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TransferError(f"cannot create {job.target_dir}: {error.strerror or error}") from None
         for attempt in (1, 2):
             bad = _Run(self, job, todo, len(planned) - len(todo), progress).run()
             if not bad:
@@ -298,16 +443,22 @@ class _Run:
             self.governor.level = limit
         self.workers: list[threading.Thread] = []
         self.active = 0  # workers counted against the governor's level
+        self.sockets: set[socket.socket] = set()  # of responses being read, shut down to stop at once
 
     def run(self) -> list[tuple[PlannedFile, str]]:
-        for file in self.files:
-            if file.size == 0 or not file.missing():
-                self._complete(file)
-        last_save = time.monotonic()
         samples: list[tuple[float, int]] = []
         try:
+            for file in self.files:
+                if file.size == 0 or not file.missing():
+                    self._complete(file)
+            last_save = time.monotonic()
+            stall_mark = (last_save, 0)  # (time, bytes received then): the stall clock
             while True:
                 now = time.monotonic()
+                if self.received - stall_mark[1] >= STALL_BYTES or self.resumed + self.received >= self.bytes_total:
+                    stall_mark = (now, self.received)
+                elif now - stall_mark[0] >= self.job.stall_timeout:
+                    self._fail(_stalled(self.job.stall_timeout))
                 level = self.governor.observe(now, self.received)
                 self.workers = [w for w in self.workers if w.is_alive()]
                 while len(self.workers) < level and self.error is None and self.scheduler.has_work():
@@ -323,18 +474,37 @@ class _Run:
                     break
                 time.sleep(0.05)
         finally:
-            self.stop.set()
+            self._halt()
             for worker in self.workers:
                 worker.join()
-            self._save_states()
             for file in self.files:
+                try:
+                    file.save_state()
+                except TransferError:
+                    pass  # already failing: the first error is the one to report
                 if not file.finished:
                     file.stop_hashing()
-                    os.close(file.fd)
+                    file.close()
         if self.error is not None:
             raise self.error
+        unfinished = [f for f in self.files if not f.finished]
+        if unfinished:  # a bug if it happens: never report success for a file not in place
+            raise TransferError(f"download of {unfinished[0].item.remote.relative_path} did not complete", RESUME_HINT)
         self._report(samples)
         return self.bad
+
+    def _fail(self, error: BaseException) -> None:
+        with self.lock:
+            self.error = self.error or error
+        self._halt()
+
+    def _halt(self) -> None:
+        """Stop every worker now: those blocked reading a slow response are woken by a socket shutdown."""
+        self.stop.set()
+        with self.lock:
+            sockets = list(self.sockets)
+        for sock in sockets:
+            _shutdown(sock)
 
     def _report(self, samples: list[tuple[float, int]]) -> None:
         if self.progress is None:
@@ -373,17 +543,22 @@ class _Run:
                 if part is None:
                     return
                 try:
+                    part.file.attach()
+                except BaseException:
+                    self.scheduler.give_back(part)
+                    raise
+                try:
                     self._fetch_range(session, part)
                 except _Retired:
                     counted = False
                     return
                 finally:
+                    part.file.detach()
                     self.scheduler.give_back(part)
                 if part.pos >= part.end and not part.file.missing():
                     self._complete(part.file)
         except BaseException as error:  # noqa: BLE001 - handed to the main thread, which raises it
-            with self.lock:
-                self.error = self.error or error
+            self._fail(error)
         finally:
             if counted:
                 with self.lock:
@@ -410,7 +585,7 @@ class _Run:
                 if failures >= self.engine.attempts:
                     raise TransferError(
                         f"download of {part.file.item.remote.relative_path} failed after {failures} attempts: {retry.reason}",
-                        "the bytes received are kept: run the same command again to resume",
+                        RESUME_HINT,
                     ) from None
                 delay = retry.after if retry.after is not None else self.engine.backoff * 2 ** (failures - 1)
                 self.stop.wait(min(delay, self.engine.max_backoff))
@@ -422,8 +597,11 @@ class _Run:
         url = part.file.location or remote.url
         if _origin(url) != _origin(remote.url):
             headers["Authorization"] = None  # the token is for the Hub only, as on a redirect
+        # a read waiting longer than the stall limit is a stall too (and bounds how long a
+        # worker can keep the run from stopping)
+        timeout = (self.engine.timeout, min(self.engine.timeout, self.job.stall_timeout))
         try:
-            with session.get(url, headers=headers, stream=True, timeout=self.engine.timeout) as response:
+            with session.get(url, headers=headers, stream=True, timeout=timeout) as response, self._watched(response):
                 if url != remote.url and response.status_code in (401, 403, 404, 410):
                     part.file.location = None  # the redirect expired: ask the Hub again
                     raise _Retryable(f"HTTP {response.status_code} from {_origin(url)[1]}", 0.0)
@@ -432,6 +610,7 @@ class _Run:
                     part.file.location = response.url
                 read = response.raw.read
                 fd, size = part.file.fd, self.engine.chunk_size
+                assert fd is not None  # attached: it stays open while this worker writes
                 while part.pos < part.end and not self.stop.is_set():
                     if self._retire():
                         raise _Retired
@@ -440,7 +619,10 @@ class _Run:
                         raise _Retryable("the server closed the connection early")
                     chunk = chunk[: part.end - part.pos]  # the range may have been split meanwhile
                     start = part.pos
-                    os.pwrite(fd, chunk, start)
+                    try:
+                        os.pwrite(fd, chunk, start)
+                    except OSError as error:
+                        raise part.file.disk_error(error) from None
                     part.pos += len(chunk)
                     part.file.mark(start, part.pos)
                     with self.lock:
@@ -462,23 +644,43 @@ class _Run:
         if status not in (200, 206):
             raise TransferError(f"download of {what} failed: HTTP {status} {response.reason}")
 
+    @contextlib.contextmanager
+    def _watched(self, response: requests.Response) -> Iterator[None]:
+        """Register the response's socket so :meth:`_halt` can wake a read blocked on it."""
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        if sock is None:
+            yield
+            return
+        with self.lock:
+            self.sockets.add(sock)
+        if self.stop.is_set():
+            _shutdown(sock)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.sockets.discard(sock)
+
     def _complete(self, file: _File) -> None:
         with file.lock:
             if file.finished:
                 return
             file.finished = True
-        if file.hasher is not None:
-            file.hasher.join()  # it has the whole file now: only its last blocks are left
-        os.close(file.fd)
-        item = file.item
-        actual = (file.digest or "unreadable") if item.remote.sha256 else None
-        if actual is not None and actual != item.remote.sha256:
-            remove_quietly(item.partial, file.state_path)
-            with self.lock:
-                self.bad.append((item, actual))
-            return
-        os.replace(item.partial, item.final)
-        remove_quietly(file.state_path)
+        file.attach()  # opens it if no piece did: an empty file, or one already whole on disk
+        try:
+            if file.hasher is not None:
+                file.hasher.join()  # it has the whole file now: only its last blocks are left
+            item = file.item
+            actual = (file.digest or "unreadable") if item.remote.sha256 else None
+            if actual is not None and actual != item.remote.sha256:
+                file.discard()
+                with self.lock:
+                    self.bad.append((item, actual))
+                return
+            file.install()
+        finally:
+            file.detach()
+            file.close()
         with self.lock:
             self.files_done += 1
 
@@ -491,6 +693,21 @@ class _Retryable(Exception):
     def __init__(self, reason: str, after: float | None = None) -> None:
         super().__init__(reason)
         self.reason, self.after = reason, after
+
+
+def _stalled(seconds: float) -> TransferError:
+    return TransferError(
+        f"download stalled: less than {STALL_BYTES // 1024} KiB arrived in {seconds:g} s",
+        "the server sends next to nothing; what arrived is kept: run the same command again to resume, "
+        "or raise IMAGEWORKS_STALL_TIMEOUT",
+    )
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:

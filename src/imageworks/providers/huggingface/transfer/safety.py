@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
@@ -74,11 +75,15 @@ def plan(job: TransferJob) -> list[PlannedFile]:
 
 
 def already_complete(item: PlannedFile) -> bool:
-    """Whether the final file is in place with the right size and digest (a finished earlier run)."""
+    """Whether the final file is in place with the right size and digest (a finished earlier run).
+
+    Only a regular file counts: a link planted at the final path is replaced, not trusted.
+    """
     try:
-        if item.final.stat().st_size != item.remote.size:
-            return False
+        info = item.final.lstat()
     except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or info.st_size != item.remote.size:
         return False
     return item.remote.sha256 is None or sha256_file(item.final) == item.remote.sha256
 
@@ -94,12 +99,12 @@ def check_free_space(target_dir: Path, needed: int) -> None:
 
 
 def partial_bytes(path: Path) -> int:
-    """Allocated bytes of a partial file (sparse files count only what was written)."""
+    """Allocated bytes of a partial file (sparse files count only what was written; a link counts nothing)."""
     try:
-        stat = path.stat()
+        info = path.lstat()
     except OSError:
         return 0
-    return min(stat.st_size, stat.st_blocks * 512)
+    return min(info.st_size, info.st_blocks * 512) if stat.S_ISREG(info.st_mode) else 0
 
 
 def remove_quietly(*paths: Path) -> None:
