@@ -6,7 +6,9 @@ it), so a killed run continues from what is on disk. Workers take pieces of at m
 ``piece_size`` bytes in file order (one Range request each, on a kept-alive connection)
 and, when none are left, split the largest range still in flight (as aria2c does), so one
 file can be fetched by several streams. How many workers run is decided by
-:class:`~imageworks.providers.huggingface.transfer.adaptive.ConnectionGovernor`.
+:class:`~imageworks.providers.huggingface.transfer.adaptive.ConnectionGovernor`. A server
+that ignores ``Range`` (olah's offline mirror answers 200 with the whole file) gets one
+stream per file that reads it from byte 0; its other ranges are dropped.
 
 sha256 overlaps with receiving: a thread per file hashes the bytes on disk as soon as the
 written prefix grows (sha256 is sequential; handing out pieces in file order keeps that
@@ -95,6 +97,7 @@ class _File:
         self.saving = threading.Lock()  # a state save never lands after the file was installed
         self.finished = False
         self.abandoned = False
+        self.whole = False  # the server ignores Range for it: one stream reads it from byte 0
         self.digest: str | None = None
         self.location: str | None = None  # where the Hub redirected (its CDN); asked directly for later pieces
         self.hasher: threading.Thread | None = None
@@ -341,7 +344,8 @@ class _Scheduler:
                 else:
                     taken = self.pending.pop(0)
             else:
-                victim = max(self.active, key=lambda r: r.end - r.pos, default=None)
+                splittable = [r for r in self.active if not r.file.whole]
+                victim = max(splittable, key=lambda r: r.end - r.pos, default=None)
                 if victim is None or victim.end - victim.pos < 2 * self.min_split:
                     return None
                 middle = victim.pos + (victim.end - victim.pos) // 2
@@ -357,7 +361,29 @@ class _Scheduler:
 
     def has_work(self) -> bool:
         with self.lock:
-            return bool(self.pending) or any(r.end - r.pos >= 2 * self.min_split for r in self.active)
+            return bool(self.pending) or any(
+                r.end - r.pos >= 2 * self.min_split and not r.file.whole for r in self.active
+            )
+
+    def take_over(self, part: _Range) -> bool:
+        """Give ``part`` the whole of its file (the server ignores ``Range`` and sent all of it).
+
+        Every other range of that file is dropped: pending ones are forgotten and those in
+        flight end where they are. Returns False when another stream already reads the
+        whole file, and then ``part`` is dropped instead.
+        """
+        with self.lock:
+            file = part.file
+            if file.whole:
+                part.end = part.pos
+                return False
+            file.whole = True
+            self.pending = [r for r in self.pending if r.file is not file]
+            for other in self.active:
+                if other.file is file and other is not part:
+                    other.end = other.pos
+            part.pos, part.end = 0, file.size
+            return True
 
 
 class PythonEngine:
@@ -580,6 +606,8 @@ class _Run:
             try:
                 self._stream(session, part)
                 return
+            except _Dropped:
+                return
             except _Retryable as retry:
                 failures = 0 if part.pos > before else failures + 1
                 if failures >= self.engine.attempts:
@@ -639,8 +667,8 @@ class _Run:
             raise AuthenticationRequiredError(what, status, token_sent=bool(self.job.token))
         if status in RETRY_STATUSES:
             raise _Retryable(f"HTTP {status}", _retry_after(response))
-        if status == 200 and part.pos > 0:
-            raise TransferError(f"the server ignored the Range request for {what}", "retry with aria2c")
+        if status == 200 and (part.pos > 0 or part.end < part.file.size) and not self.scheduler.take_over(part):
+            raise _Dropped  # the server ignores Range: another stream reads this whole file
         if status not in (200, 206):
             raise TransferError(f"download of {what} failed: HTTP {status} {response.reason}")
 
@@ -687,6 +715,10 @@ class _Run:
 
 class _Retired(Exception):
     """Raised inside a worker that gives its remaining range back and exits."""
+
+
+class _Dropped(Exception):
+    """Raised inside a worker whose range another stream now covers (a server that ignores Range)."""
 
 
 class _Retryable(Exception):
