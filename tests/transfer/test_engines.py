@@ -204,3 +204,21 @@ def test_token_not_sent_to_the_cdn(engine: Engine, tiny_repo: Path, tmp_path: Pa
     assert_same_tree(tiny_repo, tmp_path / "out")
     assert cdn and all("Authorization" not in r.headers for r in cdn)
     assert resolve and all(r.headers.get("Authorization") == "Bearer hf_right" for r in resolve)
+
+
+def test_small_files_are_checked_by_their_git_blob_id(engine: Engine, hub_server: HubServer, tiny_repo: Path,
+                                                      tmp_path: Path) -> None:
+    revision = hub_server.repos[TINY_REPO].revisions["main"]
+    job = [
+        RemoteFile(hub_server.resolve_url(TINY_REPO, f.path), f.path, f.size, f.sha256 if f.lfs else None,
+                   git_blob_id=None if f.lfs else f.blob_id)
+        for f in revision.files.values()
+    ]
+    hub_server.corrupt("*/config.json", times=1)
+    engine.fetch(TransferJob(job, tmp_path / "once"))
+    assert_same_tree(tiny_repo, tmp_path / "once")
+    hub_server.corrupt("*/config.json", times=None)
+    with pytest.raises(ChecksumMismatchError) as caught:
+        engine.fetch(TransferJob(job, tmp_path / "always"))
+    assert "config.json" in str(caught.value) and "git blob id" in str(caught.value)
+    assert not (tmp_path / "always" / "config.json").exists()

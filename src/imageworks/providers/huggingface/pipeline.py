@@ -163,7 +163,10 @@ def already_installed(plan: DownloadPlan, registry: Registry) -> RegistryEntry |
 def _job(files: Sequence[tuple[RepoSnapshot, RepoFile]], plan: DownloadPlan, config: Config, token: str | None) -> TransferJob:
     return TransferJob(
         files=[
-            RemoteFile(url=resolve_url(config.hf_endpoint, snapshot, f.path), relative_path=f.path, size=f.size, sha256=f.sha256)
+            RemoteFile(
+                url=resolve_url(config.hf_endpoint, snapshot, f.path), relative_path=f.path, size=f.size,
+                sha256=f.sha256, git_blob_id=None if f.sha256 else f.blob_id,
+            )
             for snapshot, f in files
         ],
         target_dir=plan.target,

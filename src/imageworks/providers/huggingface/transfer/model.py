@@ -13,13 +13,20 @@ import attrs
 class RemoteFile:
     """One file to fetch: its URL, where it goes under the target folder, and what to expect.
 
-    ``sha256`` is the Hub's LFS digest when known; files without one are checked by size.
+    ``sha256`` is the Hub's LFS digest when known; ``git_blob_id`` the git blob id the Hub
+    publishes for every file. A file is checked by the first of the two it has, else by size.
     """
 
     url: str
     relative_path: str
     size: int
     sha256: str | None = None
+    git_blob_id: str | None = None
+
+    @property
+    def expected_digest(self) -> str | None:
+        """The digest the file is checked against: sha256, else the git blob id."""
+        return self.sha256 or self.git_blob_id
 
 
 @attrs.frozen

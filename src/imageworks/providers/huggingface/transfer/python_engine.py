@@ -45,6 +45,7 @@ import requests
 
 from imageworks.core.errors import UnsafePathError
 from imageworks.providers.huggingface.transfer.adaptive import ConnectionGovernor
+from imageworks.providers.huggingface.transfer.digests import git_blob_id
 from imageworks.providers.huggingface.transfer.errors import (
     AuthenticationRequiredError,
     ChecksumMismatchError,
@@ -431,7 +432,7 @@ class PythonEngine:
                 break
             if attempt == 2:
                 item, actual = bad[0]
-                raise ChecksumMismatchError(item.remote.relative_path, item.remote.sha256 or "", actual)
+                raise ChecksumMismatchError(item.remote.relative_path, item.remote.expected_digest or "", actual)
             todo = [item for item, _ in bad]
         return [VerifiedFile(i.remote.relative_path, i.final, i.remote.size, i.remote.sha256) for i in planned]
 
@@ -700,7 +701,9 @@ class _Run:
                 file.hasher.join()  # it has the whole file now: only its last blocks are left
             item = file.item
             actual = (file.digest or "unreadable") if item.remote.sha256 else None
-            if actual is not None and actual != item.remote.sha256:
+            if actual is None and item.remote.git_blob_id and file.fd is not None:
+                actual = git_blob_id(file.fd, file.size)
+            if actual is not None and actual != item.remote.expected_digest:
                 file.discard()
                 with self.lock:
                     self.bad.append((item, actual))
