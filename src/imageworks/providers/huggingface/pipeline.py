@@ -155,7 +155,8 @@ def run_download(
 ) -> DownloadResult:
     """Transfer, verify, detect and record ``plan``."""
     registry = Registry.open(config)
-    existing = already_installed(plan, registry)  # also proves the registry readable before any byte moves
+    registry.check_writable()  # a registry that cannot take the entry must fail before the transfer, not after
+    existing = already_installed(plan, registry)
     if existing is not None and not options.force:
         return DownloadResult(entry=existing, plan=plan, skipped=True)
     if options.force:
