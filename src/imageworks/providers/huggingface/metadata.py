@@ -17,12 +17,14 @@ from typing import Any, TypeVar
 import attrs
 
 from imageworks.core.errors import ImageworksError
+from imageworks.core.http import parse_retry_after
 from imageworks.providers.huggingface.refs import ModelRef
 
 log = logging.getLogger("imageworks.huggingface")
 T = TypeVar("T")
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 RETRY_DELAYS = (1.0, 2.0, 4.0)
+MAX_RETRY_AFTER = 30.0
 
 
 @attrs.frozen
@@ -69,10 +71,7 @@ def _status(error: Exception) -> int | None:
 def _retry_after(error: Exception, default: float) -> float:
     response = getattr(error, "response", None)
     value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
-    try:
-        return min(float(value), 30.0) if value else default
-    except ValueError:
-        return default
+    return parse_retry_after(value, default, MAX_RETRY_AFTER)
 
 
 def with_retries(call: Callable[[], T], what: str) -> T:
