@@ -3,13 +3,20 @@
 One call (``model_info(files_metadata=True)``) gives every file's size and, for LFS
 files, the sha256 the download is checked against. Hub errors become one-line
 :class:`ImageworksError` messages that say what to do; 429 and 5xx are retried with
-backoff. ``HF_ENDPOINT`` (mirrors) and the user's token (``HF_TOKEN`` or
-``hf auth login``) are honoured; the token only ever travels in a header.
+backoff, dropped connections and timeouts too. ``HF_ENDPOINT`` (mirrors) and the user's
+token (``HF_TOKEN`` or ``hf auth login``) are honoured; the token only ever travels in a
+header.
+
+The answer is untrusted: it is size- and time-capped while it arrives
+(:mod:`.http_limits`), and the commit id, names, sizes and digests are checked here,
+before any of them reaches a URL, a file name or the aria2 input file.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -25,6 +32,9 @@ T = TypeVar("T")
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 RETRY_DELAYS = (1.0, 2.0, 4.0)
 MAX_RETRY_AFTER = 30.0
+API_TIMEOUT_SECONDS = 30.0  # per connect/read; the whole answer is capped by http_limits
+COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # git sha1 or sha256 object id
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @attrs.frozen
@@ -74,8 +84,25 @@ def _retry_after(error: Exception, default: float) -> float:
     return parse_retry_after(value, default, MAX_RETRY_AFTER)
 
 
+def _transport_failure(what: str, error: Exception) -> ImageworksError:
+    import httpx2
+
+    if isinstance(error, httpx2.TimeoutException):
+        happened = "the Hub did not answer in time"
+    elif isinstance(error, httpx2.RemoteProtocolError):
+        happened = f"the Hub broke the HTTP exchange ({_first_line(error)})"
+    else:
+        happened = f"connection failed ({_first_line(error)})"
+    return ImageworksError(f"{what}: {happened}", "check HF_ENDPOINT and the network, then try again")
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0] or type(error).__name__
+
+
 def with_retries(call: Callable[[], T], what: str) -> T:
-    """Run ``call``, retrying 429/5xx and dropped connections with backoff."""
+    """Run ``call``, retrying 429/5xx, dropped connections and timeouts with backoff."""
+    import httpx2
     from huggingface_hub.errors import HfHubHTTPError
 
     for attempt, delay in enumerate((*RETRY_DELAYS, None)):
@@ -88,10 +115,10 @@ def with_retries(call: Callable[[], T], what: str) -> T:
             wait = _retry_after(error, delay)
             log.warning("%s: HTTP %s, retry %d in %.1fs", what, status, attempt + 1, wait)
             time.sleep(wait)
-        except OSError as error:  # connection reset/refused: httpx errors are OSErrors here
+        except (httpx2.TransportError, OSError) as error:  # httpx2's errors are not OSErrors
             if delay is None:
-                raise ImageworksError(f"{what}: connection failed ({error})", "check HF_ENDPOINT and the network") from error
-            log.warning("%s: %s, retry %d in %.1fs", what, error, attempt + 1, delay)
+                raise _transport_failure(what, error) from error
+            log.warning("%s: %s, retry %d in %.1fs", what, _first_line(error), attempt + 1, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
 
@@ -116,37 +143,77 @@ def explain(error: Exception, ref: ModelRef) -> ImageworksError:
         return ImageworksError(f"access to {name} refused (HTTP {status})", "set HF_TOKEN to a token that may read it")
     if status in RETRY_STATUSES:
         return ImageworksError(f"the Hub kept failing for {name} (HTTP {status})", "try again later or set HF_ENDPOINT to a mirror")
-    return ImageworksError(f"cannot read {name} from the Hub: {str(error).splitlines()[0]}")
+    return ImageworksError(f"cannot read {name} from the Hub: {_first_line(error)}")
 
 
 def fetch_snapshot(ref: ModelRef, endpoint: str, token: str | None) -> RepoSnapshot:
     """Metadata of ``ref`` (sizes and LFS digests of every file) without downloading."""
+    import httpx2
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
+    from imageworks.providers.huggingface.http_limits import bounded_api_answers
+
     api = HfApi(endpoint=endpoint, token=token or False)
+    name = ref.display
     try:
-        info: Any = with_retries(
-            lambda: api.model_info(ref.repo_id, revision=ref.revision, files_metadata=True, timeout=30),
-            f"metadata of {ref.display}",
-        )
+        with bounded_api_answers():
+            info: Any = with_retries(
+                lambda: api.model_info(ref.repo_id, revision=ref.revision, files_metadata=True, timeout=API_TIMEOUT_SECONDS),
+                f"metadata of {name}",
+            )
+    except json.JSONDecodeError as error:
+        raise _malformed(ref, f"not JSON ({error.msg} at char {error.pos})") from error
+    except RecursionError as error:
+        raise _malformed(ref, "JSON nested too deeply") from error
+    except (TypeError, KeyError, AttributeError) as error:  # ModelInfo(**answer) on a wrong shape
+        raise _malformed(ref, f"wrong shape ({type(error).__name__}: {_first_line(error)})") from error
+    except httpx2.DecodingError as error:
+        raise _malformed(ref, f"undecodable body ({_first_line(error)})") from error
+    except httpx2.TooManyRedirects as error:
+        raise ImageworksError(f"the Hub redirected the metadata of {name} too many times", "check HF_ENDPOINT") from error
     except (HfHubHTTPError, ValueError) as error:
         raise explain(error, ref) from error
-    files = tuple(
-        RepoFile(path=s.rfilename, size=int(s.lfs.size if s.lfs else (s.size or 0)), sha256=s.lfs.sha256 if s.lfs else None)
-        for s in (info.siblings or [])
-    )
     return RepoSnapshot(
         repo_id=ref.repo_id,
         revision=ref.revision,
-        commit=info.sha or ref.revision or "main",
-        files=files,
+        commit=_commit(info.sha, ref),
+        files=tuple(_repo_file(s, ref) for s in (info.siblings or [])),
         gated=bool(info.gated),
     )
 
 
+def _malformed(ref: ModelRef, detail: str) -> ImageworksError:
+    return ImageworksError(f"the Hub's metadata for {ref.display} is malformed: {detail}", "check HF_ENDPOINT")
+
+
+def _commit(sha: object, ref: ModelRef) -> str:
+    # The commit goes into every resolve URL and the aria2 input file: only a real object id may.
+    if not isinstance(sha, str) or not COMMIT.fullmatch(sha):
+        shown = f"{sha!r}"[:80] if sha is not None else "none"
+        raise ImageworksError(
+            f"the Hub answered with an invalid commit id for {ref.display}: {shown}",
+            "a commit id is 40 or 64 lowercase hex digits; check HF_ENDPOINT",
+        )
+    return sha
+
+
+def _repo_file(sibling: Any, ref: ModelRef) -> RepoFile:
+    path = sibling.rfilename
+    if not isinstance(path, str) or not path:
+        raise _malformed(ref, f"a file without a name ({path!r:.80})")
+    lfs = sibling.lfs
+    size = lfs.size if lfs else (sibling.size or 0)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise _malformed(ref, f"{path!r} has an invalid size {size!r:.40}")
+    sha256 = lfs.sha256 if lfs else None
+    if sha256 is not None and not (isinstance(sha256, str) and SHA256.fullmatch(sha256)):
+        raise _malformed(ref, f"{path!r} has an invalid sha256 {sha256!r:.80}")
+    return RepoFile(path=path, size=size, sha256=sha256)
+
+
 def resolve_url(endpoint: str, snapshot: RepoSnapshot, path: str) -> str:
-    """The download URL of ``path`` pinned to the snapshot's commit."""
+    """The download URL of ``path`` pinned to the snapshot's commit (every segment quoted)."""
     from urllib.parse import quote
 
-    return f"{endpoint.rstrip('/')}/{snapshot.repo_id}/resolve/{snapshot.commit}/{quote(path)}"
+    return f"{endpoint.rstrip('/')}/{quote(snapshot.repo_id)}/resolve/{quote(snapshot.commit, safe='')}/{quote(path)}"
