@@ -227,3 +227,26 @@ def test_a_silent_hub_times_out_with_a_clear_line(answer, monkeypatch: pytest.Mo
     monkeypatch.setattr(metadata, "API_TIMEOUT_SECONDS", 0.3)
     hub = answer(info(), drip=1.0)
     assert "did not answer in time" in one_error(capsys, hub)
+
+
+# -- what a repo holds ------------------------------------------------------------------
+@pytest.mark.parametrize(("files", "phrase"), [
+    ([], "evil/model has no files on the Hub"),
+    ([HostileFile("logo.png", b"\x89PNG", sha256=None)], "no files to download (every file is optional)"),
+    ([FILES[0], HostileFile("model.safetensors", b"", sha256=None)], "model.safetensors is empty on the Hub"),
+    ([FILES[0], HostileFile("model-Q4_K_M.gguf", b"", sha256=None)], "model-Q4_K_M.gguf is empty on the Hub"),
+])
+def test_a_repo_with_nothing_usable_is_refused(files: list[HostileFile], phrase: str, hostile,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    hub = hostile(Scenario("nothing", files))
+    assert phrase in one_error(capsys, hub)
+
+
+@pytest.mark.parametrize("engine", ["--no-aria2", "--aria2"])
+def test_empty_support_files_are_legitimate(engine: str, hostile, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = [HostileFile(".gitattributes", b"", sha256=None), HostileFile("added_tokens.json", b"", sha256=None)]
+    hostile(Scenario("empty-support", [*FILES, *empty]))
+    result = cli(capsys, "download", "evil/model", "--non-interactive", engine)
+    assert result.code == 0, result.err
+    for item in empty:
+        assert (isolated / "weights" / "evil" / "model" / item.name).read_bytes() == b""

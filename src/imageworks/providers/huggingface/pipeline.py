@@ -20,6 +20,7 @@ import attrs
 from imageworks.core.chat_template import chat_template_status
 from imageworks.core.config import Config
 from imageworks.core.detection import FormatDetector
+from imageworks.core.errors import ImageworksError
 from imageworks.core.model import EntryMetadata, RegistryEntry, Route, RouteRequest
 from imageworks.core.naming import default_backend
 from imageworks.core.readme import capture_readme
@@ -86,6 +87,8 @@ def plan_download(
     ref = parse_model_ref(model, config.hf_endpoint)
     token = hf_token()
     snapshot = fetch_snapshot(ref, config.hf_endpoint, token)
+    if not snapshot.files:
+        raise ImageworksError(f"{ref.display} has no files on the Hub", "check the name and revision; nothing was downloaded")
     weights = options.weights
     if ref.filename and not weights and container_of(ref.filename):
         weights = (ref.filename,)
@@ -108,6 +111,7 @@ def plan_download(
     names = [f.path for f in selection.files]
     for name in names + [f.path for _, f in support]:
         safe_relative_path(name)  # hostile names stop here, before any path is built from them
+    _refuse_empty(ref, selection)
     first_pass = FormatDetector().detect_comprehensive(model_name=ref.display, filenames=names)
     format_type = selection.weight_format if selection.weight_format == "gguf" else (
         (first_pass[0].format_type if first_pass else None) or selection.weight_format
@@ -117,6 +121,25 @@ def plan_download(
     )
     target = target_directory(route.root, ref.repo_id, _branch(ref))
     return DownloadPlan(ref=ref, snapshot=snapshot, selection=selection, support=tuple(support), route=route, target=target)
+
+
+def _refuse_empty(ref: ModelRef, selection: Selection) -> None:
+    """Stop a download that would install nothing usable.
+
+    Only weight containers (``.safetensors``, ``.bin``, ``.gguf``, ...) must hold bytes:
+    ``.gitattributes``, an empty ``added_tokens.json`` or ``__init__.py`` are legitimately
+    0 bytes on the Hub, while an empty weight file is a broken or unfinished upload.
+    """
+    if not selection.files:
+        raise ImageworksError(
+            f"{ref.display} has no files to download (every file is optional)", "add --include-optional to fetch them"
+        )
+    for file in selection.files:
+        if file.size == 0 and container_of(file.path) is not None:
+            raise ImageworksError(
+                f"{file.path} is empty on the Hub (0 bytes) in {ref.display}",
+                "the upload is broken or unfinished; try another revision or repo",
+            )
 
 
 def already_installed(plan: DownloadPlan, registry: Registry) -> RegistryEntry | None:
