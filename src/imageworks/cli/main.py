@@ -3,7 +3,8 @@
 Each program is an empty ``click.Group`` that plugins fill through
 ``imageworks_register_commands`` (the built-in command groups are plugins too). Errors
 become one line on stderr and exit status 1; the traceback is shown only under
-``IMAGEWORKS_DEBUG=1`` and always goes to the log.
+``IMAGEWORKS_DEBUG=1`` and always goes to the log. Error lines often quote remote names,
+so they are printed through :func:`terminal_safe` (one line, no control characters).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 import click
 
 from imageworks import __version__
+from imageworks.cli._output import terminal_safe
 from imageworks.cli.context import AppContext
 from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError
@@ -67,11 +69,11 @@ def run(program: str, args: Sequence[str] | None = None) -> int:
         click.echo("Error: aborted", err=True)
         return 1
     except click.ClickException as error:
-        click.echo(f"Error: {error.format_message()} (see `{prog_name} --help`)", err=True)
+        _error_line(f"{error.format_message()} (see `{prog_name} --help`)")
         log.error("usage error: %s", error.format_message())
         return 1
     except ImageworksError as error:
-        click.echo(f"Error: {error}", err=True)
+        _error_line(str(error))
         log.error("%s", error, exc_info=debug)
         return 1
     except KeyboardInterrupt:
@@ -82,11 +84,12 @@ def run(program: str, args: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         first = (str(error).splitlines() or [""])[0]
-        click.echo(
-            f"Error: unexpected {type(error).__name__}: {first} (set IMAGEWORKS_DEBUG=1 for the traceback)",
-            err=True,
-        )
+        _error_line(f"unexpected {type(error).__name__}: {first} (set IMAGEWORKS_DEBUG=1 for the traceback)")
         return 1
+
+
+def _error_line(text: str) -> None:
+    click.echo(f"Error: {terminal_safe(text, one_line=True)}", err=True)
 
 
 def download_main() -> None:
