@@ -8,13 +8,16 @@ overrides). They are shown escaped instead, and JSON still round-trips exactly.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from pathlib import Path
 
+import click
 import pytest
 
 from imageworks.cli import _output as out
+from imageworks.cli import main
 from tests.spine.helpers import cli
 from tests.support.hostile_hub import HostileHub, Scenario, Witness, _bomb
 
@@ -87,6 +90,39 @@ def test_an_error_quoting_a_configured_path_is_inert(isolated: Path, monkeypatch
     errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
     assert result.code == 1 and len(errors) == 1 and "registry\\x1b[2J" in errors[0], result.err
     assert_inert(result.err)
+
+
+def test_a_failed_backup_is_explained_not_unexpected(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    registry = isolated / "registry"
+    registry.mkdir()
+    (registry / "model_registry.curated.json").write_text(json.dumps([{"name": "m", "backend": "vllm"}]), encoding="utf-8")
+    (registry / "backups").write_text("a file where the backups folder should be\n", encoding="utf-8")
+    result = cli(capsys, "remove", "m", "--purge", "--force")
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert result.code == 1 and len(errors) == 1 and "cannot back up the registry" in errors[0], result.err
+    assert json.loads((registry / "model_registry.curated.json").read_text(encoding="utf-8"))[0]["name"] == "m"
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    (OSError(errno.ENOSPC, "No space left on device", f"/data/{CLEAR}model.bin"), "cannot use /data/\\x1b[2Jmodel.bin: the disk is full"),
+    (OSError(errno.EROFS, "Read-only file system", "/ro/x"), "cannot use /ro/x: the file system is read-only"),
+    (FileExistsError(errno.EEXIST, "File exists", "/a", None, "/b"), "cannot use /a -> /b: File exists"),
+    (ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"), "a connection failed: Connection reset by peer"),
+])
+def test_an_unexplained_os_error_is_one_plain_line(error: OSError, expected: str, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    @click.group()
+    def broken() -> None:
+        """A program whose only command fails the way a disk does."""
+
+    @broken.command("fail")
+    def fail() -> None:
+        raise error
+
+    monkeypatch.setattr(main, "build_cli", lambda program: broken)
+    result = cli(capsys, "fail")
+    assert result.code == 1
+    assert result.err.strip() == f"Error: {expected} (set IMAGEWORKS_DEBUG=1 for where it happened)"
 
 
 def test_every_console_helper_escapes(capsys: pytest.CaptureFixture[str]) -> None:

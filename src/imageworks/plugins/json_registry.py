@@ -238,12 +238,18 @@ class JsonRegistryStore(RegistryStore):
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         target = self.folder / BACKUPS / stamp
         copies = []
-        for name in (CURATED, DISCOVERED, MERGED):
-            source = self.folder / name
-            if source.exists():
-                target.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target / name)
-                copies.append(str(target / name))
+        try:
+            for name in (CURATED, DISCOVERED, MERGED):
+                source = self.folder / name
+                if source.exists():
+                    target.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, target / name)
+                    copies.append(str(target / name))
+        except OSError as error:
+            raise ImageworksError(
+                f"cannot back up the registry into {target}: {error.strerror or error}",
+                "nothing was changed; fix the backups folder or use --no-backup",
+            ) from error
         sets = sorted((self.folder / BACKUPS).glob("*")) if (self.folder / BACKUPS).exists() else []
         for old in sets[:-KEEP_BACKUPS]:
             shutil.rmtree(old, ignore_errors=True)
