@@ -67,6 +67,18 @@ def big_int_layer(registry: Path, victim: Path) -> None:
     path.write_text('[{"name": "big", "size": 18446744073709551616}]\n', encoding="utf-8")
 
 
+def huge_int_layer(registry: Path, victim: Path) -> None:
+    path = registry / "model_registry.curated.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('[{"name": "huge", "size": 1%s}]\n' % ("0" * 320), encoding="utf-8")
+
+
+def endless_int_layer(registry: Path, victim: Path) -> None:
+    path = registry / "model_registry.curated.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('[{"name": "endless", "size": 1%s}]\n' % ("0" * 5000), encoding="utf-8")
+
+
 def registry_is_a_file(registry: Path, victim: Path) -> None:
     registry.write_text("not a folder\n", encoding="utf-8")
 
@@ -94,6 +106,8 @@ def damaged_json(registry: Path, victim: Path) -> None:
 CASES: list[tuple[Callable[[Path, Path], None], str]] = [
     (deep_layer, "nested deeper than 255 levels"),
     (big_int_layer, "outside 64 bits"),
+    (huge_int_layer, "outside 64 bits"),
+    (endless_int_layer, "outside 64 bits"),
     (registry_is_a_file, "is a file, not a folder"),
     (merged_is_a_folder, "is not a regular file"),
     (lock_links_to_victim, "is a symbolic link"),

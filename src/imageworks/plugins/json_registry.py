@@ -19,10 +19,9 @@ import datetime as dt
 import errno
 import json
 import os
-import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -46,7 +45,7 @@ LOCK_TIMEOUT_SECONDS = 120
 PREFLIGHT_LOCK_SECONDS = 10
 MAX_DEPTH = 255  # orjson.dumps refuses anything deeper
 INT_RANGE = (-(1 << 63), (1 << 64) - 1)  # what orjson reads as an int; beyond it, a float
-_LONG_NUMBER = re.compile(r"\d{19}")  # every integer outside INT_RANGE has at least 19 digits
+ROUNDED_INT = float(1 << 63)  # orjson turns integer literals beyond INT_RANGE into floats this large
 
 
 def read_layer_file(path: Path) -> dict[str, dict[str, Any]]:
@@ -69,11 +68,13 @@ def read_layer_file(path: Path) -> dict[str, dict[str, Any]]:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
         try:  # the standard parser names the line and column of the damage
-            json.loads(text)
+            json.loads(text, parse_int=_exact_int(path))
         except json.JSONDecodeError as error:
             raise RegistryCorruptError(path, error.lineno, error.colno, error.msg) from error
         except RecursionError:
             raise RegistryCorruptError(path, None, None, f"nested deeper than {MAX_DEPTH} levels") from None
+        except ValueError as error:  # e.g. an integer literal of more than 4,300 digits
+            raise RegistryCorruptError(path, None, None, f"not valid JSON ({error})") from None
         raise RegistryCorruptError(path, None, None, "not valid JSON") from None
     _check_writable_back(path, text, data)
     if isinstance(data, dict) and isinstance(data.get("models"), list):
@@ -97,17 +98,31 @@ def _check_writable_back(path: Path, text: str, data: Any) -> None:
     except orjson.JSONEncodeError:  # the only way parsed JSON fails to encode is depth
         detail = f"nested deeper than {MAX_DEPTH} levels, which cannot be written back"
         raise RegistryCorruptError(path, None, None, detail) from None
-    if _LONG_NUMBER.search(text):  # rare (long digit runs), so the slow exact parse is too
-        low, high = INT_RANGE
+    if _has_huge_float(data):  # rare, so the slow exact parse (which names the literal) is too
+        json.loads(text, parse_int=_exact_int(path))
 
-        def exact(literal: str) -> int:
-            value = int(literal)
-            if not low <= value <= high:
-                shown = literal if len(literal) <= 24 else literal[:24] + "..."
-                raise RegistryCorruptError(path, None, None, f"the integer {shown} is outside 64 bits and would not survive a rewrite")
-            return value
 
-        json.loads(text, parse_int=exact)
+def _exact_int(path: Path) -> Callable[[str], int]:
+    """A ``parse_int`` for :func:`json.loads` that refuses integers outside ``INT_RANGE``."""
+    low, high = INT_RANGE
+
+    def exact(literal: str) -> int:
+        if len(literal) <= 21 and low <= int(literal) <= high:  # 21: a sign and 20 digits
+            return int(literal)
+        shown = literal if len(literal) <= 24 else literal[:24] + "..."
+        raise RegistryCorruptError(path, None, None, f"the integer {shown} is outside 64 bits and would not survive a rewrite")
+
+    return exact
+
+
+def _has_huge_float(value: Any) -> bool:
+    """Whether a float of 2**63 or more sits in ``value`` (depth is already <= 255 here)."""
+    kind = type(value)
+    if kind is dict:
+        return any(_has_huge_float(item) for item in value.values())
+    if kind is list:
+        return any(_has_huge_float(item) for item in value)
+    return kind is float and abs(value) >= ROUNDED_INT
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
