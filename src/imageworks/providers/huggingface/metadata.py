@@ -164,7 +164,7 @@ def fetch_snapshot(ref: ModelRef, endpoint: str, token: str | None) -> RepoSnaps
             )
     except json.JSONDecodeError as error:
         raise _malformed(ref, f"not JSON ({error.msg} at char {error.pos})") from error
-    except RecursionError as error:
+    except RecursionError as error:  # huggingface_hub parses with json.loads: it stops at ~1,000 levels, no crash
         raise _malformed(ref, "JSON nested too deeply") from error
     except (TypeError, KeyError, AttributeError) as error:  # ModelInfo(**answer) on a wrong shape
         raise _malformed(ref, f"wrong shape ({type(error).__name__}: {_first_line(error)})") from error
