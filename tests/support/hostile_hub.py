@@ -157,6 +157,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):  # a client that hung up mid-answer (a capped bomb)
+            pass
+
     def send(self, status: int, headers: Mapping[str, str], body: bytes = b"") -> None:
         self.send_response(status)
         for name, value in headers.items():

@@ -3,12 +3,20 @@
 JSON goes to stdout as plain text (no colour, no wrapping) so ``| jq`` always works;
 tables are drawn by rich on stdout (wide and uncoloured when not a terminal); warnings
 and errors go to stderr. Every message is also logged.
+
+Much of what is printed came from outside (file and repo names from a Hub, entry names
+from a hand-edited registry, errors quoting them), so every line passes
+:func:`terminal_safe` first: control characters (C0 but newline and tab, DEL, C1) and
+the bidirectional overrides are shown as ``\\x1b``-style text instead of reaching the
+terminal, where they could retitle the window, clear the screen or reorder the text.
+JSON escapes C0 itself; :func:`emit_json` escapes the rest the same way (as ``\\u009b``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,6 +27,23 @@ import orjson
 
 log = logging.getLogger("imageworks.console")
 LOGGED_ROWS = 50  # a 10,000-row listing should not write megabytes to the log
+_BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # marks and overrides that reorder text
+_UNSAFE = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_UNSAFE_ONE_LINE = re.compile(rf"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_UNSAFE_IN_JSON = re.compile(rf"[\x7f-\x9f{_BIDI}]")  # C0 is escaped by the encoder already
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: str, one_line: bool = False) -> str:
+    """``text`` with control characters shown as ``\\x1b``-style text.
+
+    Newline and tab pass unless ``one_line`` (error lines must stay one line).
+    """
+    return (_UNSAFE_ONE_LINE if one_line else _UNSAFE).sub(_escape, text)
 
 
 def human_size(size: int | None) -> str:
@@ -35,26 +60,28 @@ def human_size(size: int | None) -> str:
 
 def echo(text: str = "") -> None:
     """A line on stdout, logged at INFO."""
-    click.echo(text)
+    click.echo(terminal_safe(text))
     if text:
         log.info(text)
 
 
 def note(text: str) -> None:
     """A status line on stderr (keeps stdout clean for data), logged at INFO."""
-    click.echo(text, err=True)
+    click.echo(terminal_safe(text), err=True)
     log.info(text)
 
 
 def warn(text: str) -> None:
     """A warning on stderr, logged."""
-    click.echo(f"Warning: {text}", err=True)
+    click.echo(f"Warning: {terminal_safe(text)}", err=True)
     log.warning(text)
 
 
 def emit_json(data: Any) -> None:
-    """Plain JSON on stdout: two-space indented, keys sorted, UTF-8."""
-    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode("utf-8"))
+    """Plain JSON on stdout: two-space indented, keys sorted, UTF-8, no raw control character."""
+    text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode("utf-8")
+    # Outside strings JSON is ASCII, so these can only sit inside strings, where \u escapes are valid.
+    click.echo(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
     log.info("json output: %d item(s)", len(data) if isinstance(data, list | dict) else 1)
 
 
@@ -64,7 +91,8 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     Hand-drawn rather than rich's ``Table``: rich took 3.4 s for 10,000 rows, this
     takes milliseconds, and plain text pipes into ``grep``/``awk`` cleanly.
     """
-    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    cells = [[terminal_safe("" if v is None else str(v), one_line=True) for v in row] for row in rows]
+    title = terminal_safe(title, one_line=True) if title else title
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:

@@ -3,11 +3,14 @@
 Each program is an empty ``click.Group`` that plugins fill through
 ``imageworks_register_commands`` (the built-in command groups are plugins too). Errors
 become one line on stderr and exit status 1; the traceback is shown only under
-``IMAGEWORKS_DEBUG=1`` and always goes to the log.
+``IMAGEWORKS_DEBUG=1`` and always goes to the log. Error lines often quote remote names,
+so they are printed through :func:`terminal_safe` (one line, no control characters).
+An ``OSError`` nothing closer caught still gets a plain "cannot ... PATH: reason" line.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -17,6 +20,7 @@ from collections.abc import Sequence
 import click
 
 from imageworks import __version__
+from imageworks.cli._output import terminal_safe
 from imageworks.cli.context import AppContext
 from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError
@@ -67,26 +71,53 @@ def run(program: str, args: Sequence[str] | None = None) -> int:
         click.echo("Error: aborted", err=True)
         return 1
     except click.ClickException as error:
-        click.echo(f"Error: {error.format_message()} (see `{prog_name} --help`)", err=True)
+        _error_line(f"{error.format_message()} (see `{prog_name} --help`)")
         log.error("usage error: %s", error.format_message())
         return 1
     except ImageworksError as error:
-        click.echo(f"Error: {error}", err=True)
+        _error_line(str(error))
         log.error("%s", error, exc_info=debug)
         return 1
     except KeyboardInterrupt:
         click.echo("Error: interrupted", err=True)
+        return 1
+    except OSError as error:  # a disk (or socket) failure no code closer to it explained
+        log.exception("file system error")
+        if debug:
+            traceback.print_exc()
+        _error_line(f"{describe_os_error(error)} (set IMAGEWORKS_DEBUG=1 for where it happened)")
         return 1
     except Exception as error:  # a bug: say so in one line, keep the traceback for the log
         log.exception("unexpected error")
         if debug:
             traceback.print_exc()
         first = (str(error).splitlines() or [""])[0]
-        click.echo(
-            f"Error: unexpected {type(error).__name__}: {first} (set IMAGEWORKS_DEBUG=1 for the traceback)",
-            err=True,
-        )
+        _error_line(f"unexpected {type(error).__name__}: {first} (set IMAGEWORKS_DEBUG=1 for the traceback)")
         return 1
+
+
+def _error_line(text: str) -> None:
+    click.echo(f"Error: {terminal_safe(text, one_line=True)}", err=True)
+
+
+_OS_REASONS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exhausted",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line for an ``OSError``: which path, and what went wrong there."""
+    reason = _OS_REASONS.get(error.errno or -1) or error.strerror or str(error) or type(error).__name__
+    paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
+    if isinstance(error, ConnectionError | TimeoutError) and not paths:
+        return f"a connection failed: {reason}"
+    if not paths:
+        return f"a system call failed: {reason}"
+    return f"cannot use {' -> '.join(paths)}: {reason}"
 
 
 def download_main() -> None:

@@ -86,6 +86,15 @@ class RegistryStore:
         """Copy the current layers aside before a destructive change; return the copies."""
         raise NotImplementedError
 
+    def check_writable(self) -> None:
+        """Raise :class:`ImageworksError` unless a transaction could write right now.
+
+        Called before long work whose result must be recorded (a download), so that a
+        registry that cannot take the result fails before the work, not after. The
+        default proves the layers readable; backends add what writing needs.
+        """
+        self.read()
+
     def layer_location(self, layer: str) -> str:
         """Where ``curated``, ``discovered`` or ``merged`` lives, for messages."""
         return f"{self.description} ({layer})"

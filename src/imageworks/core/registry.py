@@ -102,6 +102,10 @@ class Registry:
         return names[:count]
 
     # -- writing -------------------------------------------------------------------------
+    def check_writable(self) -> None:
+        """Raise :class:`ImageworksError` unless a write would succeed now (before long work)."""
+        self.store.check_writable()
+
     @contextmanager
     def batch(self) -> Iterator[Registry]:
         """Group many writes into one locked transaction (one rewrite of each file).

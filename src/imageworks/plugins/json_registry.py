@@ -5,7 +5,12 @@ by the tools) and ``model_registry.json`` (the merged snapshot, regenerated afte
 change). Writes hold a cross-process file lock, go to a temporary file that is fsynced
 and then renamed over the old one, and leave a file untouched when its content did not
 change. A file that cannot be parsed raises :class:`RegistryCorruptError` and is never
-overwritten.
+overwritten; so does one that parses but could not be written back unchanged: nesting
+deeper than orjson writes (255 levels), or an integer outside 64 bits (orjson would read
+it as a float and the next write would silently round it; no field of ours needs one).
+:meth:`JsonRegistryStore.check_writable` proves all of this, the folder and the lock
+before a download starts. The lock file is never used through a symbolic link: opening
+it creates and truncates, which through a link could be any file.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,10 @@ LOCK = ".model_registry.lock"
 BACKUPS = "backups"
 KEEP_BACKUPS = 20
 LOCK_TIMEOUT_SECONDS = 120
+PREFLIGHT_LOCK_SECONDS = 10
+MAX_DEPTH = 255  # orjson.dumps refuses anything deeper
+INT_RANGE = (-(1 << 63), (1 << 64) - 1)  # what orjson reads as an int; beyond it, a float
+ROUNDED_INT = float(1 << 63)  # orjson turns integer literals beyond INT_RANGE into floats this large
 
 
 def read_layer_file(path: Path) -> dict[str, dict[str, Any]]:
@@ -59,10 +68,15 @@ def read_layer_file(path: Path) -> dict[str, dict[str, Any]]:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
         try:  # the standard parser names the line and column of the damage
-            json.loads(text)
+            json.loads(text, parse_int=_exact_int(path))
         except json.JSONDecodeError as error:
             raise RegistryCorruptError(path, error.lineno, error.colno, error.msg) from error
+        except RecursionError:
+            raise RegistryCorruptError(path, None, None, f"nested deeper than {MAX_DEPTH} levels") from None
+        except ValueError as error:  # e.g. an integer literal of more than 4,300 digits
+            raise RegistryCorruptError(path, None, None, f"not valid JSON ({error})") from None
         raise RegistryCorruptError(path, None, None, "not valid JSON") from None
+    _check_writable_back(path, text, data)
     if isinstance(data, dict) and isinstance(data.get("models"), list):
         data = data["models"]  # tolerate the {"models": [...]} wrapper some exports use
     if not isinstance(data, list):
@@ -75,6 +89,40 @@ def read_layer_file(path: Path) -> dict[str, dict[str, Any]]:
             raise RegistryCorruptError(path, None, None, f"entry #{index + 1} repeats the name {item['name']!r}")
         entries[item["name"]] = item
     return entries
+
+
+def _check_writable_back(path: Path, text: str, data: Any) -> None:
+    """Refuse what parsed but could not be written back as it was read."""
+    try:
+        orjson.dumps(data)
+    except orjson.JSONEncodeError:  # the only way parsed JSON fails to encode is depth
+        detail = f"nested deeper than {MAX_DEPTH} levels, which cannot be written back"
+        raise RegistryCorruptError(path, None, None, detail) from None
+    if _has_huge_float(data):  # rare, so the slow exact parse (which names the literal) is too
+        json.loads(text, parse_int=_exact_int(path))
+
+
+def _exact_int(path: Path) -> Callable[[str], int]:
+    """A ``parse_int`` for :func:`json.loads` that refuses integers outside ``INT_RANGE``."""
+    low, high = INT_RANGE
+
+    def exact(literal: str) -> int:
+        if len(literal) <= 21 and low <= int(literal) <= high:  # 21: a sign and 20 digits
+            return int(literal)
+        shown = literal if len(literal) <= 24 else literal[:24] + "..."
+        raise RegistryCorruptError(path, None, None, f"the integer {shown} is outside 64 bits and would not survive a rewrite")
+
+    return exact
+
+
+def _has_huge_float(value: Any) -> bool:
+    """Whether a float of 2**63 or more sits in ``value`` (depth is already <= 255 here)."""
+    kind = type(value)
+    if kind is dict:
+        return any(_has_huge_float(item) for item in value.values())
+    if kind is list:
+        return any(_has_huge_float(item) for item in value)
+    return kind is float and abs(value) >= ROUNDED_INT
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -114,6 +162,58 @@ class JsonRegistryStore(RegistryStore):
         """The file path of ``layer``."""
         return str(self.layer_path(layer))
 
+    def _acquire(self, timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
+        """Create the folder and take the lock, or raise one clear error."""
+        lock = self.folder / LOCK
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ImageworksError(
+                f"the registry folder {self.folder} is a file, not a folder", "move it away or set IMAGEWORKS_REGISTRY_DIR"
+            )
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if lock.is_symlink():
+                raise ImageworksError(
+                    f"the registry lock {lock} is a symbolic link; refusing to open it",
+                    "delete the link; imageworks creates a plain lock file there",
+                )
+            self._lock.acquire(timeout=timeout)
+        except filelock.Timeout as error:
+            raise ImageworksError(
+                f"the registry in {self.folder} stayed locked for {timeout:.0f}s",
+                f"another imageworks process holds {lock}",
+            ) from error
+        except OSError as error:
+            raise ImageworksError(
+                f"cannot write the registry in {self.folder}: {error.strerror or error}",
+                "check the folder's permissions or set IMAGEWORKS_REGISTRY_DIR",
+            ) from error
+
+    def check_writable(self) -> None:
+        """Prove a transaction would succeed now: folder, lock, a file write, every layer.
+
+        Creates the folder and the lock file if missing; writes nothing else.
+        """
+        self._acquire(PREFLIGHT_LOCK_SECONDS)
+        try:
+            for layer in ("curated", "discovered", "merged"):
+                path = self.layer_path(layer)
+                if path.exists() and not path.is_file():
+                    raise ImageworksError(
+                        f"registry file {path} is not a regular file", "move it away; imageworks writes a JSON file there"
+                    )
+            try:  # permissions, read-only mounts and quotas show here, not in os.access
+                handle, probe = tempfile.mkstemp(prefix=".write-probe.", suffix=".tmp", dir=self.folder)
+                os.close(handle)
+                os.unlink(probe)
+            except OSError as error:
+                raise ImageworksError(
+                    f"cannot write the registry in {self.folder}: {error.strerror or error}",
+                    "check the folder's permissions or set IMAGEWORKS_REGISTRY_DIR",
+                ) from error
+            self.read()
+        finally:
+            self._lock.release()
+
     def read(self) -> RegistryLayers:
         """Both layers as they are now (writers replace files atomically, so no lock)."""
         return RegistryLayers(
@@ -124,19 +224,7 @@ class JsonRegistryStore(RegistryStore):
     @contextmanager
     def transaction(self) -> Iterator[RegistryLayers]:
         """Lock, read, yield for changes, then write the layers that changed and the snapshot."""
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self._lock.acquire()
-        except filelock.Timeout as error:
-            raise ImageworksError(
-                f"the registry in {self.folder} stayed locked for {LOCK_TIMEOUT_SECONDS}s",
-                f"another imageworks process holds {self.folder / LOCK}",
-            ) from error
-        except OSError as error:
-            raise ImageworksError(
-                f"cannot write the registry in {self.folder}: {error.strerror or error}",
-                "check the folder's permissions or set IMAGEWORKS_REGISTRY_DIR",
-            ) from error
+        self._acquire()
         try:
             layers = self.read()
             before = {"curated": dump_layer(layers.curated), "discovered": dump_layer(layers.discovered)}
@@ -165,12 +253,18 @@ class JsonRegistryStore(RegistryStore):
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         target = self.folder / BACKUPS / stamp
         copies = []
-        for name in (CURATED, DISCOVERED, MERGED):
-            source = self.folder / name
-            if source.exists():
-                target.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target / name)
-                copies.append(str(target / name))
+        try:
+            for name in (CURATED, DISCOVERED, MERGED):
+                source = self.folder / name
+                if source.exists():
+                    target.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, target / name)
+                    copies.append(str(target / name))
+        except OSError as error:
+            raise ImageworksError(
+                f"cannot back up the registry into {target}: {error.strerror or error}",
+                "nothing was changed; fix the backups folder or use --no-backup",
+            ) from error
         sets = sorted((self.folder / BACKUPS).glob("*")) if (self.folder / BACKUPS).exists() else []
         for old in sets[:-KEEP_BACKUPS]:
             shutil.rmtree(old, ignore_errors=True)

@@ -99,6 +99,8 @@ def plan_download(
     ref = parse_model_ref(model, config.hf_endpoint)
     token = hf_token()
     snapshot = fetch_snapshot(ref, config.hf_endpoint, token)
+    if not snapshot.files:
+        raise ImageworksError(f"{ref.display} has no files on the Hub", "check the name and revision; nothing was downloaded")
     weights = options.weights
     if ref.filename and not weights and container_of(ref.filename):
         weights = (ref.filename,)
@@ -124,6 +126,7 @@ def plan_download(
     names = [f.path for f in selection.files]
     for name in names + [f.path for _, f in support]:
         safe_relative_path(name)  # hostile names stop here, before any path is built from them
+    _refuse_empty(ref, selection)
     first_pass = FormatDetector().detect_comprehensive(model_name=ref.display, filenames=names)
     format_type = selection.weight_format if selection.weight_format == "gguf" else (
         (first_pass[0].format_type if first_pass else None) or selection.weight_format
@@ -140,6 +143,25 @@ def _single_file(snapshot: RepoSnapshot, path: str) -> Selection:
     if file is None:
         raise ImageworksError(f"{snapshot.repo_id} has no file {path!r} at {snapshot.commit[:12]}")
     return Selection(files=(file,), weight_format=None)
+
+
+def _refuse_empty(ref: ModelRef, selection: Selection) -> None:
+    """Stop a download that would install nothing usable.
+
+    Only weight containers (``.safetensors``, ``.bin``, ``.gguf``, ...) must hold bytes:
+    ``.gitattributes``, an empty ``added_tokens.json`` or ``__init__.py`` are legitimately
+    0 bytes on the Hub, while an empty weight file is a broken or unfinished upload.
+    """
+    if not selection.files:
+        raise ImageworksError(
+            f"{ref.display} has no files to download (every file is optional)", "add --include-optional to fetch them"
+        )
+    for file in selection.files:
+        if file.size == 0 and container_of(file.path) is not None:
+            raise ImageworksError(
+                f"{file.path} is empty on the Hub (0 bytes) in {ref.display}",
+                "the upload is broken or unfinished; try another revision or repo",
+            )
 
 
 def already_installed(plan: DownloadPlan, registry: Registry) -> RegistryEntry | None:
@@ -181,7 +203,8 @@ def run_download(
 ) -> DownloadResult:
     """Transfer, verify, detect and record ``plan``."""
     registry = Registry.open(config)
-    existing = already_installed(plan, registry)  # also proves the registry readable before any byte moves
+    registry.check_writable()  # a registry that cannot take the entry must fail before the transfer, not after
+    existing = already_installed(plan, registry)
     if existing is not None and not options.force:
         return DownloadResult(entry=existing, plan=plan, skipped=True)
     token = hf_token()
