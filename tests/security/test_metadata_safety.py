@@ -38,15 +38,19 @@ class AnswerHub(HostileHub):
     """The hostile Hub whose model-info answer is exactly the bytes and headers given."""
 
     def __init__(self, scenario: Scenario, witness: Witness, body: bytes, headers: dict[str, str] | None = None,
-                 status: int = 200, drip: float | None = None, cut: bool = False) -> None:
+                 status: int = 200, drip: float | None = None, cut: bool = False, tree: bytes | None = None) -> None:
         super().__init__(scenario, witness)
         self.body, self.headers, self.status, self.drip, self.cut = body, headers or {}, status, drip, cut
+        self.tree = tree  # the file-list answer, when a test gives one (else the same bytes as model info)
 
     class handler(HostileHub.handler):  # noqa: N801 - bound per server in start()
         server_state: AnswerHub
 
         def api(self, scenario: Scenario, rest: str) -> None:
             hub = self.server_state
+            if hub.tree is not None and "/tree/" in rest:
+                self.send(200, {"Content-Type": "application/json"}, hub.tree)
+                return
             headers = {"Content-Type": "application/json", "Content-Length": str(len(hub.body) + (100 if hub.cut else 0)), **hub.headers}
             self.send_response(hub.status)
             for name, value in headers.items():
@@ -123,7 +127,8 @@ def test_odd_retry_after_values_are_retried_not_fatal(value: str, hostile, capsy
     result = cli(capsys, "download", "evil/model", "--non-interactive", "--no-aria2")
     assert result.code == 0, result.err
     assert time.monotonic() - started < 15
-    assert len([seen for seen in hub.requests() if seen.path.startswith("/api/")]) == 2
+    api = [seen.path for seen in hub.requests() if seen.path.startswith("/api/")]
+    assert len(api) == 3 and api[0] == api[1] and "/tree/" in api[2]  # the 429, its retry, then the file list
 
 
 # -- the commit id ----------------------------------------------------------------------
@@ -206,13 +211,24 @@ def test_a_dripping_answer_hits_the_deadline(answer) -> None:
     (gzip.compress(info()), {"Content-Encoding": "br"}, "content encoding 'br'"),
     (b"[1, 2]", {}, "wrong shape"),
     (info(siblings=[{"size": 3}]), {}, "wrong shape"),
-    (info(siblings=[{"rfilename": "model.safetensors", "size": "12"}]), {}, "invalid size"),
-    (info(siblings=[{"rfilename": "model.safetensors", "size": -1}]), {}, "invalid size"),
-    (info(siblings=[{"rfilename": "m.safetensors", "lfs": {"sha256": "../x", "size": 3, "pointerSize": 1}}]), {}, "invalid sha256"),
 ])
 def test_malformed_answers_are_one_clear_line(body: bytes, headers: dict[str, str], phrase: str, answer,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert phrase in one_error(capsys, answer(body, headers=headers))
+
+
+def tree(*entries: dict[str, object]) -> bytes:
+    return json.dumps([{"type": "file", "oid": "1" * 40, **entry} for entry in entries]).encode()
+
+
+@pytest.mark.parametrize(("listing", "phrase"), [
+    (tree({"path": "model.safetensors", "size": "12"}), "invalid size"),
+    (tree({"path": "model.safetensors", "size": -1}), "invalid size"),
+    (tree({"path": "m.safetensors", "size": 3, "lfs": {"oid": "../x", "size": 3, "pointerSize": 1}}), "invalid sha256"),
+])
+def test_malformed_file_lists_are_one_clear_line(listing: bytes, phrase: str, answer,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert phrase in one_error(capsys, answer(info(), tree=listing))
 
 
 def test_a_connection_cut_mid_answer_is_retried_then_explained(answer, capsys: pytest.CaptureFixture[str]) -> None:

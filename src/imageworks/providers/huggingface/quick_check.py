@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from imageworks.core.errors import ImageworksError
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
 from imageworks.providers.huggingface.refs import ModelRef
@@ -32,7 +33,10 @@ TIMEOUT = 10.0
 
 def installed_at_current_commit(ref: ModelRef, endpoint: str, registry: Registry) -> RegistryEntry | None:
     """The installed entry of ``ref`` when the Hub's branch still points at its recorded commit."""
-    entry = _only_installed_entry(ref, registry)
+    try:
+        entry = _only_installed_entry(ref, registry)
+    except ImageworksError:
+        return None  # a registry problem: the full pipeline's preflight explains it
     if entry is None or not entry.revision or not _files_intact(entry):
         return None
     commit = current_commit(ref, endpoint)
