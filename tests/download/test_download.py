@@ -409,3 +409,28 @@ def test_plain_rerun_is_one_small_request_until_the_branch_moves(hub: HubServer,
     (entry,) = Registry.open().entries()
     assert entry.revision == hub.repos[MINILM].revisions["main"].commit
     assert (Path(entry.download_path or "") / "config.json").read_text() == '{"moved": true}'
+
+
+def test_two_concurrent_downloads_of_one_model_both_succeed(hub: HubServer, isolated: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    source = tmp_path / "big"
+    source.mkdir()
+    (source / "config.json").write_text("{}")
+    payload = os.urandom(8 * 1024 * 1024)
+    (source / "model.safetensors").write_bytes(payload)
+    hub.add_repo("acme/big", source)
+    hub.bandwidth = 4 * 1024 * 1024  # about 2 s per stream: the runs overlap
+    command = [sys.executable, "-m", "imageworks.cli", "download", "acme/big", "--non-interactive", "--no-aria2"]
+    env = {**os.environ, "IMAGEWORKS_MAX_CONNECTIONS": "1"}
+    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outcomes = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outcomes
+    said = " ".join(out for out, _ in outcomes)
+    assert "✓ Downloaded" in said and "Already downloaded" in said
+    target = isolated / "weights" / "acme" / "big"
+    assert (target / "model.safetensors").read_bytes() == payload
+    assert sorted(p.name for p in target.iterdir()) == ["config.json", "model.safetensors"]  # no partial or state file left
+    verified = subprocess.run([sys.executable, "-m", "imageworks.cli", "verify"], capture_output=True, text=True, timeout=60)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -10,9 +10,11 @@ complete installation is a fast no-op unless ``force``.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import attrs
@@ -201,7 +203,41 @@ def _job(files: Sequence[tuple[RepoSnapshot, RepoFile]], plan: DownloadPlan, con
 def run_download(
     plan: DownloadPlan, options: DownloadOptions, config: Config, progress: ProgressCallback | None = None
 ) -> DownloadResult:
-    """Transfer, verify, detect and record ``plan``."""
+    """Transfer, verify, detect and record ``plan``.
+
+    One download per target folder at a time: a second run of the same model waits for
+    the first (a lock file under the cache folder, not in the model folder), then finds
+    the model installed and does nothing.
+    """
+    with _target_lock(plan.target, config):
+        return _run_download(plan, options, config, progress)
+
+
+@contextlib.contextmanager
+def _target_lock(target: Path, config: Config) -> Iterator[None]:
+    import filelock
+
+    key = hashlib.sha256(str(target.absolute()).encode()).hexdigest()[:32]
+    path = config.cache_dir / "locks" / f"{key}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(str(path))
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            log.warning("another download into %s is running; waiting for it", target)
+            lock.acquire()
+    except OSError as error:
+        raise ImageworksError(f"cannot lock {path}: {error.strerror or error}", "check IMAGEWORKS_CACHE_DIR") from error
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _run_download(
+    plan: DownloadPlan, options: DownloadOptions, config: Config, progress: ProgressCallback | None = None
+) -> DownloadResult:
     registry = Registry.open(config)
     registry.check_writable()  # a registry that cannot take the entry must fail before the transfer, not after
     existing = already_installed(plan, registry)
