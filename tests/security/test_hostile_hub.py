@@ -46,6 +46,8 @@ SCENARIOS: list[tuple[Scenario, int | None, str | None]] = [
     (Scenario("empty-repo", []), 1, "no files"),
     (Scenario("one-byte-a-second", files(), drip=1.0), 1, "stalled"),
     (Scenario("zero-byte-weights", [HostileFile("config.json", CONFIG, sha256=None), HostileFile("model.safetensors", b"", sha256=None)]), 1, "model.safetensors"),
+    (Scenario("bidi-in-name", files(HostileFile("nosj.\u202etokenizer.json", b"{}", sha256=None))), 1, "refusing remote file name"),
+    (Scenario("overlong-name", files(HostileFile("x" * 240 + ".json", b"{}", sha256=None))), 1, "refusing remote file name"),
 ]
 
 
