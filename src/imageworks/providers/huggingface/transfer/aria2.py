@@ -10,7 +10,9 @@ Secrets: the job's URLs, headers and bearer token reach aria2c on its standard i
 (``--input-file=-``), never on its command line. Progress comes from aria2c's JSON-RPC
 on 127.0.0.1; its random RPC secret travels in a config file inside a private (0700)
 temporary folder that is deleted as soon as aria2c answers. ``--stop-with-process`` ends
-aria2c if this process dies.
+aria2c if this process dies. Every value in the input file is checked (``aria2_input``).
+Bodies that look like torrents or metalinks stay plain files instead of starting
+downloads of their own.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from imageworks.core.inventory import sha256_file
+from imageworks.providers.huggingface.transfer.aria2_input import InputEntry, input_text
 from imageworks.providers.huggingface.transfer.errors import (
     Aria2NotFoundError,
     AuthenticationRequiredError,
@@ -184,6 +187,9 @@ class _Round:
             "--connect-timeout=15",
             "--timeout=30",
             "--http-accept-gzip=false",
+            # a body that looks like a torrent or metalink must stay a file, not start downloads of its own
+            "--follow-torrent=false",
+            "--follow-metalink=false",
             "--remote-time=false",
             "--console-log-level=error",
             "--summary-interval=0",
@@ -193,13 +199,12 @@ class _Round:
         ]
 
     def input_text(self) -> str:
-        """aria2c input file (sent on stdin): URL, placement, digest and headers per file."""
-        lines = []
+        """aria2c input file (sent on stdin): URL, placement and headers per file (see ``aria2_input``)."""
+        entries = []
         for gid, item in self.gids.items():
             url, headers = self._source(item)
-            lines += [url, f"  gid={gid}", f"  dir={item.partial.parent}", f"  out={item.partial.name}"]
-            lines += [f"  header={name}: {value}" for name, value in headers.items()]
-        return "\n".join(lines) + "\n"
+            entries.append(InputEntry(url, gid, item.partial, headers))
+        return input_text(entries)
 
     def _source(self, item: PlannedFile) -> tuple[str, dict[str, str]]:
         """URL and headers for aria2c. With a token, a redirect to another host (the CDN) is
