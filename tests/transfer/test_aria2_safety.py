@@ -6,8 +6,11 @@ Everything runs against loopback servers: the hostile Hub and its witness origin
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
+import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,7 +20,9 @@ import requests
 from imageworks.core.errors import ImageworksError, UnsafePathError
 from imageworks.providers.huggingface.transfer import Aria2Engine, RemoteFile, TransferError, TransferJob
 from imageworks.providers.huggingface.transfer.aria2_input import InputEntry, input_text
+from imageworks.providers.huggingface.transfer.redirects import probe, probe_all
 from imageworks.providers.huggingface.transfer.safety import PARTIAL_SUFFIX, safe_relative_path
+from tests.support.hostile_hub import HostileFile, HostileHub, Scenario, Witness
 
 TOKEN = "hf_aria2safetysecret0123456789"
 
@@ -79,6 +84,108 @@ def test_input_text_refuses_values_that_could_carry_options(change: dict[str, ob
         input_text([_entry(), _entry(**change)])
     assert isinstance(caught.value, ImageworksError)
     assert TOKEN not in str(caught.value) and "\n" not in str(caught.value)
+
+
+# -- redirects --------------------------------------------------------------------------
+
+@pytest.fixture
+def witness() -> Iterator[Witness]:
+    with Witness() as server:
+        yield server
+
+
+def _job(hub: HostileHub, target: Path, token: str | None = TOKEN, **options: object) -> TransferJob:
+    scenario = hub.scenario
+    files = [
+        RemoteFile(f"{hub.url}/{scenario.repo}/resolve/{scenario.commit}/{f.name}", f.name, f.announced_size or 0,
+                   f.announced_sha256)
+        for f in scenario.files
+    ]
+    return TransferJob(files, target, token=token, **options)  # type: ignore[arg-type]
+
+
+def _files(count: int = 2, size: int = 3 << 20) -> list[HostileFile]:
+    return [HostileFile(f"part-{i}.safetensors", os.urandom(size)) for i in range(count)]
+
+
+@needs_aria2c
+@pytest.mark.parametrize("redirect", ["get-only", "chain", "always"])
+def test_token_stays_on_the_configured_origin_whatever_the_redirects(redirect: str, witness: Witness,
+                                                                     tmp_path: Path) -> None:
+    with HostileHub(Scenario(redirect, _files(), redirect=redirect), witness) as hub:
+        Aria2Engine(backoff=0.05).fetch(_job(hub, tmp_path / "out"))
+        for item in hub.scenario.files:
+            assert (tmp_path / "out" / item.name).read_bytes() == item.body
+        assert witness.requests(), "the bytes came from the other origin"
+        assert not [seen for seen in witness.requests() if seen.authorization]
+        assert all(seen.authorization == f"Bearer {TOKEN}" for seen in hub.requests() if "/resolve/" in seen.path)
+
+
+@needs_aria2c
+def test_without_redirects_aria2c_gets_the_token(witness: Witness, tmp_path: Path) -> None:
+    with HostileHub(Scenario("direct", _files(1)), witness) as hub:
+        Aria2Engine().fetch(_job(hub, tmp_path / "out"))
+        aria2c = [seen for seen in hub.requests() if seen.headers.get("User-Agent", "").startswith("aria2")]
+    assert aria2c and all(seen.authorization == f"Bearer {TOKEN}" for seen in aria2c)
+
+
+class _Loop(BaseHTTPRequestHandler):
+    """``/hop/N`` redirects to ``/hop/N+1``; ``/to-file`` to a ``file:`` URL; ``/slow`` answers after 50 ms."""
+
+    protocol_version = "HTTP/1.1"
+    in_flight = 0
+    most = 0
+    lock = threading.Lock()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/hop/"):
+            target = f"/hop/{int(self.path[5:]) + 1}"
+        elif self.path == "/to-file":
+            target = "file:///etc/passwd"
+        else:
+            with _Loop.lock:
+                _Loop.in_flight += 1
+                _Loop.most = max(_Loop.most, _Loop.in_flight)
+            time.sleep(0.05)
+            with _Loop.lock:
+                _Loop.in_flight -= 1
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes 0-0/1234")
+            self.send_header("Content-Length", "1")
+            self.end_headers()
+            self.wfile.write(b"x")
+            return
+        self.send_response(302)
+        self.send_header("Location", target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def loop_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Loop)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_probe_refuses_endless_and_non_http_redirects(loop_server: str) -> None:
+    with pytest.raises(TransferError, match="redirects more than 10 times"):
+        probe(f"{loop_server}/hop/0", {}, what="model.safetensors")
+    with pytest.raises(TransferError, match="non-HTTP"):
+        probe(f"{loop_server}/to-file", {})
+
+
+def test_probes_run_concurrently_and_read_the_announced_total(loop_server: str) -> None:
+    _Loop.most = 0
+    found = probe_all([(f"{loop_server}/slow?{i}", f"f{i}") for i in range(32)], {"Authorization": "Bearer x"})
+    assert all(getattr(f, "total", None) == 1234 and getattr(f, "authorized", False) for f in found)
+    assert _Loop.most > 1, "the probes ran one after another"
 
 
 # -- bodies that look like metalinks --------------------------------------------------------

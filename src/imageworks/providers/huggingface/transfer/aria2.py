@@ -11,6 +11,17 @@ Secrets: the job's URLs, headers and bearer token reach aria2c on its standard i
 on 127.0.0.1; its random RPC secret travels in a config file inside a private (0700)
 temporary folder that is deleted as soon as aria2c answers. ``--stop-with-process`` ends
 aria2c if this process dies. Every value in the input file is checked (``aria2_input``).
+
+The token and redirects: aria2c resends every header, ``Authorization`` included, on each
+redirect it follows, and aria2c 1.36 has no option to stop following redirects or to drop
+a header on one (``--help=#all``; ``--http-auth-challenge`` covers user and password
+only). So with a token each file's redirect chain is walked here first, with the request
+aria2c will make (``redirects``), and aria2c gets the end of the chain: with the token
+when that end is on the configured origin, without it otherwise. Residual risk: a server
+that answers the probe itself and redirects aria2c's own request a moment later still
+receives the token elsewhere; only the configured origin (which holds the token anyway)
+can do that, e.g. a Hub whose answer changes between the probe and aria2c's request.
+
 Bodies that look like torrents or metalinks stay plain files instead of starting
 downloads of their own.
 """
@@ -29,7 +40,6 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -47,6 +57,7 @@ from imageworks.providers.huggingface.transfer.model import (
     TransferProgress,
     VerifiedFile,
 )
+from imageworks.providers.huggingface.transfer.redirects import Probed, probe_all
 from imageworks.providers.huggingface.transfer.safety import (
     PlannedFile,
     already_complete,
@@ -153,6 +164,7 @@ class _Round:
         self.executable, self.engine, self.job, self.items = executable, engine, job, list(items)
         self.done_before, self.progress = done_before, progress
         self.gids = {f"{index + 1:016x}": item for index, item in enumerate(self.items)}
+        self.entries: dict[str, InputEntry] = {}  # what aria2c is given, by gid (see _sources)
         self.secret = secrets.token_hex(16)
         self.port = _free_port()
         self.rpc_url = f"http://127.0.0.1:{self.port}/jsonrpc"
@@ -200,40 +212,49 @@ class _Round:
 
     def input_text(self) -> str:
         """aria2c input file (sent on stdin): URL, placement and headers per file (see ``aria2_input``)."""
-        entries = []
-        for gid, item in self.gids.items():
-            url, headers = self._source(item)
-            entries.append(InputEntry(url, gid, item.partial, headers))
-        return input_text(entries)
+        return input_text(list(self.entries.values()))
 
-    def _source(self, item: PlannedFile) -> tuple[str, dict[str, str]]:
-        """URL and headers for aria2c. With a token, a redirect to another host (the CDN) is
-        resolved here so aria2c fetches the signed URL without the token, as the Hub client does."""
+    def _sources(self, outcome: _Outcome) -> dict[str, InputEntry]:
+        """What aria2c fetches for each file. Without a token, the file's URL. With one, the
+        end of its redirect chain, probed here (see ``redirects``) because aria2c resends
+        every header on each redirect it follows: the token goes along only when that end
+        is on the configured origin. Files whose probe fails wait for the next round."""
         headers = self.job.request_headers()
         if not self.job.token:
-            return item.remote.url, headers
-        try:
-            answer = requests.head(item.remote.url, headers=headers, allow_redirects=False, timeout=30)
-        except requests.RequestException:
-            return item.remote.url, headers  # aria2c will report the failure itself
-        location = answer.headers.get("Location") if answer.is_redirect else None
-        if location and _origin(urljoin(item.remote.url, location)) != _origin(item.remote.url):
-            headers.pop("Authorization", None)
-            return urljoin(item.remote.url, location), headers
-        return item.remote.url, headers
+            return {gid: InputEntry(item.remote.url, gid, item.partial, headers) for gid, item in self.gids.items()}
+        anonymous = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        probes = probe_all([(item.remote.url, item.remote.relative_path) for item in self.gids.values()], headers)
+        entries = {}
+        for (gid, item), found in zip(self.gids.items(), probes, strict=True):
+            if isinstance(found, TransferError):
+                raise found
+            if not isinstance(found, Probed):
+                outcome.retry.append(item)
+                outcome.reason = f"cannot reach the server for {item.remote.relative_path}: {type(found).__name__}"
+                continue
+            entries[gid] = InputEntry(found.url, gid, item.partial, headers if found.authorized else anonymous)
+        return entries
 
     def run(self) -> _Outcome:
+        outcome = _Outcome()
+        self.entries = self._sources(outcome)
+        if not self.entries:  # every probe failed: nothing for aria2c this round
+            self.hasher.shutdown()
+            self.rpc.close()
+            return outcome
+        self.gids = {gid: self.gids[gid] for gid in self.entries}
         private = Path(tempfile.mkdtemp(prefix="imageworks-aria2-"))  # mode 0700
         try:
             conf = private / "aria2.conf"
             descriptor = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 handle.write(f"rpc-secret={self.secret}\n")
+            text = self.input_text()
             process = subprocess.Popen(
                 self.argv(conf), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
             )
             assert process.stdin is not None
-            process.stdin.write(self.input_text().encode())
+            process.stdin.write(text.encode())
             process.stdin.close()
             try:
                 self._wait_for_rpc(process)
@@ -248,7 +269,7 @@ class _Round:
                     process.kill()
                     process.wait()
                 self.rpc.close()
-            return self._classify(statuses)
+            return self._classify(statuses, outcome)
         finally:
             self.hasher.shutdown(wait=True)
             shutil.rmtree(private, ignore_errors=True)
@@ -312,8 +333,7 @@ class _Round:
             )
         )
 
-    def _classify(self, statuses: dict[str, dict[str, str]]) -> _Outcome:
-        outcome = _Outcome()
+    def _classify(self, statuses: dict[str, dict[str, str]], outcome: _Outcome) -> _Outcome:
         for gid, item in self.gids.items():
             status = statuses[gid]
             code, message = status.get("errorCode", "0"), status.get("errorMessage", "")
@@ -336,11 +356,6 @@ class _Round:
                 outcome.retry.append(item)
                 outcome.reason = f"aria2c error {code}: {message}"
         return outcome
-
-
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port
 
 
 def _free_port() -> int:
