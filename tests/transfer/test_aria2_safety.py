@@ -10,7 +10,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from imageworks.providers.huggingface.transfer.aria2_input import InputEntry, in
 from imageworks.providers.huggingface.transfer.redirects import probe, probe_all
 from imageworks.providers.huggingface.transfer.safety import PARTIAL_SUFFIX, safe_relative_path
 from tests.support.hostile_hub import HostileFile, HostileHub, Scenario, Witness
+from tests.support.hub_server import HubServer
 
 TOKEN = "hf_aria2safetysecret0123456789"
 
@@ -186,6 +187,75 @@ def test_probes_run_concurrently_and_read_the_announced_total(loop_server: str) 
     found = probe_all([(f"{loop_server}/slow?{i}", f"f{i}") for i in range(32)], {"Authorization": "Bearer x"})
     assert all(getattr(f, "total", None) == 1234 and getattr(f, "authorized", False) for f in found)
     assert _Loop.most > 1, "the probes ran one after another"
+
+
+# -- lying lengths ------------------------------------------------------------------------
+
+def _watch_size(path: Path) -> tuple[Callable[[], int], threading.Event]:
+    """Sample the allocated size of ``path`` until stopped; returns (largest seen, stop)."""
+    largest, stop = [0], threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                largest[0] = max(largest[0], path.stat().st_blocks * 512)
+            except OSError:
+                pass
+            time.sleep(0.001)
+
+    threading.Thread(target=run, daemon=True).start()
+    return (lambda: largest[0]), stop
+
+
+@needs_aria2c
+@pytest.mark.parametrize("token", [None, TOKEN], ids=["anonymous", "token"])
+def test_a_lying_content_length_cannot_fill_the_disk(token: str | None, witness: Witness, tmp_path: Path) -> None:
+    body = os.urandom(1 << 20)
+    lying = HostileFile("model.safetensors", body, content_length=20 << 20)
+    target = tmp_path / "out"
+    with HostileHub(Scenario("lies", [lying]), witness) as hub:
+        largest, stop = _watch_size(target / f"model.safetensors{PARTIAL_SUFFIX}")
+        try:
+            with pytest.raises(TransferError, match=r"sent 20971520 bytes for model.safetensors, the Hub announced 1048576"):
+                Aria2Engine(backoff=0.05).fetch(_job(hub, target, token))
+        finally:
+            stop.set()
+        sent = hub.bytes_sent("model.safetensors")
+    assert largest() <= len(body) + (256 << 10), f"the partial file reached {largest()} bytes"
+    assert not any(target.glob("model.safetensors*")), "the lying download's files were kept"
+    if token:  # the redirect probe saw the lie before aria2c started
+        assert sent <= 1
+
+
+# -- stalls --------------------------------------------------------------------------------
+
+@needs_aria2c
+def test_a_dripping_server_fails_as_stalled_and_keeps_the_bytes(witness: Witness, tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    with HostileHub(Scenario("drip", _files(1, 64 << 10), drip=0.25), witness) as hub:
+        started = time.monotonic()
+        with pytest.raises(TransferError, match=r"stalled: .* for 2 s") as caught:
+            Aria2Engine().fetch(_job(hub, target, None, stall_timeout=2))
+        elapsed = time.monotonic() - started
+        assert elapsed < 8 and "stall_timeout" in str(caught.value)
+        partial = target / f"part-0.safetensors{PARTIAL_SUFFIX}"
+        kept = partial.read_bytes().rstrip(b"\0")
+        assert kept and partial.with_name(partial.name + ".aria2").exists(), "nothing was kept to resume from"
+        hub.scenario.drip = None
+        Aria2Engine().fetch(_job(hub, target, None))
+        assert (target / "part-0.safetensors").read_bytes() == hub.scenario.files[0].body
+
+
+@needs_aria2c
+def test_a_slow_but_steady_server_is_not_a_stall(hub_server: HubServer, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "slow.bin").write_bytes(os.urandom(200 << 10))
+    hub_server.add_repo("acme/slow", source)
+    hub_server.bandwidth = 40 << 10  # 40 KiB/s: five seconds for the file, above the 1 KiB/s floor
+    files = [RemoteFile(hub_server.resolve_url("acme/slow", "slow.bin"), "slow.bin", 200 << 10)]
+    Aria2Engine().fetch(TransferJob(files, tmp_path / "out", max_connections=1, stall_timeout=1))
+    assert (tmp_path / "out" / "slow.bin").read_bytes() == (source / "slow.bin").read_bytes()
 
 
 # -- bodies that look like metalinks --------------------------------------------------------

@@ -22,14 +22,19 @@ that answers the probe itself and redirects aria2c's own request a moment later 
 receives the token elsewhere; only the configured origin (which holds the token anyway)
 can do that, e.g. a Hub whose answer changes between the probe and aria2c's request.
 
-Bodies that look like torrents or metalinks stay plain files instead of starting
-downloads of their own.
+Hostile servers: aria2c believes the server's Content-Length, so a download whose length
+is not the Hub's is removed at once (``aria2.forceRemove``) and fails, and
+``RLIMIT_FSIZE`` caps every file aria2c writes at the largest announced size, so a lie
+cannot fill the disk between two polls. A job that receives less than ``STALL_RATE`` for
+``stall_timeout`` seconds fails as stalled, its bytes kept. Bodies that look like torrents
+or metalinks stay plain files instead of starting downloads of their own.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import resource
 import secrets
 import shutil
 import socket
@@ -71,6 +76,8 @@ ARIA2_MAX_CONNECTIONS = 16  # aria2c's own ceiling for -x
 NOT_FOUND = "3"
 AUTH_FAILED = "24"
 HTTP_STATUS = re.compile(r"status=(\d{3})")  # as in "The response status is not successful. status=403"
+ACTIVE = ("active", "waiting", "paused")
+STALL_RATE = 1024  # bytes a second: a job receiving less on average over stall_timeout has stalled
 KEYS = ["gid", "status", "totalLength", "completedLength", "downloadSpeed", "errorCode", "errorMessage", "connections"]
 
 
@@ -126,6 +133,8 @@ class Aria2Engine:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             outcome = _Round(executable, self, job, todo, done_before, progress).run()
+            if outcome.oversized:
+                raise outcome.oversized[0]
             done_before += len(outcome.completed)
             for item, actual in outcome.corrupt:
                 if item.remote.relative_path in mismatched:
@@ -146,6 +155,7 @@ class _Outcome:
         self.completed: list[PlannedFile] = []
         self.corrupt: list[tuple[PlannedFile, str]] = []
         self.retry: list[PlannedFile] = []
+        self.oversized: list[TransferError] = []  # the server sends more (or less) than the Hub announced
         self.reason = ""
 
 
@@ -165,6 +175,7 @@ class _Round:
         self.done_before, self.progress = done_before, progress
         self.gids = {f"{index + 1:016x}": item for index, item in enumerate(self.items)}
         self.entries: dict[str, InputEntry] = {}  # what aria2c is given, by gid (see _sources)
+        self.oversized: dict[str, int] = {}  # gid -> the length the server sends, when not the Hub's
         self.secret = secrets.token_hex(16)
         self.port = _free_port()
         self.rpc_url = f"http://127.0.0.1:{self.port}/jsonrpc"
@@ -232,6 +243,8 @@ class _Round:
                 outcome.retry.append(item)
                 outcome.reason = f"cannot reach the server for {item.remote.relative_path}: {type(found).__name__}"
                 continue
+            if found.total is not None and found.total != item.remote.size:
+                raise _oversized_error(item, found.total)
             entries[gid] = InputEntry(found.url, gid, item.partial, headers if found.authorized else anonymous)
         return entries
 
@@ -250,9 +263,16 @@ class _Round:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 handle.write(f"rpc-secret={self.secret}\n")
             text = self.input_text()
+            # restore_signals=False: aria2c inherits Python's ignored SIGXFSZ, so a write
+            # past the file-size limit below fails with EFBIG instead of killing it
             process = subprocess.Popen(
-                self.argv(conf), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                self.argv(conf),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                restore_signals=False,
             )
+            _limit_file_size(process.pid, max(item.remote.size for item in self.gids.values()))
             assert process.stdin is not None
             process.stdin.write(text.encode())
             process.stdin.close()
@@ -295,6 +315,7 @@ class _Round:
 
     def _poll(self, process: subprocess.Popen[bytes]) -> dict[str, dict[str, str]]:
         samples: list[tuple[float, int]] = []
+        stall = _StallWatch(self.job.stall_timeout, time.monotonic())
         while True:
             calls = [
                 {"methodName": "aria2.tellStatus", "params": [f"token:{self.secret}", gid, KEYS]} for gid in self.gids
@@ -308,12 +329,45 @@ class _Round:
             statuses = {gid: result[0] for gid, result in zip(self.gids, results, strict=True)}
             for gid, status in statuses.items():
                 item = self.gids[gid]
+                if self._check_length(gid, status):
+                    continue
                 if status["status"] == "complete" and item.remote.sha256 and gid not in self.digests:
                     self.digests[gid] = self.hasher.submit(sha256_file, item.partial)
             self._report(statuses, samples)
             if all(s["status"] in ("complete", "error", "removed") for s in statuses.values()):
                 return statuses
+            if stall.stalled(time.monotonic(), sum(int(s["completedLength"]) for s in statuses.values())):
+                self._stop(process)
+                raise TransferError(
+                    f"download stalled: less than {STALL_RATE // 1024} KiB/s arrived for {self.job.stall_timeout:g} s",
+                    "the bytes received are kept: run the same command again to resume, check the mirror,"
+                    " or raise stall_timeout (IMAGEWORKS_STALL_TIMEOUT)",
+                )
             time.sleep(self.engine.poll_interval)
+
+    def _check_length(self, gid: str, status: dict[str, str]) -> bool:
+        """Whether the server sends another length than the Hub announced; such a download
+        is removed at once, so a lying Content-Length cannot fill the disk."""
+        if gid in self.oversized:
+            return True
+        expected = self.gids[gid].remote.size
+        total, done = int(status["totalLength"]), int(status["completedLength"])
+        if (total and total != expected) or done > expected:
+            self.oversized[gid] = max(total, done)
+            if status["status"] in ACTIVE:
+                try:
+                    self._call("aria2.forceRemove", gid)
+                except (requests.RequestException, KeyError, ValueError):
+                    pass  # it ended meanwhile; its files are deleted in _classify all the same
+            return True
+        return False
+
+    @staticmethod
+    def _stop(process: subprocess.Popen[bytes]) -> None:
+        """End aria2c at once (its own shutdown lingers for seconds); the control files it
+        saves every second (``--auto-save-interval=1``) keep the bytes on disk resumable."""
+        process.kill()
+        process.wait()
 
     def _report(self, statuses: dict[str, dict[str, str]], samples: list[tuple[float, int]]) -> None:
         if self.progress is None:
@@ -336,6 +390,10 @@ class _Round:
     def _classify(self, statuses: dict[str, dict[str, str]], outcome: _Outcome) -> _Outcome:
         for gid, item in self.gids.items():
             status = statuses[gid]
+            if self._check_length(gid, status):
+                remove_quietly(item.partial, control_file(item))
+                outcome.oversized.append(_oversized_error(item, self.oversized[gid]))
+                continue
             code, message = status.get("errorCode", "0"), status.get("errorMessage", "")
             found = HTTP_STATUS.search(message)
             http_status = int(found.group(1)) if found else None
@@ -356,6 +414,39 @@ class _Round:
                 outcome.retry.append(item)
                 outcome.reason = f"aria2c error {code}: {message}"
         return outcome
+
+
+class _StallWatch:
+    """Whether fewer than ``STALL_RATE`` bytes a second arrived over the last ``timeout`` seconds."""
+
+    def __init__(self, timeout: float, now: float) -> None:
+        self.timeout = timeout
+        self.since, self.mark = now, 0
+
+    def stalled(self, now: float, done: int) -> bool:
+        if done - self.mark >= STALL_RATE * self.timeout or done < self.mark:
+            self.since, self.mark = now, done
+            return False
+        return now - self.since >= self.timeout
+
+
+def _oversized_error(item: PlannedFile, sent: int) -> TransferError:
+    return TransferError(
+        f"the server sent {sent} bytes for {item.remote.relative_path}, the Hub announced {item.remote.size}",
+        "the mirror disagrees with the Hub's file list or is hostile; its partial file was deleted",
+    )
+
+
+def _limit_file_size(pid: int, largest: int) -> None:
+    """Cap the size of any file aria2c writes near the largest announced one (Linux; elsewhere
+    only the RPC check in ``_poll`` applies): aria2c believes the server's Content-Length, and
+    on a fast link it can write much more than that between two polls."""
+    if hasattr(resource, "prlimit"):
+        limit = max(largest, 1 << 20)  # control files are small; never below a MiB
+        try:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, limit))
+        except ProcessLookupError:
+            pass  # aria2c has already exited: _wait_for_rpc says why
 
 
 def _free_port() -> int:
