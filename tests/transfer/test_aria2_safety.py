@@ -230,7 +230,7 @@ def test_a_lying_content_length_cannot_fill_the_disk(token: str | None, witness:
 # -- stalls --------------------------------------------------------------------------------
 
 @needs_aria2c
-def test_a_dripping_server_fails_as_stalled_and_keeps_the_bytes(witness: Witness, tmp_path: Path) -> None:
+def test_a_dripping_server_fails_as_stalled_and_the_rerun_resumes(witness: Witness, tmp_path: Path) -> None:
     target = tmp_path / "out"
     with HostileHub(Scenario("drip", _files(1, 64 << 10), drip=0.25), witness) as hub:
         started = time.monotonic()
@@ -241,9 +241,14 @@ def test_a_dripping_server_fails_as_stalled_and_keeps_the_bytes(witness: Witness
         partial = target / f"part-0.safetensors{PARTIAL_SUFFIX}"
         kept = partial.read_bytes().rstrip(b"\0")
         assert kept and partial.with_name(partial.name + ".aria2").exists(), "nothing was kept to resume from"
+        first_run = len(hub.requests())
         hub.scenario.drip = None
         Aria2Engine().fetch(_job(hub, target, None))
         assert (target / "part-0.safetensors").read_bytes() == hub.scenario.files[0].body
+        rerun = [seen for seen in hub.requests()[first_run:] if seen.method == "GET"]
+    # resumed: aria2c asked for the size with HEAD, not with a GET from byte 0 it would drop
+    assert rerun and all(seen.headers.get("Range", "bytes=0-0") != "bytes=0-" for seen in rerun)
+    assert all("Range" in seen.headers for seen in rerun), rerun
 
 
 @needs_aria2c

@@ -226,17 +226,28 @@ class _Round:
         return input_text(list(self.entries.values()))
 
     def _sources(self, outcome: _Outcome) -> dict[str, InputEntry]:
-        """What aria2c fetches for each file. Without a token, the file's URL. With one, the
-        end of its redirect chain, probed here (see ``redirects``) because aria2c resends
-        every header on each redirect it follows: the token goes along only when that end
-        is on the configured origin. Files whose probe fails wait for the next round."""
+        """What aria2c fetches for each file.
+
+        With a token, every file's redirect chain is probed here (see ``redirects``), because
+        aria2c resends every header on each redirect it follows: aria2c gets the end of the
+        chain, with the token only when that end is on the configured origin. Without a
+        token only files being resumed are probed: where the Hub itself serves one, aria2c
+        asks for its size with ``HEAD`` instead of an unranged ``GET`` whose body it would
+        drop (not on other origins: a signed CDN URL may be valid for ``GET`` only).
+        Files whose probe fails wait for the next round.
+        """
         headers = self.job.request_headers()
-        if not self.job.token:
-            return {gid: InputEntry(item.remote.url, gid, item.partial, headers) for gid, item in self.gids.items()}
         anonymous = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-        probes = probe_all([(item.remote.url, item.remote.relative_path) for item in self.gids.values()], headers)
+        resuming = {gid for gid, item in self.gids.items() if control_file(item).exists()}
+        probed = [gid for gid in self.gids if self.job.token or gid in resuming]
+        results = probe_all([(self.gids[g].remote.url, self.gids[g].remote.relative_path) for g in probed], headers)
+        found_for = dict(zip(probed, results, strict=True))
         entries = {}
-        for (gid, item), found in zip(self.gids.items(), probes, strict=True):
+        for gid, item in self.gids.items():
+            found = found_for.get(gid)
+            if found is None:
+                entries[gid] = InputEntry(item.remote.url, gid, item.partial, headers)
+                continue
             if isinstance(found, TransferError):
                 raise found
             if not isinstance(found, Probed):
@@ -245,7 +256,9 @@ class _Round:
                 continue
             if found.total is not None and found.total != item.remote.size:
                 raise _oversized_error(item, found.total)
-            entries[gid] = InputEntry(found.url, gid, item.partial, headers if found.authorized else anonymous)
+            sent = headers if found.authorized else anonymous
+            use_head = gid in resuming and found.authorized
+            entries[gid] = InputEntry(found.url, gid, item.partial, sent, use_head=use_head)
         return entries
 
     def run(self) -> _Outcome:

@@ -28,12 +28,18 @@ _HINT = "nothing was downloaded; the name or address came from a hostile or brok
 
 @attrs.frozen
 class InputEntry:
-    """One download for aria2c: its URL, gid, where the partial file goes, and request headers."""
+    """One download for aria2c: its URL, gid, where the partial file goes, and request headers.
+
+    ``use_head``: ask for the size with ``HEAD`` first. For a file being resumed this spares
+    the body of aria2c's first, unranged ``GET``, which it drops once it has read the size
+    (the bytes already on disk make that first range useless).
+    """
 
     url: str
     gid: str
     partial: Path
     headers: Mapping[str, str] = attrs.field(factory=dict)
+    use_head: bool = False
 
 
 def input_text(entries: Sequence[InputEntry]) -> str:
@@ -51,6 +57,8 @@ def input_text(entries: Sequence[InputEntry]) -> str:
         if not _GID.fullmatch(entry.gid):
             raise TransferError(f"refusing to hand aria2c the gid {entry.gid!r}", _HINT)
         lines += [entry.url, f"  gid={entry.gid}", f"  dir={directory}", f"  out={name}"]
+        if entry.use_head:
+            lines.append("  use-head=true")
         for header, value in entry.headers.items():
             if not _HEADER_NAME.fullmatch(header) or has_control(value):
                 # the value is never shown: it may be the token
