@@ -46,6 +46,8 @@ SCENARIOS: list[tuple[Scenario, int | None, str | None]] = [
     (Scenario("empty-repo", []), 1, "no files"),
     (Scenario("one-byte-a-second", files(), drip=1.0), 1, "stalled"),
     (Scenario("zero-byte-weights", [HostileFile("config.json", CONFIG, sha256=None), HostileFile("model.safetensors", b"", sha256=None)]), 1, "model.safetensors"),
+    (Scenario("bidi-in-name", files(HostileFile("nosj.\u202etokenizer.json", b"{}", sha256=None))), 1, "refusing remote file name"),
+    (Scenario("overlong-name", files(HostileFile("x" * 240 + ".json", b"{}", sha256=None))), 1, "refusing remote file name"),
 ]
 
 
@@ -76,6 +78,8 @@ def test_hostile_hub(scenario: Scenario, status: int | None, phrase: str | None,
         name = path.relative_to(target).as_posix().split(".imageworks-partial")[0]
         if path.is_file() and name in announced:
             assert path.stat().st_blocks * 512 <= announced[name] + (1 << 20), f"{path} holds more than the Hub announced"
+    for item in scenario.files:  # a lying Content-Length cannot make an engine take much more than announced
+        assert hub.bytes_sent(item.name) <= 2 * announced[item.name] + (4 << 20), f"{item.name}: {hub.bytes_sent(item.name)} bytes sent"
     assert elapsed < 60
     sandbox.assert_untouched()
     leaked = [seen for seen in hub.other_origins() if seen.authorization]

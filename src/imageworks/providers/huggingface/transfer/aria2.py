@@ -10,13 +10,31 @@ Secrets: the job's URLs, headers and bearer token reach aria2c on its standard i
 (``--input-file=-``), never on its command line. Progress comes from aria2c's JSON-RPC
 on 127.0.0.1; its random RPC secret travels in a config file inside a private (0700)
 temporary folder that is deleted as soon as aria2c answers. ``--stop-with-process`` ends
-aria2c if this process dies.
+aria2c if this process dies. Every value in the input file is checked (``aria2_input``).
+
+The token and redirects: aria2c resends every header, ``Authorization`` included, on each
+redirect it follows, and aria2c 1.36 has no option to stop following redirects or to drop
+a header on one (``--help=#all``; ``--http-auth-challenge`` covers user and password
+only). So with a token each file's redirect chain is walked here first, with the request
+aria2c will make (``redirects``), and aria2c gets the end of the chain: with the token
+when that end is on the configured origin, without it otherwise. Residual risk: a server
+that answers the probe itself and redirects aria2c's own request a moment later still
+receives the token elsewhere; only the configured origin (which holds the token anyway)
+can do that, e.g. a Hub whose answer changes between the probe and aria2c's request.
+
+Hostile servers: aria2c believes the server's Content-Length, so a download whose length
+is not the Hub's is removed at once (``aria2.forceRemove``) and fails, and
+``RLIMIT_FSIZE`` caps every file aria2c writes at the largest announced size, so a lie
+cannot fill the disk between two polls. A job that receives less than ``STALL_RATE`` for
+``stall_timeout`` seconds fails as stalled, its bytes kept. Bodies that look like torrents
+or metalinks stay plain files instead of starting downloads of their own.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import resource
 import secrets
 import shutil
 import socket
@@ -27,11 +45,12 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from imageworks.core.inventory import sha256_file
+from imageworks.providers.huggingface.transfer.aria2_input import InputEntry, input_text
+from imageworks.providers.huggingface.transfer.digests import git_blob_id
 from imageworks.providers.huggingface.transfer.errors import (
     Aria2NotFoundError,
     AuthenticationRequiredError,
@@ -44,6 +63,7 @@ from imageworks.providers.huggingface.transfer.model import (
     TransferProgress,
     VerifiedFile,
 )
+from imageworks.providers.huggingface.transfer.redirects import Probed, probe_all
 from imageworks.providers.huggingface.transfer.safety import (
     PlannedFile,
     already_complete,
@@ -57,6 +77,8 @@ ARIA2_MAX_CONNECTIONS = 16  # aria2c's own ceiling for -x
 NOT_FOUND = "3"
 AUTH_FAILED = "24"
 HTTP_STATUS = re.compile(r"status=(\d{3})")  # as in "The response status is not successful. status=403"
+ACTIVE = ("active", "waiting", "paused")
+STALL_RATE = 1024  # bytes a second: a job receiving less on average over stall_timeout has stalled
 KEYS = ["gid", "status", "totalLength", "completedLength", "downloadSpeed", "errorCode", "errorMessage", "connections"]
 
 
@@ -112,10 +134,12 @@ class Aria2Engine:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             outcome = _Round(executable, self, job, todo, done_before, progress).run()
+            if outcome.oversized:
+                raise outcome.oversized[0]
             done_before += len(outcome.completed)
             for item, actual in outcome.corrupt:
                 if item.remote.relative_path in mismatched:
-                    raise ChecksumMismatchError(item.remote.relative_path, item.remote.sha256 or "", actual)
+                    raise ChecksumMismatchError(item.remote.relative_path, item.remote.expected_digest or "", actual)
                 mismatched.add(item.remote.relative_path)
             todo = outcome.retry + [item for item, _ in outcome.corrupt]
             last_reason = outcome.reason or last_reason
@@ -132,6 +156,7 @@ class _Outcome:
         self.completed: list[PlannedFile] = []
         self.corrupt: list[tuple[PlannedFile, str]] = []
         self.retry: list[PlannedFile] = []
+        self.oversized: list[TransferError] = []  # the server sends more (or less) than the Hub announced
         self.reason = ""
 
 
@@ -150,6 +175,8 @@ class _Round:
         self.executable, self.engine, self.job, self.items = executable, engine, job, list(items)
         self.done_before, self.progress = done_before, progress
         self.gids = {f"{index + 1:016x}": item for index, item in enumerate(self.items)}
+        self.entries: dict[str, InputEntry] = {}  # what aria2c is given, by gid (see _sources)
+        self.oversized: dict[str, int] = {}  # gid -> the length the server sends, when not the Hub's
         self.secret = secrets.token_hex(16)
         self.port = _free_port()
         self.rpc_url = f"http://127.0.0.1:{self.port}/jsonrpc"
@@ -184,6 +211,9 @@ class _Round:
             "--connect-timeout=15",
             "--timeout=30",
             "--http-accept-gzip=false",
+            # a body that looks like a torrent or metalink must stay a file, not start downloads of its own
+            "--follow-torrent=false",
+            "--follow-metalink=false",
             "--remote-time=false",
             "--console-log-level=error",
             "--summary-interval=0",
@@ -193,42 +223,72 @@ class _Round:
         ]
 
     def input_text(self) -> str:
-        """aria2c input file (sent on stdin): URL, placement, digest and headers per file."""
-        lines = []
-        for gid, item in self.gids.items():
-            url, headers = self._source(item)
-            lines += [url, f"  gid={gid}", f"  dir={item.partial.parent}", f"  out={item.partial.name}"]
-            lines += [f"  header={name}: {value}" for name, value in headers.items()]
-        return "\n".join(lines) + "\n"
+        """aria2c input file (sent on stdin): URL, placement and headers per file (see ``aria2_input``)."""
+        return input_text(list(self.entries.values()))
 
-    def _source(self, item: PlannedFile) -> tuple[str, dict[str, str]]:
-        """URL and headers for aria2c. With a token, a redirect to another host (the CDN) is
-        resolved here so aria2c fetches the signed URL without the token, as the Hub client does."""
+    def _sources(self, outcome: _Outcome) -> dict[str, InputEntry]:
+        """What aria2c fetches for each file.
+
+        With a token, every file's redirect chain is probed here (see ``redirects``), because
+        aria2c resends every header on each redirect it follows: aria2c gets the end of the
+        chain, with the token only when that end is on the configured origin. Without a
+        token only files being resumed are probed: where the Hub itself serves one, aria2c
+        asks for its size with ``HEAD`` instead of an unranged ``GET`` whose body it would
+        drop (not on other origins: a signed CDN URL may be valid for ``GET`` only).
+        Files whose probe fails wait for the next round.
+        """
         headers = self.job.request_headers()
-        if not self.job.token:
-            return item.remote.url, headers
-        try:
-            answer = requests.head(item.remote.url, headers=headers, allow_redirects=False, timeout=30)
-        except requests.RequestException:
-            return item.remote.url, headers  # aria2c will report the failure itself
-        location = answer.headers.get("Location") if answer.is_redirect else None
-        if location and _origin(urljoin(item.remote.url, location)) != _origin(item.remote.url):
-            headers.pop("Authorization", None)
-            return urljoin(item.remote.url, location), headers
-        return item.remote.url, headers
+        anonymous = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        resuming = {gid for gid, item in self.gids.items() if control_file(item).exists()}
+        probed = [gid for gid in self.gids if self.job.token or gid in resuming]
+        results = probe_all([(self.gids[g].remote.url, self.gids[g].remote.relative_path) for g in probed], headers)
+        found_for = dict(zip(probed, results, strict=True))
+        entries = {}
+        for gid, item in self.gids.items():
+            found = found_for.get(gid)
+            if found is None:
+                entries[gid] = InputEntry(item.remote.url, gid, item.partial, headers)
+                continue
+            if isinstance(found, TransferError):
+                raise found
+            if not isinstance(found, Probed):
+                outcome.retry.append(item)
+                outcome.reason = f"cannot reach the server for {item.remote.relative_path}: {type(found).__name__}"
+                continue
+            if found.total is not None and found.total != item.remote.size:
+                raise _oversized_error(item, found.total)
+            sent = headers if found.authorized else anonymous
+            use_head = gid in resuming and found.authorized
+            entries[gid] = InputEntry(found.url, gid, item.partial, sent, use_head=use_head)
+        return entries
 
     def run(self) -> _Outcome:
+        outcome = _Outcome()
+        self.entries = self._sources(outcome)
+        if not self.entries:  # every probe failed: nothing for aria2c this round
+            self.hasher.shutdown()
+            self.rpc.close()
+            return outcome
+        self.gids = {gid: self.gids[gid] for gid in self.entries}
         private = Path(tempfile.mkdtemp(prefix="imageworks-aria2-"))  # mode 0700
         try:
             conf = private / "aria2.conf"
             descriptor = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 handle.write(f"rpc-secret={self.secret}\n")
+            text = self.input_text()
+            # restore_signals=False: aria2c inherits Python's ignored SIGXFSZ, so a write
+            # past the file-size limit below fails with EFBIG instead of killing it
             process = subprocess.Popen(
-                self.argv(conf), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+                self.argv(conf),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                restore_signals=False,
             )
+            _limit_file_size(process.pid, max(item.remote.size for item in self.gids.values()))
             assert process.stdin is not None
-            process.stdin.write(self.input_text().encode())
+            process.stdin.write(text.encode())
             process.stdin.close()
             try:
                 self._wait_for_rpc(process)
@@ -243,7 +303,7 @@ class _Round:
                     process.kill()
                     process.wait()
                 self.rpc.close()
-            return self._classify(statuses)
+            return self._classify(statuses, outcome)
         finally:
             self.hasher.shutdown(wait=True)
             shutil.rmtree(private, ignore_errors=True)
@@ -269,6 +329,7 @@ class _Round:
 
     def _poll(self, process: subprocess.Popen[bytes]) -> dict[str, dict[str, str]]:
         samples: list[tuple[float, int]] = []
+        stall = _StallWatch(self.job.stall_timeout, time.monotonic())
         while True:
             calls = [
                 {"methodName": "aria2.tellStatus", "params": [f"token:{self.secret}", gid, KEYS]} for gid in self.gids
@@ -282,12 +343,45 @@ class _Round:
             statuses = {gid: result[0] for gid, result in zip(self.gids, results, strict=True)}
             for gid, status in statuses.items():
                 item = self.gids[gid]
+                if self._check_length(gid, status):
+                    continue
                 if status["status"] == "complete" and item.remote.sha256 and gid not in self.digests:
                     self.digests[gid] = self.hasher.submit(sha256_file, item.partial)
             self._report(statuses, samples)
             if all(s["status"] in ("complete", "error", "removed") for s in statuses.values()):
                 return statuses
+            if stall.stalled(time.monotonic(), sum(int(s["completedLength"]) for s in statuses.values())):
+                self._stop(process)
+                raise TransferError(
+                    f"download stalled: less than {STALL_RATE // 1024} KiB/s arrived for {self.job.stall_timeout:g} s",
+                    "the bytes received are kept: run the same command again to resume, check the mirror,"
+                    " or raise stall_timeout (IMAGEWORKS_STALL_TIMEOUT)",
+                )
             time.sleep(self.engine.poll_interval)
+
+    def _check_length(self, gid: str, status: dict[str, str]) -> bool:
+        """Whether the server sends another length than the Hub announced; such a download
+        is removed at once, so a lying Content-Length cannot fill the disk."""
+        if gid in self.oversized:
+            return True
+        expected = self.gids[gid].remote.size
+        total, done = int(status["totalLength"]), int(status["completedLength"])
+        if (total and total != expected) or done > expected:
+            self.oversized[gid] = max(total, done)
+            if status["status"] in ACTIVE:
+                try:
+                    self._call("aria2.forceRemove", gid)
+                except (requests.RequestException, KeyError, ValueError):
+                    pass  # it ended meanwhile; its files are deleted in _classify all the same
+            return True
+        return False
+
+    @staticmethod
+    def _stop(process: subprocess.Popen[bytes]) -> None:
+        """End aria2c at once (its own shutdown lingers for seconds); the control files it
+        saves every second (``--auto-save-interval=1``) keep the bytes on disk resumable."""
+        process.kill()
+        process.wait()
 
     def _report(self, statuses: dict[str, dict[str, str]], samples: list[tuple[float, int]]) -> None:
         if self.progress is None:
@@ -307,16 +401,21 @@ class _Round:
             )
         )
 
-    def _classify(self, statuses: dict[str, dict[str, str]]) -> _Outcome:
-        outcome = _Outcome()
+    def _classify(self, statuses: dict[str, dict[str, str]], outcome: _Outcome) -> _Outcome:
         for gid, item in self.gids.items():
             status = statuses[gid]
+            if self._check_length(gid, status):
+                remove_quietly(item.partial, control_file(item))
+                outcome.oversized.append(_oversized_error(item, self.oversized[gid]))
+                continue
             code, message = status.get("errorCode", "0"), status.get("errorMessage", "")
             found = HTTP_STATUS.search(message)
             http_status = int(found.group(1)) if found else None
             if status["status"] == "complete":
                 actual = self.digests[gid].result() if gid in self.digests else None
-                if item.partial.stat().st_size != item.remote.size or actual != item.remote.sha256:
+                if actual is None and item.remote.git_blob_id:
+                    actual = _git_blob_id_of(item.partial, item.remote.size)
+                if item.partial.stat().st_size != item.remote.size or actual != item.remote.expected_digest:
                     remove_quietly(item.partial, control_file(item))
                     outcome.corrupt.append((item, actual or "size mismatch"))
                     continue
@@ -333,9 +432,45 @@ class _Round:
         return outcome
 
 
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port
+def _git_blob_id_of(path: Path, size: int) -> str:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        return git_blob_id(fd, size)
+    finally:
+        os.close(fd)
+
+
+class _StallWatch:
+    """Whether fewer than ``STALL_RATE`` bytes a second arrived over the last ``timeout`` seconds."""
+
+    def __init__(self, timeout: float, now: float) -> None:
+        self.timeout = timeout
+        self.since, self.mark = now, 0
+
+    def stalled(self, now: float, done: int) -> bool:
+        if done - self.mark >= STALL_RATE * self.timeout or done < self.mark:
+            self.since, self.mark = now, done
+            return False
+        return now - self.since >= self.timeout
+
+
+def _oversized_error(item: PlannedFile, sent: int) -> TransferError:
+    return TransferError(
+        f"the server sent {sent} bytes for {item.remote.relative_path}, the Hub announced {item.remote.size}",
+        "the mirror disagrees with the Hub's file list or is hostile; its partial file was deleted",
+    )
+
+
+def _limit_file_size(pid: int, largest: int) -> None:
+    """Cap the size of any file aria2c writes near the largest announced one (Linux; elsewhere
+    only the RPC check in ``_poll`` applies): aria2c believes the server's Content-Length, and
+    on a fast link it can write much more than that between two polls."""
+    if hasattr(resource, "prlimit"):
+        limit = max(largest, 1 << 20)  # control files are small; never below a MiB
+        try:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, limit))
+        except ProcessLookupError:
+            pass  # aria2c has already exited: _wait_for_rpc says why
 
 
 def _free_port() -> int:

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import stat
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
@@ -22,7 +23,12 @@ from imageworks.providers.huggingface.transfer.errors import NotEnoughSpaceError
 from imageworks.providers.huggingface.transfer.model import RemoteFile, TransferJob
 
 PARTIAL_SUFFIX = ".imageworks-partial"
+NAME_MAX = 255  # bytes per path segment on the usual Linux file systems
+# the longest name built from a remote one: the Python engine's scratch state file
+_LONGEST_SIDECAR = len(PARTIAL_SUFFIX + ".json.tmp")
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# Cc: C0, DEL and C1 controls; Cf: format (bidi, zero-width); Zl/Zp: separators; Cs: surrogates
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 @attrs.frozen
@@ -37,24 +43,42 @@ class PlannedFile:
 def safe_relative_path(name: str) -> PurePosixPath:
     """Return ``name`` as a relative POSIX path, or raise :class:`UnsafePathError`.
 
-    Refused: empty names, absolute paths, drive letters, backslashes, NUL, ``.``/``..``
-    segments, and names that would collide with our partial files.
+    This is the one check of remote file names, shared by the planner and both engines.
+    Refused: empty names, absolute paths, drive letters, backslashes, ``.``/``..`` and
+    empty segments, names that would collide with our partial files, and any character
+    that has no business in a repository file name: control characters (C0, DEL, C1:
+    newlines would inject options into aria2c's input file, escapes rewrite the terminal),
+    Unicode format characters (bidi overrides and zero-width characters disguise a name),
+    line/paragraph separators and lone surrogates (not encodable on disk). A segment must
+    also leave room for our partial-file suffixes within the usual 255-byte name limit, so
+    a name fails here rather than half way through a transfer.
     """
-    bad = (
-        not name
-        or name.startswith("/")
-        or "\\" in name
-        or "\x00" in name
-        or _DRIVE.match(name) is not None
-        or any(part in ("", ".", "..") for part in name.split("/"))
-        or PARTIAL_SUFFIX in name
-    )
-    if bad:
+    reason = _unsafe_reason(name)
+    if reason:
         raise UnsafePathError(
-            f"refusing remote file name {name!r}: it is not a plain relative path",
+            f"refusing remote file name {name!r}: {reason}",
             "the repository lists a hostile or malformed file name; nothing was written",
         )
     return PurePosixPath(name)
+
+
+def _unsafe_reason(name: str) -> str | None:
+    if (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or _DRIVE.match(name) is not None
+        or any(part in ("", ".", "..") for part in name.split("/"))
+    ):
+        return "it is not a plain relative path"
+    bad = next((c for c in name if unicodedata.category(c) in _FORBIDDEN_CATEGORIES), None)
+    if bad is not None:
+        return f"it contains the character U+{ord(bad):04X}"
+    if PARTIAL_SUFFIX in name:
+        return "it would collide with our partial files"
+    if any(len(part.encode()) > NAME_MAX - _LONGEST_SIDECAR for part in name.split("/")):
+        return "a part of it is too long for a file name"
+    return None
 
 
 def plan(job: TransferJob) -> list[PlannedFile]:
