@@ -206,7 +206,7 @@ def run_download(
     """Transfer, verify, detect and record ``plan``.
 
     One download per target folder at a time: a second run of the same model waits for
-    the first (a lock file under the cache folder, not in the model folder), then finds
+    the first (a lock file in the registry folder, not in the model folder), then finds
     the model installed and does nothing.
     """
     with _target_lock(plan.target, config):
@@ -218,7 +218,7 @@ def _target_lock(target: Path, config: Config) -> Iterator[None]:
     import filelock
 
     key = hashlib.sha256(str(target.absolute()).encode()).hexdigest()[:32]
-    path = config.cache_dir / "locks" / f"{key}.lock"
+    path = config.registry_dir / "locks" / f"{key}.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         lock = filelock.FileLock(str(path))
@@ -228,7 +228,7 @@ def _target_lock(target: Path, config: Config) -> Iterator[None]:
             log.warning("another download into %s is running; waiting for it", target)
             lock.acquire()
     except OSError as error:
-        raise ImageworksError(f"cannot lock {path}: {error.strerror or error}", "check IMAGEWORKS_CACHE_DIR") from error
+        raise ImageworksError(f"cannot lock {path}: {error.strerror or error}", "check IMAGEWORKS_REGISTRY_DIR") from error
     try:
         yield
     finally:
