@@ -209,8 +209,10 @@ def run_download(
     the first (a lock file in the registry folder, not in the model folder), then finds
     the model installed and does nothing.
     """
+    registry = Registry.open(config)
+    registry.check_writable()  # a registry that cannot take the entry must fail before the transfer, not after
     with _target_lock(plan.target, config):
-        return _run_download(plan, options, config, progress)
+        return _run_download(plan, options, config, registry, progress)
 
 
 @contextlib.contextmanager
@@ -236,10 +238,8 @@ def _target_lock(target: Path, config: Config) -> Iterator[None]:
 
 
 def _run_download(
-    plan: DownloadPlan, options: DownloadOptions, config: Config, progress: ProgressCallback | None = None
+    plan: DownloadPlan, options: DownloadOptions, config: Config, registry: Registry, progress: ProgressCallback | None
 ) -> DownloadResult:
-    registry = Registry.open(config)
-    registry.check_writable()  # a registry that cannot take the entry must fail before the transfer, not after
     existing = already_installed(plan, registry)
     if existing is not None and not options.force:
         return DownloadResult(entry=existing, plan=plan, skipped=True)
