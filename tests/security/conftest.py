@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from imageworks.providers.ollama import store as store_module
 from tests.model_fixtures import write_gguf
+from tests.ollama.conftest import no_real_ollama  # noqa: F401  (autouse here too: no real Ollama)
 from tests.ollama.helpers import FakeOllamaStore
 from tests.support.hostile_hub import HostileHub, Scenario, Witness
 
@@ -110,17 +109,6 @@ HostileHubFactory = object  # a callable Scenario -> HostileHub; typed loosely f
 SECRET = b"root:$6$rounds=5000$saltsalt$0123456789abcdefHASHHASHHASH:19000:0:99999:7:::\nsecond line\n"
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(autouse=True)
-def no_real_ollama(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may reach a real Ollama server or the machine's service store."""
-    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{_closed_port()}")
-    monkeypatch.setattr(store_module, "SERVICE_STORE", tmp_path / "no-service-store")
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ LFS_MIN_SIZE = 10 * 1024 * 1024
 GIT = ["git", "-c", "user.name=imageworks-tests", "-c", "user.email=tests@imageworks.invalid", "-c", "init.defaultBranch=main"]
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while block := handle.read(1 << 20):
@@ -55,7 +56,7 @@ def build_git_mirror(source: Path, mirrors: Path, repo_id: str) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         size = file.stat().st_size
         if file.suffix in LFS_SUFFIXES or size >= LFS_MIN_SIZE:
-            oid = _sha256(file)
+            oid = sha256_file(file)
             store = repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
             store.parent.mkdir(parents=True, exist_ok=True)
             try:
