@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.model_fixtures import write_gguf
-from tests.ollama.conftest import no_real_ollama  # noqa: F401  (autouse here too: no real Ollama)
-from tests.ollama.helpers import FakeOllamaStore
+from tests.ollama.conftest import no_real_ollama, store  # noqa: F401  (fixtures; no_real_ollama is autouse)
 from tests.support.hostile_hub import HostileHub, Scenario, Witness
 
 TOKEN = "hf_hostiletestsecret0123456789"
@@ -118,14 +117,6 @@ def secret(tmp_path: Path) -> Path:
     path.parent.mkdir()
     path.write_bytes(SECRET)
     return path
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeOllamaStore:
-    """An empty Ollama store that ``$OLLAMA_MODELS`` points at."""
-    fake = FakeOllamaStore(tmp_path / "ollama-models")
-    monkeypatch.setenv("OLLAMA_MODELS", str(fake.root))
-    return fake
 
 
 @pytest.fixture
