@@ -20,7 +20,7 @@ import gguf
 import numpy as np
 
 from imageworks.core.detection import FormatDetector
-from imageworks.plugins.detectors._gguf_reader import read_header
+from imageworks.formats.gguf_reader import read_header
 
 GB = 1024**3
 

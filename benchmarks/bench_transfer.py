@@ -57,7 +57,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from imageworks.providers.huggingface.transfer import PythonEngine, RemoteFile, TransferJob
+from imageworks.transfer import PythonEngine, RemoteFile, TransferJob
 from tests.support.hub_server import HubServer
 
 NGINX_CONF = """

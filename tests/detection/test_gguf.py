@@ -9,8 +9,8 @@ import gguf
 import pytest
 
 from imageworks.core.detection import FormatDetector
-from imageworks.plugins.detectors._gguf_reader import GGUFFormatError, read_header
-from imageworks.plugins.detectors.gguf_header import file_type_name
+from imageworks.formats.gguf_reader import GGUFFormatError, read_header
+from imageworks.formats.gguf_facts import file_type_name
 
 
 @pytest.mark.large

@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from imageworks.core.detection import FormatDetector
-from imageworks.plugins.detectors._safetensors_reader import SafetensorsFormatError, read_header
+from imageworks.formats.safetensors_reader import SafetensorsFormatError, read_header
 
 
 def test_real_minilm_is_safetensors_fp32(minilm_dir):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.registry import Registry
-from imageworks.model_loader.download_adapter import record_download
+from imageworks.core.recording import record_download
 from imageworks.providers.local import folders
 from tests.model_fixtures import link
 from tests.spine.helpers import cli

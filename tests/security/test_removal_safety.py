@@ -15,7 +15,7 @@ import pytest
 from imageworks.core.errors import UnsafePathError
 from imageworks.core.registry import Registry
 from imageworks.core.removal import delete_installation
-from imageworks.model_loader.download_adapter import record_download
+from imageworks.core.recording import record_download
 from tests.spine.helpers import cli, make_model
 
 

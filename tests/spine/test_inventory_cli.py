@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.registry import Registry
-from imageworks.model_loader.download_adapter import record_download
+from imageworks.core.recording import record_download
 
 from tests.spine.helpers import cli, make_model
 

@@ -15,7 +15,7 @@ from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError, RegistryCorruptError, VariantNotFoundError
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
-from imageworks.model_loader.download_adapter import record_download
+from imageworks.core.recording import record_download
 
 from tests.spine.helpers import cli, make_model
 
@@ -131,7 +131,7 @@ def test_structurally_bad_files_are_reported(isolated: Path, content: str, detai
 
 
 RECORD_ONE = (
-    "import sys; from imageworks.model_loader.download_adapter import record_download; "
+    "import sys; from imageworks.core.recording import record_download; "
     "i = sys.argv[1]; record_download(f'owner/model-{i}', 'vllm', None, None, f'ollama://model-{i}', None)"
 )
 

@@ -18,10 +18,10 @@ import pytest
 import requests
 
 from imageworks.core.errors import ImageworksError, UnsafePathError
-from imageworks.providers.huggingface.transfer import Aria2Engine, RemoteFile, TransferError, TransferJob
-from imageworks.providers.huggingface.transfer.aria2_input import InputEntry, input_text
-from imageworks.providers.huggingface.transfer.redirects import probe, probe_all
-from imageworks.providers.huggingface.transfer.safety import PARTIAL_SUFFIX, safe_relative_path
+from imageworks.transfer import Aria2Engine, RemoteFile, TransferError, TransferJob
+from imageworks.transfer.aria2_input import InputEntry, input_text
+from imageworks.transfer.redirects import probe, probe_all
+from imageworks.transfer.safety import PARTIAL_SUFFIX, safe_relative_path
 from tests.support.hostile_hub import HostileFile, HostileHub, Scenario, Witness
 from tests.support.hub_server import HubServer
 

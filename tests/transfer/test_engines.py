@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.errors import UnsafePathError
-from imageworks.providers.huggingface.transfer import (
+from imageworks.transfer import (
     Aria2Engine,
     AuthenticationRequiredError,
     ChecksumMismatchError,
@@ -23,7 +23,7 @@ from imageworks.providers.huggingface.transfer import (
     TransferJob,
     TransferProgress,
 )
-from imageworks.providers.huggingface.transfer import aria2 as aria2_module
+from imageworks.transfer import aria2 as aria2_module
 from tests.support.fixtures import TINY_REPO
 from tests.support.hub_server import HubServer
 

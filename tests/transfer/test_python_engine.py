@@ -7,15 +7,15 @@ import hashlib
 import os
 from pathlib import Path
 
-from imageworks.providers.huggingface.transfer import (
+from imageworks.transfer import (
     PythonEngine,
     RemoteFile,
     TransferJob,
     TransferProgress,
     select_engine,
 )
-from imageworks.providers.huggingface.transfer.python_engine import _File, _Scheduler
-from imageworks.providers.huggingface.transfer.safety import PlannedFile
+from imageworks.transfer.python_engine import _File, _Scheduler
+from imageworks.transfer.safety import PlannedFile
 from tests.support.fixtures import write_tiny_repo
 from tests.support.hub_server import HubServer
 from tests.transfer.test_engines import remote_files

@@ -20,9 +20,9 @@ import attrs
 import pytest
 
 from imageworks.core.errors import UnsafePathError
-from imageworks.providers.huggingface.transfer import PythonEngine, RemoteFile, TransferError, TransferJob, TransferProgress
-from imageworks.providers.huggingface.transfer import python_engine
-from imageworks.providers.huggingface.transfer.nofollow import open_folder
+from imageworks.transfer import PythonEngine, RemoteFile, TransferError, TransferJob, TransferProgress
+from imageworks.transfer import python_engine
+from imageworks.transfer.nofollow import open_folder
 from tests.support.hub_server import HubServer
 from tests.transfer.test_engines import assert_same_tree, remote_files
 
@@ -208,7 +208,7 @@ def test_a_dripping_server_stalls_the_transfer_and_keeps_what_arrived(drip: Drip
 FD_CHILD = """
 import json, os, resource, sys, threading, time
 resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-from imageworks.providers.huggingface.transfer import PythonEngine, RemoteFile, TransferJob
+from imageworks.transfer import PythonEngine, RemoteFile, TransferJob
 spec = json.load(open(sys.argv[1]))
 peak = {"fds": 0, "threads": 0}
 done = threading.Event()
@@ -253,7 +253,7 @@ import json, resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
 resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
 from imageworks.core.errors import ImageworksError
-from imageworks.providers.huggingface.transfer import PythonEngine, RemoteFile, TransferJob
+from imageworks.transfer import PythonEngine, RemoteFile, TransferJob
 spec = json.loads(sys.argv[1])
 try:
     PythonEngine().fetch(TransferJob([RemoteFile(**f) for f in spec["files"]], spec["target"]))

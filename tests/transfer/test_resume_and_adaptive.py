@@ -13,15 +13,15 @@ from pathlib import Path
 import attrs
 import pytest
 
-from imageworks.providers.huggingface.transfer import TransferJob, TransferProgress
-from imageworks.providers.huggingface.transfer.adaptive import ConnectionGovernor
+from imageworks.transfer import TransferJob, TransferProgress
+from imageworks.transfer.adaptive import ConnectionGovernor
 from tests.support.fixtures import write_tiny_repo
 from tests.support.hub_server import HubServer
 from tests.transfer.test_engines import ENGINES, remote_files
 
 CHILD = """
 import json, sys
-from imageworks.providers.huggingface.transfer import RemoteFile, TransferJob, PythonEngine, Aria2Engine
+from imageworks.transfer import RemoteFile, TransferJob, PythonEngine, Aria2Engine
 spec = json.loads(sys.argv[1])
 engine = PythonEngine() if spec["engine"] == "python" else Aria2Engine(min_split_size="1M")
 files = [RemoteFile(**f) for f in spec["files"]]

@@ -66,7 +66,7 @@ def download_command(
     if plain_rerun and _report_if_current(app, model, as_json):
         return
     from imageworks.providers.huggingface.pipeline import DownloadOptions, plan_download, run_download
-    from imageworks.providers.huggingface.transfer.progress import ProgressReporter
+    from imageworks.transfer.progress import ProgressReporter
 
     options = DownloadOptions(
         format_hint=format_hint,

@@ -17,7 +17,7 @@ from imageworks.core.query import ListQuery, select
 from imageworks.core.registry import Registry
 from imageworks.core.stats import registry_stats
 from imageworks.core.verify import verify_entry
-from imageworks.model_loader.download_adapter import remove_download
+from imageworks.core.recording import remove_download
 
 __all__ = ["FormatDetector", "ModelDownloader", "URLAnalyzer"]
 

@@ -1,7 +1,7 @@
 """GGUF header detector: the file type, architecture and size a GGUF file declares.
 
 Reads every ``.gguf`` file of a model folder with the lazy reader in
-:mod:`._gguf_reader` (kilobytes to a few megabytes, never tensor data). Split models
+:mod:`imageworks.formats.gguf_reader` (kilobytes to a few megabytes, never tensor data). Split models
 (``name-00001-of-00003.gguf``) count as one model: metadata comes from the first shard
 and the parameter count sums every shard's tensor table. Vision projectors
 (``mmproj-*.gguf``) are reported in the evidence but never decide the quantisation.
@@ -10,56 +10,21 @@ A damaged or mislabelled file is logged and skipped, so other evidence takes ove
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Detector
 from imageworks.core.model import Detection, DetectionSubject
 from imageworks.plugins.detectors._files import list_files
-from imageworks.plugins.detectors._gguf_reader import GGUFFormatError, GGUFHeader, read_header
+from imageworks.formats.gguf_facts import describe
+from imageworks.formats.gguf_reader import GGUFFormatError, GGUFHeader, read_header
 
 log = logging.getLogger("imageworks.detection.gguf")
 
 SPLIT_RE = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
-
-
-@functools.cache
-def _gguf() -> Any:
-    """The ``gguf`` package, imported on first use: it pulls in numpy (about 70 ms), which
-    every CLI start-up would otherwise pay for."""
-    import gguf
-
-    return gguf
-
-
-def file_type_name(value: int) -> str | None:
-    """llama.cpp's file-type name for ``general.file_type``, lower case (15 -> ``q4_k_m``)."""
-    try:
-        member = _gguf().LlamaFileType(value)
-    except ValueError:
-        return None
-    if member is _gguf().LlamaFileType.GUESSED:
-        return None
-    name = member.name.lower().removeprefix("mostly_").removeprefix("all_")
-    # llama.cpp calls type 38 "MXFP4 MoE"; users and repo names call it mxfp4.
-    return "mxfp4" if name == "mxfp4_moe" else name
-
-
-def _guess_from_tensors(header: GGUFHeader) -> str | None:
-    """Most common ggml type among 2-D weights, for files without ``general.file_type``."""
-    kinds = Counter(t.ggml_type for t in header.tensors if len(t.shape) >= 2)
-    if not kinds:
-        return None
-    try:
-        return _gguf().GGMLQuantizationType(kinds.most_common(1)[0][0]).name.lower()
-    except ValueError:
-        return None
 
 
 def model_groups(filenames: Iterable[str]) -> dict[str, list[str]]:
@@ -80,23 +45,6 @@ def is_projector(name: str, header: GGUFHeader | None = None) -> bool:
     return header is not None and (
         header.fields.get("general.type") == "mmproj" or header.fields.get("general.architecture") == "clip"
     )
-
-
-def describe(header: GGUFHeader) -> dict[str, Any]:
-    """The facts detection reports from one header."""
-    fields = header.fields
-    file_type = fields.get(_gguf().Keys.General.FILE_TYPE)
-    return {
-        "file_type": file_type,
-        "quantization": file_type_name(file_type) if isinstance(file_type, int) else _guess_from_tensors(header),
-        "architecture": fields.get(_gguf().Keys.General.ARCHITECTURE),
-        "name": fields.get(_gguf().Keys.General.NAME),
-        "size_label": fields.get(_gguf().Keys.General.SIZE_LABEL),
-        "parameter_count": header.parameter_count,
-        "chat_template": _gguf().Keys.Tokenizer.CHAT_TEMPLATE in fields,
-        "split_count": fields.get(_gguf().Keys.Split.LLM_KV_SPLIT_COUNT),
-        "gguf_version": header.version,
-    }
 
 
 class GGUFHeaderDetector(Detector):

@@ -17,7 +17,7 @@ from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Detector
 from imageworks.core.model import Detection, DetectionSubject
 from imageworks.plugins.detectors._files import list_files, load_json
-from imageworks.plugins.detectors._safetensors_reader import (
+from imageworks.formats.safetensors_reader import (
     SafetensorsFormatError,
     SafetensorsHeader,
     TensorEntry,

@@ -28,12 +28,12 @@ from imageworks.core.naming import default_backend
 from imageworks.core.readme import capture_readme
 from imageworks.core.registry import Registry
 from imageworks.core.routing import resolve_route, target_directory
-from imageworks.model_loader.download_adapter import record_download
+from imageworks.core.recording import record_download
 from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, fetch_snapshot, hf_token, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
 from imageworks.providers.huggingface.selection import QuantChooser, Selection, choose_files, container_of, is_optional
-from imageworks.providers.huggingface.transfer import ProgressCallback, RemoteFile, TransferJob, select_engine
-from imageworks.providers.huggingface.transfer.safety import safe_relative_path
+from imageworks.transfer import ProgressCallback, RemoteFile, TransferJob, select_engine
+from imageworks.transfer.safety import safe_relative_path
 
 log = logging.getLogger("imageworks.download")
 

@@ -26,7 +26,7 @@ from imageworks.core.naming import default_backend, family_from_repo, variant_na
 from imageworks.core.query import is_testing
 from imageworks.core.readme import capture_readme
 from imageworks.core.registry import Registry
-from imageworks.model_loader.download_adapter import record_download
+from imageworks.core.recording import record_download
 from imageworks.providers.local.folders import find_model_folders
 
 log = logging.getLogger("imageworks.scan")

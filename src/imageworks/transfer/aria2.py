@@ -49,22 +49,22 @@ from typing import Any
 import requests
 
 from imageworks.core.inventory import sha256_file
-from imageworks.providers.huggingface.transfer.aria2_input import InputEntry, input_text
-from imageworks.providers.huggingface.transfer.digests import git_blob_id
-from imageworks.providers.huggingface.transfer.errors import (
+from imageworks.transfer.aria2_input import InputEntry, input_text
+from imageworks.transfer.digests import git_blob_id
+from imageworks.transfer.errors import (
     Aria2NotFoundError,
     AuthenticationRequiredError,
     ChecksumMismatchError,
     TransferError,
 )
-from imageworks.providers.huggingface.transfer.model import (
+from imageworks.transfer.model import (
     ProgressCallback,
     TransferJob,
     TransferProgress,
     VerifiedFile,
 )
-from imageworks.providers.huggingface.transfer.redirects import Probed, probe_all
-from imageworks.providers.huggingface.transfer.safety import (
+from imageworks.transfer.redirects import Probed, probe_all
+from imageworks.transfer.safety import (
     PlannedFile,
     already_complete,
     check_free_space,

@@ -6,15 +6,15 @@ Independent of the registry: give an engine a :class:`TransferJob` and get back
 
 from __future__ import annotations
 
-from imageworks.providers.huggingface.transfer.aria2 import Aria2Engine, find_aria2c
-from imageworks.providers.huggingface.transfer.errors import (
+from imageworks.transfer.aria2 import Aria2Engine, find_aria2c
+from imageworks.transfer.errors import (
     Aria2NotFoundError,
     AuthenticationRequiredError,
     ChecksumMismatchError,
     NotEnoughSpaceError,
     TransferError,
 )
-from imageworks.providers.huggingface.transfer.model import (
+from imageworks.transfer.model import (
     Engine,
     ProgressCallback,
     RemoteFile,
@@ -22,7 +22,7 @@ from imageworks.providers.huggingface.transfer.model import (
     TransferProgress,
     VerifiedFile,
 )
-from imageworks.providers.huggingface.transfer.python_engine import PythonEngine
+from imageworks.transfer.python_engine import PythonEngine
 
 
 ENGINE_NAMES = ("python", "aria2")

@@ -19,8 +19,8 @@ import attrs
 
 from imageworks.core.errors import UnsafePathError
 from imageworks.core.inventory import sha256_file
-from imageworks.providers.huggingface.transfer.errors import NotEnoughSpaceError
-from imageworks.providers.huggingface.transfer.model import RemoteFile, TransferJob
+from imageworks.transfer.errors import NotEnoughSpaceError
+from imageworks.transfer.model import RemoteFile, TransferJob
 
 PARTIAL_SUFFIX = ".imageworks-partial"
 NAME_MAX = 255  # bytes per path segment on the usual Linux file systems

@@ -8,7 +8,7 @@ from typing import Self, TextIO
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
-from imageworks.providers.huggingface.transfer.model import TransferProgress
+from imageworks.transfer.model import TransferProgress
 
 
 class ProgressReporter:

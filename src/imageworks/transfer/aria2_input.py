@@ -18,7 +18,7 @@ from pathlib import Path
 import attrs
 
 from imageworks.core.errors import UnsafePathError
-from imageworks.providers.huggingface.transfer.errors import TransferError
+from imageworks.transfer.errors import TransferError
 
 _URL = re.compile(r"https?://[!-~]+", re.IGNORECASE)  # printable ASCII without spaces
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token

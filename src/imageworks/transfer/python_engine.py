@@ -6,7 +6,7 @@ it), so a killed run continues from what is on disk. Workers take pieces of at m
 ``piece_size`` bytes in file order (one Range request each, on a kept-alive connection)
 and, when none are left, split the largest range still in flight (as aria2c does), so one
 file can be fetched by several streams. How many workers run is decided by
-:class:`~imageworks.providers.huggingface.transfer.adaptive.ConnectionGovernor`. A server
+:class:`~imageworks.transfer.adaptive.ConnectionGovernor`. A server
 that ignores ``Range`` (olah's offline mirror answers 200 with the whole file) gets one
 stream per file that reads it from byte 0; its other ranges are dropped.
 
@@ -19,7 +19,7 @@ hash runs on the second core while the streams receive.
 A file's partial file is opened (and its hasher started) when its first piece is taken
 and closed when it completes, so descriptors and threads stay bounded by the number of
 streams, not the number of files. Nothing in the target folder is followed: files and
-folders are reached through :mod:`~imageworks.providers.huggingface.transfer.nofollow`.
+folders are reached through :mod:`~imageworks.transfer.nofollow`.
 A transfer that receives less than ``STALL_BYTES`` in ``job.stall_timeout`` seconds stops
 (sockets are shut down, so even a read blocked on a dripping server returns) and keeps
 what it has for the next run. With ``job.refetch`` files already in place are fetched
@@ -44,21 +44,21 @@ from urllib.parse import urlsplit
 import requests
 
 from imageworks.core.errors import UnsafePathError
-from imageworks.providers.huggingface.transfer.adaptive import ConnectionGovernor
-from imageworks.providers.huggingface.transfer.digests import git_blob_id
-from imageworks.providers.huggingface.transfer.errors import (
+from imageworks.transfer.adaptive import ConnectionGovernor
+from imageworks.transfer.digests import git_blob_id
+from imageworks.transfer.errors import (
     AuthenticationRequiredError,
     ChecksumMismatchError,
     TransferError,
 )
-from imageworks.providers.huggingface.transfer.model import (
+from imageworks.transfer.model import (
     ProgressCallback,
     TransferJob,
     TransferProgress,
     VerifiedFile,
 )
-from imageworks.providers.huggingface.transfer.nofollow import Folder, open_folder
-from imageworks.providers.huggingface.transfer.safety import (
+from imageworks.transfer.nofollow import Folder, open_folder
+from imageworks.transfer.safety import (
     PlannedFile,
     already_complete,
     check_free_space,
@@ -80,7 +80,7 @@ class _File:
     The partial file is opened (and its hasher started) only when its first piece is
     taken, and closed when it completes, so descriptors and threads stay bounded by the
     number of streams however many files the job has. Every path operation goes through
-    :mod:`~imageworks.providers.huggingface.transfer.nofollow`: nothing planted in the
+    :mod:`~imageworks.transfer.nofollow`: nothing planted in the
     target folder is followed.
     """
 

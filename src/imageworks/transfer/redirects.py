@@ -19,7 +19,7 @@ import attrs
 import requests
 from requests.utils import requote_uri
 
-from imageworks.providers.huggingface.transfer.errors import TransferError
+from imageworks.transfer.errors import TransferError
 
 MAX_HOPS = 10
 PROBE_THREADS = 16

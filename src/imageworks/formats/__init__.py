@@ -1,0 +1,1 @@
+"""Readers for weight-file headers (GGUF, safetensors) that detectors and providers share."""
