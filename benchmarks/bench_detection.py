@@ -19,7 +19,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from imageworks.core.detection import FormatDetector
+from imageworks.tools.model_downloader import FormatDetector
 from imageworks.formats.gguf_reader import read_header
 
 GB = 1024**3

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from imageworks.app import open_registry
 
 
 def make_registry(folder: Path, count: int) -> None:
@@ -79,7 +80,7 @@ def main() -> None:
     from imageworks.core.query import ListQuery, entry_json, select
     from imageworks.core.registry import Registry
 
-    registry = Registry.open(load_config())
+    registry = open_registry(load_config())
     start = time.perf_counter()
     entries = registry.entries()
     loaded = time.perf_counter() - start

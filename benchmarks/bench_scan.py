@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from imageworks.app import open_registry
 
 
 def make_tree(base: Path, count: int) -> None:
@@ -48,7 +49,7 @@ def main() -> None:
         from imageworks.providers.local.scan import ScanOptions, apply_scan, plan_scan
 
         config = load_config()
-        registry = Registry.open(config)
+        registry = open_registry(config)
         start = time.perf_counter()
         items = plan_scan(ScanOptions(base=work / "weights"), registry, config, [])
         apply_scan(items, registry, config)

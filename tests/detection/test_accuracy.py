@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from imageworks.core.detection import FormatDetector
+from imageworks.tools.model_downloader import FormatDetector
 
 CASES = json.loads((Path(__file__).parents[1] / "data" / "detection" / "repos.json").read_text())["cases"]
 

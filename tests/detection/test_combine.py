@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-from imageworks.core.detection import FormatDetector, combine, detect
+from imageworks.core.detection import combine, detect
+from imageworks.tools.model_downloader import FormatDetector
 from imageworks.core.interfaces import Detector
 from imageworks.core.model import Detection, DetectionSubject
 from imageworks.core.plugins import get_plugins

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from imageworks.core.detection import FormatDetector
+from imageworks.tools.model_downloader import FormatDetector
 from imageworks.plugins.detectors.config_files import bpw, from_quantization_config, weight_scheme
 
 

@@ -8,7 +8,7 @@ import time
 import gguf
 import pytest
 
-from imageworks.core.detection import FormatDetector
+from imageworks.tools.model_downloader import FormatDetector
 from imageworks.formats.gguf_reader import GGUFFormatError, read_header
 from imageworks.formats.gguf_facts import file_type_name
 

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from imageworks.core.detection import FormatDetector
+from imageworks.tools.model_downloader import FormatDetector
 from imageworks.formats.safetensors_reader import SafetensorsFormatError, read_header
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from imageworks.core.registry import Registry
 from imageworks.tools.model_downloader import ModelDownloader, URLAnalyzer
+from imageworks.app import open_registry
 from tests.download.conftest import GEMMA, MINILM
 from tests.spine.helpers import cli
 from tests.support.hub_server import HubServer
@@ -38,7 +39,7 @@ def test_download_minilm_lands_in_weights_root(hub: HubServer, isolated: Path, m
     target = isolated / "weights" / "sentence-transformers" / "all-MiniLM-L6-v2"
     same_tree(minilm_dir, target)
     assert "✓ Downloaded" in result.out and "chat template" in result.out
-    (entry,) = Registry.open().entries()
+    (entry,) = open_registry().entries()
     assert entry.name == "all-minilm-l6-v2-vllm-safetensors-fp32"
     assert entry.download_path == str(target) and entry.download_location == "linux_wsl"
     assert (entry.download_format, entry.quantization, entry.backend) == ("safetensors", "fp32", "vllm")
@@ -84,7 +85,7 @@ def test_branch_downloads_get_their_own_folder(hub: HubServer, isolated: Path, t
     assert cli(capsys, "download", "acme/tiny@dev", "--no-aria2").code == 0
     target = isolated / "weights" / "acme" / "tiny@dev"
     assert digest(target / "model.safetensors") == digest(tmp_path / "dev" / "model.safetensors")
-    assert Registry.open().entries()[0].hf_id == "acme/tiny@dev"
+    assert open_registry().entries()[0].hf_id == "acme/tiny@dev"
 
 
 def test_location_path_is_used_verbatim(hub: HubServer, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -265,7 +266,7 @@ def test_killed_download_resumes_and_records_only_when_complete(hub: HubServer, 
     assert (target / "model.safetensors").read_bytes() == payload
     served_after = sum(r.body_bytes for r in hub.requests_for("*/model.safetensors") if r.started > killed_at)
     assert served_after < len(payload) - 2 * 1024 * 1024  # continued from the bytes on disk
-    assert Registry.open().entries()[0].download_files_count == 2
+    assert open_registry().entries()[0].download_files_count == 2
 
 
 def test_aria2_on_request_without_aria2c_is_one_clear_error(hub: HubServer, isolated: Path, monkeypatch: pytest.MonkeyPatch,
@@ -327,24 +328,24 @@ def test_remove_deletes_what_download_location_path_put_there(hub: HubServer, is
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     root = isolated / "my models"
     assert cli(capsys, "download", GEMMA, "--location", str(root), "--no-aria2").code == 0
-    (entry,) = Registry.open().entries()
+    (entry,) = open_registry().entries()
     assert entry.download_root == str(root)
     keep = root / "notes.txt"
     keep.write_text("mine")
     removed = cli(capsys, "remove", entry.name, "--delete-files", "--force", "--no-backup")
     assert removed.code == 0, removed.err
     assert not (root / "hugginllam").exists() and keep.read_text() == "mine" and root.is_dir()
-    assert Registry.open().entries()[0].download_root is None
+    assert open_registry().entries()[0].download_root is None
 
 
 def test_a_made_up_root_does_not_allow_deleting_another_folder(hub: HubServer, isolated: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     root = isolated / "my models"
     assert cli(capsys, "download", GEMMA, "--location", str(root), "--no-aria2").code == 0
-    (entry,) = Registry.open().entries()
+    (entry,) = open_registry().entries()
     elsewhere = isolated / "elsewhere" / "data"
     elsewhere.mkdir(parents=True)
-    Registry.open().update(entry.name, lambda _: {"download_root": str(isolated), "download_path": str(elsewhere)})
+    open_registry().update(entry.name, lambda _: {"download_root": str(isolated), "download_path": str(elsewhere)})
     refused = cli(capsys, "remove", entry.name, "--delete-files", "--force", "--no-backup")
     assert refused.code == 1 and "outside every store root" in refused.err
     assert elsewhere.is_dir()
@@ -362,7 +363,7 @@ def test_two_quants_of_one_repo_are_two_entries_with_their_own_files(hub: HubSer
     for quant in ("Q4_K_M", "Q8_0"):
         got = cli(capsys, "download", "acme/tiny-GGUF", "--weights", f"tiny-{quant}.gguf", "--no-aria2", "--non-interactive")
         assert got.code == 0, got.err
-    entries = {e.quantization: e for e in Registry.open().entries()}
+    entries = {e.quantization: e for e in open_registry().entries()}
     assert set(entries) == {"q4_k_m", "q8_0"}
     q4, q8 = entries["q4_k_m"], entries["q8_0"]
     assert q4.download_path == q8.download_path
@@ -390,7 +391,7 @@ def test_plain_rerun_is_one_small_request_until_the_branch_moves(hub: HubServer,
     import sys
 
     assert cli(capsys, "download", MINILM, "--no-aria2").code == 0
-    (entry,) = Registry.open().entries()
+    (entry,) = open_registry().entries()
     assert entry.revision == hub.repos[MINILM].revisions["main"].commit
     api_before, files_before = len(hub.requests_for("/api/*")), len(hub.requests_for("*/resolve/*"))
     probe = ("import sys; from imageworks.cli.main import run; code = run('download', ['download', sys.argv[1]]); "
@@ -406,7 +407,7 @@ def test_plain_rerun_is_one_small_request_until_the_branch_moves(hub: HubServer,
     hub.add_repo(MINILM, moved)  # the branch now points at another commit
     updated = cli(capsys, "download", MINILM, "--no-aria2")
     assert updated.code == 0 and "✓ Downloaded" in updated.out
-    (entry,) = Registry.open().entries()
+    (entry,) = open_registry().entries()
     assert entry.revision == hub.repos[MINILM].revisions["main"].commit
     assert (Path(entry.download_path or "") / "config.json").read_text() == '{"moved": true}'
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.registry import Registry
+from imageworks.app import open_registry
 from tests.download.conftest import MINILM
 from tests.spine.helpers import cli
 from tests.support.hub_server import HubServer
@@ -61,7 +62,7 @@ def test_failed_force_keeps_the_installed_files(hub: HubServer, isolated: Path, 
     assert again.code == 0, again.err
     assert digest(weights) == digest(minilm_dir / "model.safetensors")
     assert not [p for p in target.rglob("*") if "imageworks-partial" in p.name]
-    (entry,) = Registry.open().entries()
+    (entry,) = open_registry().entries()
     assert next(a for a in entry.artifacts.files if a.path == "model.safetensors").sha256 == digest(weights)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.registry import Registry
+from imageworks.app import open_registry
 from tests.model_fixtures import link
 from tests.spine.helpers import cli
 from tests.support.olah_mirror import OlahServer, build_git_mirror
@@ -70,7 +71,7 @@ def test_download_from_olah_has_the_source_bytes(olah_env: dict[str, Path], isol
         assert sha256(path) == sha256(expected[name]), name
     weights = [n for n in expected if n.endswith((".safetensors", ".gguf"))]
     assert weights and all(n in got for n in weights)
-    (entry,) = Registry.open().entries()
+    (entry,) = open_registry().entries()
     assert entry.download_size_bytes == sum(p.stat().st_size for p in got.values())
     assert entry.download_size_bytes > 50_000_000
     assert all(record.sha256 for record in entry.artifacts.files)

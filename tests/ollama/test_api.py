@@ -10,6 +10,7 @@ from imageworks.core.registry import Registry
 from imageworks.providers.ollama.api import OllamaApi
 from imageworks.providers.ollama.catalog import build_catalog
 from imageworks.providers.ollama.importer import import_ollama
+from imageworks.app import open_registry
 from tests.ollama.helpers import FakeOllamaServer, FakeOllamaStore, tags_entry
 
 
@@ -39,7 +40,7 @@ def test_api_only_models_are_logical(use_server: FakeOllamaServer) -> None:
     use_server.models = [tags_entry("qwen2.5:7b-instruct", "c" * 64, quant="Q5_K_M", family="qwen2")]
     report = import_ollama(load_config(), dry_run=False)
     assert report.api_reachable and report.stores == []
-    (entry,) = Registry.open(load_config()).entries()
+    (entry,) = open_registry(load_config()).entries()
     assert entry.name == "qwen2.5-7b-instruct-ollama-gguf-q5_k_m"
     assert entry.download_path == "ollama://qwen2.5:7b-instruct" and entry.is_logical
     assert entry.served_model_id == "qwen2.5:7b-instruct" and entry.quantization == "q5_k_m"
@@ -52,7 +53,7 @@ def test_api_blob_path_used_when_visible(use_server: FakeOllamaServer, tmp_path:
     use_server.models = [tags_entry("tiny:1b", "d" * 64)]
     use_server.blobs["tiny:1b"] = str(elsewhere.blob_file(digest))
     import_ollama(load_config(), dry_run=False)
-    (entry,) = Registry.open(load_config()).entries()
+    (entry,) = open_registry(load_config()).entries()
     assert entry.download_path == str(elsewhere.blob_file(digest))
     assert entry.artifacts.files[0].sha256 == digest
 

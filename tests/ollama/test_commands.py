@@ -12,6 +12,7 @@ import pytest
 from imageworks.core.config import load_config
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
+from imageworks.app import open_registry
 from tests.ollama.helpers import FakeOllamaStore
 from tests.spine.helpers import cli
 
@@ -24,7 +25,7 @@ def snapshot(folder: Path) -> dict[str, bytes | None]:
 
 
 def entries() -> dict[str, RegistryEntry]:
-    return {e.name: e for e in Registry.open(load_config()).entries()}
+    return {e.name: e for e in open_registry(load_config()).entries()}
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_script_runs_as_documented(llama_store: FakeOllamaStore, tmp_path: Path)
 
 
 def test_backfill_ollama_paths(capsys, llama_store: FakeOllamaStore, tmp_path: Path) -> None:
-    registry = Registry.open(load_config())
+    registry = open_registry(load_config())
     registry.upsert(RegistryEntry(name="llama3-ollama", backend="ollama", served_model_id="llama3:8b",
                                   download_path="ollama://llama3:8b", roles=["chat"]))
     registry.upsert(RegistryEntry(name="mistral-ollama", backend="ollama", served_model_id="mistral:7b"))
@@ -87,7 +88,7 @@ def test_backfill_ollama_paths(capsys, llama_store: FakeOllamaStore, tmp_path: P
 
 
 def test_backfill_sets_format(capsys, llama_store: FakeOllamaStore) -> None:
-    Registry.open(load_config()).upsert(RegistryEntry(name="llama3-ollama", backend="ollama", served_model_id="llama3:8b"))
+    open_registry(load_config()).upsert(RegistryEntry(name="llama3-ollama", backend="ollama", served_model_id="llama3:8b"))
     assert cli(capsys, "backfill-ollama-paths").code == 0
     entry = entries()["llama3-ollama"]
     assert entry.download_format == "gguf" and entry.quantization == "q4_k_m"
@@ -96,7 +97,7 @@ def test_backfill_sets_format(capsys, llama_store: FakeOllamaStore) -> None:
 
 def test_restore_ollama(capsys, llama_store: FakeOllamaStore, tmp_path: Path) -> None:
     assert cli(capsys, "import-ollama", "--no-api").code == 0
-    registry = Registry.open(load_config())
+    registry = open_registry(load_config())
     registry.upsert(RegistryEntry(name="old-ollama", backend="ollama", served_model_id="old:1b", deprecated=True))
     registry.update("llama3-8b-ollama-gguf-q4_k_m", lambda _: {"custom_note": "kept"})  # an unknown field
     registry.backup()

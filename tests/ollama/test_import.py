@@ -12,6 +12,7 @@ from imageworks.core.model import RegistryEntry
 from imageworks.core.plugins import get_plugins
 from imageworks.core.registry import Registry
 from imageworks.providers.ollama.importer import import_ollama
+from imageworks.app import open_registry
 from tests.ollama.helpers import FakeOllamaStore
 
 REGISTRY_FILES = ("model_registry.curated.json", "model_registry.discovered.json", "model_registry.json")
@@ -23,7 +24,7 @@ def registry_bytes(folder: Path) -> dict[str, bytes | None]:
 
 
 def entries() -> dict[str, RegistryEntry]:
-    return {e.name: e for e in Registry.open(load_config()).entries()}
+    return {e.name: e for e in open_registry(load_config()).entries()}
 
 
 def test_imports_real_gemma_without_hashing(
@@ -128,7 +129,7 @@ def test_backend_and_location(store: FakeOllamaStore, tiny_gguf) -> None:
 
 def test_deprecate_placeholders(store: FakeOllamaStore, tiny_gguf) -> None:
     store.add_model("llama3:8b", store.add_blob(tiny_gguf()))
-    registry = Registry.open(load_config())
+    registry = open_registry(load_config())
     registry.upsert(RegistryEntry(name="llama3-ollama", backend="ollama", served_model_id="llama3:8b",
                                   download_path="ollama://llama3:8b", source_provider="ollama"))
     registry.upsert(RegistryEntry(name="gone-ollama", backend="ollama", served_model_id="gone"))
@@ -142,7 +143,7 @@ def test_deprecate_placeholders(store: FakeOllamaStore, tiny_gguf) -> None:
 
 
 def test_no_store_no_server_deprecates_nothing(tmp_path: Path) -> None:
-    registry = Registry.open(load_config())
+    registry = open_registry(load_config())
     registry.upsert(RegistryEntry(name="gone-ollama", backend="ollama", served_model_id="gone:latest"))
     report = import_ollama(load_config(), dry_run=False, use_api=True, deprecate_placeholders=True)
     assert report.items == [] and not entries()["gone-ollama"].deprecated

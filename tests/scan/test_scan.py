@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.registry import Registry
-from imageworks.core.recording import record_download
+from imageworks.model_loader.download_adapter import record_download
 from imageworks.providers.local import folders
+from imageworks.app import open_registry
 from tests.model_fixtures import link
 from tests.spine.helpers import cli
 
@@ -92,7 +93,7 @@ def test_fallback_format_only_fills_blanks(isolated: Path, capsys: pytest.Captur
 def test_unassigned_entries_migrate_instead_of_duplicating(weights: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = weights / "sentence-transformers" / "all-MiniLM-L6-v2"
     old = record_download("sentence-transformers/all-MiniLM-L6-v2", "unassigned", None, None, path, "linux_wsl")
-    Registry.open().update(old.name, lambda current: {"roles": ["embedding"]})
+    open_registry().update(old.name, lambda current: {"roles": ["embedding"]})
     cli(capsys, "scan", "--base", str(weights))
     entries = names(capsys)
     assert old.name not in entries
@@ -142,7 +143,7 @@ def test_loader_ingest_and_purge(weights: Path, isolated: Path, capsys: pytest.C
 
 def test_chat_template_status_sources(isolated: Path) -> None:
     from imageworks.core.chat_template import chat_template_status
-    from imageworks.core.detection import FormatDetector
+    from imageworks.tools.model_downloader import FormatDetector
     from tests.model_fixtures import write_gguf
 
     gguf_dir = isolated / "g"

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.registry import Registry
+from imageworks.app import open_registry
 from tests.security.conftest import TOKEN, Sandbox
 from tests.spine.helpers import cli
 from tests.support.hostile_hub import HostileFile, HostileHub, Scenario
@@ -68,7 +69,7 @@ def test_hostile_hub(scenario: Scenario, status: int | None, phrase: str | None,
         errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
         assert len(errors) == 1 and (phrase is None or phrase in errors[0]), result.err
         assert "unexpected" not in result.err and "Traceback" not in result.err
-        entries = Registry.open().entries() if (isolated / "registry").exists() else []
+        entries = open_registry().entries() if (isolated / "registry").exists() else []
         assert not [e for e in entries if e.download_path], "a failed download was recorded as installed"
     else:
         for item in scenario.files:

@@ -18,6 +18,7 @@ from imageworks.core.errors import UnsafePathError
 from imageworks.core.registry import Registry
 from imageworks.core.safe_paths import contained, require_sha256_digest
 from imageworks.providers.ollama.store import read_store
+from imageworks.app import open_registry
 from tests.ollama.helpers import (
     CONFIG_MEDIA,
     LAYER_MEDIA,
@@ -95,7 +96,7 @@ def test_a_model_layer_naming_a_weights_file_is_never_recorded_or_deleted(
     before = weights_file.read_bytes()
     write_manifest(store, "evil:1b", [("model", climbing_digest(store, weights_file))])
     report = import_json(capsys)
-    for entry in Registry.open(load_config()).entries():  # what a user cleaning up would run
+    for entry in open_registry(load_config()).entries():  # what a user cleaning up would run
         cli(capsys, "remove", entry.name, "--delete-files", "--force")
     assert weights_file.read_bytes() == before
     assert [(i["served_model_id"], i["action"]) for i in report["items"]] == [("evil:1b", "skip")]
@@ -190,6 +191,6 @@ def test_a_server_naming_a_weights_file_as_its_blob_is_not_trusted(
         server.models.append(tags_entry("remote:1b", HEX))
         server.blobs["remote:1b"] = str(weights_file)
         assert cli(capsys, "import-ollama", "--json").code == 0
-    (entry,) = Registry.open(load_config()).entries()
+    (entry,) = open_registry(load_config()).entries()
     assert entry.download_path == "ollama://remote:1b"
     assert weights_file.exists()

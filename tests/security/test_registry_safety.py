@@ -19,6 +19,7 @@ import pytest
 from imageworks.core.errors import RegistryCorruptError
 from imageworks.core.registry import Registry
 from imageworks.plugins.json_registry import LOCK, JsonRegistryStore, read_layer_file
+from imageworks.app import open_registry
 from tests.security.conftest import Sandbox
 from tests.spine.helpers import cli
 from tests.support.fixtures import hf_client_env, hub_server, write_tiny_repo  # noqa: F401  (fixtures)
@@ -145,7 +146,7 @@ def test_the_refusal_names_the_file_at_read_time(isolated: Path) -> None:
     registry = isolated / "registry"
     deep_layer(registry, isolated)
     with pytest.raises(RegistryCorruptError) as caught:
-        Registry.open().entries()
+        open_registry().entries()
     assert caught.value.path == registry / "model_registry.curated.json"
 
 
@@ -155,7 +156,7 @@ def test_integers_at_the_64_bit_edges_survive_a_rewrite_exactly(isolated: Path) 
     registry.mkdir()
     path.write_text('[{"name": "edge", "high": 18446744073709551615, "low": -9223372036854775808,'
                     ' "digits": "12345678901234567890123"}]\n', encoding="utf-8")
-    Registry.open().update("other", lambda current: {"backend": "vllm"})
+    open_registry().update("other", lambda current: {"backend": "vllm"})
     entry = read_layer_file(path)["edge"]
     assert entry["high"] == 2**64 - 1 and entry["low"] == -(2**63)
     assert isinstance(entry["high"], int) and entry["digits"] == "12345678901234567890123"
@@ -174,6 +175,6 @@ def test_a_symlinked_lock_is_refused_for_every_write(isolated: Path) -> None:
     target.write_text("keep\n", encoding="utf-8")
     (registry / LOCK).symlink_to(target)
     with pytest.raises(Exception, match="symbolic link"):
-        Registry.open().update("x", lambda current: {"backend": "vllm"})
+        open_registry().update("x", lambda current: {"backend": "vllm"})
     assert target.read_text(encoding="utf-8") == "keep\n"
     assert not (registry / "model_registry.discovered.json").exists()

@@ -15,7 +15,8 @@ import pytest
 from imageworks.core.errors import UnsafePathError
 from imageworks.core.registry import Registry
 from imageworks.core.removal import delete_installation
-from imageworks.core.recording import record_download
+from imageworks.model_loader.download_adapter import record_download
+from imageworks.app import open_registry
 from tests.spine.helpers import cli, make_model
 
 
@@ -49,7 +50,7 @@ def test_a_link_outside_the_roots_pointing_into_one_is_refused(isolated: Path, c
     assert result.err.count("\n") == 1 and "outside every store root" in result.err
     assert snapshot(isolated / "weights") == weights_before
     assert snapshot(isolated / "elsewhere") == elsewhere_before  # link and its parent folders are still there
-    assert Registry.open().get(name).download_path == str(link)
+    assert open_registry().get(name).download_path == str(link)
 
 
 def test_a_link_reached_through_a_linked_folder_is_judged_where_it_really_is(

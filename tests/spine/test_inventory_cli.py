@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.registry import Registry
-from imageworks.core.recording import record_download
+from imageworks.model_loader.download_adapter import record_download
+from imageworks.app import open_registry
 
 from tests.spine.helpers import cli, make_model
 
@@ -33,7 +34,7 @@ def populated(isolated: Path) -> dict[str, str]:
         "test": record_download("acme/testzzz-model", "vllm", "safetensors", None, test, "linux_wsl").name,
         "old": record_download("acme/old-model", "vllm", "safetensors", None, old, "linux_wsl").name,
     }
-    registry = Registry.open()
+    registry = open_registry()
     registry.update(names["old"], lambda current: {"deprecated": True})
     curated = isolated / "registry" / "model_registry.curated.json"
     curated.write_text(json.dumps([
@@ -164,11 +165,11 @@ def test_remove_modes(populated: dict[str, str], isolated: Path, capsys: pytest.
 
     assert cli(capsys, "remove", populated["awq"], "--delete-files", "--force").code == 0
     assert not (isolated / "weights" / "TheBloke").exists()  # empty owner folder tidied
-    entry = Registry.open().get(populated["awq"])
+    entry = open_registry().get(populated["awq"])
     assert entry.download_path is None and entry.roles == ["caption", "chat"]
 
     assert cli(capsys, "remove", populated["gguf"], "--purge", "--force").code == 0
-    assert Registry.open().find(populated["gguf"]) is None
+    assert open_registry().find(populated["gguf"]) is None
     assert (isolated / "lmstudio" / "unsloth" / "Qwen3-4B-GGUF").exists()  # purge alone keeps files
     assert len(list((isolated / "registry" / "backups").iterdir())) == 2
 
@@ -178,7 +179,7 @@ def test_remove_never_deletes_outside_store_roots(isolated: Path, capsys: pytest
     name = record_download("acme/precious", "vllm", None, None, outside, "custom").name
     result = cli(capsys, "remove", name, "--delete-files", "--force")
     assert result.code == 1 and "outside every store root" in result.err
-    assert outside.exists() and Registry.open().get(name).download_path == str(outside)
+    assert outside.exists() and open_registry().get(name).download_path == str(outside)
 
 
 def test_remove_does_not_follow_a_symlink_out_of_the_root(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -233,13 +234,13 @@ def test_verify_ok_drift_missing_and_fix(populated: dict[str, str], isolated: Pa
     assert missing.code == 1 and "missing" in missing.out
     fixed = cli(capsys, "verify", populated["gguf"], "--fix-missing", "--json")
     assert fixed.code == 0 and fixed.json()[0]["fixed"] is True
-    assert Registry.open().get(populated["gguf"]).download_path is None
+    assert open_registry().get(populated["gguf"]).download_path is None
 
 
 def test_model_registry_lock_detects_changes(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     locked = cli(capsys, "verify", populated["gguf"], "--lock", program="model-registry")
     assert locked.code == 0, locked.err
-    entry = Registry.open().get(populated["gguf"])
+    entry = open_registry().get(populated["gguf"])
     assert entry.version_lock.locked and entry.artifacts.aggregate_sha256 == entry.download_directory_checksum
     assert len(entry.artifacts.files) == 1  # locking keeps the per-file inventory
     gguf = isolated / "lmstudio" / "unsloth" / "Qwen3-4B-GGUF" / "Qwen3-4B-Q4_K_M.gguf"

@@ -17,6 +17,7 @@ from imageworks.core.interfaces import Detector, Source
 from imageworks.core.model import PluginRecord
 from imageworks.core.plugins import PluginHost
 from imageworks.core.registry import Registry
+from imageworks.app import open_registry
 
 from tests.spine.helpers import cli
 
@@ -63,7 +64,7 @@ def test_third_party_source_and_subcommand_appear(isolated: Path, capsys: pytest
     result = cli(capsys, "example-import", "--catalog", str(catalog))
     assert result.code == 0, result.err
     assert "recorded cat-model-example-gguf" in result.out
-    (entry,) = Registry.open().entries()
+    (entry,) = open_registry().entries()
     assert entry.source_provider == "example-catalog"
     assert entry.download_files == ["weights.gguf"]
 

@@ -15,7 +15,8 @@ from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError, RegistryCorruptError, VariantNotFoundError
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
-from imageworks.core.recording import record_download
+from imageworks.model_loader.download_adapter import record_download
+from imageworks.app import open_registry
 
 from tests.spine.helpers import cli, make_model
 
@@ -39,7 +40,7 @@ def test_discovered_overlays_curated_field_by_field(isolated: Path) -> None:
         "discovered",
         [{"name": "m-vllm", "download_path": "/x", "metadata": {"readme_sha256": "ab"}}],
     )
-    (entry,) = Registry.open().entries()
+    (entry,) = open_registry().entries()
     assert entry.roles == ["caption"]
     assert entry.download_path == "/x"
     assert entry.metadata.readme_file == "README.md"
@@ -54,7 +55,7 @@ def test_unknown_fields_survive_a_rewrite(isolated: Path) -> None:
         "discovered",
         [{"name": "m-vllm", "future_field": {"x": [1, None]}, "backend_config": {"model_path": "/p", "gpu": 2}}],
     )
-    registry = Registry.open()
+    registry = open_registry()
     registry.update("m-vllm", lambda current: {"roles": ["chat"]})
     data = json.loads((registry_dir / "model_registry.discovered.json").read_text())
     assert data[0]["future_field"] == {"x": [1, None]}
@@ -75,18 +76,18 @@ def test_files_are_deterministic_and_noop_changes_keep_bytes(isolated: Path) -> 
     names = [e["name"] for e in json.loads(text)]
     assert names == sorted(names)
     stamps = {p: p.stat().st_mtime_ns for p in registry_dir.glob("*.json")}
-    Registry.open().update("model-7b-vllm-safetensors", lambda current: {"backend": "vllm"})
+    open_registry().update("model-7b-vllm-safetensors", lambda current: {"backend": "vllm"})
     assert (registry_dir / "model_registry.discovered.json").read_bytes() == discovered
     assert {p: p.stat().st_mtime_ns for p in registry_dir.glob("*.json")} == stamps
 
 
 def test_same_tuple_updates_existing_entry(isolated: Path) -> None:
     folder = make_model(isolated / "weights", "acme/Model-7B")
-    Registry.open().update("model-7b-vllm-safetensors", lambda current: {"roles": ["chat"]})
+    open_registry().update("model-7b-vllm-safetensors", lambda current: {"roles": ["chat"]})
     first = record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
     (folder / "extra.txt").write_text("more")
     second = record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
-    entries = Registry.open().entries()
+    entries = open_registry().entries()
     assert [e.name for e in entries] == [first.name] == [second.name]
     assert entries[0].download_files_count == 3
     assert entries[0].roles == ["chat"]  # fields the downloader does not own are kept
@@ -99,7 +100,7 @@ def test_damaged_json_names_file_and_position_and_is_untouched(
     damaged = b'[\n  {"name": "a",\n   "backend": }\n]\n'
     path.write_bytes(damaged)
     with pytest.raises(RegistryCorruptError) as caught:
-        Registry.open().entries()
+        open_registry().entries()
     assert f"{path}:3:" in str(caught.value)
     result = cli(capsys, "list")
     assert result.code == 1
@@ -125,13 +126,13 @@ def test_structurally_bad_files_are_reported(isolated: Path, content: str, detai
     path.parent.mkdir(parents=True)
     path.write_text(content)
     with pytest.raises(RegistryCorruptError) as caught:
-        Registry.open().entries()
+        open_registry().entries()
     assert str(path) in str(caught.value) and detail in str(caught.value)
     assert path.read_text() == content
 
 
 RECORD_ONE = (
-    "import sys; from imageworks.core.recording import record_download; "
+    "import sys; from imageworks.model_loader.download_adapter import record_download; "
     "i = sys.argv[1]; record_download(f'owner/model-{i}', 'vllm', None, None, f'ollama://model-{i}', None)"
 )
 
@@ -139,7 +140,7 @@ RECORD_ONE = (
 def test_twenty_processes_recording_at_once_lose_nothing(isolated: Path) -> None:
     processes = [subprocess.Popen([sys.executable, "-c", RECORD_ONE, str(i)]) for i in range(20)]
     assert [p.wait(120) for p in processes] == [0] * 20
-    names = {e.name for e in Registry.open().entries()}
+    names = {e.name for e in open_registry().entries()}
     assert names == {f"model-{i}-vllm" for i in range(20)}
     merged = json.loads((isolated / "registry" / "model_registry.json").read_text())
     assert len(merged) == 20
@@ -166,7 +167,7 @@ def test_delete_takes_backup_and_removes_from_both_layers(isolated: Path) -> Non
     registry_dir = isolated / "registry"
     write_layer(registry_dir, "curated", [{"name": "m-vllm", "roles": ["chat"]}])
     write_layer(registry_dir, "discovered", [{"name": "m-vllm", "download_path": "/x"}])
-    registry = Registry.open()
+    registry = open_registry()
     assert registry.delete("m-vllm") == ["curated", "discovered"]
     assert registry.entries() == []
     (backup,) = (registry_dir / "backups").iterdir()
@@ -174,7 +175,7 @@ def test_delete_takes_backup_and_removes_from_both_layers(isolated: Path) -> Non
 
 
 def test_unknown_name_suggests_closest(isolated: Path) -> None:
-    registry = Registry.open()
+    registry = open_registry()
     registry.upsert(RegistryEntry(name="mistral-7b-instruct-vllm-awq", backend="vllm"))
     with pytest.raises(VariantNotFoundError) as caught:
         registry.get("mistral-7b-instruct-vllm")
@@ -182,7 +183,7 @@ def test_unknown_name_suggests_closest(isolated: Path) -> None:
 
 
 def test_lookup_by_alias_and_display_name(isolated: Path) -> None:
-    registry = Registry.open()
+    registry = open_registry()
     registry.upsert(RegistryEntry(name="a-vllm", display_name="A nice", model_aliases=["alpha"]))
     assert registry.get("alpha").name == "a-vllm"
     assert registry.get("A nice").name == "a-vllm"
@@ -212,22 +213,22 @@ def test_batch_writes_once_and_reads_its_own_writes(isolated: Path, monkeypatch:
     writes: list[str] = []
     real = backend._atomic_write
     monkeypatch.setattr(backend, "_atomic_write", lambda path, data: (writes.append(path.name), real(path, data)))
-    registry = Registry.open()
+    registry = open_registry()
     with registry.batch():
         for i in range(50):
             record_download(f"owner/m{i}", "vllm", None, None, f"ollama://m{i}", None, registry=registry)
         assert len(registry.entries()) == 50
     assert sorted(writes) == ["model_registry.discovered.json", "model_registry.json"]
-    assert len(Registry.open().entries()) == 50
+    assert len(open_registry().entries()) == 50
 
 
 def test_batch_that_fails_writes_nothing(isolated: Path) -> None:
-    registry = Registry.open()
+    registry = open_registry()
     with pytest.raises(RuntimeError):
         with registry.batch():
             record_download("owner/a", "vllm", None, None, "ollama://a", None, registry=registry)
             raise RuntimeError("interrupted")
-    assert Registry.open().entries() == []
+    assert open_registry().entries() == []
 
 
 def test_unwritable_registry_folder_is_one_clear_error(isolated: Path, monkeypatch: pytest.MonkeyPatch,

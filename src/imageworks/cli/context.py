@@ -1,10 +1,15 @@
-"""What every command can reach: the merged config and, opened on demand, the registry."""
+"""What every command can reach: the merged config, the plugins and, opened on demand, the registry."""
 
 from __future__ import annotations
 
+import sys
+
 import attrs
+import click
 
 from imageworks.core.config import Config
+from imageworks.core.plans import SourceContext
+from imageworks.core.plugins import PluginHost
 from imageworks.core.registry import Registry
 
 
@@ -13,11 +18,23 @@ class AppContext:
     """Passed to commands as ``click``'s ``obj``."""
 
     config: Config
+    plugins: PluginHost
     _registry: Registry | None = None
 
     @property
     def registry(self) -> Registry:
-        """The registry of ``config``, opened on first use."""
+        """The registry of ``config``, opened on first use (one per command)."""
         if self._registry is None:
-            self._registry = Registry.open(self.config)
+            self._registry = Registry.open(self.config, self.plugins)
         return self._registry
+
+    def source_context(self, interactive: bool = False) -> SourceContext:
+        """What sources get: config, plugins, registry, and a prompt when ``interactive``."""
+        ask = _ask if interactive and sys.stdin.isatty() else None
+        return SourceContext(config=self.config, plugins=self.plugins, registry=self.registry, choose=ask)
+
+
+def _ask(question: str, choices: list[str], default: str) -> str:
+    """Ask on the terminal (stderr, so stdout stays clean for --json)."""
+    answer: str = click.prompt(question, type=click.Choice(choices), default=default, err=True)
+    return answer

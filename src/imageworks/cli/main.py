@@ -48,7 +48,7 @@ def build_cli(program: str) -> click.Group:
     @click.pass_context
     def cli(ctx: click.Context) -> None:
         if ctx.obj is None:
-            ctx.obj = AppContext(load_config())
+            ctx.obj = AppContext(load_config(), get_plugins())
 
     get_plugins().register_commands(cli, program)
     return cli
@@ -63,7 +63,7 @@ def run(program: str, args: Sequence[str] | None = None) -> int:
         config = load_config()
         setup_logging(config.log_dir, redact(" ".join([prog_name, *args])), config.debug)
         cli = build_cli(program)
-        result = cli.main(args, prog_name=prog_name, standalone_mode=False, obj=AppContext(config))
+        result = cli.main(args, prog_name=prog_name, standalone_mode=False, obj=AppContext(config, get_plugins()))
         return result if isinstance(result, int) else 0
     except click.exceptions.Exit as done:
         return done.exit_code

@@ -23,7 +23,7 @@ def run_scan(app: AppContext, options: ScanOptions, dry_run: bool, as_json: bool
     ``show=False`` prints nothing on stdout (the caller reports the items itself).
     """
     problems: list[str] = []
-    items = plan_scan(options, app.registry, app.config, problems)
+    items = plan_scan(options, app.registry, app.config, problems, app.plugins.detectors())
     for problem in problems:
         out.warn(problem)
     if not dry_run:

@@ -133,20 +133,16 @@ def combine(groups: Sequence[Sequence[Detection]]) -> list[Detection]:
     return [primary, *alternatives]
 
 
-def detect(subject: DetectionSubject, detectors: Iterable[Detector] | None = None) -> list[Detection]:
-    """Run every registered detector (or ``detectors``) on ``subject``; candidates best first."""
-    if detectors is None:
-        from imageworks.core.plugins import get_plugins
-
-        detectors = get_plugins().detectors()
+def detect(subject: DetectionSubject, detectors: Iterable[Detector]) -> list[Detection]:
+    """Run ``detectors`` (usually ``PluginHost.detectors()``) on ``subject``; candidates best first."""
     return combine(run_detectors(subject, detectors))
 
 
 class FormatDetector:
     """The guide's analyser (section 9.3): format and quantisation with their evidence."""
 
-    def __init__(self, detectors: Sequence[Detector] | None = None) -> None:
-        self._detectors = list(detectors) if detectors is not None else None
+    def __init__(self, detectors: Sequence[Detector]) -> None:
+        self._detectors = list(detectors)
 
     def detect_comprehensive(
         self,

@@ -14,25 +14,63 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
+from imageworks.core.errors import ImageworksError
 from imageworks.core.model import Detection, DetectionSubject, RegistryEntry
 
 if TYPE_CHECKING:
     from imageworks.core.config import Config
+    from imageworks.core.plans import AcquireRequest, Acquisition, AcquisitionPlan, SourceAnalysis, SourceContext
+    from imageworks.transfer.model import ProgressCallback
 
 
 class Source:
-    """A place models come from (Hugging Face, Ollama, a local folder tree, ...).
+    """A place models come from (Hugging Face, Ollama, a local folder tree, a URL, ...).
 
-    ``name`` is the short identifier users type; ``description`` one line for listings.
-    A source overrides the operations it supports; the defaults say it does not.
+    ``name`` is the short identifier users see; ``description`` one line for listings.
+    ``download ID`` asks the sources in ascending ``priority`` (then by name) whether they
+    ``handle`` ID and runs the first that does: built-ins use 10 (``ollama://``) and 50
+    (Hugging Face ids and URLs, the catch-all for ``owner/repo``); third parties get 100
+    unless they set their own (lower to take identifiers from a built-in).
+
+    To acquire, a source implements :meth:`plan`: it resolves the identifier and returns
+    the files to fetch. The core does everything else (route, target folder, free-space
+    check, multi-stream resumable transfer with sha256 verification, detection, README
+    capture, naming and recording, progress). A source that cannot hand over URLs (the
+    Ollama server pulls by itself) also overrides :meth:`acquire`. The defaults say the
+    source does not support the operation.
     """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    priority: ClassVar[int] = 100
 
     def handles(self, identifier: str) -> bool:
-        """Whether this source can acquire ``identifier`` (a model id or URL)."""
+        """Whether this source acquires ``identifier`` (a model id, URL or ``scheme://``)."""
         return False
+
+    def plan(self, identifier: str, request: AcquireRequest, context: SourceContext) -> Acquisition:
+        """Resolve ``identifier`` and decide what to fetch; write nothing.
+
+        Raise :class:`~imageworks.core.errors.ImageworksError` (one line and a hint) for
+        anything the user must fix: unknown model, refused name, no such file.
+        """
+        raise ImageworksError(f"source {self.name!r} cannot download models")
+
+    def acquire(
+        self, plan: AcquisitionPlan, context: SourceContext, progress: ProgressCallback | None
+    ) -> RegistryEntry | None:
+        """Fetch and record ``plan`` by yourself and return the entry; ``None`` (the
+        default) lets the core transfer ``plan.acquisition.files`` and record them."""
+        return None
+
+    def installed(self, identifier: str, request: AcquireRequest, context: SourceContext) -> RegistryEntry | None:
+        """A quick answer for a plain re-run: the entry when ``identifier`` is installed
+        and current, else ``None`` (then the full plan runs). Must be cheap."""
+        return None
+
+    def analyze(self, identifier: str, context: SourceContext) -> SourceAnalysis:
+        """What ``identifier`` offers (formats, quantisations, files) without downloading."""
+        raise ImageworksError(f"source {self.name!r} cannot analyse models")
 
     def discover(self, options: Mapping[str, Any]) -> Iterator[RegistryEntry]:
         """Yield entries for models this source finds already present (scan, import)."""

@@ -27,6 +27,7 @@ from stevedore import NamedExtensionManager
 
 from imageworks.core import hookspecs
 from imageworks.core.convert import converter
+from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Detector, GuiPanel, RegistryBackend, Source
 from imageworks.core.model import PluginRecord, Route, RouteRequest
 
@@ -63,6 +64,7 @@ class PluginHost:
         self.pm = pm
         self._records = records
         self._collected: dict[str, list[Any]] = {}
+        self._owners: dict[str, list[tuple[str, Any]]] = {}
 
     # -- loading -------------------------------------------------------------------------
     @classmethod
@@ -147,6 +149,47 @@ class PluginHost:
         """Source name -> source, from ``imageworks_register_sources``."""
         return {s.name: s for s in self._collect("imageworks_register_sources", _valid_source)}
 
+    def source(self, name: str) -> Source:
+        """The source called ``name``; a one-line error says why it is missing."""
+        found = self.sources().get(name)
+        if found is None:
+            raise ImageworksError(f"source {name!r} is not available{self._why_missing(name)}")
+        return found
+
+    def source_for(self, identifier: str) -> Source:
+        """The first source, by ``priority`` then name, whose ``handles(identifier)`` is true.
+
+        A source whose ``handles`` raises is reported as a failed plugin and skipped.
+        """
+        owners = {id(value): plugin for plugin, value in self._collected_owners("imageworks_register_sources")}
+        for source in sorted(self.sources().values(), key=lambda s: (s.priority, s.name)):
+            try:
+                if source.handles(identifier):
+                    return source
+            except Exception as error:  # a plugin's bug must not stop the program
+                self._fail(owners.get(id(source), ""), f"{source.name}.handles: {_one_line(error)}")
+        raise ImageworksError(f"no source handles {identifier!r}{self._why_missing(None)}",
+                              "use owner/repo[@branch], a Hub URL, hf://owner/repo or ollama://name:tag")
+
+    def _why_missing(self, name: str | None) -> str:
+        """``: plugin 'x' is disabled ...`` for the source plugins that are off, else ``""``."""
+        def may_provide_sources(record: PluginRecord) -> bool:
+            builtin = record.module.startswith(BUILTIN_PREFIX)
+            return not builtin or record.module.startswith(BUILTIN_PREFIX + "providers.")
+
+        off = [
+            r for r in self._records.values()
+            if r.status != "loaded" and may_provide_sources(r) and (name is None or name in r.name)
+        ]
+        reasons = []
+        for record in sorted(off, key=lambda r: r.name):
+            if record.status == "disabled":
+                reasons.append(f"plugin {record.name!r} is disabled by IMAGEWORKS_DISABLE_PLUGINS "
+                               "(remove it from that list to re-enable)")
+            else:
+                reasons.append(f"plugin {record.name!r} failed to load: {record.error}")
+        return (": " + "; ".join(reasons)) if reasons else ""
+
     def detectors(self) -> list[Detector]:
         """Every detector, from ``imageworks_register_detectors``."""
         return self._collect("imageworks_register_detectors", _valid_detector)
@@ -191,8 +234,14 @@ class PluginHost:
             results.extend((name, value) for value in outcome)
         return results
 
+    def _collected_owners(self, hook_name: str) -> list[tuple[str, Any]]:
+        """(plugin name, object) for every valid object collected from ``hook_name``."""
+        self._collect(hook_name, lambda _value: None)
+        return list(self._owners.get(hook_name, []))
+
     def _collect(self, hook_name: str, check: Callable[[Any], str | None]) -> list[Any]:
         if hook_name not in self._collected:
+            owners: list[tuple[str, Any]] = []
             items: list[Any] = []
             seen: dict[str, str] = {}
             for plugin_name, result in self._call_each(hook_name):
@@ -211,7 +260,9 @@ class PluginHost:
                         continue
                     seen[key] = plugin_name
                     items.append(value)
+                    owners.append((plugin_name, value))
             self._collected[hook_name] = items
+            self._owners[hook_name] = owners
         return self._collected[hook_name]
 
     def _fail(self, name: str, error: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from imageworks.core.config import Config, load_config
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.inventory import take_inventory
 from imageworks.core.model import ArtifactFile, Artifacts, BackendConfig, EntryMetadata, RegistryEntry
@@ -71,8 +70,7 @@ def record_download(
     metadata: EntryMetadata | None = None,
     known_digests: Mapping[str, str] | None = None,
     revision: str | None = None,
-    config: Config | None = None,
-    registry: Registry | None = None,
+    registry: Registry,
 ) -> RegistryEntry:
     """Record an installed model and return the stored (merged) entry.
 
@@ -83,10 +81,9 @@ def record_download(
     root the download went into (it lets ``remove --delete-files`` delete what
     ``download --location PATH`` put there).
     Recording the same content again keeps the first ``downloaded_at``, so a repeated
-    import leaves the registry bytes unchanged. Pass ``registry`` (for example inside
-    ``Registry.batch()``) to record many models in one transaction.
+    import leaves the registry bytes unchanged. ``registry`` may be inside
+    ``Registry.batch()`` to record many models in one transaction.
     """
-    registry = registry or Registry.open(config or load_config())
     path_text = str(path)
     local = "://" not in path_text
     if local:
@@ -145,15 +142,14 @@ def _same_install(old: RegistryEntry, new: RegistryEntry) -> bool:
     )
 
 
-def list_downloads(only_installed: bool = True, config: Config | None = None) -> list[RegistryEntry]:
+def list_downloads(registry: Registry, only_installed: bool = True) -> list[RegistryEntry]:
     """Entries that record local files; with ``only_installed``, only those present now."""
-    config = config or load_config()
     query = ListQuery(include_testing=True, show_deprecated=True, only_installed=only_installed)
-    return select(Registry.open(config).entries(), query, config.test_model_patterns)
+    return select(registry.entries(), query, registry.config.test_model_patterns)
 
 
 def remove_download(
-    name: str, keep_entry: bool = True, delete: bool = False, config: Config | None = None
+    registry: Registry, name: str, keep_entry: bool = True, delete: bool = False
 ) -> RegistryEntry | None:
     """Forget (and with ``delete``, delete) the files of ``name``.
 
@@ -161,8 +157,7 @@ def remove_download(
     otherwise it is removed from the registry and None is returned. Deletion follows
     the safety rules of :mod:`imageworks.core.removal`.
     """
-    config = config or load_config()
-    registry = Registry.open(config)
+    config = registry.config
     entry = registry.get(name)
     if delete:
         plan = plan_removal(entry, registry.entries(), config, delete_files=True, purge=not keep_entry)

@@ -11,16 +11,19 @@ import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from imageworks.core.config import Config, load_config
+from imageworks.core.config import Config
 from imageworks.core.convert import converter, describe_structure_error, to_compact_dict
 from imageworks.core.errors import ConfigError, RegistryCorruptError, VariantNotFoundError
 from imageworks.core.interfaces import RegistryLayers, RegistryStore
 from imageworks.core.layers import deep_merge, merge_layers
 from imageworks.core.model import RegistryEntry
+
+if TYPE_CHECKING:
+    from imageworks.core.plugins import PluginHost
 
 ENTRY_FIELDS = tuple(a.name for a in attrs.fields(RegistryEntry) if a.name != "extra")
 
@@ -34,12 +37,13 @@ class Registry:
         self._batch: RegistryLayers | None = None
 
     @classmethod
-    def open(cls, config: Config | None = None) -> Registry:
-        """Open the registry with the backend named by ``config.registry_backend``."""
-        from imageworks.core.plugins import get_plugins
+    def open(cls, config: Config, plugins: PluginHost) -> Registry:
+        """Open the registry with the backend named by ``config.registry_backend``.
 
-        config = config or load_config()
-        backends = get_plugins().registry_backends()
+        ``plugins`` supplies the backends; front ends pass theirs in (the guide's Python
+        API uses the process's host, :func:`imageworks.app.open_registry`).
+        """
+        backends = plugins.registry_backends()
         backend = backends.get(config.registry_backend)
         if backend is None:
             known = ", ".join(sorted(backends)) or "none loaded"

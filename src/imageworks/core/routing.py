@@ -8,17 +8,19 @@ builds ``<root>/<owner>/<repo>[@branch]`` and refuses any id that could escape t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imageworks.core.config import Config
 from imageworks.core.errors import ConfigError, UnsafePathError
 from imageworks.core.model import Route, RouteRequest
 
+if TYPE_CHECKING:
+    from imageworks.core.plugins import PluginHost
 
-def resolve_route(request: RouteRequest, config: Config) -> Route:
+
+def resolve_route(request: RouteRequest, config: Config, plugins: PluginHost) -> Route:
     """The route for ``request``; raises :class:`ConfigError` for an unknown location label."""
-    from imageworks.core.plugins import get_plugins
-
-    route = get_plugins().route(request, config)
+    route = plugins.route(request, config)
     if route is not None:
         return route
     known = ", ".join(sorted(config.locations))

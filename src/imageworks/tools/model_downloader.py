@@ -6,20 +6,31 @@ its code path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from imageworks.app import open_registry
 from imageworks.core.config import Config, load_config
-from imageworks.core.detection import FormatDetector
+from imageworks.core.detection import FormatDetector as _CoreFormatDetector
 from imageworks.core.errors import ImageworksError
+from imageworks.core.interfaces import Detector
 from imageworks.core.model import RegistryEntry
+from imageworks.core.plugins import get_plugins
 from imageworks.core.query import ListQuery, select
+from imageworks.core.recording import remove_download
 from imageworks.core.registry import Registry
 from imageworks.core.stats import registry_stats
 from imageworks.core.verify import verify_entry
-from imageworks.core.recording import remove_download
 
 __all__ = ["FormatDetector", "ModelDownloader", "URLAnalyzer"]
+
+
+class FormatDetector(_CoreFormatDetector):
+    """The guide's analyser (9.3); with no argument it uses every registered detector."""
+
+    def __init__(self, detectors: Sequence[Detector] | None = None) -> None:
+        super().__init__(get_plugins().detectors() if detectors is None else detectors)
 
 
 class ModelDownloader:
@@ -31,7 +42,7 @@ class ModelDownloader:
     @property
     def registry(self) -> Registry:
         """The registry this downloader records into (opened fresh, so never stale)."""
-        return Registry.open(self.config)
+        return open_registry(self.config)
 
     def download(self, model: str, **options: Any) -> RegistryEntry:
         """Download ``model`` (``owner/repo[@branch]`` or URL) and return its registry entry.
@@ -40,12 +51,14 @@ class ModelDownloader:
         ``include_optional``, ``weights`` (a sequence), ``support_repo``, ``force``,
         ``engine`` (``"python"`` or ``"aria2"``). Never asks questions (a GGUF repo gives its preferred quant).
         """
-        from imageworks.providers.huggingface.pipeline import DownloadOptions, plan_download, run_download
+        from imageworks.core.acquisition import acquire, plan_acquisition
+        from imageworks.core.plans import AcquireRequest, SourceContext
 
-        if "weights" in options:
-            options["weights"] = tuple(options["weights"])
-        chosen = DownloadOptions(non_interactive=True, **options)
-        return run_download(plan_download(model, chosen, self.config), chosen, self.config).entry
+        plugins = get_plugins()
+        request = AcquireRequest(non_interactive=True, **options)
+        context = SourceContext(config=self.config, plugins=plugins, registry=self.registry)
+        source = plugins.source_for(model)
+        return acquire(source, plan_acquisition(source, model, request, context), request, context).entry
 
     def list_models(
         self,
@@ -67,7 +80,7 @@ class ModelDownloader:
 
     def remove_model(self, name: str, delete_files: bool = False, purge: bool = False) -> bool:
         """Remove ``name`` (metadata only by default); True when done. Unknown names raise."""
-        remove_download(name, keep_entry=not purge, delete=delete_files, config=self.config)
+        remove_download(self.registry, name, keep_entry=not purge, delete=delete_files)
         return True
 
     def verify_model(self, name: str) -> bool:
@@ -97,4 +110,4 @@ class URLAnalyzer:
         ``formats`` (best first, each with ``format_type``), ``total_size``, ``snapshot``."""
         from imageworks.providers.huggingface.analysis import analyze
 
-        return analyze(url, self.config.hf_endpoint)
+        return analyze(url, self.config.hf_endpoint, get_plugins().detectors())

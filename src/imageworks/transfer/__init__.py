@@ -6,7 +6,8 @@ Independent of the registry: give an engine a :class:`TransferJob` and get back
 
 from __future__ import annotations
 
-from imageworks.transfer.aria2 import Aria2Engine, find_aria2c
+from typing import TYPE_CHECKING, Any
+
 from imageworks.transfer.errors import (
     Aria2NotFoundError,
     AuthenticationRequiredError,
@@ -22,7 +23,23 @@ from imageworks.transfer.model import (
     TransferProgress,
     VerifiedFile,
 )
-from imageworks.transfer.python_engine import PythonEngine
+
+if TYPE_CHECKING:
+    from imageworks.transfer.aria2 import Aria2Engine, find_aria2c
+    from imageworks.transfer.python_engine import PythonEngine
+
+# The engines import requests (and aria2's RPC client): load them on first use, so a
+# command that only plans (or finds the model current) never pays for them.
+_LAZY = {"Aria2Engine": "aria2", "find_aria2c": "aria2", "PythonEngine": "python_engine"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imageworks.transfer' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"imageworks.transfer.{module}"), name)
 
 
 ENGINE_NAMES = ("python", "aria2")
@@ -38,9 +55,13 @@ def select_engine(name: str = "python") -> Engine:
     measuring. ``aria2`` stays available on request and needs ``aria2c`` installed.
     """
     if name == "aria2":
+        from imageworks.transfer.aria2 import Aria2Engine, find_aria2c
+
         find_aria2c()  # a clear error when it is missing
         return Aria2Engine()
     if name == "python":
+        from imageworks.transfer.python_engine import PythonEngine
+
         return PythonEngine()
     from imageworks.core.errors import ImageworksError
 

@@ -14,6 +14,8 @@ import attrs
 import requests
 
 from imageworks.core.detection import FormatDetector
+from imageworks.core.interfaces import Detector
+from imageworks.core.plans import RemoteFileFact, SourceAnalysis
 from imageworks.core.model import Detection
 from imageworks.providers.huggingface.metadata import RepoSnapshot, fetch_snapshot, hf_token, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
@@ -37,24 +39,21 @@ class Analysis:
         """Bytes of every file in the repository."""
         return self.snapshot.total_size
 
+    def as_source_analysis(self) -> SourceAnalysis:
+        """The source-neutral form the ``analyze`` command prints."""
+        return SourceAnalysis(
+            display=self.ref.display,
+            revision=self.snapshot.commit,
+            gated=bool(self.snapshot.gated),
+            files=tuple(RemoteFileFact(path=f.path, size=f.size, sha256=f.sha256) for f in self.snapshot.files),
+            formats=self.formats,
+            quantizations=self.gguf_quants,
+            details={"repo_id": self.ref.repo_id, "revision": self.ref.revision},
+        )
+
     def as_json(self, with_files: bool = False) -> dict[str, Any]:
         """Plain data for ``analyze --json``."""
-        data: dict[str, Any] = {
-            "repo_id": self.ref.repo_id,
-            "revision": self.ref.revision,
-            "commit": self.snapshot.commit,
-            "gated": self.snapshot.gated,
-            "total_size": self.total_size,
-            "files_count": len(self.snapshot.files),
-            "formats": [
-                {"format_type": d.format_type, "quantization": d.quantization, "confidence": d.confidence, "evidence": list(d.evidence)}
-                for d in self.formats
-            ],
-            "gguf_quants": list(self.gguf_quants),
-        }
-        if with_files:
-            data["files"] = [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.snapshot.files]
-        return data
+        return self.as_source_analysis().as_json(with_files)
 
 
 def fetch_config_text(endpoint: str, snapshot: RepoSnapshot, token: str | None) -> str | None:
@@ -72,12 +71,12 @@ def fetch_config_text(endpoint: str, snapshot: RepoSnapshot, token: str | None) 
         return None
 
 
-def analyze(model: str, endpoint: str) -> Analysis:
-    """Analyse ``model`` (an id or URL) on the Hub at ``endpoint``."""
+def analyze(model: str, endpoint: str, detectors: list[Detector]) -> Analysis:
+    """Analyse ``model`` (an id or URL) on the Hub at ``endpoint`` with ``detectors``."""
     ref = parse_model_ref(model, endpoint)
     token = hf_token()
     snapshot = fetch_snapshot(ref, endpoint, token)
-    detections = FormatDetector().detect_comprehensive(
+    detections = FormatDetector(detectors).detect_comprehensive(
         model_name=ref.display,
         filenames=[f.path for f in snapshot.files],
         config_content=fetch_config_text(endpoint, snapshot, token),

@@ -1,28 +1,63 @@
-"""The ``huggingface`` source plugin: acquires models from the Hub (or ``HF_ENDPOINT``)."""
+"""The ``huggingface`` source plugin: acquires models from the Hub (or ``HF_ENDPOINT``).
+
+Handles ``owner/repo[@branch]``, ``hf://owner/repo[@branch]`` and Hub URLs
+(``/tree/``, ``/blob/``, ``/resolve/``); plans with :mod:`.planning`, answers a plain
+re-run with :mod:`.quick_check`, analyses with :mod:`.analysis`. Transfer, routing,
+recording and the rest are the core's (:mod:`imageworks.core.acquisition`).
+"""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
+from imageworks.core.model import RegistryEntry
+from imageworks.core.plans import AcquireRequest, Acquisition, SourceAnalysis, SourceContext
 
 
 class HuggingFaceSource(Source):
     """Model repositories on the Hugging Face Hub."""
 
-    name = "huggingface"
-    description = "Hugging Face Hub repos (owner/repo[@branch] or URL); honours HF_ENDPOINT and HF_TOKEN"
+    name: ClassVar[str] = "huggingface"
+    description: ClassVar[str] = "Hugging Face Hub repos (owner/repo[@branch], hf:// or URL); honours HF_ENDPOINT and HF_TOKEN"
+    priority: ClassVar[int] = 50
 
     def handles(self, identifier: str) -> bool:
         """Whether ``identifier`` parses as a Hub model reference."""
         from imageworks.core.config import load_config
         from imageworks.providers.huggingface.refs import parse_model_ref
 
+        if "://" in identifier.split("/", 1)[0] and not identifier.startswith(("http://", "https://", "hf://")):
+            return False  # another scheme (ollama://, s3://, ...) belongs to another source
         try:
             parse_model_ref(identifier, load_config().hf_endpoint)
         except ImageworksError:
             return False
         return True
+
+    def plan(self, identifier: str, request: AcquireRequest, context: SourceContext) -> Acquisition:
+        """Resolve the repo at one commit and choose its files."""
+        from imageworks.providers.huggingface.planning import plan_hub_download
+
+        return plan_hub_download(identifier, request, context)
+
+    def installed(self, identifier: str, request: AcquireRequest, context: SourceContext) -> RegistryEntry | None:
+        """The entry when the repo is installed at the branch's current commit (one small request)."""
+        from imageworks.providers.huggingface.quick_check import installed_at_current_commit
+        from imageworks.providers.huggingface.refs import parse_model_ref
+
+        ref = parse_model_ref(identifier, context.config.hf_endpoint)
+        if ref.filename:
+            return None
+        return installed_at_current_commit(ref, context.config.hf_endpoint, context.registry)
+
+    def analyze(self, identifier: str, context: SourceContext) -> SourceAnalysis:
+        """Formats, GGUF quants and files of the repo, from metadata and its config.json."""
+        from imageworks.providers.huggingface.analysis import analyze
+
+        return analyze(identifier, context.config.hf_endpoint, context.plugins.detectors()).as_source_analysis()
 
 
 @hookimpl

@@ -1,7 +1,8 @@
 """Parsing what users type for a Hugging Face model: ``owner/repo[@branch]`` or a URL.
 
 Accepted: ``owner/repo``, ``owner/repo@branch``, ``https://huggingface.co/owner/repo``,
-``.../tree/<rev>``, ``.../blob/<rev>/<file>``, ``.../resolve/<rev>/<file>``, and the same
+``.../tree/<rev>``, ``.../blob/<rev>/<file>``, ``.../resolve/<rev>/<file>``,
+``hf://owner/repo[@rev][/file]`` (huggingface_hub's file-system form), and the same
 URLs on the ``HF_ENDPOINT`` host (a mirror). Anything else is one clear error.
 """
 
@@ -45,12 +46,28 @@ def _checked(repo_id: str, original: str) -> str:
 def parse_model_ref(text: str, endpoint: str | None = None) -> ModelRef:
     """Parse ``text``; raise :class:`ImageworksError` when it is not a model reference."""
     value = text.strip()
+    if value.startswith("hf://"):
+        return _parse_hf_uri(value)
     if "://" in value:
         return _parse_url(value, endpoint)
     repo_id, _, revision = value.partition("@")
     if "@" in value and not revision:
         raise ImageworksError(f"{text!r} names no branch after '@'")
     return ModelRef(repo_id=_checked(repo_id.strip("/"), text), revision=revision or None)
+
+
+def _parse_hf_uri(value: str) -> ModelRef:
+    """``hf://owner/repo[@revision][/path/in/repo]``, as huggingface_hub's HfFileSystem writes them."""
+    body = value[len("hf://") :]
+    if body.startswith("models/"):
+        body = body[len("models/") :]
+    owner, _, rest = body.partition("/")
+    name_and_rev, _, filename = rest.partition("/")
+    name, at, revision = name_and_rev.partition("@")
+    if at and not revision:
+        raise ImageworksError(f"{value!r} names no revision after '@'")
+    repo_id = _checked(f"{owner}/{name}", value)
+    return ModelRef(repo_id=repo_id, revision=revision or None, filename=unquote(filename) or None)
 
 
 def _parse_url(value: str, endpoint: str | None) -> ModelRef:

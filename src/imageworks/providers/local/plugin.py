@@ -10,7 +10,6 @@ from imageworks.core.config import load_config
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
-from imageworks.core.registry import Registry
 from imageworks.providers.local.scan import ScanOptions, plan_scan
 
 
@@ -24,7 +23,10 @@ class LocalSource(Source):
         """Unsaved entries for the folders under ``options["base"]`` that scan would add."""
         config = load_config()
         base = Path(options.get("base") or config.model_root)
-        plan = plan_scan(ScanOptions(base=base), Registry.open(config), config, [])
+        from imageworks.app import open_registry, plugins  # interim: issue 9 gives discover a context
+
+        registry = open_registry(config)
+        plan = plan_scan(ScanOptions(base=base), registry, config, [], plugins().detectors())
         for item in plan:
             if item.action == "add" and item.name:
                 yield RegistryEntry(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from imageworks.core.chat_template import chat_template_status
 from imageworks.core.config import Config
 from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
+from imageworks.core.interfaces import Detector
 from imageworks.core.locations import location_label_for
 from imageworks.core.model import Detection, EntryMetadata, RegistryEntry
 from imageworks.core.naming import default_backend, family_from_repo, variant_name
@@ -72,12 +73,14 @@ def _by_path(entries: list[RegistryEntry]) -> dict[str, RegistryEntry]:
     return found
 
 
-def plan_scan(options: ScanOptions, registry: Registry, config: Config, problems: list[str]) -> list[ScanItem]:
+def plan_scan(
+    options: ScanOptions, registry: Registry, config: Config, problems: list[str], detectors: Sequence[Detector]
+) -> list[ScanItem]:
     """Work out what scanning ``options.base`` would do; changes nothing."""
     if not options.base.is_dir():
         raise ImageworksError(f"scan base {options.base} is not a folder")
     existing = _by_path(registry.entries())
-    detector = FormatDetector()
+    detector = FormatDetector(detectors)
     items = []
     for folder in find_model_folders(options.base, problems):
         path = str(folder.path.absolute())

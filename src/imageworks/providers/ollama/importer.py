@@ -92,7 +92,9 @@ class ScratchStore(RegistryStore):
 
 def open_registry(config: Config, dry_run: bool) -> Registry:
     """The real registry, or for a dry run a scratch copy of it."""
-    registry = Registry.open(config)
+    from imageworks.app import open_registry as open_real  # interim: issue 9 passes an opened Registry in
+
+    registry = open_real(config)
     if not dry_run:
         return registry
     return Registry(ScratchStore(registry.store.read(), registry.store.description), config)
@@ -248,7 +250,6 @@ def _record(registry: Registry, model: FoundModel, config: Config, backend: str,
         source_provider="ollama",
         metadata=metadata,
         known_digests=known,
-        config=config,
         registry=registry,
     )
 

@@ -48,7 +48,7 @@ class CatalogSource(Source):
 @click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Catalog JSON file.")
 def example_import(catalog: str | None) -> None:
     """Record every model of the example catalog in the registry."""
-    from imageworks.core.recording import record_download
+    from imageworks.model_loader.download_adapter import record_download
 
     for entry in CatalogSource().discover({"catalog": catalog}):
         stored = record_download(

@@ -1,0 +1,180 @@
+"""What acquiring a model is made of, as values: the request, a source's plan, the result.
+
+A :class:`~imageworks.core.interfaces.Source` turns an identifier and an
+:class:`AcquireRequest` into an :class:`Acquisition` (what to fetch, from where, what it
+is); :mod:`imageworks.core.acquisition` routes it to a folder (an
+:class:`AcquisitionPlan`), moves the bytes with the shared transfer engines, detects,
+captures the README and records. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from imageworks.core.model import Detection, RegistryEntry, Route
+if TYPE_CHECKING:
+    from imageworks.transfer.model import RemoteFile  # imageworks.transfer imports requests: only when transferring
+    from imageworks.core.config import Config
+    from imageworks.core.plugins import PluginHost
+    from imageworks.core.registry import Registry
+
+Chooser = Callable[[str, list[str], str], str]
+"""Asks the user to pick one of ``choices``: ``(question, choices, default) -> choice``."""
+
+
+@attrs.frozen(kw_only=True)
+class AcquireRequest:
+    """The user's flags for one ``download`` (guide 6.1, 7.1); sources read what applies."""
+
+    format_hint: str | None = None
+    location: str | None = None
+    include_optional: bool = False
+    weights: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    support_repo: str | None = None
+    sha256: str | None = None
+    force: bool = False
+    non_interactive: bool = True
+    engine: str | None = None  # "python" or "aria2"; None: config's transfer_engine
+
+
+@attrs.frozen(kw_only=True)
+class SourceContext:
+    """What a source may use while planning and acquiring: config, plugins, registry.
+
+    ``choose`` is set on an interactive terminal (``None`` means: never ask, take the
+    preferred choice).
+    """
+
+    config: Config
+    plugins: PluginHost
+    registry: Registry
+    choose: Chooser | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Acquisition:
+    """What a source decided for one identifier, before any byte moves.
+
+    ``model_id`` (``owner/repo`` or ``host/name``) and ``branch`` name the folder
+    ``<root>/<model_id>[@branch]``; ``hf_id`` is what the entry records as its Hub id
+    (None for other sources). ``files`` are fetched by the shared engines and verified by
+    their sha256 (else git blob id, else size); a source that fetches by itself
+    (:meth:`Source.acquire`) leaves them empty. ``token`` goes only into the transfer's
+    ``Authorization`` header for the files' origin. ``details`` are extra facts for
+    ``--dry-run --json`` (commit, chosen quant, skipped files, ...).
+    """
+
+    source: str
+    display: str
+    model_id: str
+    branch: str | None = None
+    hf_id: str | None = None
+    files: tuple[RemoteFile, ...] = attrs.field(default=(), converter=tuple)
+    token: str | None = attrs.field(default=None, repr=False)
+    format_type: str | None = None
+    quantization: str | None = None
+    revision: str | None = None
+    backend: str | None = None
+    details: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def total_size(self) -> int:
+        """Bytes of every file to fetch."""
+        return sum(f.size for f in self.files)
+
+
+@attrs.frozen(kw_only=True)
+class AcquisitionPlan:
+    """An acquisition with its destination: the route and the target folder."""
+
+    acquisition: Acquisition
+    route: Route | None = None
+    target: Path | None = None
+
+    def present(self, file: RemoteFile) -> bool:
+        """Whether ``file`` is already in the target with its announced size (not hashed)."""
+        if self.target is None:
+            return False
+        path = self.target / file.relative_path
+        try:
+            return path.is_file() and path.stat().st_size == file.size
+        except OSError:
+            return False
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain data for ``download --dry-run --json``."""
+        acquisition = self.acquisition
+        rows = [(f, self.present(f)) for f in acquisition.files]
+        needed = [f for f, present in rows if not present]
+        return {
+            "model": acquisition.display,
+            "source": acquisition.source,
+            "commit": acquisition.revision,
+            "target": str(self.target) if self.target else None,
+            "location": self.route.label if self.route else None,
+            "format": acquisition.format_type,
+            "files": [f.relative_path for f, _ in rows],
+            "total_size": acquisition.total_size,
+            "will_download": {"files": len(needed), "bytes": sum(f.size for f in needed)},
+            "file_table": [{"path": f.relative_path, "size": f.size, "present": p} for f, p in rows],
+            **acquisition.details,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class AcquireResult:
+    """The recorded entry, and whether nothing was fetched because it was already complete."""
+
+    entry: RegistryEntry
+    plan: AcquisitionPlan | None = None
+    skipped: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class RemoteFileFact:
+    """One file a source offers: path, size and digest, as ``analyze --files`` lists them."""
+
+    path: str
+    size: int
+    sha256: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SourceAnalysis:
+    """What a model offers without downloading it (``analyze``)."""
+
+    display: str
+    revision: str | None = None
+    gated: bool = False
+    files: tuple[RemoteFileFact, ...] = attrs.field(default=(), converter=tuple)
+    formats: tuple[Detection, ...] = attrs.field(default=(), converter=tuple)
+    quantizations: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    details: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def total_size(self) -> int:
+        """Bytes of every file offered."""
+        return sum(f.size for f in self.files)
+
+    def as_json(self, with_files: bool = False) -> dict[str, Any]:
+        """Plain data for ``analyze --json``."""
+        data: dict[str, Any] = {
+            **self.details,
+            "commit": self.revision,
+            "gated": self.gated,
+            "total_size": self.total_size,
+            "files_count": len(self.files),
+            "formats": [
+                {"format_type": d.format_type, "quantization": d.quantization, "confidence": d.confidence,
+                 "evidence": list(d.evidence)}
+                for d in self.formats
+            ],
+            "gguf_quants": list(self.quantizations),
+        }
+        if with_files:
+            data["files"] = [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files]
+        return data
