@@ -15,16 +15,16 @@ from imageworks.cli.context import AppContext
 from imageworks.core.convert import converter
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.logs import LOG_FILE_NAME
-from imageworks.core.plugins import get_plugins
 
 pass_app = click.make_pass_decorator(AppContext)
 
 
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
-def plugins_command(as_json: bool) -> None:
+@pass_app
+def plugins_command(app: AppContext, as_json: bool) -> None:
     """List plugins: status, hooks, distribution, and why a plugin failed."""
-    records = get_plugins().records()
+    records = app.plugins.records()
     if as_json:
         out.emit_json([converter.unstructure(r) for r in records])
         return
@@ -61,14 +61,18 @@ def config_command(app: AppContext, as_json: bool) -> None:
 
 @click.command("sources")
 @click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
-def sources_command(as_json: bool) -> None:
-    """List model sources contributed by plugins."""
-    sources = get_plugins().sources()
-    rows = [{"name": s.name, "description": s.description, "class": type(s).__module__} for s in sources.values()]
+@pass_app
+def sources_command(app: AppContext, as_json: bool) -> None:
+    """List model sources, in the order `download` asks them (lowest priority first)."""
+    sources = sorted(app.plugins.sources().values(), key=lambda s: (s.priority, s.name))
+    rows = [
+        {"name": s.name, "priority": s.priority, "description": s.description, "class": type(s).__module__}
+        for s in sources
+    ]
     if as_json:
         out.emit_json(rows)
         return
-    out.table("Sources", ["Name", "Description", "Module"], [list(r.values()) for r in rows])
+    out.table("Sources", ["Name", "Priority", "Description", "Module"], [[str(v) for v in r.values()] for r in rows])
 
 
 @hookimpl
