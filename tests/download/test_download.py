@@ -8,9 +8,9 @@ import os
 import shutil
 from pathlib import Path
 
+import attrs
 import pytest
 
-from imageworks.core.registry import Registry
 from imageworks.tools.model_downloader import ModelDownloader, URLAnalyzer
 from imageworks.app import open_registry
 from tests.download.conftest import GEMMA, MINILM
@@ -435,3 +435,33 @@ def test_two_concurrent_downloads_of_one_model_both_succeed(hub: HubServer, isol
     assert sorted(p.name for p in target.iterdir()) == ["config.json", "model.safetensors"]  # no partial or state file left
     verified = subprocess.run([sys.executable, "-m", "imageworks.cli", "verify"], capture_output=True, text=True, timeout=60)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+@pytest.mark.parametrize("engine", ["aria2", "python"])
+def test_sizes_come_from_the_response_when_no_metadata_carries_them(
+    hub: HubServer, isolated: Path, minilm_dir: Path, engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mirror whose tree, model info and HEAD carry no size: the ranged GET's Content-Range says it."""
+    hub.hide_sizes = True
+    result = cli(capsys, "download", MINILM, "--non-interactive", f"--{'aria2' if engine == 'aria2' else 'no-aria2'}")
+    assert result.code == 0, result.err
+    target = isolated / "weights" / "sentence-transformers" / "all-MiniLM-L6-v2"
+    same_tree(minilm_dir, target)
+    (entry,) = open_registry().entries()
+    assert entry.download_size_bytes == sum(f.stat().st_size for f in minilm_dir.rglob("*") if f.is_file())
+    heads = hub.requests_for("*/resolve/*")
+    assert any(r.method == "HEAD" for r in heads) and any(r.headers.get("Range") == "bytes=0-0" for r in heads)
+
+
+def test_a_size_no_answer_announces_is_one_clear_error(hub: HubServer, isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from imageworks.transfer import redirects
+
+    hub.hide_sizes = True
+    real = redirects.probe
+    monkeypatch.setattr(redirects, "probe", lambda *a, **k: attrs.evolve(real(*a, **k), total=None))
+    result = cli(capsys, "download", MINILM, "--non-interactive")
+    assert result.code == 1
+    (line,) = result.err.strip().splitlines()
+    assert "does not say how large" in line and "no Content-Range" in line
+    assert open_registry().entries() == []

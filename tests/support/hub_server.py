@@ -161,6 +161,9 @@ class HubServer:
         self.lfs_redirect = lfs_redirect
         self.cdn = cdn  # another server answering /__cdn__/<sha256> (e.g. nginx in benchmarks)
         self.page_size = page_size
+        # A mirror that announces no size before a GET: null sizes in the tree and model
+        # info, HEAD without Content-Length or X-Linked-Size (sizes come from Content-Range).
+        self.hide_sizes = False
         self.bandwidth: float | None = None  # bytes per second, per connection
         self.requests: list[RequestRecord] = []
         self._faults: list[Fault] = []
@@ -340,9 +343,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, headers: Mapping[str, str], body: bytes = b"", method: str = "GET") -> None:
         self._status = status
         self.send_response(status)
+        if method == "HEAD" and self.hub.hide_sizes:
+            headers = {k: v for k, v in headers.items() if k != "Content-Length"}
         for name, value in headers.items():
             self.send_header(name, value)
-        if "Content-Length" not in headers:
+        if "Content-Length" not in headers and not (method == "HEAD" and self.hub.hide_sizes):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if method != "HEAD" and body:
@@ -387,7 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
         siblings = []
         for hub_file in revision.files.values():
             sibling: dict[str, object] = {"rfilename": hub_file.path}
-            if blobs:
+            if blobs and not self.hub.hide_sizes:
                 sibling.update(size=hub_file.size, blobId=hub_file.blob_id)
                 if hub_file.lfs:
                     sibling["lfs"] = {"sha256": hub_file.sha256, "size": hub_file.size, "pointerSize": 134}
@@ -431,10 +436,10 @@ class _Handler(BaseHTTPRequestHandler):
                 entry: dict[str, object] = {
                     "type": "file",
                     "oid": hub_file.blob_id,
-                    "size": hub_file.size,
+                    "size": None if self.hub.hide_sizes else hub_file.size,
                     "path": hub_file.path,
                 }
-                if hub_file.lfs:
+                if hub_file.lfs and not self.hub.hide_sizes:
                     entry["lfs"] = {"oid": hub_file.sha256, "size": hub_file.size, "pointerSize": 134}
                 entries[hub_file.path] = entry
         if prefix and not entries:
@@ -475,7 +480,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {"X-Repo-Commit": revision.commit, "ETag": f'"{hub_file.etag}"'}
         if hub_file.lfs:
-            headers.update({"X-Linked-Etag": f'"{hub_file.sha256}"', "X-Linked-Size": str(hub_file.size)})
+            headers["X-Linked-Etag"] = f'"{hub_file.sha256}"'
+            if not self.hub.hide_sizes:
+                headers["X-Linked-Size"] = str(hub_file.size)
             if self.hub.lfs_redirect:
                 location = f"{self.hub.cdn_url}/__cdn__/{hub_file.sha256}"
                 self._send(302, {**headers, "Location": location}, b"", method)

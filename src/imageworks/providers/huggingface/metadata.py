@@ -261,11 +261,35 @@ def _from_head(endpoint: str, token: str | None, ref: ModelRef, commit: str, pat
 
     url = resolve_url(endpoint, RepoSnapshot(ref.repo_id, ref.revision, commit, ()), path)
     meta = with_retries(lambda: get_hf_file_metadata(url, token=token or False, timeout=API_TIMEOUT_SECONDS), f"size of {path}")
-    if meta.size is None:
-        raise ImageworksError(f"the Hub does not say how large {path} of {ref.display} is", "try another HF_ENDPOINT")
+    size = meta.size if meta.size is not None else _size_from_get(url, token, ref, path)
     etag = (meta.etag or "").strip('"')
     sha256 = etag if SHA256.fullmatch(etag) else None  # LFS files: the ETag is the content's sha256
-    return RepoFile(path=path, size=int(meta.size), sha256=sha256, blob_id=etag if BLOB_ID.fullmatch(etag) else None)
+    return RepoFile(path=path, size=int(size), sha256=sha256, blob_id=etag if BLOB_ID.fullmatch(etag) else None)
+
+
+def _size_from_get(url: str, token: str | None, ref: ModelRef, path: str) -> int:
+    """The size a ranged ``GET`` announces (``Content-Range``, else a 200's ``Content-Length``).
+
+    For a server whose ``HEAD`` says nothing about size. The engines then take the file as
+    complete only when exactly that many bytes arrived. The token goes only to the
+    endpoint's own origin, whatever the redirects say.
+    """
+    import requests
+
+    from imageworks.transfer.errors import TransferError
+    from imageworks.transfer.redirects import probe
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        answer = with_retries(lambda: probe(url, headers, what=path, timeout=API_TIMEOUT_SECONDS), f"size of {path}")
+    except (requests.RequestException, TransferError) as error:
+        raise ImageworksError(f"cannot learn the size of {path} of {ref.display}: {error}") from error
+    if answer.total is None or not 200 <= answer.status < 300:
+        raise ImageworksError(
+            f"the Hub does not say how large {path} of {ref.display} is (HTTP {answer.status}, no Content-Range)",
+            "try another HF_ENDPOINT",
+        )
+    return answer.total
 
 
 def resolve_url(endpoint: str, snapshot: RepoSnapshot, path: str) -> str:
