@@ -170,3 +170,26 @@ def test_same_weights_in_several_stores_are_shown(isolated: Path, gemma_gguf: Pa
     assert listed[second.name]["same_weights_as"] == [first.name]
     details = cli(capsys, "list", "--details").out
     assert f"same weights   {second.name} ({blob})" in details
+
+
+def test_migrating_a_curated_entry_leaves_the_curated_file_alone(weights: Path, isolated: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = weights / "sentence-transformers" / "all-MiniLM-L6-v2"
+    curated = isolated / "registry" / "model_registry.curated.json"
+    curated.parent.mkdir()
+    curated.write_text(json.dumps([{"name": "minilm-by-hand", "backend": "unassigned", "roles": ["embedding"],
+                                    "hf_id": "sentence-transformers/all-MiniLM-L6-v2", "download_path": str(path)}]))
+    kept = curated.read_bytes()
+    dry = cli(capsys, "scan", "--base", str(weights), "--dry-run", "--json").json()
+    real = cli(capsys, "scan", "--base", str(weights), "--json").json()
+    assert dry == real
+    (migrated,) = [i for i in real if i["replaces"] == "minilm-by-hand"]
+    assert migrated["action"] == "update"
+    assert curated.read_bytes() == kept
+    entries = names(capsys)
+    assert "minilm-by-hand" not in entries  # deprecated in the merged view, so not listed
+    assert [e["backend"] for e in entries.values() if e["download_path"] == str(path)] == ["vllm"]
+    old = open_registry().get("minilm-by-hand")
+    assert old.deprecated and old.extra["superseded_by"] == migrated["name"] and old.roles == ["embedding"]
+    again = cli(capsys, "scan", "--base", str(weights), "--json").json()
+    assert {i["action"] for i in again} == {"unchanged", "skip"} and curated.read_bytes() == kept
