@@ -193,3 +193,19 @@ def test_migrating_a_curated_entry_leaves_the_curated_file_alone(weights: Path, 
     assert old.deprecated and old.extra["superseded_by"] == migrated["name"] and old.roles == ["embedding"]
     again = cli(capsys, "scan", "--base", str(weights), "--json").json()
     assert {i["action"] for i in again} == {"unchanged", "skip"} and curated.read_bytes() == kept
+
+
+def test_local_source_discovers_with_what_the_caller_passes(weights: Path, isolated: Path) -> None:
+    from imageworks.core.errors import ImageworksError
+    from imageworks.core.plugins import get_plugins
+
+    host = get_plugins()
+    source = host.sources()["local"]
+    found = {e.hf_id for e in source.discover({"base": weights, "plugins": host})}
+    assert "sentence-transformers/all-MiniLM-L6-v2" in found and "acme/tiny@dev" in found
+    record_download("acme/tiny@dev", "vllm", "awq", "w4g128", weights / "acme" / "tiny@dev", "linux_wsl")
+    registry = open_registry()
+    known = {e.hf_id for e in source.discover({"base": weights, "registry": registry, "detectors": host.detectors()})}
+    assert "acme/tiny@dev" not in known and "sentence-transformers/all-MiniLM-L6-v2" in known
+    with pytest.raises(ImageworksError, match="detectors"):
+        list(source.discover({"base": weights}))
