@@ -50,7 +50,7 @@ class EssentialPluginError(ImageworksError):
         plural = "s" if len(self.names) > 1 else ""
         super().__init__(
             f"plugin{plural} {listed} {'are' if plural else 'is'} essential and cannot be disabled",
-            "remove it from IMAGEWORKS_DISABLE_PLUGINS",
+            f"remove {'them' if plural else 'it'} from IMAGEWORKS_DISABLE_PLUGINS",
         )
 
 
