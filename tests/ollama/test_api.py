@@ -38,7 +38,7 @@ def test_host_settings(monkeypatch) -> None:
 
 def test_api_only_models_are_logical(use_server: FakeOllamaServer) -> None:
     use_server.models = [tags_entry("qwen2.5:7b-instruct", "c" * 64, quant="Q5_K_M", family="qwen2")]
-    report = import_ollama(load_config(), dry_run=False)
+    report = import_ollama(open_registry(), dry_run=False)
     assert report.api_reachable and report.stores == []
     (entry,) = open_registry(load_config()).entries()
     assert entry.name == "qwen2.5-7b-instruct-ollama-gguf-q5_k_m"
@@ -52,7 +52,7 @@ def test_api_blob_path_used_when_visible(use_server: FakeOllamaServer, tmp_path:
     digest = elsewhere.add_blob(tiny_gguf())
     use_server.models = [tags_entry("tiny:1b", "d" * 64)]
     use_server.blobs["tiny:1b"] = str(elsewhere.blob_file(digest))
-    import_ollama(load_config(), dry_run=False)
+    import_ollama(open_registry(), dry_run=False)
     (entry,) = open_registry(load_config()).entries()
     assert entry.download_path == str(elsewhere.blob_file(digest))
     assert entry.artifacts.files[0].sha256 == digest
@@ -65,7 +65,7 @@ def test_store_and_api_merge(use_server: FakeOllamaServer, gemma_store: FakeOlla
     assert by_name["gemma3:270m"].origin == "store+api" and by_name["gemma3:270m"].digest == gemma_sha256
     assert by_name["remote-only:latest"].origin == "api"
     assert use_server.requests.count("POST /api/show gemma3:270m") == 0  # the store already told us
-    report = import_ollama(load_config(), dry_run=False)
+    report = import_ollama(open_registry(), dry_run=False)
     assert sorted((i.variant, i.origin) for i in report.items) == [
         ("gemma3-270m-ollama-gguf-q4_k_m", "store+api"),
         ("remote-only-ollama-gguf-q8_0", "api"),
@@ -75,7 +75,7 @@ def test_store_and_api_merge(use_server: FakeOllamaServer, gemma_store: FakeOlla
 def test_unreachable_host_falls_back_to_store(store: FakeOllamaStore, tiny_gguf) -> None:
     store.add_model("llama3:8b", store.add_blob(tiny_gguf()))
     started = time.monotonic()
-    report = import_ollama(load_config(), dry_run=False)
+    report = import_ollama(open_registry(), dry_run=False)
     assert time.monotonic() - started < 5
     assert not report.api_reachable
     (warning,) = report.warnings
@@ -86,6 +86,6 @@ def test_unreachable_host_falls_back_to_store(store: FakeOllamaStore, tiny_gguf)
 def test_server_errors_fall_back(use_server: FakeOllamaServer, store: FakeOllamaStore, tiny_gguf, monkeypatch) -> None:
     monkeypatch.setenv("OLLAMA_HOST", use_server.url + "/wrong-prefix")  # every path answers 404
     store.add_model("llama3:8b", store.add_blob(tiny_gguf()))
-    report = import_ollama(load_config(), dry_run=False)
+    report = import_ollama(open_registry(), dry_run=False)
     assert not report.api_reachable and "not reachable" in report.warnings[0]
     assert [i.action for i in report.items] == ["add"]

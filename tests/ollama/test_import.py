@@ -34,7 +34,7 @@ def test_imports_real_gemma_without_hashing(
         raise AssertionError("an Ollama blob was re-hashed")
 
     monkeypatch.setattr(inventory, "sha256_file", no_hashing)
-    report = import_ollama(load_config(), dry_run=False, use_api=False)
+    report = import_ollama(open_registry(), dry_run=False, use_api=False)
     assert [(i.action, i.variant, i.served_model_id) for i in report.items] == [
         ("add", "gemma3-270m-ollama-gguf-q4_k_m", "gemma3:270m")
     ]
@@ -54,10 +54,10 @@ def test_imports_real_gemma_without_hashing(
 def test_second_import_changes_no_bytes(store: FakeOllamaStore, tiny_gguf, tmp_path: Path) -> None:
     for seed, name in enumerate(("llama3:8b", "qwen2.5:0.5b-instruct", "hf.co/bartowski/Phi-3-GGUF:Q6_K")):
         store.add_model(name, store.add_blob(tiny_gguf(file_type=18 if "Q6_K" in name else 15, seed=seed)))
-    first = import_ollama(load_config(), dry_run=False, use_api=False)
+    first = import_ollama(open_registry(), dry_run=False, use_api=False)
     assert first.counts()["add"] == 3
     before = registry_bytes(tmp_path / "registry")
-    second = import_ollama(load_config(), dry_run=False, use_api=False)
+    second = import_ollama(open_registry(), dry_run=False, use_api=False)
     assert second.counts()["unchanged"] == 3 and second.counts()["add"] == 0
     assert registry_bytes(tmp_path / "registry") == before
     assert set(entries()) == {"llama3-8b-ollama-gguf-q4_k_m", "qwen2.5-0.5b-instruct-ollama-gguf-q4_k_m",
@@ -66,22 +66,22 @@ def test_second_import_changes_no_bytes(store: FakeOllamaStore, tiny_gguf, tmp_p
 
 def test_dry_run_writes_nothing(store: FakeOllamaStore, tiny_gguf, tmp_path: Path) -> None:
     store.add_model("llama3:8b", store.add_blob(tiny_gguf()))
-    report = import_ollama(load_config(), dry_run=True, use_api=False)
+    report = import_ollama(open_registry(), dry_run=True, use_api=False)
     assert report.dry_run and [i.action for i in report.items] == ["add"]
     assert not (tmp_path / "registry").exists()
-    import_ollama(load_config(), dry_run=False, use_api=False)
+    import_ollama(open_registry(), dry_run=False, use_api=False)
     before = registry_bytes(tmp_path / "registry")
     store.add_model("llama3:70b", store.add_blob(tiny_gguf(seed=9)))
-    planned = import_ollama(load_config(), dry_run=True, use_api=False, deprecate_placeholders=True)
+    planned = import_ollama(open_registry(), dry_run=True, use_api=False, deprecate_placeholders=True)
     assert sorted(i.action for i in planned.items) == ["add", "unchanged"]
     assert registry_bytes(tmp_path / "registry") == before
 
 
 def test_update_when_the_blob_changes(store: FakeOllamaStore, tiny_gguf) -> None:
     store.add_model("llama3:8b", store.add_blob(tiny_gguf(seed=1)))
-    import_ollama(load_config(), dry_run=False, use_api=False)
+    import_ollama(open_registry(), dry_run=False, use_api=False)
     store.add_model("llama3:8b", store.add_blob(tiny_gguf(seed=2)))  # `ollama pull` brought new weights
-    report = import_ollama(load_config(), dry_run=False, use_api=False)
+    report = import_ollama(open_registry(), dry_run=False, use_api=False)
     assert [i.action for i in report.items] == ["update"]
 
 
@@ -90,7 +90,7 @@ def test_bad_models_are_skipped_not_fatal(store: FakeOllamaStore, tiny_gguf) -> 
     store.add_model("ghost:latest", "ab" * 32)
     store.add_model("zip:latest", store.add_blob(b"not gguf at all" * 10))
     store.add_model("good:1b", store.add_blob(tiny_gguf()))
-    report = import_ollama(load_config(), dry_run=False, use_api=False)
+    report = import_ollama(open_registry(), dry_run=False, use_api=False)
     actions = {i.served_model_id: i.action for i in report.items}
     assert actions == {"broken:latest": "skip", "ghost:latest": "skip", "zip:latest": "skip", "good:1b": "add"}
     assert len(report.warnings) == 3
@@ -102,7 +102,7 @@ def test_tags_sharing_weights_become_aliases(store: FakeOllamaStore, tiny_gguf) 
     store.add_model("gemma3:270m", digest)
     store.add_model("gemma3:270m-q4_K_M", digest)
     store.add_model("gemma3:270m-it-q4_K_M", store.add_blob(tiny_gguf(seed=3)))
-    report = import_ollama(load_config(), dry_run=False, use_api=False)
+    report = import_ollama(open_registry(), dry_run=False, use_api=False)
     found = entries()
     assert found["gemma3-270m-ollama-gguf-q4_k_m"].served_model_id == "gemma3:270m"
     assert found["gemma3-270m-ollama-gguf-q4_k_m"].model_aliases == ["gemma3:270m-q4_K_M"]
@@ -113,7 +113,7 @@ def test_tags_sharing_weights_become_aliases(store: FakeOllamaStore, tiny_gguf) 
 def test_same_name_different_weights_is_skipped(store: FakeOllamaStore, tiny_gguf) -> None:
     store.add_model("gemma3:270m", store.add_blob(tiny_gguf(seed=1)))
     store.add_model("gemma3:270m-q4_K_M", store.add_blob(tiny_gguf(seed=2)))
-    report = import_ollama(load_config(), dry_run=False, use_api=False)
+    report = import_ollama(open_registry(), dry_run=False, use_api=False)
     skipped = [i for i in report.items if i.action == "skip"]
     assert [i.served_model_id for i in skipped] == ["gemma3:270m-q4_K_M"]
     assert "different weights" in skipped[0].reason
@@ -122,7 +122,7 @@ def test_same_name_different_weights_is_skipped(store: FakeOllamaStore, tiny_ggu
 
 def test_backend_and_location(store: FakeOllamaStore, tiny_gguf) -> None:
     store.add_model("llama3:8b", store.add_blob(tiny_gguf()))
-    import_ollama(load_config(), dry_run=False, use_api=False, backend="llamacpp", location="linux_wsl")
+    import_ollama(open_registry(), dry_run=False, use_api=False, backend="llamacpp", location="linux_wsl")
     entry = entries()["llama3-8b-llamacpp-gguf-q4_k_m"]
     assert entry.download_location == "linux_wsl" and entry.backend == "llamacpp"
 
@@ -134,7 +134,7 @@ def test_deprecate_placeholders(store: FakeOllamaStore, tiny_gguf) -> None:
                                   download_path="ollama://llama3:8b", source_provider="ollama"))
     registry.upsert(RegistryEntry(name="gone-ollama", backend="ollama", served_model_id="gone"))
     registry.upsert(RegistryEntry(name="some-hf-model-vllm", backend="vllm", hf_id="a/b"))
-    report = import_ollama(load_config(), dry_run=False, use_api=False, deprecate_placeholders=True)
+    report = import_ollama(open_registry(), dry_run=False, use_api=False, deprecate_placeholders=True)
     deprecated = {i.variant: i.reason for i in report.items if i.action == "deprecate"}
     assert deprecated == {"llama3-ollama": "covered by llama3-8b-ollama-gguf-q4_k_m", "gone-ollama": "no longer in Ollama"}
     found = entries()
@@ -145,7 +145,7 @@ def test_deprecate_placeholders(store: FakeOllamaStore, tiny_gguf) -> None:
 def test_no_store_no_server_deprecates_nothing(tmp_path: Path) -> None:
     registry = open_registry(load_config())
     registry.upsert(RegistryEntry(name="gone-ollama", backend="ollama", served_model_id="gone:latest"))
-    report = import_ollama(load_config(), dry_run=False, use_api=True, deprecate_placeholders=True)
+    report = import_ollama(open_registry(), dry_run=False, use_api=True, deprecate_placeholders=True)
     assert report.items == [] and not entries()["gone-ollama"].deprecated
     assert any("not reachable" in w for w in report.warnings)
 

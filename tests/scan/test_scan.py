@@ -170,3 +170,42 @@ def test_same_weights_in_several_stores_are_shown(isolated: Path, gemma_gguf: Pa
     assert listed[second.name]["same_weights_as"] == [first.name]
     details = cli(capsys, "list", "--details").out
     assert f"same weights   {second.name} ({blob})" in details
+
+
+def test_migrating_a_curated_entry_leaves_the_curated_file_alone(weights: Path, isolated: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = weights / "sentence-transformers" / "all-MiniLM-L6-v2"
+    curated = isolated / "registry" / "model_registry.curated.json"
+    curated.parent.mkdir()
+    curated.write_text(json.dumps([{"name": "minilm-by-hand", "backend": "unassigned", "roles": ["embedding"],
+                                    "hf_id": "sentence-transformers/all-MiniLM-L6-v2", "download_path": str(path)}]))
+    kept = curated.read_bytes()
+    dry = cli(capsys, "scan", "--base", str(weights), "--dry-run", "--json").json()
+    real = cli(capsys, "scan", "--base", str(weights), "--json").json()
+    assert dry == real
+    (migrated,) = [i for i in real if i["replaces"] == "minilm-by-hand"]
+    assert migrated["action"] == "update"
+    assert curated.read_bytes() == kept
+    entries = names(capsys)
+    assert "minilm-by-hand" not in entries  # deprecated in the merged view, so not listed
+    assert [e["backend"] for e in entries.values() if e["download_path"] == str(path)] == ["vllm"]
+    old = open_registry().get("minilm-by-hand")
+    assert old.deprecated and old.extra["superseded_by"] == migrated["name"] and old.roles == ["embedding"]
+    again = cli(capsys, "scan", "--base", str(weights), "--json").json()
+    assert {i["action"] for i in again} == {"unchanged", "skip"} and curated.read_bytes() == kept
+
+
+def test_local_source_discovers_with_what_the_caller_passes(weights: Path, isolated: Path) -> None:
+    from imageworks.core.errors import ImageworksError
+    from imageworks.core.plugins import get_plugins
+
+    host = get_plugins()
+    source = host.sources()["local"]
+    found = {e.hf_id for e in source.discover({"base": weights, "plugins": host})}
+    assert "sentence-transformers/all-MiniLM-L6-v2" in found and "acme/tiny@dev" in found
+    record_download("acme/tiny@dev", "vllm", "awq", "w4g128", weights / "acme" / "tiny@dev", "linux_wsl")
+    registry = open_registry()
+    known = {e.hf_id for e in source.discover({"base": weights, "registry": registry, "detectors": host.detectors()})}
+    assert "acme/tiny@dev" not in known and "sentence-transformers/all-MiniLM-L6-v2" in known
+    with pytest.raises(ImageworksError, match="detectors"):
+        list(source.discover({"base": weights}))

@@ -75,12 +75,12 @@ def test_subcommand_only_on_the_program_it_asked_for(capsys: pytest.CaptureFixtu
 
 
 def test_disable_switch_turns_off_even_builtins(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("IMAGEWORKS_DISABLE_PLUGINS", "example, cli-inventory")
+    monkeypatch.setenv("IMAGEWORKS_DISABLE_PLUGINS", "example, cli-scan")
     records = records_by_name()
     assert records["example"].status == "disabled"
-    assert records["cli-inventory"].status == "disabled"
-    result = cli(capsys, "list")
-    assert result.code == 1 and "No such command 'list'" in result.err
+    assert records["cli-scan"].status == "disabled"
+    result = cli(capsys, "scan", "--base", ".")
+    assert result.code == 1 and "No such command 'scan'" in result.err
 
 
 def test_allow_list_keeps_builtins_and_named_plugins_only(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -105,9 +105,12 @@ def test_dependencies_point_down() -> None:
             sideways = name.startswith("imageworks.providers.") and name.split(".")[2] != provider
             if upward or sideways or plugin_internals:
                 problems.append(f"{path.relative_to(SRC)} imports {name}")
+    front_ends = ("imageworks.app", "imageworks.cli", "imageworks.gui", "imageworks.model_loader", "imageworks.tools")
+    for path in sorted((SRC / "plugins").rglob("*.py")):
+        problems.extend(f"{path.relative_to(SRC)} imports {n}" for n in _imports(path) if n.startswith(front_ends))
     for path in sorted((SRC / "core").rglob("*.py")):
         for name in _imports(path):
-            if name.startswith(("imageworks.providers", "imageworks.plugins", "imageworks.cli", "imageworks.app", "click")):
+            if name.startswith(("imageworks.providers", "imageworks.plugins", "click", *front_ends)):
                 problems.append(f"{path.relative_to(SRC)} imports {name}")
         if path.name != "plugins.py" and "get_plugins" in path.read_text(encoding="utf-8"):
             problems.append(f"{path.relative_to(SRC)} calls the global plugin locator")

@@ -2,6 +2,9 @@
 
 Every command writes through the same adapter as downloads and scans; the hand-kept
 curated layer is never touched. Destructive commands are dry runs unless ``--apply``.
+The composite commands (``rebuild-ollama``, ``discover-all``) are one registry batch:
+a failure midway leaves the registry as it was. Their ``--dry-run`` runs the same
+steps on a scratch copy of the registry, so it reports what the real run would do.
 A built-in plugin (entry point ``cli-loader``).
 """
 
@@ -14,9 +17,10 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
-from imageworks.cli.scan import run_scan
+from imageworks.cli.scan import run_scan, scan_into, show_scan
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import RegistryLayers
+from imageworks.core.registry import Registry
 from imageworks.providers.local.scan import ScanOptions
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -32,10 +36,9 @@ def imported_names(layers: RegistryLayers, providers: str) -> list[str]:
     )
 
 
-def purge_imported(app: AppContext, providers: str, apply: bool, backup: bool) -> list[str]:
+def purge_imported(registry: Registry, providers: str, apply: bool, backup: bool) -> list[str]:
     """Remove imported entries from the discovered layer; returns their names."""
-    registry = app.registry
-    names = imported_names(registry.store.read(), providers)
+    names = imported_names(registry.layers(), providers)
     if apply and names:
         if backup:
             registry.backup()
@@ -45,10 +48,10 @@ def purge_imported(app: AppContext, providers: str, apply: bool, backup: bool) -
     return names
 
 
-def _ollama_import(app: AppContext, dry_run: bool, location: str | None) -> Any:
+def _ollama_import(registry: Registry, location: str | None) -> Any:
     from imageworks.providers.ollama.importer import import_ollama
 
-    return import_ollama(app.config, dry_run=dry_run, location=location)
+    return import_ollama(registry, location=location)
 
 
 @click.command("purge-imported")
@@ -61,7 +64,7 @@ def _ollama_import(app: AppContext, dry_run: bool, location: str | None) -> Any:
 def purge_imported_command(app: AppContext, providers: str, apply: bool, dry_run: bool, backup: bool, as_json: bool) -> None:
     """Remove imported (discovered) entries of some providers; curated entries stay."""
     apply = apply and not dry_run
-    names = purge_imported(app, providers, apply, backup)
+    names = purge_imported(app.registry, providers, apply, backup)
     if as_json:
         out.emit_json({"applied": apply, "removed" if apply else "would_remove": names})
         return
@@ -88,9 +91,11 @@ def ingest_local_hf_command(app: AppContext, root: Path, dry_run: bool, include_
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def rebuild_ollama_command(app: AppContext, location: str | None, dry_run: bool, as_json: bool) -> None:
-    """Drop the imported Ollama entries and import the Ollama store again."""
-    names = purge_imported(app, "ollama", apply=not dry_run, backup=True)
-    report = _ollama_import(app, dry_run, location)
+    """Drop the imported Ollama entries and import the Ollama store again (one transaction)."""
+    registry = app.registry.scratch() if dry_run else app.registry
+    with registry.batch():
+        names = purge_imported(registry, "ollama", apply=True, backup=True)
+        report = _ollama_import(registry, location)
     _print_ollama(report, names, dry_run, as_json)
 
 
@@ -101,12 +106,16 @@ def rebuild_ollama_command(app: AppContext, location: str | None, dry_run: bool,
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def discover_all_command(app: AppContext, hf_root: Path, location: str | None, dry_run: bool, as_json: bool) -> None:
-    """Scan the HF weights root and import Ollama, in one go."""
-    items = run_scan(app, ScanOptions(base=hf_root.expanduser(), update_existing=True), dry_run, as_json, show=not as_json)
-    report = _ollama_import(app, dry_run, location)
+    """Scan the HF weights root and import Ollama, in one go (one transaction)."""
+    options = ScanOptions(base=hf_root.expanduser(), update_existing=True)
+    registry = app.registry.scratch() if dry_run else app.registry
+    with registry.batch():
+        items = scan_into(app, registry, options)
+        report = _ollama_import(registry, location)
     if as_json:
         out.emit_json({"scan": [i.as_json() for i in items], "ollama": _report_json(report)})
     else:
+        show_scan(items, options, dry_run, False)
         _print_ollama(report, [], dry_run, False)
 
 

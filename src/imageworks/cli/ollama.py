@@ -3,7 +3,8 @@
 ``import-ollama`` records the local Ollama models (Strategy A naming),
 ``backfill-ollama-paths`` gives logical-only Ollama entries their blob path, and
 ``restore-ollama`` brings Ollama entries back from a registry backup. Each prints its
-plan as a table (or ``--json``); ``--dry-run`` writes nothing.
+plan as a table (or ``--json``); ``--dry-run`` runs the same work on a scratch copy of
+the registry, so it reports exactly what the real run would do, and writes nothing.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def import_ollama_command(
     from imageworks.providers.ollama.importer import import_ollama
 
     report = import_ollama(
-        app.config, dry_run=dry_run, backend=backend, location=location,
+        app.registry, dry_run=dry_run, backend=backend, location=location,
         deprecate_placeholders=deprecate_placeholders, use_api=not no_api,
     )
     show_report(report, as_json, f"Ollama import ({len(report.items)} item(s))")
@@ -75,13 +76,13 @@ def backfill_command(app: AppContext, dry_run: bool, no_set_format: bool, as_jso
     """Give logical-only Ollama entries the path of their blob in the local store."""
     from imageworks.providers.ollama.maintenance import backfill_ollama_paths
 
-    report = backfill_ollama_paths(app.config, dry_run=dry_run, set_format=not no_set_format)
+    report = backfill_ollama_paths(app.registry, dry_run=dry_run, set_format=not no_set_format)
     show_report(report, as_json, "Ollama path backfill")
 
 
 @click.command("restore-ollama")
 @click.option("--backup", "backup", type=click.Path(path_type=Path), metavar="PATH",
-              help="Backup set folder or registry file (default: newest under <registry>/backups/).")
+              help="Backup id, backup set folder or registry file (default: the newest backup).")
 @click.option("--include-deprecated", is_flag=True, help="Restore entries that were deprecated too.")
 @click.option("--dry-run", is_flag=True, help=DRY_RUN_HELP)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
@@ -92,7 +93,7 @@ def restore_command(
     """Bring back Ollama entries from a registry backup that are missing now."""
     from imageworks.providers.ollama.maintenance import restore_ollama
 
-    report = restore_ollama(app.config, dry_run=dry_run, backup=backup, include_deprecated=include_deprecated)
+    report = restore_ollama(app.registry, dry_run=dry_run, backup=backup, include_deprecated=include_deprecated)
     show_report(report, as_json, f"Ollama restore from {report.stores[0]}")
 
 

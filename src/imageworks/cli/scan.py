@@ -1,5 +1,8 @@
 """``imageworks-download scan``: register model folders already on disk (guide 6.2, 7.1).
 
+``--dry-run`` runs the whole scan on a scratch copy of the registry and prints what the
+real run would do.
+
 A built-in plugin (entry point ``cli-scan``).
 """
 
@@ -12,27 +15,30 @@ import click
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
+from imageworks.core.registry import Registry
 from imageworks.providers.local.scan import ScanItem, ScanOptions, apply_scan, plan_scan
 
 pass_app = click.make_pass_decorator(AppContext)
 
 
-def run_scan(app: AppContext, options: ScanOptions, dry_run: bool, as_json: bool, show: bool = True) -> list[ScanItem]:
-    """Plan, print and (unless ``dry_run``) apply a scan; shared with imageworks-loader.
-
-    ``show=False`` prints nothing on stdout (the caller reports the items itself).
-    """
+def scan_into(app: AppContext, registry: Registry, options: ScanOptions, progress: bool = True) -> list[ScanItem]:
+    """Plan and apply a scan on ``registry`` (a scratch copy for a dry run); warn on stderr."""
     problems: list[str] = []
-    items = plan_scan(options, app.registry, app.config, problems, app.plugins.detectors())
+    items = plan_scan(options, registry, app.config, problems, app.plugins.detectors())
     for problem in problems:
         out.warn(problem)
-    if not dry_run:
-        work = [i for i in items if i.action in {"add", "update"}]
+    work = [i for i in items if i.action in {"add", "update"}]
+    if progress and not registry.is_scratch:
         with out.progress("Scanning", len(work)) as advance:
-            apply_scan(items, app.registry, app.config, progress=lambda item: advance(1))
-    if not show:
-        pass
-    elif as_json:
+            apply_scan(items, registry, app.config, progress=lambda item: advance(1))
+    else:
+        apply_scan(items, registry, app.config)
+    return items
+
+
+def show_scan(items: list[ScanItem], options: ScanOptions, dry_run: bool, as_json: bool) -> None:
+    """Print the scan items as a table (or JSON) and a summary line on stderr."""
+    if as_json:
         out.emit_json([i.as_json() for i in items])
     elif items:
         out.table(
@@ -44,6 +50,13 @@ def run_scan(app: AppContext, options: ScanOptions, dry_run: bool, as_json: bool
         out.note(f"No model folders found under {options.base} (expected <owner>/<repo> folders).")
     counts = {a: sum(1 for i in items if i.action == a) for a in ("add", "update", "unchanged", "skip")}
     out.note(", ".join(f"{n} {a}" for a, n in counts.items()) + (" (dry run)" if dry_run else ""))
+
+
+def run_scan(app: AppContext, options: ScanOptions, dry_run: bool, as_json: bool) -> list[ScanItem]:
+    """Scan (a dry run on a scratch copy of the registry), then print; shared with imageworks-loader."""
+    registry = app.registry.scratch() if dry_run else app.registry
+    items = scan_into(app, registry, options)
+    show_scan(items, options, dry_run, as_json)
     return items
 
 

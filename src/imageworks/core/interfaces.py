@@ -8,6 +8,7 @@ malformed instead of crashing.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -103,6 +104,19 @@ class RegistryLayers:
     discovered: dict[str, dict[str, Any]] = attrs.field(factory=dict)
 
 
+@attrs.define(kw_only=True, frozen=True)
+class BackupSet:
+    """One backup of the registry, as :meth:`RegistryStore.list_backups` lists them.
+
+    ``id`` is what :meth:`RegistryStore.read_backup` takes back; ``location`` says where
+    the copy lives, for messages (a folder for the JSON backend).
+    """
+
+    id: str
+    created: dt.datetime
+    location: str
+
+
 class RegistryStore:
     """An opened registry: read it, or change it inside a locked transaction."""
 
@@ -123,6 +137,19 @@ class RegistryStore:
     def backup(self) -> list[str]:
         """Copy the current layers aside before a destructive change; return the copies."""
         raise NotImplementedError
+
+    def list_backups(self) -> list[BackupSet]:
+        """The backups :meth:`backup` made, newest first (the default keeps none)."""
+        return []
+
+    def read_backup(self, backup_id: str) -> RegistryLayers:
+        """The layers saved in backup ``backup_id`` (an id from :meth:`list_backups`).
+
+        Backends may accept more (the JSON backend also takes a backup folder or one
+        registry file by path). Raise :class:`ImageworksError` when there is no such
+        backup or it cannot be read.
+        """
+        raise ImageworksError(f"registry {self.description} keeps no backups", "back it up with its own tools")
 
     def check_writable(self) -> None:
         """Raise :class:`ImageworksError` unless a transaction could write right now.

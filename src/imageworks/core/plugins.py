@@ -9,7 +9,10 @@ Environment switches:
 
 - ``IMAGEWORKS_LOAD_PLUGINS=a,b``: load only these third-party plugins (built-ins, the
   entry points of the ``imageworks`` distribution itself, always load unless disabled).
-- ``IMAGEWORKS_DISABLE_PLUGINS=a,b``: do not load these plugins, built-ins included.
+- ``IMAGEWORKS_DISABLE_PLUGINS=a,b``: do not load these plugins, built-ins included,
+  except the essential ones (:data:`ESSENTIAL_PLUGINS`: the registry backend and the
+  command groups that list and inspect): naming one is refused with
+  :class:`EssentialPluginError`, as pytest refuses to disable its essential plugins.
 - ``IMAGEWORKS_TRACE_PLUGINS=1``: print every hook call and result to stderr.
 """
 
@@ -18,7 +21,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -33,7 +36,22 @@ from imageworks.core.model import PluginRecord, Route, RouteRequest
 
 ENTRY_POINT_GROUP = "imageworks.plugins"
 BUILTIN_PREFIX = "imageworks."
+# Without these nothing works and `imageworks-download plugins` could not say why.
+ESSENTIAL_PLUGINS = frozenset({"registry-json", "cli-inventory", "cli-admin"})
 T = TypeVar("T")
+
+
+class EssentialPluginError(ImageworksError):
+    """``IMAGEWORKS_DISABLE_PLUGINS`` names a plugin the program cannot run without."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = sorted(names)
+        listed = ", ".join(repr(n) for n in self.names)
+        plural = "s" if len(self.names) > 1 else ""
+        super().__init__(
+            f"plugin{plural} {listed} {'are' if plural else 'is'} essential and cannot be disabled",
+            f"remove {'them' if plural else 'it'} from IMAGEWORKS_DISABLE_PLUGINS",
+        )
 
 
 def _names(environ: Mapping[str, str], variable: str) -> set[str] | None:
@@ -81,6 +99,8 @@ class PluginHost:
         dists = _distributions()
         allow = _names(environ, "IMAGEWORKS_LOAD_PLUGINS")
         deny = _names(environ, "IMAGEWORKS_DISABLE_PLUGINS") or set()
+        if deny & ESSENTIAL_PLUGINS:
+            raise EssentialPluginError(deny & ESSENTIAL_PLUGINS)
         # An empty allow-list reads the group without importing anything.
         entry_points = NamedExtensionManager(
             ENTRY_POINT_GROUP, names=[], on_missing_entrypoints_callback=None
@@ -203,8 +223,16 @@ class PluginHost:
         return self._collect("imageworks_register_gui_panels", _valid_panel)
 
     def route(self, request: RouteRequest, config: Any) -> Route | None:
-        """The first router's answer for ``request`` (``imageworks_route_location``)."""
-        return self.pm.hook.imageworks_route_location(request=request, config=config)
+        """The first router's answer for ``request`` (``imageworks_route_location``).
+
+        Routers are asked one at a time in pluggy's call order; the first non-``None``
+        answer wins (``firstresult``). A router that raises is recorded as a failed
+        plugin and the next one is asked.
+        """
+        for _name, answer in self._each_outcome("imageworks_route_location", request=request, config=config):
+            if answer is not None:
+                return answer  # type: ignore[no-any-return]
+        return None
 
     def register_commands(self, cli: Any, program: str) -> None:
         """Let every plugin add its commands to ``cli``; a failing plugin is recorded."""
@@ -220,9 +248,13 @@ class PluginHost:
                 found.append((name, impl.plugin))
         return found
 
-    def _call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call a hook plugin by plugin (through pluggy) so a failure is attributed."""
-        results = []
+    def _each_outcome(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+        """(plugin, what its implementation returned), plugin by plugin in pluggy's order.
+
+        Each call goes through pluggy (a subset caller holding that plugin only), so a
+        ``firstresult`` hook gives one value, others a list; a raising plugin is
+        recorded as failed and skipped. Lazy: stop iterating to stop calling.
+        """
         for name, plugin in self._plugins_implementing(hook_name):
             others = [p for p in self.pm.get_plugins() if p is not plugin]
             caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
@@ -231,8 +263,11 @@ class PluginHost:
             except Exception as error:  # a plugin's bug must not stop the program
                 self._fail(name, f"{hook_name}: {_one_line(error)}")
                 continue
-            results.extend((name, value) for value in outcome)
-        return results
+            yield name, outcome
+
+    def _call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call a (list-returning) hook plugin by plugin so a failure is attributed."""
+        return [(name, value) for name, outcome in self._each_outcome(hook_name, **kwargs) for value in outcome]
 
     def _collected_owners(self, hook_name: str) -> list[tuple[str, Any]]:
         """(plugin name, object) for every valid object collected from ``hook_name``."""
@@ -267,8 +302,12 @@ class PluginHost:
 
     def _fail(self, name: str, error: str) -> None:
         record = self._records.get(name)
-        if record is None:
-            return
+        if record is None:  # registered on the manager directly (an embedding program, a test)
+            plugin = self.pm.get_plugin(name)
+            if plugin is None:
+                return
+            module = getattr(plugin, "__name__", None) or type(plugin).__module__
+            record = PluginRecord(name=name, module=module, distribution=None, version=None, status="loaded")
         joined = error if not record.error else f"{record.error}; {error}"
         self._records[name] = _with(record, status="failed", error=joined)
 

@@ -2,11 +2,15 @@
 
 Reads merge the two layers and structure every entry with the one converter. Writes go
 to the discovered layer (curated is hand-kept) except :meth:`Registry.delete`, which
-removes a variant from both. Each write is one locked backend transaction.
+removes a variant from both. Each write is one locked backend transaction, or part of
+the one :meth:`Registry.batch` around it (batches nest: an inner batch that raises
+undoes only its own writes). :meth:`Registry.scratch` gives a registry over an
+in-memory copy for dry runs, so they run the real code and write nothing.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,9 +22,10 @@ import attrs
 from imageworks.core.config import Config
 from imageworks.core.convert import converter, describe_structure_error, to_compact_dict
 from imageworks.core.errors import ConfigError, RegistryCorruptError, VariantNotFoundError
-from imageworks.core.interfaces import RegistryLayers, RegistryStore
+from imageworks.core.interfaces import BackupSet, RegistryLayers, RegistryStore
 from imageworks.core.layers import deep_merge, merge_layers
 from imageworks.core.model import RegistryEntry
+from imageworks.core.scratch import MemoryStore
 
 if TYPE_CHECKING:
     from imageworks.core.plugins import PluginHost
@@ -53,7 +58,30 @@ class Registry:
             )
         return cls(backend.open(config), config)
 
+    def scratch(self) -> Registry:
+        """A registry over an in-memory copy of the current layers (inside a batch, with
+        its writes so far). Writes to it never reach this registry's backend; backups
+        are still read from it."""
+        return Registry(MemoryStore(self._batch or self.store.read(), origin=self.store), self.config)
+
+    @property
+    def is_scratch(self) -> bool:
+        """Whether this registry writes to memory only (a dry run)."""
+        return isinstance(self.store, MemoryStore)
+
     # -- reading -------------------------------------------------------------------------
+    def layers(self) -> RegistryLayers:
+        """A copy of the raw layers as this registry sees them now (a batch's writes included)."""
+        return copy.deepcopy(self._batch) if self._batch is not None else self.store.read()
+
+    def list_backups(self) -> list[BackupSet]:
+        """The backend's backups, newest first."""
+        return self.store.list_backups()
+
+    def read_backup(self, backup_id: str) -> RegistryLayers:
+        """The layers of backup ``backup_id`` (see :meth:`RegistryStore.read_backup`)."""
+        return self.store.read_backup(backup_id)
+
     def entries(self) -> list[RegistryEntry]:
         """Every variant, merged across layers, sorted by name."""
         layers = self._batch or self.store.read()  # inside a batch, read our own writes
@@ -115,10 +143,19 @@ class Registry:
         """Group many writes into one locked transaction (one rewrite of each file).
 
         Imports of hundreds of models use this: per-model transactions would rewrite the
-        growing files once per model. Nothing is written if the block raises.
+        growing files once per model. Nothing is written if the block raises. A batch
+        inside a batch joins it: when the inner block raises, its own writes are undone
+        (the outer block may catch the error and go on) and nothing is written before
+        the outermost batch ends.
         """
         if self._batch is not None:
-            yield self
+            layers = self._batch
+            saved = copy.deepcopy(layers)
+            try:
+                yield self
+            except BaseException:
+                layers.curated, layers.discovered = saved.curated, saved.discovered
+                raise
             return
         with self.store.transaction() as layers:
             self._batch = layers

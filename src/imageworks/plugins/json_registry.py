@@ -11,6 +11,10 @@ it as a float and the next write would silently round it; no field of ours needs
 :meth:`JsonRegistryStore.check_writable` proves all of this, the folder and the lock
 before a download starts. The lock file is never used through a symbolic link: opening
 it creates and truncates, which through a link could be any file.
+
+Backups are folders ``backups/<UTC time>/`` holding copies of the three files; their
+folder name is the backup id. :meth:`JsonRegistryStore.read_backup` also takes a path
+to such a folder, or to one registry file, kept anywhere.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import orjson
 from imageworks.core.config import Config
 from imageworks.core.errors import ImageworksError, RegistryCorruptError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.interfaces import RegistryBackend, RegistryLayers, RegistryStore
+from imageworks.core.interfaces import BackupSet, RegistryBackend, RegistryLayers, RegistryStore
 from imageworks.core.layers import dump_layer, merge_layers
 
 CURATED = "model_registry.curated.json"
@@ -41,6 +45,7 @@ MERGED = "model_registry.json"
 LOCK = ".model_registry.lock"
 BACKUPS = "backups"
 KEEP_BACKUPS = 20
+BACKUP_STAMP = "%Y%m%dT%H%M%S.%fZ"
 LOCK_TIMEOUT_SECONDS = 120
 PREFLIGHT_LOCK_SECONDS = 10
 MAX_DEPTH = 255  # orjson.dumps refuses anything deeper
@@ -250,7 +255,7 @@ class JsonRegistryStore(RegistryStore):
 
     def backup(self) -> list[str]:
         """Copy the three files into ``backups/<UTC time>/``; keep the newest 20 sets."""
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = dt.datetime.now(dt.timezone.utc).strftime(BACKUP_STAMP)
         target = self.folder / BACKUPS / stamp
         copies = []
         try:
@@ -269,6 +274,46 @@ class JsonRegistryStore(RegistryStore):
         for old in sets[:-KEEP_BACKUPS]:
             shutil.rmtree(old, ignore_errors=True)
         return copies
+
+    def list_backups(self) -> list[BackupSet]:
+        """The backup folders under ``backups/``, newest first."""
+        folder = self.folder / BACKUPS
+        sets = [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+        found = [BackupSet(id=p.name, created=_backup_time(p), location=str(p)) for p in sets]
+        return sorted(found, key=lambda b: (b.created, b.id), reverse=True)
+
+    def read_backup(self, backup_id: str) -> RegistryLayers:
+        """The layers of backup ``backup_id``: an id from :meth:`list_backups`, or the path
+        of a backup folder (its layer files, else its merged snapshot) or of one registry
+        file (read as the discovered layer)."""
+        named = self.folder / BACKUPS / backup_id
+        path = named if _plain_name(backup_id) and named.is_dir() else Path(backup_id).expanduser()
+        if not path.exists():
+            raise ImageworksError(
+                f"backup {backup_id} does not exist",
+                f"pass a backup id ({self.folder / BACKUPS}), a backup folder or a registry file",
+            )
+        if path.is_file():
+            return RegistryLayers(discovered=read_layer_file(path))
+        layers = RegistryLayers(curated=read_layer_file(path / CURATED), discovered=read_layer_file(path / DISCOVERED))
+        if layers.curated or layers.discovered:
+            return layers
+        if not any((path / name).exists() for name in (CURATED, DISCOVERED, MERGED)):
+            raise ImageworksError(f"{path} holds no registry files", f"a backup set holds {CURATED}, {DISCOVERED}, {MERGED}")
+        return RegistryLayers(discovered=read_layer_file(path / MERGED))
+
+
+def _plain_name(text: str) -> bool:
+    """Whether ``text`` is a single folder name (not a path, not ``.``/``..``)."""
+    return bool(text) and text not in {".", ".."} and "/" not in text and os.sep not in text
+
+
+def _backup_time(folder: Path) -> dt.datetime:
+    """When a backup set was made: its folder name, else its modification time."""
+    try:
+        return dt.datetime.strptime(folder.name, BACKUP_STAMP).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return dt.datetime.fromtimestamp(folder.stat().st_mtime, dt.timezone.utc)
 
 
 class JsonRegistryBackend(RegistryBackend):

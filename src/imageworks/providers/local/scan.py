@@ -1,9 +1,15 @@
 """``scan``: bring model folders already on disk into the registry (guide 6.2 and 7.1).
 
 Every folder is detected on disk (headers, configs, names), inventoried and recorded
-through the download adapter, all in one registry transaction. Placeholders (testing
-patterns) are skipped unless asked for; a folder already registered under backend
-``unassigned`` migrates to the detected backend instead of gaining a twin.
+through :func:`record_download`, all in one batch of the :class:`Registry` the caller
+opened (a dry run passes :meth:`Registry.scratch`). Placeholders (testing patterns) are
+skipped unless asked for; a folder already registered under backend ``unassigned``
+migrates to the detected backend instead of gaining a twin.
+
+Scan writes the discovered layer only. A replaced entry that lives only in discovered
+is removed; one the curated layer holds is left there and overlaid in discovered as
+deprecated, with ``superseded_by`` naming its replacement, so the hand-kept file keeps
+its bytes and the merged view shows the new entry.
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ class ScanOptions:
 
 def _by_path(entries: list[RegistryEntry]) -> dict[str, RegistryEntry]:
     found: dict[str, RegistryEntry] = {}
-    for entry in sorted(entries, key=lambda e: e.backend == "unassigned"):
+    for entry in sorted(entries, key=lambda e: (e.deprecated, e.backend == "unassigned")):
         if entry.download_path and not entry.is_logical:
             found.setdefault(os.path.normpath(entry.download_path), entry)
     return found
@@ -152,8 +158,17 @@ def apply_scan(
                 registry=registry,
             )
             if item.replaces and item.replaces != entry.name:
-                registry.delete(item.replaces, backup=False)
+                retire(registry, item.replaces, entry.name)
             stored.append(entry)
             if progress:
                 progress(item)
     return stored
+
+
+def retire(registry: Registry, name: str, replacement: str) -> None:
+    """Take ``name`` out of the merged view in favour of ``replacement``, in discovered only."""
+    layers = registry.layers()
+    if name in layers.curated:
+        registry.update(name, lambda _: {"deprecated": True, "superseded_by": replacement})
+    elif name in layers.discovered:
+        registry.delete(name, backup=False, layers=("discovered",))

@@ -3,17 +3,15 @@
 ``<name>:<tag>`` becomes ``<family>-<backend>-gguf[-<quant>]`` (family from name and tag,
 quant from the GGUF header, the config blob or the tag), ``served_model_id`` keeps the
 Ollama name and the path is the GGUF model blob (``ollama://<name:tag>`` when only the
-server knows the model). Every entry is written by the download adapter inside one
-registry transaction, with the blob's digest passed as known so no blob is re-hashed;
-importing twice leaves the registry bytes identical. A dry run computes the same plan
-against a scratch copy of the registry and writes nothing.
+server knows the model). Every entry is recorded inside one registry batch of the
+:class:`Registry` the caller opened, with the blob's digest passed as known so no blob
+is re-hashed; importing twice leaves the registry bytes identical. A dry run runs the
+same code on :meth:`Registry.scratch` and writes nothing.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,6 @@ import attrs
 
 from imageworks.core.config import Config
 from imageworks.core.convert import converter, to_compact_dict
-from imageworks.core.interfaces import RegistryLayers, RegistryStore
 from imageworks.core.model import EntryMetadata, RegistryEntry
 from imageworks.core.naming import ollama_family_and_quant, variant_name
 from imageworks.core.registry import Registry
@@ -69,35 +66,9 @@ class ImportReport:
         return data
 
 
-class ScratchStore(RegistryStore):
-    """An in-memory copy of a registry: dry runs write here, and it is thrown away."""
-
-    def __init__(self, layers: RegistryLayers, description: str) -> None:
-        self.layers = copy.deepcopy(layers)
-        self.description = f"{description} (dry run)"
-
-    def read(self) -> RegistryLayers:
-        """The scratch layers."""
-        return self.layers
-
-    @contextmanager
-    def transaction(self) -> Iterator[RegistryLayers]:
-        """Yield the scratch layers; nothing reaches disk."""
-        yield self.layers
-
-    def backup(self) -> list[str]:
-        """Nothing to back up."""
-        return []
-
-
-def open_registry(config: Config, dry_run: bool) -> Registry:
-    """The real registry, or for a dry run a scratch copy of it."""
-    from imageworks.app import open_registry as open_real  # interim: issue 9 passes an opened Registry in
-
-    registry = open_real(config)
-    if not dry_run:
-        return registry
-    return Registry(ScratchStore(registry.store.read(), registry.store.description), config)
+def working_registry(registry: Registry, dry_run: bool) -> Registry:
+    """``registry`` itself, or for a dry run a scratch copy of it (already scratch: itself)."""
+    return registry.scratch() if dry_run and not registry.is_scratch else registry
 
 
 def is_ollama_entry(entry: RegistryEntry) -> bool:
@@ -116,25 +87,29 @@ def variant_for(model: FoundModel, backend: str) -> tuple[str, str]:
 
 
 def import_ollama(
-    config: Config,
+    registry: Registry,
     *,
-    dry_run: bool,
+    dry_run: bool = False,
     backend: str = "ollama",
     location: str | None = None,
     deprecate_placeholders: bool = False,
     use_api: bool = True,
     catalog: Catalog | None = None,
 ) -> ImportReport:
-    """Record every Ollama model found (store and server) in the registry.
+    """Record every Ollama model found (store and server) in ``registry``.
 
+    The store and server come from ``registry.config``. With ``dry_run`` (or a scratch
+    ``registry``) the same work is done on a scratch copy and the report says so.
     ``location`` is the label recorded as ``download_location`` (default: the label of
     the configured root holding the store, else ``ollama``). With
     ``deprecate_placeholders``, older logical-only Ollama entries are marked deprecated
     when a real import now covers their ``served_model_id`` or their model is gone.
     """
+    registry = working_registry(registry, dry_run)
+    config = registry.config
     catalog = catalog or build_catalog(config, use_api=use_api)
     report = ImportReport(
-        dry_run=dry_run,
+        dry_run=registry.is_scratch,
         backend=backend,
         location=location,
         stores=catalog.stores,
@@ -142,7 +117,6 @@ def import_ollama(
         api_reachable=catalog.api_reachable,
         warnings=list(catalog.warnings),
     )
-    registry = open_registry(config, dry_run)
     with registry.batch():
         before = {e.name: to_compact_dict(e) for e in registry.entries()}
         recorded = _record_all(registry, catalog, report, before, config, backend, location)

@@ -3,12 +3,13 @@
 - Backfill gives logical-only Ollama entries (no path, or ``ollama://``) whose model is
   in a visible store their blob path, format, location label and file inventory (from
   the blob's own digest, never re-hashed). Entry names are kept.
-- Restore brings back Ollama entries that exist in a registry backup set (a folder
-  holding copies of the three registry files; the newest under
-  ``<registry_dir>/backups/`` by default) but are missing now. Unknown fields come back
-  too: the raw entry is restored, not a re-typed copy.
+- Restore brings back Ollama entries that exist in a registry backup (the newest the
+  backend lists by default; any id or path its ``read_backup`` accepts otherwise) but
+  are missing now. Unknown fields come back too: the raw entry is restored, not a
+  re-typed copy.
 
-Both share the importer's report type and dry-run scratch registry.
+Both work on the :class:`Registry` the caller opened, share the importer's report type
+and, for a dry run, run on its scratch copy.
 """
 
 from __future__ import annotations
@@ -23,28 +24,29 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.inventory import take_inventory
 from imageworks.core.layers import merge_layers
 from imageworks.core.model import ArtifactFile, Artifacts, RegistryEntry
-from imageworks.plugins.json_registry import BACKUPS, CURATED, DISCOVERED, MERGED, read_layer_file
+from imageworks.core.registry import Registry
 from imageworks.providers.ollama.catalog import FoundModel, build_catalog
 from imageworks.providers.ollama.importer import (
     ImportItem,
     ImportReport,
     _location_label,
     is_ollama_entry,
-    open_registry,
+    working_registry,
 )
 from imageworks.providers.ollama.store import canonical_name
 
 log = logging.getLogger("imageworks.ollama")
 
 
-def backfill_ollama_paths(config: Config, *, dry_run: bool, set_format: bool = True) -> ImportReport:
+def backfill_ollama_paths(registry: Registry, *, dry_run: bool = False, set_format: bool = True) -> ImportReport:
     """Fill the local blob path of logical-only Ollama entries whose model is in the store."""
+    registry = working_registry(registry, dry_run)
+    config = registry.config
     catalog = build_catalog(config, use_api=False)
     report = ImportReport(
-        dry_run=dry_run, backend="ollama", location=None, stores=catalog.stores, warnings=list(catalog.warnings)
+        dry_run=registry.is_scratch, backend="ollama", location=None, stores=catalog.stores, warnings=list(catalog.warnings)
     )
     local = {key: m for key, m in catalog.by_name().items() if m.is_local and not m.problem}
-    registry = open_registry(config, dry_run)
     with registry.batch():
         for entry in registry.entries():
             if not entry.is_logical or not is_ollama_entry(entry):
@@ -101,40 +103,33 @@ def _backfill_fields(entry: RegistryEntry, model: FoundModel, config: Config, se
     return changes
 
 
-def latest_backup(config: Config) -> Path:
-    """The newest backup set under ``<registry_dir>/backups/`` (folder names are UTC times)."""
-    folder = config.registry_dir / BACKUPS
-    sets = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-    if not sets:
-        raise ImageworksError(f"no registry backups under {folder}", "pass --backup PATH to a backup folder or file")
-    return sets[-1]
-
-
-def load_backup(path: Path) -> dict[str, dict[str, Any]]:
-    """Entry name -> raw entry from a backup set folder (layers, else snapshot) or one registry file."""
-    if not path.exists():
-        raise ImageworksError(f"backup {path} does not exist", "pass --backup PATH to a backup folder or file")
-    if path.is_file():
-        return read_layer_file(path)
-    curated, discovered = read_layer_file(path / CURATED), read_layer_file(path / DISCOVERED)
-    if curated or discovered:
-        return merge_layers(curated, discovered)
-    merged = read_layer_file(path / MERGED)
-    if not merged and not any((path / name).exists() for name in (CURATED, DISCOVERED, MERGED)):
-        raise ImageworksError(
-            f"{path} holds no registry files", f"a backup set holds {CURATED}, {DISCOVERED}, {MERGED}"
-        )
-    return merged
+def load_backup(registry: Registry, backup: str | None) -> tuple[str, dict[str, dict[str, Any]]]:
+    """(where it came from, entry name -> raw merged entry) of ``backup`` (default: the newest)."""
+    if backup is None:
+        sets = registry.list_backups()
+        if not sets:
+            raise ImageworksError(
+                f"no registry backups under {registry.store.description}",
+                "pass --backup PATH to a backup folder or file",
+            )
+        backup, where = sets[0].id, sets[0].location
+    else:
+        where = backup
+    layers = registry.read_backup(backup)
+    return where, merge_layers(layers.curated, layers.discovered)
 
 
 def restore_ollama(
-    config: Config, *, dry_run: bool, backup: Path | None = None, include_deprecated: bool = False
+    registry: Registry, *, dry_run: bool = False, backup: str | Path | None = None, include_deprecated: bool = False
 ) -> ImportReport:
-    """Bring back the Ollama entries of ``backup`` (default: newest set) that are missing now."""
-    source = backup or latest_backup(config)
-    saved = load_backup(source)
-    report = ImportReport(dry_run=dry_run, backend="ollama", location=None, stores=[str(source)])
-    registry = open_registry(config, dry_run)
+    """Bring back the Ollama entries of ``backup`` (default: the newest backup) that are missing now.
+
+    ``backup`` is a backup id of the registry's backend or, for the JSON backend, the
+    path of a backup folder or of one registry file.
+    """
+    registry = working_registry(registry, dry_run)
+    source, saved = load_backup(registry, None if backup is None else str(backup))
+    report = ImportReport(dry_run=registry.is_scratch, backend="ollama", location=None, stores=[source])
     with registry.batch():
         present = {e.name for e in registry.entries()}
         for name, raw in sorted(saved.items()):
