@@ -133,6 +133,9 @@ def _print_plan(plan: AcquisitionPlan, as_json: bool) -> None:
         out.emit_json(plan.as_json())
         return
     acquisition = plan.acquisition
+    if not acquisition.files and acquisition.details.get("summary"):  # a source that fetches by itself
+        out.echo(str(acquisition.details["summary"]))
+        return
     rows = [(f, plan.present(f)) for f in acquisition.files]
     needed = [f for f, present in rows if not present]
     total = acquisition.details.get("repo_files", len(rows))
