@@ -15,6 +15,7 @@ from imageworks.transfer.model import TransferProgress
 from tests.ollama.helpers import FakeOllamaServer, FakeOllamaStore
 from tests.ollama.pull_server import PullBehaviour, serve_pulls
 from tests.spine.helpers import cli
+from tests.support.fixtures import TINY_REPO, hf_client_env, hub_server, tiny_repo  # noqa: F401  (fixtures)
 
 NAME = "tiny:1b"
 VARIANT = "tiny-1b-ollama-gguf-q4_k_m"
@@ -118,7 +119,7 @@ def test_dry_run_pulls_nothing(capsys, puller: PullBehaviour, use_server: FakeOl
     assert f"Would pull {NAME} through the Ollama server at {use_server.url} (not on the server yet)" in text.out
     plan = cli(capsys, "download", NAME, "--dry-run", "--json").json()
     assert (plan["source"], plan["model"], plan["host"], plan["action"]) == ("ollama", NAME, use_server.url, "pull")
-    assert plan["present_on_server"] is False and plan["files"] == []
+    assert plan["present_on_server"] is False and plan["files"] == [] and plan["will_download"]["bytes"] is None
     assert pulls(use_server) == [] and recorded() == {}
 
 
@@ -168,10 +169,27 @@ def test_pull_progress_is_reported(puller: PullBehaviour, use_server: FakeOllama
     assert seen[-1].bytes_done == seen[-1].bytes_total == len(puller.library[NAME])
 
 
-def test_disabled_plugin(capsys, monkeypatch) -> None:
+def test_disabled_plugin(capsys, monkeypatch, tiny_repo, hf_client_env) -> None:  # noqa: F811
     monkeypatch.setenv("IMAGEWORKS_DISABLE_PLUGINS", "source-ollama")
-    result = cli(capsys, "download", f"ollama://{NAME}")
-    assert result.code == 1
-    assert "source-ollama" in result.err and "IMAGEWORKS_DISABLE_PLUGINS" in result.err
-    assert error_line(result)
-    assert get_plugins().source_for("owner/repo").name == "huggingface"
+    for identifier in (f"ollama://{NAME}", NAME):
+        line = error_line(cli(capsys, "download", identifier))
+        assert "source-ollama" in line and "IMAGEWORKS_DISABLE_PLUGINS" in line
+    hub = cli(capsys, "download", TINY_REPO, "--dry-run", "--json")
+    assert hub.code == 0, hub.err
+    assert hub.json()["source"] == "huggingface" and hub.json()["files"]
+
+
+def test_rerun_pulls_again_when_the_tag_moved(capsys, puller: PullBehaviour, use_server: FakeOllamaServer) -> None:
+    assert cli(capsys, "download", NAME).code == 0
+    use_server.blobs[NAME] = use_server.blobs[NAME][: -64] + "0" * 64  # the server now serves another blob
+    assert "Already downloaded" not in cli(capsys, "download", NAME).out
+    assert len(pulls(use_server)) == 2
+
+
+def test_dry_run_when_present_and_location_label(capsys, puller: PullBehaviour, use_server) -> None:
+    assert cli(capsys, "download", NAME).code == 0
+    plan = cli(capsys, "download", NAME, "--dry-run", "--json", "--location", "linux_wsl").json()
+    assert plan["present_on_server"] is True and plan["location"] == "linux_wsl"
+    assert cli(capsys, "download", NAME, "--location", "linux_wsl").code == 0
+    assert recorded()[VARIANT].download_location == "linux_wsl"
+    assert "an Ollama pull lands in the server's own store" in error_line(cli(capsys, "download", NAME, "--location", "/tmp/x"))

@@ -56,6 +56,7 @@ def plan_pull(identifier: str, request: AcquireRequest, context: SourceContext) 
             "host": url,
             "present_on_server": presence.present,
             "action": "pull",
+            "will_download": {"files": None, "bytes": None, "pull": name},  # only the server learns the sizes
             **({"location": request.location} if request.location else {}),
             "summary": f"Would pull {name} through the Ollama server at {url} ({state}) and import it into the registry",
         },
