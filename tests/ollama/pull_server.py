@@ -78,8 +78,9 @@ def serve_pulls(server: FakeOllamaServer, store: FakeOllamaStore, behaviour: Pul
         stream.line({"status": "verifying sha256 digest"})
         store.add_blob(blob)
         store.add_model(name, digest)
-        server.models = [m for m in server.models if m["name"] != name] + [tags_entry(name, "e" * 64)]
-        server.blobs[name] = str(store.blob_file(digest))
+        listed = _as_listed(name)
+        server.models = [m for m in server.models if m["name"] != listed] + [tags_entry(listed, "e" * 64)]
+        server.blobs[listed] = str(store.blob_file(digest))
         stream.line({"status": "writing manifest"})
         stream.line({"status": "success"})
         stream.end()
@@ -114,3 +115,10 @@ class _Chunked:
         """Cut the connection mid-body (no terminating chunk)."""
         self.handler.wfile.flush()
         self.handler.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _as_listed(name: str) -> str:
+    """The name as ``/api/tags`` lists it: ``library/x`` is ``x``, no tag is ``latest``."""
+    for prefix in ("registry.ollama.ai/library/", "library/"):
+        name = name.removeprefix(prefix)
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"

@@ -190,6 +190,15 @@ def test_dry_run_when_present_and_location_label(capsys, puller: PullBehaviour, 
     assert cli(capsys, "download", NAME).code == 0
     plan = cli(capsys, "download", NAME, "--dry-run", "--json", "--location", "linux_wsl").json()
     assert plan["present_on_server"] is True and plan["location"] == "linux_wsl"
+    assert plan["registry_entries"] == [VARIANT]
     assert cli(capsys, "download", NAME, "--location", "linux_wsl").code == 0
     assert recorded()[VARIANT].download_location == "linux_wsl"
     assert "an Ollama pull lands in the server's own store" in error_line(cli(capsys, "download", NAME, "--location", "/tmp/x"))
+
+
+def test_library_namespace_is_the_same_model(capsys, puller: PullBehaviour, use_server: FakeOllamaServer) -> None:
+    puller.library["library/tiny:1b"] = puller.library[NAME]
+    result = cli(capsys, "download", "library/tiny:1b", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["name"] == VARIANT and result.json()["served_model_id"] == NAME
+    assert "Already downloaded" in cli(capsys, "download", f"ollama://{NAME}").out

@@ -55,6 +55,7 @@ def plan_pull(identifier: str, request: AcquireRequest, context: SourceContext) 
             "ollama_model": name,
             "host": url,
             "present_on_server": presence.present,
+            "registry_entries": [e.name for e in recorded_entries(context, name)],
             "action": "pull",
             "will_download": {"files": None, "bytes": None, "pull": name},  # only the server learns the sizes
             **({"location": request.location} if request.location else {}),
@@ -79,24 +80,29 @@ def installed_entry(identifier: str, context: SourceContext) -> RegistryEntry | 
     name = pull_name(identifier)
     if name is None:
         return None
-    wanted = canonical_name(name)
-    candidates = [
-        e for e in context.registry.entries()
-        if not e.deprecated
-        and e.source_provider == SOURCE
-        and wanted in {canonical_name(n) for n in (e.served_model_id, *e.model_aliases) if n}
-    ]
+    candidates = recorded_entries(context, name)
     if not candidates:
         return None
     from imageworks.providers.ollama.presence import look_up
 
-    presence = look_up(context.config.ollama_url, name)
+    presence = look_up(context.config.ollama_url, canonical_name(name))
     if not presence.present:
         return None
     for entry in candidates:
         if _matches(entry, presence.blob_digest):
             return entry
     return None
+
+
+def recorded_entries(context: SourceContext, name: str) -> list[RegistryEntry]:
+    """The live Ollama entries that serve ``name`` (as ``served_model_id`` or an alias)."""
+    wanted = canonical_name(name).casefold()  # Ollama compares names case-insensitively
+    return [
+        e for e in context.registry.entries()
+        if not e.deprecated
+        and e.source_provider == SOURCE
+        and wanted in {canonical_name(n).casefold() for n in (e.served_model_id, *e.model_aliases) if n}
+    ]
 
 
 def _matches(entry: RegistryEntry, served_blob: str | None) -> bool:

@@ -303,7 +303,10 @@ def import_model(
     neither the store nor the server shows the model, or it cannot be read.
     """
     catalog = catalog or build_catalog(config)
-    model = catalog.by_name().get(canonical_name(name))
+    wanted = canonical_name(name)
+    model = catalog.by_name().get(wanted) or next(  # Ollama compares names case-insensitively
+        (m for m in catalog.models if canonical_name(m.name).casefold() == wanted.casefold()), None
+    )
     if model is None:
         where = ", ".join(catalog.stores) or "no store"
         raise ImageworksError(
