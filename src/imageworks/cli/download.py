@@ -54,8 +54,9 @@ def download_command(
 ) -> None:
     """Download MODEL and record it.
 
-    MODEL is owner/repo, owner/repo@branch, a Hub URL, hf://owner/repo, ollama://name:tag,
-    or anything a source plugin handles (`imageworks-download sources`).
+    MODEL is owner/repo, owner/repo@branch, a Hub URL, hf://owner/repo, ollama://name:tag
+    (or a plain name:tag, pulled by the Ollama server), or anything a source plugin
+    handles (`imageworks-download sources`).
     """
     if use_aria2 and no_aria2:
         raise click.UsageError("--aria2 and --no-aria2 contradict each other")
