@@ -202,3 +202,12 @@ def test_library_namespace_is_the_same_model(capsys, puller: PullBehaviour, use_
     assert result.code == 0, result.err
     assert result.json()["name"] == VARIANT and result.json()["served_model_id"] == NAME
     assert "Already downloaded" in cli(capsys, "download", f"ollama://{NAME}").out
+
+
+def test_hugging_face_gguf_through_ollama(capsys, puller: PullBehaviour, use_server: FakeOllamaServer) -> None:
+    name = "hf.co/acme/Tiny-GGUF:Q4_K_M"
+    puller.library[name] = puller.library[NAME]
+    result = cli(capsys, "download", name, "--json")
+    assert result.code == 0, result.err
+    assert result.json()["served_model_id"] == name and result.json()["source_provider"] == "ollama"
+    assert pulls(use_server) == [f"POST /api/pull {name}"]
