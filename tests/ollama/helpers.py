@@ -15,6 +15,7 @@ import os
 import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,8 @@ class FakeOllamaServer:
         self.models: list[dict[str, Any]] = []
         self.blobs: dict[str, str] = {}
         self.requests: list[str] = []
+        # path -> handler(request_handler, body) for POST endpoints beyond /api/show (pull)
+        self.post_routes: dict[str, Callable[[BaseHTTPRequestHandler, dict[str, Any]], None]] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -165,6 +168,9 @@ class FakeOllamaServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 server.requests.append(f"POST {self.path} {body.get('model') or body.get('name')}")
+                if self.path in server.post_routes:
+                    server.post_routes[self.path](self, body)
+                    return
                 if self.path != "/api/show":
                     self._send(404, {"error": "not found"})
                     return

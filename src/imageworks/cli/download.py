@@ -54,8 +54,9 @@ def download_command(
 ) -> None:
     """Download MODEL and record it.
 
-    MODEL is owner/repo, owner/repo@branch, a Hub URL, hf://owner/repo, ollama://name:tag,
-    or anything a source plugin handles (`imageworks-download sources`).
+    MODEL is owner/repo, owner/repo@branch, a Hub URL, hf://owner/repo, ollama://name:tag
+    (or a plain name:tag, pulled by the Ollama server), or anything a source plugin
+    handles (`imageworks-download sources`).
     """
     if use_aria2 and no_aria2:
         raise click.UsageError("--aria2 and --no-aria2 contradict each other")
@@ -133,6 +134,9 @@ def _print_plan(plan: AcquisitionPlan, as_json: bool) -> None:
         out.emit_json(plan.as_json())
         return
     acquisition = plan.acquisition
+    if not acquisition.files and acquisition.details.get("summary"):  # a source that fetches by itself
+        out.echo(str(acquisition.details["summary"]))
+        return
     rows = [(f, plan.present(f)) for f in acquisition.files]
     needed = [f for f, present in rows if not present]
     total = acquisition.details.get("repo_files", len(rows))

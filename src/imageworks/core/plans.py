@@ -65,7 +65,9 @@ class Acquisition:
     their sha256 (else git blob id, else size); a source that fetches by itself
     (:meth:`Source.acquire`) leaves them empty. ``token`` goes only into the transfer's
     ``Authorization`` header for the files' origin. ``details`` are extra facts for
-    ``--dry-run --json`` (commit, chosen quant, skipped files, ...).
+    ``--dry-run --json`` (commit, chosen quant, skipped files, ...); a source without
+    files may put a one-line ``summary`` there, which ``--dry-run`` prints instead of a
+    file table.
     """
 
     source: str

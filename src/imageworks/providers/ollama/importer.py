@@ -19,6 +19,7 @@ import attrs
 
 from imageworks.core.config import Config
 from imageworks.core.convert import converter, to_compact_dict
+from imageworks.core.errors import ImageworksError
 from imageworks.core.model import EntryMetadata, RegistryEntry
 from imageworks.core.naming import ollama_family_and_quant, variant_name
 from imageworks.core.registry import Registry
@@ -257,3 +258,43 @@ def _deprecate(registry: Registry, catalog: Catalog, report: ImportReport, recor
         report.items.append(
             ImportItem(served_model_id=entry.served_model_id, variant=entry.name, action="deprecate", reason=reason)
         )
+
+
+def import_model(
+    registry: Registry,
+    config: Config,
+    name: str,
+    *,
+    backend: str = "ollama",
+    location: str | None = None,
+    catalog: Catalog | None = None,
+) -> RegistryEntry:
+    """Record the one Ollama model ``name`` into ``registry`` as :func:`import_ollama` would.
+
+    Same naming, fields and location label; the other tags that share its variant name
+    are handled as the full import handles them (aliases or skipped). Used after
+    ``download ollama://<name>`` pulled the model. Raise :class:`ImageworksError` when
+    neither the store nor the server shows the model, or it cannot be read.
+    """
+    catalog = catalog or build_catalog(config)
+    wanted = canonical_name(name)
+    model = catalog.by_name().get(wanted) or next(  # Ollama compares names case-insensitively
+        (m for m in catalog.models if canonical_name(m.name).casefold() == wanted.casefold()), None
+    )
+    if model is None:
+        where = ", ".join(catalog.stores) or "no store"
+        raise ImageworksError(
+            f"{name} is not in the Ollama store ({where}) nor listed by the server at {catalog.api_url}",
+            "set OLLAMA_MODELS to the store the server writes, or run `imageworks-download import-ollama`",
+        )
+    if model.problem:
+        raise ImageworksError(f"cannot import {name}: {model.problem}")
+    variant = variant_for(model, backend)[1]
+    scoped = attrs.evolve(
+        catalog, models=[m for m in catalog.models if not m.problem and variant_for(m, backend)[1] == variant]
+    )
+    report = ImportReport(dry_run=False, backend=backend, location=location)
+    with registry.batch():
+        before = {e.name: to_compact_dict(e) for e in registry.entries()}
+        _record_all(registry, scoped, report, before, config, backend, location)
+    return registry.get(variant)

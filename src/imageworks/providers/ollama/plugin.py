@@ -1,4 +1,7 @@
-"""The ``ollama`` source plugin: models already in the local Ollama store or server.
+"""The ``ollama`` source plugin: models in the local Ollama store or server, and pulls.
+
+``download ollama://<name:tag>`` (or a plain ``name:tag``, see :mod:`.refs`) has the
+server pull the model and imports it (:mod:`.acquiring`).
 
 ``discover`` yields unsaved registry entries named as an import would name them;
 ``imageworks-download import-ollama`` (and the loader's ``rebuild-ollama``) record them
@@ -8,24 +11,52 @@ through :func:`imageworks.providers.ollama.importer.import_ollama`.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from imageworks.core.config import load_config
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import BackendConfig, RegistryEntry
 from imageworks.core.naming import display_name, slug
+from imageworks.providers.ollama.refs import is_scheme, pull_name
+
+if TYPE_CHECKING:  # keep start-up light: the CLI loads every plugin before parsing its arguments
+    from imageworks.core.plans import AcquireRequest, Acquisition, AcquisitionPlan, SourceContext
+    from imageworks.transfer.model import ProgressCallback
 
 
 class OllamaSource(Source):
     """Ollama models on this machine (store on disk, server API when reachable)."""
 
     name: ClassVar[str] = "ollama"
-    description: ClassVar[str] = "models in the local Ollama store ($OLLAMA_MODELS) and server (imported as GGUF)"
+    description: ClassVar[str] = (
+        "Ollama models: pulls ollama://name:tag through the server ($OLLAMA_HOST); imports the local store"
+    )
+    priority: ClassVar[int] = 10
 
     def handles(self, identifier: str) -> bool:
-        """``ollama://<name:tag>`` identifiers."""
-        return identifier.startswith("ollama://")
+        """``ollama://<name>``, and plain names that only Ollama can mean (``name:tag``, see :mod:`.refs`)."""
+        return is_scheme(identifier) or pull_name(identifier) is not None
+
+    def plan(self, identifier: str, request: AcquireRequest, context: SourceContext) -> Acquisition:
+        """What would be pulled from which server (no files: the server fetches them)."""
+        from imageworks.providers.ollama.acquiring import plan_pull
+
+        return plan_pull(identifier, request, context)
+
+    def acquire(
+        self, plan: AcquisitionPlan, context: SourceContext, progress: ProgressCallback | None
+    ) -> RegistryEntry | None:
+        """Pull through the server with progress, then import the model as ``import-ollama`` would."""
+        from imageworks.providers.ollama.acquiring import acquire_pull
+
+        return acquire_pull(plan, context, progress)
+
+    def installed(self, identifier: str, request: AcquireRequest, context: SourceContext) -> RegistryEntry | None:
+        """The entry when it is recorded and the server still serves that blob (one ``show``)."""
+        from imageworks.providers.ollama.acquiring import installed_entry
+
+        return installed_entry(identifier, context)
 
     def discover(self, options: Mapping[str, Any]) -> Iterator[RegistryEntry]:
         """Unsaved entries for every readable model; options: ``config``, ``backend``, ``location``, ``use_api``."""

@@ -120,9 +120,9 @@ def ollama_name(host: str, namespace: str, model: str, tag: str) -> str:
 
 
 def canonical_name(name: str) -> str:
-    """``name`` in the form :func:`ollama_name` gives (``llama3`` -> ``llama3:latest``)."""
+    """``name`` in the form :func:`ollama_name` gives (``llama3`` and ``library/llama3`` -> ``llama3:latest``)."""
     text = name.strip()
-    for prefix in (f"{DEFAULT_HOST}/{DEFAULT_NAMESPACE}/", f"{DEFAULT_HOST}/"):
+    for prefix in (f"{DEFAULT_HOST}/{DEFAULT_NAMESPACE}/", f"{DEFAULT_HOST}/", f"{DEFAULT_NAMESPACE}/"):
         if text.startswith(prefix):
             text = text[len(prefix) :]
             break
