@@ -28,10 +28,16 @@ class AppContext:
             self._registry = Registry.open(self.config, self.plugins)
         return self._registry
 
-    def source_context(self, interactive: bool = False) -> SourceContext:
-        """What sources get: config, plugins, registry, and a prompt when ``interactive``."""
+    def source_context(self, interactive: bool = False, progress: bool = False) -> SourceContext:
+        """What sources get: config, plugins, registry; a prompt when ``interactive``, a
+        progress display when ``progress``."""
+        from imageworks.cli import _output as out
+
         ask = _ask if interactive and sys.stdin.isatty() else None
-        return SourceContext(config=self.config, plugins=self.plugins, registry=self.registry, choose=ask)
+        return SourceContext(
+            config=self.config, plugins=self.plugins, registry=self.registry, choose=ask,
+            progress_bar=out.progress if progress else None,
+        )
 
 
 def _ask(question: str, choices: list[str], default: str) -> str:

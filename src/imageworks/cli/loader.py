@@ -11,7 +11,6 @@ A built-in plugin (entry point ``cli-loader``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -21,7 +20,7 @@ from imageworks.cli.scan import run_scan, scan_into, show_scan
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import RegistryLayers
 from imageworks.core.registry import Registry
-from imageworks.providers.local.scan import ScanOptions
+from imageworks.core.reports import ImportOutcome
 
 pass_app = click.make_pass_decorator(AppContext)
 PROVIDERS = {"hf": {"huggingface", "local"}, "ollama": {"ollama"}}
@@ -48,10 +47,8 @@ def purge_imported(registry: Registry, providers: str, apply: bool, backup: bool
     return names
 
 
-def _ollama_import(registry: Registry, location: str | None) -> Any:
-    from imageworks.providers.ollama.importer import import_ollama
-
-    return import_ollama(registry, location=location)
+def _ollama_import(app: AppContext, registry: Registry, location: str | None) -> ImportOutcome:
+    return app.plugins.source("ollama").import_models(registry, {"location": location}, app.source_context())
 
 
 @click.command("purge-imported")
@@ -82,7 +79,7 @@ def purge_imported_command(app: AppContext, providers: str, apply: bool, dry_run
 @pass_app
 def ingest_local_hf_command(app: AppContext, root: Path, dry_run: bool, include_testing: bool, as_json: bool) -> None:
     """Scan a Hugging Face weights root, refreshing entries that already exist."""
-    run_scan(app, ScanOptions(base=root.expanduser(), update_existing=True, include_testing=include_testing), dry_run, as_json)
+    run_scan(app, {"base": root.expanduser(), "update_existing": True, "include_testing": include_testing}, dry_run, as_json)
 
 
 @click.command("rebuild-ollama")
@@ -95,7 +92,7 @@ def rebuild_ollama_command(app: AppContext, location: str | None, dry_run: bool,
     registry = app.registry.scratch() if dry_run else app.registry
     with registry.batch():
         names = purge_imported(registry, "ollama", apply=True, backup=True)
-        report = _ollama_import(registry, location)
+        report = _ollama_import(app, registry, location)
     _print_ollama(report, names, dry_run, as_json)
 
 
@@ -107,24 +104,20 @@ def rebuild_ollama_command(app: AppContext, location: str | None, dry_run: bool,
 @pass_app
 def discover_all_command(app: AppContext, hf_root: Path, location: str | None, dry_run: bool, as_json: bool) -> None:
     """Scan the HF weights root and import Ollama, in one go (one transaction)."""
-    options = ScanOptions(base=hf_root.expanduser(), update_existing=True)
+    options = {"base": hf_root.expanduser(), "update_existing": True}
     registry = app.registry.scratch() if dry_run else app.registry
     with registry.batch():
-        items = scan_into(app, registry, options)
-        report = _ollama_import(registry, location)
+        scanned = scan_into(app, registry, options)
+        report = _ollama_import(app, registry, location)
     if as_json:
-        out.emit_json({"scan": [i.as_json() for i in items], "ollama": _report_json(report)})
+        out.emit_json({"scan": scanned.to_json(), "ollama": report.to_json()})
     else:
-        show_scan(items, options, dry_run, False)
+        show_scan(scanned, options["base"], dry_run, False)
         _print_ollama(report, [], dry_run, False)
 
 
-def _report_json(report: Any) -> Any:
-    return report.to_json()
-
-
-def _print_ollama(report: Any, purged: list[str], dry_run: bool, as_json: bool) -> None:
-    data = _report_json(report)
+def _print_ollama(report: ImportOutcome, purged: list[str], dry_run: bool, as_json: bool) -> None:
+    data = report.to_json()
     if as_json:
         out.emit_json({"purged": purged, "import": data})
         return

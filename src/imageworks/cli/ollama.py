@@ -5,44 +5,65 @@
 ``restore-ollama`` brings Ollama entries back from a registry backup. Each prints its
 plan as a table (or ``--json``); ``--dry-run`` runs the same work on a scratch copy of
 the registry, so it reports exactly what the real run would do, and writes nothing.
+
+No provider module is imported: the commands work through the ``ollama`` source the
+plugin host provides, so disabling ``source-ollama`` makes them refuse in one line.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
+from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
-
-if TYPE_CHECKING:  # the importer pulls in the ollama client (pydantic, httpx): load it only to run
-    from imageworks.providers.ollama.importer import ImportReport
+from imageworks.core.interfaces import Source
+from imageworks.core.registry import Registry
+from imageworks.core.reports import ImportOutcome
 
 pass_app = click.make_pass_decorator(AppContext)
 JSON_HELP = "Plain JSON report on stdout."
 DRY_RUN_HELP = "Show the plan; write nothing."
 
 
-def show_report(report: ImportReport, as_json: bool, title: str) -> None:
+@runtime_checkable
+class OllamaMaintenance(Protocol):
+    """The Ollama source's own maintenance operations, beyond the Source contract."""
+
+    def backfill_paths(self, registry: Registry, *, set_format: bool = True) -> ImportOutcome:
+        """Give logical-only Ollama entries the path of their blob."""
+        ...
+
+    def restore(self, registry: Registry, *, backup: str | None, include_deprecated: bool) -> ImportOutcome:
+        """Bring back Ollama entries of a registry backup that are missing now."""
+        ...
+
+
+def show_report(report: ImportOutcome, as_json: bool, title: str) -> None:
     """Print ``report``: warnings on stderr, then a table (or JSON) and a summary line."""
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)  # already logged where it was found
     if as_json:
         out.emit_json(report.to_json())
         return
-    if report.items:
-        rows = [
-            [i.action, i.variant or "", i.served_model_id or "", i.quantization or "", i.reason or i.path or ""]
-            for i in report.items
-        ]
-        out.table(title, ["Action", "Variant", "Served id", "Quant", "Detail"], rows)
-    counts = ", ".join(f"{n} {action}" for action, n in report.counts().items() if n) or "nothing to do"
-    prefix = "Dry run (nothing written): " if report.dry_run else ""
-    out.note(f"{prefix}{counts}")
+    rows = report.rows()
+    if rows:
+        out.table(title, report.headers(), rows)
+    out.note(report.summary())
+
+
+def _working(app: AppContext, dry_run: bool) -> Registry:
+    return app.registry.scratch() if dry_run else app.registry
+
+
+def _maintenance(app: AppContext) -> OllamaMaintenance:
+    source: Source = app.plugins.source("ollama")
+    if not isinstance(source, OllamaMaintenance):
+        raise ImageworksError(f"the 'ollama' source ({type(source).__module__}) has no Ollama maintenance operations")
+    return source
 
 
 @click.command("import-ollama")
@@ -58,13 +79,10 @@ def import_ollama_command(
     as_json: bool,
 ) -> None:
     """Import the models of the local Ollama store (and server) into the registry."""
-    from imageworks.providers.ollama.importer import import_ollama
-
-    report = import_ollama(
-        app.registry, dry_run=dry_run, backend=backend, location=location,
-        deprecate_placeholders=deprecate_placeholders, use_api=not no_api,
-    )
-    show_report(report, as_json, f"Ollama import ({len(report.items)} item(s))")
+    source = app.plugins.source("ollama")
+    options = {"backend": backend, "location": location, "deprecate_placeholders": deprecate_placeholders, "use_api": not no_api}
+    report = source.import_models(_working(app, dry_run), options, app.source_context())
+    show_report(report, as_json, f"Ollama import ({len(report.rows())} item(s))")
 
 
 @click.command("backfill-ollama-paths")
@@ -74,27 +92,26 @@ def import_ollama_command(
 @pass_app
 def backfill_command(app: AppContext, dry_run: bool, no_set_format: bool, as_json: bool) -> None:
     """Give logical-only Ollama entries the path of their blob in the local store."""
-    from imageworks.providers.ollama.maintenance import backfill_ollama_paths
-
-    report = backfill_ollama_paths(app.registry, dry_run=dry_run, set_format=not no_set_format)
+    ollama = _maintenance(app)
+    report = ollama.backfill_paths(_working(app, dry_run), set_format=not no_set_format)
     show_report(report, as_json, "Ollama path backfill")
 
 
 @click.command("restore-ollama")
-@click.option("--backup", "backup", type=click.Path(path_type=Path), metavar="PATH",
+@click.option("--backup", "backup", metavar="ID|PATH",
               help="Backup id, backup set folder or registry file (default: the newest backup).")
 @click.option("--include-deprecated", is_flag=True, help="Restore entries that were deprecated too.")
 @click.option("--dry-run", is_flag=True, help=DRY_RUN_HELP)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @pass_app
 def restore_command(
-    app: AppContext, backup: Path | None, include_deprecated: bool, dry_run: bool, as_json: bool
+    app: AppContext, backup: str | None, include_deprecated: bool, dry_run: bool, as_json: bool
 ) -> None:
     """Bring back Ollama entries from a registry backup that are missing now."""
-    from imageworks.providers.ollama.maintenance import restore_ollama
-
-    report = restore_ollama(app.registry, dry_run=dry_run, backup=backup, include_deprecated=include_deprecated)
-    show_report(report, as_json, f"Ollama restore from {report.stores[0]}")
+    ollama = _maintenance(app)
+    report = ollama.restore(_working(app, dry_run), backup=backup, include_deprecated=include_deprecated)
+    stores = report.to_json().get("stores") or ["the backup"]
+    show_report(report, as_json, f"Ollama restore from {stores[0]}")
 
 
 @hookimpl

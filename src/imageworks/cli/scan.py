@@ -3,12 +3,14 @@
 ``--dry-run`` runs the whole scan on a scratch copy of the registry and prints what the
 real run would do.
 
-A built-in plugin (entry point ``cli-scan``).
+A built-in plugin (entry point ``cli-scan``) over the ``local`` source: it imports no
+provider, and refuses in one line when ``source-local`` is disabled.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,48 +18,36 @@ from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.registry import Registry
-from imageworks.providers.local.scan import ScanItem, ScanOptions, apply_scan, plan_scan
+from imageworks.core.reports import ImportOutcome
 
 pass_app = click.make_pass_decorator(AppContext)
 
 
-def scan_into(app: AppContext, registry: Registry, options: ScanOptions, progress: bool = True) -> list[ScanItem]:
-    """Plan and apply a scan on ``registry`` (a scratch copy for a dry run); warn on stderr."""
-    problems: list[str] = []
-    items = plan_scan(options, registry, app.config, problems, app.plugins.detectors())
-    for problem in problems:
+def scan_into(app: AppContext, registry: Registry, options: dict[str, Any]) -> ImportOutcome:
+    """Scan through the ``local`` source into ``registry`` (a scratch copy for a dry run); warn on stderr."""
+    report = app.plugins.source("local").import_models(registry, options, app.source_context(progress=True))
+    for problem in report.warnings:
         out.warn(problem)
-    work = [i for i in items if i.action in {"add", "update"}]
-    if progress and not registry.is_scratch:
-        with out.progress("Scanning", len(work)) as advance:
-            apply_scan(items, registry, app.config, progress=lambda item: advance(1))
-    else:
-        apply_scan(items, registry, app.config)
-    return items
+    return report
 
 
-def show_scan(items: list[ScanItem], options: ScanOptions, dry_run: bool, as_json: bool) -> None:
-    """Print the scan items as a table (or JSON) and a summary line on stderr."""
+def show_scan(report: ImportOutcome, base: Path, dry_run: bool, as_json: bool) -> None:
+    """Print the scan as a table (or JSON) and a summary line on stderr."""
     if as_json:
-        out.emit_json([i.as_json() for i in items])
-    elif items:
-        out.table(
-            f"Scan of {options.base}" + (" (dry run: nothing written)" if dry_run else ""),
-            ["Folder", "Action", "Variant", "Format", "Quant", "Note"],
-            [[i.model_id, i.action, i.name, i.format_type, i.quantization, i.reason] for i in items],
-        )
+        out.emit_json(report.to_json())
+    elif rows := report.rows():
+        out.table(f"Scan of {base}" + (" (dry run: nothing written)" if dry_run else ""), report.headers(), rows)
     else:
-        out.note(f"No model folders found under {options.base} (expected <owner>/<repo> folders).")
-    counts = {a: sum(1 for i in items if i.action == a) for a in ("add", "update", "unchanged", "skip")}
-    out.note(", ".join(f"{n} {a}" for a, n in counts.items()) + (" (dry run)" if dry_run else ""))
+        out.note(f"No model folders found under {base} (expected <owner>/<repo> folders).")
+    out.note(report.summary())
 
 
-def run_scan(app: AppContext, options: ScanOptions, dry_run: bool, as_json: bool) -> list[ScanItem]:
+def run_scan(app: AppContext, options: dict[str, Any], dry_run: bool, as_json: bool) -> ImportOutcome:
     """Scan (a dry run on a scratch copy of the registry), then print; shared with imageworks-loader."""
     registry = app.registry.scratch() if dry_run else app.registry
-    items = scan_into(app, registry, options)
-    show_scan(items, options, dry_run, as_json)
-    return items
+    report = scan_into(app, registry, options)
+    show_scan(report, Path(options["base"]), dry_run, as_json)
+    return report
 
 
 @click.command("scan")
@@ -80,13 +70,13 @@ def scan_command(
     as_json: bool,
 ) -> None:
     """Import model folders laid out as <owner>/<repo> (and <repo>@<branch>)."""
-    options = ScanOptions(
-        base=base.expanduser(),
-        include_testing=include_testing,
-        update_existing=update_existing,
-        fallback_format=fallback_format,
-        backend=backend,
-    )
+    options = {
+        "base": base.expanduser(),
+        "include_testing": include_testing,
+        "update_existing": update_existing,
+        "fallback_format": fallback_format,
+        "backend": backend,
+    }
     run_scan(app, options, dry_run, as_json)
 
 

@@ -21,6 +21,8 @@ from imageworks.core.model import Detection, DetectionSubject, RegistryEntry
 if TYPE_CHECKING:
     from imageworks.core.config import Config
     from imageworks.core.plans import AcquireRequest, Acquisition, AcquisitionPlan, SourceAnalysis, SourceContext
+    from imageworks.core.registry import Registry
+    from imageworks.core.reports import ImportOutcome
     from imageworks.transfer.model import ProgressCallback
 
 
@@ -72,6 +74,16 @@ class Source:
     def analyze(self, identifier: str, context: SourceContext) -> SourceAnalysis:
         """What ``identifier`` offers (formats, quantisations, files) without downloading."""
         raise ImageworksError(f"source {self.name!r} cannot analyse models")
+
+    def import_models(self, registry: Registry, options: Mapping[str, Any], context: SourceContext) -> ImportOutcome:
+        """Record the models this source finds already present (``scan``, ``import-ollama``).
+
+        ``registry`` is the opened registry, or its scratch copy for a dry run (the same
+        code runs either way, so a dry run reports what the real run would do); the
+        caller may hold it in a ``batch()`` with other work. ``options`` are the
+        command's flags by name.
+        """
+        raise ImageworksError(f"source {self.name!r} cannot import models")
 
     def discover(self, options: Mapping[str, Any]) -> Iterator[RegistryEntry]:
         """Yield entries for models this source finds already present (scan, import)."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from imageworks.core.config import Config
     from imageworks.core.plugins import PluginHost
     from imageworks.core.registry import Registry
+    from imageworks.core.reports import ProgressBar
 
 Chooser = Callable[[str, list[str], str], str]
 """Asks the user to pick one of ``choices``: ``(question, choices, default) -> choice``."""
@@ -46,13 +47,14 @@ class SourceContext:
     """What a source may use while planning and acquiring: config, plugins, registry.
 
     ``choose`` is set on an interactive terminal (``None`` means: never ask, take the
-    preferred choice).
+    preferred choice); ``progress_bar`` shows long work (``None``: show nothing).
     """
 
     config: Config
     plugins: PluginHost
     registry: Registry
     choose: Chooser | None = None
+    progress_bar: ProgressBar | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -13,7 +13,9 @@ from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
 from imageworks.core.scratch import MemoryStore
-from imageworks.providers.local.scan import ScanOptions, plan_scan
+from imageworks.core.plans import SourceContext
+from imageworks.providers.local.report import ScanReport
+from imageworks.providers.local.scan import ScanOptions, apply_scan, plan_scan
 
 
 class LocalSource(Source):
@@ -21,6 +23,29 @@ class LocalSource(Source):
 
     name = "local"
     description = "Model folders already on disk (<owner>/<repo>), imported by `scan`"
+
+    def import_models(self, registry: Registry, options: Mapping[str, Any], context: SourceContext) -> ScanReport:
+        """Scan ``options["base"]`` and record its model folders (``scan``, ``ingest-local-hf``).
+
+        Options: ``base`` (required), ``update_existing``, ``include_testing``,
+        ``fallback_format``, ``backend``.
+        """
+        scan = ScanOptions(
+            base=Path(options["base"]).expanduser(),
+            include_testing=bool(options.get("include_testing")),
+            update_existing=bool(options.get("update_existing")),
+            fallback_format=options.get("fallback_format"),
+            backend=options.get("backend"),
+        )
+        problems: list[str] = []
+        items = plan_scan(scan, registry, registry.config, problems, context.plugins.detectors())
+        work = sum(1 for i in items if i.action in {"add", "update"})
+        if context.progress_bar is not None and not registry.is_scratch:
+            with context.progress_bar("Scanning", work) as advance:
+                apply_scan(items, registry, registry.config, progress=lambda _item: advance(1))
+        else:
+            apply_scan(items, registry, registry.config)
+        return ScanReport(items=items, warnings=problems, dry_run=registry.is_scratch)
 
     def discover(self, options: Mapping[str, Any]) -> Iterator[RegistryEntry]:
         """Unsaved entries for the folders under ``options["base"]`` that scan would add.

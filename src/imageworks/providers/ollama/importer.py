@@ -66,6 +66,22 @@ class ImportReport:
         data["counts"] = self.counts()
         return data
 
+    def headers(self) -> list[str]:
+        """Columns of the report table."""
+        return ["Action", "Variant", "Served id", "Quant", "Detail"]
+
+    def rows(self) -> list[list[str]]:
+        """One row per model and what was (or would be) done with it."""
+        return [
+            [i.action, i.variant or "", i.served_model_id or "", i.quantization or "", i.reason or i.path or ""]
+            for i in self.items
+        ]
+
+    def summary(self) -> str:
+        """Counts per action, prefixed for a dry run."""
+        counts = ", ".join(f"{n} {action}" for action, n in self.counts().items() if n) or "nothing to do"
+        return f"{'Dry run (nothing written): ' if self.dry_run else ''}{counts}"
+
 
 def working_registry(registry: Registry, dry_run: bool) -> Registry:
     """``registry`` itself, or for a dry run a scratch copy of it (already scratch: itself)."""

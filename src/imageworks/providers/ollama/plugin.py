@@ -22,6 +22,8 @@ from imageworks.providers.ollama.refs import is_scheme, pull_name
 
 if TYPE_CHECKING:  # keep start-up light: the CLI loads every plugin before parsing its arguments
     from imageworks.core.plans import AcquireRequest, Acquisition, AcquisitionPlan, SourceContext
+    from imageworks.core.registry import Registry
+    from imageworks.providers.ollama.importer import ImportReport
     from imageworks.transfer.model import ProgressCallback
 
 
@@ -57,6 +59,36 @@ class OllamaSource(Source):
         from imageworks.providers.ollama.acquiring import installed_entry
 
         return installed_entry(identifier, context)
+
+    def import_models(self, registry: Registry, options: Mapping[str, Any], context: SourceContext) -> ImportReport:
+        """Record every model of the local store and server (``import-ollama``).
+
+        Options: ``backend``, ``location``, ``deprecate_placeholders``, ``use_api``.
+        """
+        from imageworks.providers.ollama.importer import import_ollama
+
+        return import_ollama(
+            registry,
+            dry_run=registry.is_scratch,
+            backend=str(options.get("backend") or "ollama"),
+            location=options.get("location"),
+            deprecate_placeholders=bool(options.get("deprecate_placeholders")),
+            use_api=bool(options.get("use_api", True)),
+        )
+
+    def backfill_paths(self, registry: Registry, *, set_format: bool = True) -> ImportReport:
+        """Give logical-only Ollama entries the path of their blob (``backfill-ollama-paths``)."""
+        from imageworks.providers.ollama.maintenance import backfill_ollama_paths
+
+        return backfill_ollama_paths(registry, dry_run=registry.is_scratch, set_format=set_format)
+
+    def restore(self, registry: Registry, *, backup: str | None, include_deprecated: bool) -> ImportReport:
+        """Bring back Ollama entries of a registry backup that are missing now (``restore-ollama``)."""
+        from imageworks.providers.ollama.maintenance import restore_ollama
+
+        return restore_ollama(
+            registry, dry_run=registry.is_scratch, backup=backup, include_deprecated=include_deprecated
+        )
 
     def discover(self, options: Mapping[str, Any]) -> Iterator[RegistryEntry]:
         """Unsaved entries for every readable model; options: ``config``, ``backend``, ``location``, ``use_api``."""
