@@ -91,7 +91,7 @@ class UrlFileSource(Source):
         """The file's size, digest, and format and quantisation as its name says."""
         plan = self.plan(identifier, AcquireRequest(), context)
         (remote,) = plan.files
-        guess = Detection(plan.format_type, plan.quantization, confidence=0.5,
+        guess = Detection(format_type=plan.format_type, quantization=plan.quantization,
                           evidence=(f"file name {remote.relative_path}",), detector=self.name)
         return SourceAnalysis(
             display=plan.display,
