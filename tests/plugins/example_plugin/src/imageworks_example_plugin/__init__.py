@@ -36,7 +36,7 @@ from imageworks.core.plans import AcquireRequest, Acquisition, RemoteFileFact, S
 from imageworks.transfer.model import RemoteFile
 
 FORMATS = {".gguf": "gguf", ".safetensors": "safetensors"}  # weight file extension -> format
-HUB_HOSTS = ("huggingface.co", "hf.co")  # and their subdomains: the built-in huggingface source's
+HUB_HOSTS = ("huggingface.co", "hf.co")  # with their subdomains (CDNs): the huggingface source's
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -74,17 +74,16 @@ class UrlFileSource(Source):
                 f"--sha256 {wanted} differs from the sha256 the server states for {display} ({served})",
                 "check the value you passed and the URL; nothing was downloaded",
             )
-        stem = PurePosixPath(file_name).stem
-        format_type = _format_of(file_name)
+        sha256, stem, format_type = wanted or served, PurePosixPath(file_name).stem, _format_of(file_name)
         return Acquisition(
             source=self.name,
             display=display,
             model_id=f"{url.hostname}/{stem}",  # the host without its port: ':' is no folder name
             hf_id=None,
-            files=[RemoteFile(url=identifier, relative_path=file_name, size=size, sha256=wanted or served)],
+            files=[RemoteFile(url=identifier, relative_path=file_name, size=size, sha256=sha256)],
             format_type=format_type,
             quantization=split_quant(stem)[1] if format_type == "gguf" else None,
-            details={"sha256": wanted or served, "sha256_from": "--sha256" if wanted else ("server" if served else None)},
+            details={"sha256": sha256, "sha256_from": "--sha256" if wanted else "server" if served else None},
         )
 
     def analyze(self, identifier: str, context: SourceContext) -> SourceAnalysis:
