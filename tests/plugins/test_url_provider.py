@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,14 @@ def server() -> FileServer:
 def gguf(tmp_path: Path) -> Path:
     """A small valid Q4_K_M GGUF written by the ``gguf`` package's own writer."""
     return write_gguf(tmp_path / "served" / NAME, file_type=15, chat_template="{{ messages }}", seed=3)
+
+
+def write_safetensors(path: Path) -> Path:
+    """A minimal valid safetensors file: one F16 tensor of four values."""
+    header = json.dumps({"weight": {"dtype": "F16", "shape": [4], "data_offsets": [0, 8]}}).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(8))
+    return path
 
 
 def landed(isolated: Path) -> Path:
@@ -284,3 +294,19 @@ def test_disabled_plugin_is_named_and_hub_ids_still_go_to_huggingface(
         assert plan.code == 0, plan.err
         assert plan.json()["source"] == "huggingface"
         assert plan.json()["files"] == [NAME]
+
+
+def test_safetensors_url_goes_to_the_weights_root(
+    server: FileServer, tmp_path: Path, isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    served = write_safetensors(tmp_path / "served" / "tiny-encoder.safetensors")
+    digest = base64.b64encode(hashlib.sha256(served.read_bytes()).digest()).decode()
+    url = server.add("/w/tiny-encoder.safetensors", served, {"Digest": f"sha-256={digest}"})
+    result = cli(capsys, "download", url)
+    assert result.code == 0, result.err
+    target = isolated / "weights" / "127.0.0.1" / "tiny-encoder" / "tiny-encoder.safetensors"
+    assert target.read_bytes() == served.read_bytes()
+    (entry,) = open_registry().entries()
+    assert (entry.source_provider, entry.download_format, entry.download_location) == (SOURCE, "safetensors", "linux_wsl")
+    assert (entry.name, entry.quantization) == ("tiny-encoder-vllm-safetensors-fp16", "fp16")  # from the header
+    assert entry.artifacts.files[0].sha256 == sha256_of(served)
