@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 import struct
 from pathlib import Path
 
@@ -72,14 +73,22 @@ def landed(isolated: Path) -> Path:
     return isolated / "lmstudio" / "127.0.0.1" / STEM / NAME
 
 
+@pytest.fixture(params=["--no-aria2", "--aria2"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Both transfer engines: the plugin gets each without a line of its own."""
+    if request.param == "--aria2" and shutil.which("aria2c") is None:
+        pytest.fail("aria2c is missing: .ci/run installs it")
+    return str(request.param)
+
+
 def test_download_url_routes_transfers_verifies_and_records(
-    server: FileServer, gguf: Path, isolated: Path, capsys: pytest.CaptureFixture[str]
+    server: FileServer, gguf: Path, isolated: Path, engine: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     digest = sha256_of(gguf)
     url = server.add(f"/models/{NAME}", gguf, {"Repr-Digest": repr_digest(digest)})
     assert plugins.get_plugins().source_for(url).name == SOURCE
 
-    result = cli(capsys, "download", url)
+    result = cli(capsys, "download", url, engine)
     assert result.code == 0, result.err
     target = landed(isolated)
     assert target.read_bytes() == gguf.read_bytes()
@@ -169,10 +178,10 @@ def test_bad_or_contradicted_sha256_option_fails_before_any_transfer(
 
 
 def test_wrong_server_digest_fails_and_records_nothing(
-    server: FileServer, gguf: Path, isolated: Path, capsys: pytest.CaptureFixture[str]
+    server: FileServer, gguf: Path, isolated: Path, engine: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = server.add(f"/models/{NAME}", gguf, {"Repr-Digest": repr_digest("ab" * 32)})
-    result = cli(capsys, "download", url)
+    result = cli(capsys, "download", url, engine)
     assert result.code == 1
     line = one_line(result)
     assert "is corrupt" in line and "abababababab" in line
