@@ -1,4 +1,5 @@
-"""Docs stay true to the code: every hook and argument is documented in docs/plugins.md."""
+"""Docs stay true to the code: every hook and argument is documented in docs/plugins.md,
+and the provider-plugin example in docs/architecture.md is the example plugin's source."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 
 from imageworks.core import hookspecs
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs" / "plugins.md"
+EXAMPLE_PLUGIN = ROOT / "tests" / "plugins" / "example_plugin"
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("imageworks_"))
 
 
@@ -36,3 +39,23 @@ def test_hook_is_documented_with_every_argument(hook: str) -> None:
 def test_every_hook_has_a_docstring() -> None:
     for hook in HOOKS:
         assert inspect.getdoc(getattr(hookspecs, hook)), hook
+
+
+def example_blocks() -> dict[str, str]:
+    """``path -> fenced code`` for every "`path`:" label followed by a code block in the
+    "Writing a provider plugin" section of docs/architecture.md."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    match = re.search(r"^## Writing a provider plugin\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    assert match, "docs/architecture.md has no 'Writing a provider plugin' section"
+    blocks = re.finditer(r"^`([^`\n]+)`:\n\n```[a-z]*\n(.*?)^```$", match.group(1), re.MULTILINE | re.DOTALL)
+    return {block.group(1): block.group(2) for block in blocks}
+
+
+def test_provider_plugin_example_is_the_example_plugin() -> None:
+    """The page shows the example plugin's pyproject.toml and module exactly, so the
+    example third parties copy is the one the test suite installs and runs."""
+    blocks = example_blocks()
+    assert set(blocks) == {"pyproject.toml", "src/imageworks_example_plugin/__init__.py"}
+    for path, shown in blocks.items():
+        actual = (EXAMPLE_PLUGIN / path).read_text(encoding="utf-8")
+        assert shown == actual, f"docs/architecture.md shows a different {path} than tests/plugins/example_plugin"

@@ -33,10 +33,11 @@ def test_builtins_and_third_party_load_through_entry_points() -> None:
     for name in BUILTIN_COMMAND_PLUGINS:
         assert records[name].status == "loaded", records[name]
         assert records[name].distribution == "imageworks"
-    example = records["example"]
-    assert example.status == "loaded"
-    assert example.distribution == "imageworks-example-plugin"
-    assert set(example.hooks) == {"imageworks_register_commands", "imageworks_register_sources"}
+    example, catalog = records["example"], records["example-catalog"]
+    assert example.status == catalog.status == "loaded"
+    assert example.distribution == catalog.distribution == "imageworks-example-plugin"
+    assert set(example.hooks) == {"imageworks_register_sources"}
+    assert set(catalog.hooks) == {"imageworks_register_commands", "imageworks_register_sources"}
     assert "json" in plugins.get_plugins().registry_backends()
 
 
@@ -48,13 +49,15 @@ def test_broken_plugin_is_reported_and_cli_keeps_working(capsys: pytest.CaptureF
     assert result.code == 0
     listed = {r["name"]: r for r in result.json()}
     assert listed["broken"]["status"] == "failed"
-    assert listed["example"]["hooks"] == ["imageworks_register_commands", "imageworks_register_sources"]
+    assert listed["example"]["hooks"] == ["imageworks_register_sources"]
+    assert listed["example-catalog"]["hooks"] == ["imageworks_register_commands", "imageworks_register_sources"]
     assert cli(capsys, "list").code == 0
 
 
 def test_third_party_source_and_subcommand_appear(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sources = {s["name"]: s for s in cli(capsys, "sources", "--json").json()}
-    assert sources["example-catalog"]["class"] == "imageworks_example_plugin"
+    assert sources["example-catalog"]["class"] == "imageworks_example_plugin.catalog"
+    assert sources["example-url"]["class"] == "imageworks_example_plugin"
     assert "local" in sources
     model = isolated / "weights" / "catalog-model"
     model.mkdir(parents=True)

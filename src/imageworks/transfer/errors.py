@@ -24,13 +24,13 @@ class AuthenticationRequiredError(TransferError):
 
 
 class ChecksumMismatchError(TransferError):
-    """A file's digest (sha256, or git blob id for small files) did not match the Hub's, twice; the bad file was deleted."""
+    """A file's digest (sha256, or git blob id for small files) did not match the expected one (the Hub's, a server's or --sha256), twice; it was deleted."""
 
     def __init__(self, relative_path: str, expected: str, actual: str) -> None:
         self.relative_path = relative_path
         kind = "sha256" if len(expected) == 64 else "git blob id"
         super().__init__(
-            f"{relative_path} is corrupt: {kind} {actual[:12]}... differs from the Hub's {expected[:12]}... after a retry",
+            f"{relative_path} is corrupt: {kind} {actual[:12]}... differs from the expected {expected[:12]}... after a retry",
             "the bad file was deleted; check the network or mirror and run the command again",
         )
 

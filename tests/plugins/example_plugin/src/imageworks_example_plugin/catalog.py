@@ -1,0 +1,82 @@
+"""The example distribution's second plugin (entry point ``example-catalog``): a source
+that only discovers, and a subcommand. The test suite uses it to prove that a separate
+distribution can add a subcommand through the ``imageworks.plugins`` entry-point group.
+
+The source, ``example-catalog``, reads a JSON catalog (a list of ``{"id", "path",
+"format"}`` objects) named by ``IMAGEWORKS_EXAMPLE_CATALOG``; the ``example-import``
+command records every model of that catalog with the core's recording policy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from imageworks import hookimpl
+from imageworks.core.interfaces import Source
+from imageworks.core.model import RegistryEntry
+
+
+class CatalogSource(Source):
+    """Models listed in a JSON catalog file."""
+
+    name = "example-catalog"
+    description = "Models listed in the JSON file named by IMAGEWORKS_EXAMPLE_CATALOG"
+
+    def handles(self, identifier: str) -> bool:
+        """Identifiers of the form ``catalog:<id>``."""
+        return identifier.startswith("catalog:")
+
+    def discover(self, options: Mapping[str, Any]) -> Iterator[RegistryEntry]:
+        """One (unsaved) entry per catalog item."""
+        catalog = Path(options.get("catalog") or os.environ["IMAGEWORKS_EXAMPLE_CATALOG"])
+        for item in json.loads(catalog.read_text(encoding="utf-8")):
+            yield RegistryEntry(
+                name=item["id"],
+                download_path=item["path"],
+                download_format=item.get("format"),
+                source_provider=self.name,
+            )
+
+
+@click.command("example-import")
+@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Catalog JSON file.")
+def example_import(catalog: str | None) -> None:
+    """Record every model of the example catalog in the registry."""
+    from imageworks.core.config import load_config
+    from imageworks.core.plugins import get_plugins
+    from imageworks.core.recording import record_download
+    from imageworks.core.registry import Registry
+
+    registry = Registry.open(load_config(), get_plugins())
+    for entry in CatalogSource().discover({"catalog": catalog}):
+        stored = record_download(
+            hf_id=None,
+            backend="example",
+            format_type=entry.download_format,
+            quantization=None,
+            path=entry.download_path or "",
+            location="custom",
+            family=entry.name,
+            source_provider=entry.source_provider,
+            registry=registry,
+        )
+        click.echo(f"recorded {stored.name}")
+
+
+@hookimpl
+def imageworks_register_sources() -> list[Source]:
+    """Provide the catalog source."""
+    return [CatalogSource()]
+
+
+@hookimpl
+def imageworks_register_commands(cli: click.Group, program: str) -> None:
+    """Add ``example-import`` to imageworks-download only."""
+    if program == "download":
+        cli.add_command(example_import)
