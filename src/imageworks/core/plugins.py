@@ -19,7 +19,7 @@ import importlib.metadata
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import attrs
 import pluggy
@@ -29,7 +29,12 @@ from imageworks.core import hookspecs
 from imageworks.core.convert import converter
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Detector, GuiPanel, RegistryBackend, Source
-from imageworks.core.model import PluginRecord, Route, RouteRequest
+from imageworks.core.model import PluginRecord, Route, RouteRequest, Trust
+
+if TYPE_CHECKING:
+    import click
+
+    from imageworks.core.hookspecs import Program
 
 ENTRY_POINT_GROUP = "imageworks.plugins"
 BUILTIN_PREFIX = "imageworks."
@@ -206,7 +211,7 @@ class PluginHost:
         """The first router's answer for ``request`` (``imageworks_route_location``)."""
         return self.pm.hook.imageworks_route_location(request=request, config=config)
 
-    def register_commands(self, cli: Any, program: str) -> None:
+    def register_commands(self, cli: click.Group, program: Program) -> None:
         """Let every plugin add its commands to ``cli``; a failing plugin is recorded."""
         self._call_each("imageworks_register_commands", cli=cli, program=program)
 
@@ -310,7 +315,7 @@ def _valid_source(value: Any) -> str | None:
 def _valid_detector(value: Any) -> str | None:
     if not isinstance(value, Detector):
         return f"{value!r} is not an imageworks Detector"
-    if value.trust not in {"header", "config", "name"}:
+    if value.trust not in get_args(Trust):
         return f"detector {value.name!r} has trust {value.trust!r} (header, config or name)"
     return _named(value, "detector")
 

@@ -32,7 +32,7 @@ import orjson
 from imageworks.core.config import Config
 from imageworks.core.errors import ImageworksError, RegistryCorruptError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.interfaces import RegistryBackend, RegistryLayers, RegistryStore
+from imageworks.core.interfaces import LayerName, RegistryBackend, RegistryLayers, RegistryStore
 from imageworks.core.layers import dump_layer, merge_layers
 
 CURATED = "model_registry.curated.json"
@@ -154,11 +154,11 @@ class JsonRegistryStore(RegistryStore):
         self.description = str(folder)
         self._lock = filelock.FileLock(str(folder / LOCK), timeout=LOCK_TIMEOUT_SECONDS)
 
-    def layer_path(self, layer: str) -> Path:
+    def layer_path(self, layer: LayerName) -> Path:
         """The file behind ``curated``, ``discovered`` or ``merged``."""
         return self.folder / {"curated": CURATED, "discovered": DISCOVERED, "merged": MERGED}[layer]
 
-    def layer_location(self, layer: str) -> str:
+    def layer_location(self, layer: LayerName) -> str:
         """The file path of ``layer``."""
         return str(self.layer_path(layer))
 
@@ -229,6 +229,7 @@ class JsonRegistryStore(RegistryStore):
             layers = self.read()
             before = {"curated": dump_layer(layers.curated), "discovered": dump_layer(layers.discovered)}
             yield layers
+            layer: LayerName
             for layer, entries in (("curated", layers.curated), ("discovered", layers.discovered)):
                 data = dump_layer(entries)
                 path = self.layer_path(layer)
