@@ -114,7 +114,11 @@ def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
     command instead of a stream of bar redraws.
     """
     if not sys.stderr.isatty() or total <= 1:
-        yield lambda n=1: None
+
+        def ignore(n: int = 1) -> None:
+            pass
+
+        yield ignore
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -124,4 +128,8 @@ def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
         console=Console(file=sys.stderr), transient=True,
     ) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda n=1: bar.advance(task, n)
+
+        def advance(n: int = 1) -> None:
+            bar.advance(task, n)
+
+        yield advance

@@ -23,6 +23,7 @@ def parse_retry_after(value: str | None, default: float, cap: float, now: dt.dat
     text = (value or "").strip()
     if not text:
         return fallback
+    seconds: float | None
     try:
         seconds = float(text)
     except ValueError:

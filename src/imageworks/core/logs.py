@@ -71,7 +71,7 @@ def setup_logging(log_dir: Path, command: str, debug: bool = False) -> Path | No
         handler = logging.FileHandler(path, encoding="utf-8", delay=True)
     except OSError:
         return None
-    handler._imageworks = True  # type: ignore[attr-defined]
+    handler._imageworks = True  # type: ignore[attr-defined]  # our mark on a stdlib handler, to find it again
     handler.setFormatter(JsonLineFormatter(command))
     logger.addHandler(handler)
     return path

@@ -209,7 +209,8 @@ class PluginHost:
 
     def route(self, request: RouteRequest, config: Any) -> Route | None:
         """The first router's answer for ``request`` (``imageworks_route_location``)."""
-        return self.pm.hook.imageworks_route_location(request=request, config=config)
+        route: Route | None = self.pm.hook.imageworks_route_location(request=request, config=config)
+        return route
 
     def register_commands(self, cli: click.Group, program: Program) -> None:
         """Let every plugin add its commands to ``cli``; a failing plugin is recorded."""
@@ -227,7 +228,7 @@ class PluginHost:
 
     def _call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call a hook plugin by plugin (through pluggy) so a failure is attributed."""
-        results = []
+        results: list[tuple[str, Any]] = []
         for name, plugin in self._plugins_implementing(hook_name):
             others = [p for p in self.pm.get_plugins() if p is not plugin]
             caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
@@ -248,7 +249,7 @@ class PluginHost:
         if hook_name not in self._collected:
             owners: list[tuple[str, Any]] = []
             items: list[Any] = []
-            seen: dict[str, str] = {}
+            seen: dict[str | None, str] = {}  # object name -> plugin (``check`` may let nameless ones by)
             for plugin_name, result in self._call_each(hook_name):
                 try:
                     values = list(result or [])
