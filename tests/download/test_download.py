@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
-from imageworks.core.registry import Registry
-from imageworks.tools.model_downloader import ModelDownloader, URLAnalyzer
 from imageworks.app import open_registry
+from imageworks.tools.model_downloader import ModelDownloader, URLAnalyzer
 from tests.download.conftest import GEMMA, MINILM
 from tests.spine.helpers import cli
 from tests.support.hub_server import HubServer

@@ -96,12 +96,12 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=False)).rstrip()
 
     lines = ([title] if title else []) + [line(columns), line(["─" * w for w in widths])]
     lines.extend(line(r) for r in cells)
     click.echo("\n".join(lines))
-    shown = [dict(zip(columns, r)) for r in cells[:LOGGED_ROWS]]
+    shown = [dict(zip(columns, r, strict=False)) for r in cells[:LOGGED_ROWS]]
     more = f" (+{len(cells) - LOGGED_ROWS} more rows)" if len(cells) > LOGGED_ROWS else ""
     log.info("table %s: %s%s", title or "", json.dumps(shown, ensure_ascii=False), more)
 

@@ -9,7 +9,6 @@ plan as a table (or ``--json``); ``--dry-run`` writes nothing.
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import click

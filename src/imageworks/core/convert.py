@@ -7,8 +7,8 @@ known fields. Plugins may add hooks to this converter through ``imageworks_conve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 import cattrs

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from imageworks.core.model import Detection, RegistryEntry, Route
+
 if TYPE_CHECKING:
-    from imageworks.transfer.model import RemoteFile  # imageworks.transfer imports requests: only when transferring
     from imageworks.core.config import Config
     from imageworks.core.plugins import PluginHost
     from imageworks.core.registry import Registry
+    from imageworks.transfer.model import RemoteFile  # imageworks.transfer imports requests: only when transferring
 
 Chooser = Callable[[str, list[str], str], str]
 """Asks the user to pick one of ``choices``: ``(question, choices, default) -> choice``."""

@@ -59,7 +59,7 @@ def read_layer_file(path: Path) -> dict[str, dict[str, Any]]:
     except FileNotFoundError:
         return {}
     except UnicodeDecodeError as error:
-        raise RegistryCorruptError(path, None, None, f"not UTF-8 text ({error.reason} at byte {error.start})")
+        raise RegistryCorruptError(path, None, None, f"not UTF-8 text ({error.reason} at byte {error.start})") from error
     except OSError as error:
         raise ImageworksError(f"cannot read registry file {path}: {error.strerror}") from error
     if not text.strip():
@@ -251,7 +251,7 @@ class JsonRegistryStore(RegistryStore):
 
     def backup(self) -> list[str]:
         """Copy the three files into ``backups/<UTC time>/``; keep the newest 20 sets."""
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
         target = self.folder / BACKUPS / stamp
         copies = []
         try:
