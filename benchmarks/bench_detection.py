@@ -19,8 +19,8 @@ from pathlib import Path
 import gguf
 import numpy as np
 
-from imageworks.tools.model_downloader import FormatDetector
 from imageworks.formats.gguf_reader import read_header
+from imageworks.tools.model_downloader import FormatDetector
 
 GB = 1024**3
 

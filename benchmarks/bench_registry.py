@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 from imageworks.app import open_registry
 
 
@@ -78,7 +79,6 @@ def main() -> None:
 
     from imageworks.core.config import load_config
     from imageworks.core.query import ListQuery, entry_json, select
-    from imageworks.core.registry import Registry
 
     registry = open_registry(load_config())
     start = time.perf_counter()

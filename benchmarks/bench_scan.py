@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
 from imageworks.app import open_registry
 
 
@@ -45,7 +46,6 @@ def main() -> None:
         os.environ.update({"IMAGEWORKS_REGISTRY_DIR": str(work / "registry"), "IMAGEWORKS_LOG_DIR": str(work / "logs")})
         make_tree(work / "weights", count)
         from imageworks.core.config import load_config
-        from imageworks.core.registry import Registry
         from imageworks.providers.local.scan import ScanOptions, apply_scan, plan_scan
 
         config = load_config()

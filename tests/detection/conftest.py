@@ -6,9 +6,7 @@ The real-model fixtures (``gemma_gguf``, ``minilm_dir``) live in ``tests/conftes
 from __future__ import annotations
 
 import json
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np

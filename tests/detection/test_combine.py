@@ -6,10 +6,10 @@ import json
 import logging
 
 from imageworks.core.detection import combine, detect
-from imageworks.tools.model_downloader import FormatDetector
 from imageworks.core.interfaces import Detector
 from imageworks.core.model import Detection, DetectionSubject
 from imageworks.core.plugins import get_plugins
+from imageworks.tools.model_downloader import FormatDetector
 
 
 def test_built_in_detectors_come_from_entry_points():

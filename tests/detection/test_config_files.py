@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from imageworks.tools.model_downloader import FormatDetector
 from imageworks.plugins.detectors.config_files import bpw, from_quantization_config, weight_scheme
+from imageworks.tools.model_downloader import FormatDetector
 
 
 def test_vocabulary_helpers():

@@ -8,9 +8,9 @@ import time
 import gguf
 import pytest
 
-from imageworks.tools.model_downloader import FormatDetector
-from imageworks.formats.gguf_reader import GGUFFormatError, read_header
 from imageworks.formats.gguf_facts import file_type_name
+from imageworks.formats.gguf_reader import GGUFFormatError, read_header
+from imageworks.tools.model_downloader import FormatDetector
 
 
 @pytest.mark.large

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from imageworks.app import plugins
 from imageworks.core.config import load_config
 from imageworks.core.errors import ConfigError, UnsafePathError
 from imageworks.core.model import RouteRequest
-from imageworks.app import plugins
 from imageworks.core.routing import resolve_route, target_directory
 
 

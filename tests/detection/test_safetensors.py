@@ -8,8 +8,8 @@ import struct
 
 import pytest
 
-from imageworks.tools.model_downloader import FormatDetector
 from imageworks.formats.safetensors_reader import SafetensorsFormatError, read_header
+from imageworks.tools.model_downloader import FormatDetector
 
 
 def test_real_minilm_is_safetensors_fp32(minilm_dir):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
@@ -11,8 +10,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from imageworks.tools.model_downloader import ModelDownloader, URLAnalyzer
 from imageworks.app import open_registry
+from imageworks.tools.model_downloader import ModelDownloader, URLAnalyzer
 from tests.download.conftest import GEMMA, MINILM
 from tests.spine.helpers import cli
 from tests.support.hub_server import HubServer

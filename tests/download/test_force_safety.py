@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from imageworks.core.registry import Registry
 from imageworks.app import open_registry
 from tests.download.conftest import MINILM
 from tests.spine.helpers import cli

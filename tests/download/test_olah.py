@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from imageworks.core.registry import Registry
 from imageworks.app import open_registry
 from tests.model_fixtures import link
 from tests.spine.helpers import cli

@@ -18,6 +18,7 @@ from imageworks.providers.ollama import store as store_module
 from tests.model_fixtures import write_gguf
 from tests.ollama.helpers import FakeOllamaServer, FakeOllamaStore
 
+
 def closed_port() -> int:
     """A loopback port nobody listens on (bound, then released)."""
     with socket.socket() as probe:

@@ -57,12 +57,11 @@ def serve_pulls(server: FakeOllamaServer, store: FakeOllamaStore, behaviour: Pul
             return
         blob = behaviour.library[name]
         digest = hashlib.sha256(blob).hexdigest()
-        sent = 0
         for step in range(behaviour.steps + 1):
-            if behaviour.drop_after is not None and sent >= behaviour.drop_after:
+            if behaviour.drop_after is not None and step >= behaviour.drop_after:
                 stream.drop()
                 return
-            if behaviour.fail_with is not None and sent >= 2:
+            if behaviour.fail_with is not None and step >= 2:
                 stream.line({"error": behaviour.fail_with})
                 stream.end()
                 return
@@ -74,7 +73,6 @@ def serve_pulls(server: FakeOllamaServer, store: FakeOllamaStore, behaviour: Pul
                     "completed": len(blob) * step // behaviour.steps,
                 }
             )
-            sent += 1
         stream.line({"status": "verifying sha256 digest"})
         store.add_blob(blob)
         store.add_model(name, digest)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from imageworks.app import open_registry
 from imageworks.core.config import load_config
-from imageworks.core.registry import Registry
 from imageworks.providers.ollama.api import OllamaApi
 from imageworks.providers.ollama.catalog import build_catalog
 from imageworks.providers.ollama.importer import import_ollama
-from imageworks.app import open_registry
 from tests.ollama.helpers import FakeOllamaServer, FakeOllamaStore, tags_entry
 
 

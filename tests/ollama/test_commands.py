@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from imageworks.app import open_registry
 from imageworks.core.config import load_config
 from imageworks.core.model import RegistryEntry
-from imageworks.core.registry import Registry
-from imageworks.app import open_registry
 from tests.ollama.helpers import FakeOllamaStore
 from tests.spine.helpers import cli
 

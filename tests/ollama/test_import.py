@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from imageworks.app import open_registry
 from imageworks.core import inventory
 from imageworks.core.config import load_config
 from imageworks.core.model import RegistryEntry
 from imageworks.core.plugins import get_plugins
-from imageworks.core.registry import Registry
 from imageworks.providers.ollama.importer import import_ollama
-from imageworks.app import open_registry
 from tests.ollama.helpers import FakeOllamaStore
 
 REGISTRY_FILES = ("model_registry.curated.json", "model_registry.discovered.json", "model_registry.json")

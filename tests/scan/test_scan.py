@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from imageworks.core.registry import Registry
+from imageworks.app import open_registry
 from imageworks.model_loader.download_adapter import record_download
 from imageworks.providers.local import folders
-from imageworks.app import open_registry
 from tests.model_fixtures import link
 from tests.spine.helpers import cli
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from imageworks.core.registry import Registry
 from imageworks.app import open_registry
 from tests.security.conftest import TOKEN, Sandbox
 from tests.spine.helpers import cli

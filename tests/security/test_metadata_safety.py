@@ -23,7 +23,11 @@ import pytest
 
 from imageworks.core.http import parse_retry_after
 from imageworks.providers.huggingface import metadata
-from imageworks.providers.huggingface.http_limits import ApiAnswerTooLargeError, ApiAnswerTooSlowError, bounded_api_answers
+from imageworks.providers.huggingface.http_limits import (
+    ApiAnswerTooLargeError,
+    ApiAnswerTooSlowError,
+    bounded_api_answers,
+)
 from imageworks.providers.huggingface.metadata import RepoSnapshot, resolve_url
 from tests.security.conftest import TOKEN
 from tests.spine.helpers import cli
@@ -31,7 +35,7 @@ from tests.support.hostile_hub import HostileFile, HostileHub, Scenario, Witness
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 FILES = [HostileFile("config.json", b'{"model_type": "llama"}', sha256=None), HostileFile("model.safetensors", os.urandom(4096))]
-NOW = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 
 
 class AnswerHub(HostileHub):
@@ -121,7 +125,7 @@ def test_a_default_outside_the_cap_is_clamped_too() -> None:
 @pytest.mark.parametrize("value", ["-1", "NaN", "inf", "garbage", "HTTP-DATE"])
 def test_odd_retry_after_values_are_retried_not_fatal(value: str, hostile, capsys: pytest.CaptureFixture[str]) -> None:
     if value == "HTTP-DATE":
-        value = format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1), usegmt=True)
+        value = format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1), usegmt=True)
     hub = hostile(Scenario("retry", list(FILES), api_failures=1, retry_after=value))
     started = time.monotonic()
     result = cli(capsys, "download", "evil/model", "--non-interactive", "--no-aria2")

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from imageworks.app import open_registry
 from imageworks.core.config import load_config
 from imageworks.core.errors import UnsafePathError
-from imageworks.core.registry import Registry
 from imageworks.core.safe_paths import contained, require_sha256_digest
 from imageworks.providers.ollama.store import read_store
-from imageworks.app import open_registry
 from tests.ollama.helpers import (
     CONFIG_MEDIA,
     LAYER_MEDIA,

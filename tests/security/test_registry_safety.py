@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from imageworks.core.errors import RegistryCorruptError
-from imageworks.core.registry import Registry
-from imageworks.plugins.json_registry import LOCK, JsonRegistryStore, read_layer_file
 from imageworks.app import open_registry
+from imageworks.core.errors import RegistryCorruptError
+from imageworks.plugins.json_registry import LOCK, JsonRegistryStore, read_layer_file
 from tests.security.conftest import Sandbox
 from tests.spine.helpers import cli
 from tests.support.fixtures import hf_client_env, hub_server, write_tiny_repo  # noqa: F401  (fixtures)

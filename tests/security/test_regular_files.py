@@ -23,7 +23,8 @@ import pytest
 
 from imageworks.core.errors import UnreadableFileError
 from imageworks.core.regular_files import open_regular, read_regular_file
-from imageworks.formats import gguf_reader as _gguf_reader, safetensors_reader as _safetensors_reader
+from imageworks.formats import gguf_reader as _gguf_reader
+from imageworks.formats import safetensors_reader as _safetensors_reader
 from imageworks.plugins.detectors import _files
 from imageworks.plugins.detectors._files import load_json
 from tests.ollama.helpers import FakeOllamaStore

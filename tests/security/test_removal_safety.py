@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from imageworks.app import open_registry
 from imageworks.core.errors import UnsafePathError
-from imageworks.core.registry import Registry
 from imageworks.core.removal import delete_installation
 from imageworks.model_loader.download_adapter import record_download
-from imageworks.app import open_registry
 from tests.spine.helpers import cli, make_model
 
 

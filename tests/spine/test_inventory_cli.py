@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from imageworks.core.registry import Registry
-from imageworks.model_loader.download_adapter import record_download
 from imageworks.app import open_registry
-
+from imageworks.model_loader.download_adapter import record_download
 from tests.spine.helpers import cli, make_model
 
 

@@ -12,13 +12,11 @@ import pluggy
 import pytest
 
 from imageworks import hookimpl
+from imageworks.app import open_registry
 from imageworks.core import hookspecs, plugins
 from imageworks.core.interfaces import Detector, Source
 from imageworks.core.model import PluginRecord
 from imageworks.core.plugins import PluginHost
-from imageworks.core.registry import Registry
-from imageworks.app import open_registry
-
 from tests.spine.helpers import cli
 
 BUILTIN_COMMAND_PLUGINS = {"cli-admin", "cli-inventory", "registry-json"}

@@ -9,7 +9,6 @@ import pytest
 from imageworks.core.errors import VariantNotFoundError
 from imageworks.model_loader.download_adapter import list_downloads, record_download, remove_download
 from imageworks.tools.model_downloader import ModelDownloader
-
 from tests.spine.helpers import make_model
 
 

@@ -11,13 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from imageworks.app import open_registry
 from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError, RegistryCorruptError, VariantNotFoundError
 from imageworks.core.model import RegistryEntry
-from imageworks.core.registry import Registry
 from imageworks.model_loader.download_adapter import record_download
-from imageworks.app import open_registry
-
 from tests.spine.helpers import cli, make_model
 
 
@@ -224,10 +222,9 @@ def test_batch_writes_once_and_reads_its_own_writes(isolated: Path, monkeypatch:
 
 def test_batch_that_fails_writes_nothing(isolated: Path) -> None:
     registry = open_registry()
-    with pytest.raises(RuntimeError):
-        with registry.batch():
-            record_download("owner/a", "vllm", None, None, "ollama://a", None, registry=registry)
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), registry.batch():
+        record_download("owner/a", "vllm", None, None, "ollama://a", None, registry=registry)
+        raise RuntimeError("interrupted")
     assert open_registry().entries() == []
 
 

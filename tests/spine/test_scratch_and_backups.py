@@ -49,10 +49,9 @@ def test_scratch_inside_a_batch_sees_the_batch_writes(isolated: Path) -> None:
 
 def test_memory_store_transaction_that_raises_changes_nothing() -> None:
     store = MemoryStore(RegistryLayers(discovered={"a": {"name": "a"}}))
-    with pytest.raises(RuntimeError):
-        with store.transaction() as layers:
-            layers.discovered.clear()
-            raise RuntimeError("stop")
+    with pytest.raises(RuntimeError), store.transaction() as layers:
+        layers.discovered.clear()
+        raise RuntimeError("stop")
     assert store.read().discovered == {"a": {"name": "a"}}
     store.read().discovered.clear()  # a read is a copy
     assert store.read().discovered == {"a": {"name": "a"}}
@@ -62,11 +61,10 @@ def test_a_nested_batch_that_raises_undoes_only_its_own_writes(isolated: Path) -
     registry = open_registry()
     with registry.batch():
         registry.upsert(entry("outer"))
-        with pytest.raises(RuntimeError):
-            with registry.batch():
-                registry.upsert(entry("inner"))
-                registry.delete("outer", backup=False)
-                raise RuntimeError("inner failed")
+        with pytest.raises(RuntimeError), registry.batch():
+            registry.upsert(entry("inner"))
+            registry.delete("outer", backup=False)
+            raise RuntimeError("inner failed")
         assert [e.name for e in registry.entries()] == ["outer"]
     assert [e.name for e in open_registry().entries()] == ["outer"]
 
@@ -75,12 +73,11 @@ def test_an_outer_batch_that_raises_leaves_every_file_byte_identical(isolated: P
     registry = open_registry()
     registry.upsert(entry("first"))
     before = files(isolated)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError), registry.batch():
         with registry.batch():
-            with registry.batch():
-                registry.upsert(entry("second"))
-            registry.delete("first", backup=False)
-            raise RuntimeError("interrupted")
+            registry.upsert(entry("second"))
+        registry.delete("first", backup=False)
+        raise RuntimeError("interrupted")
     assert files(isolated) == before
 
 

@@ -20,8 +20,7 @@ import attrs
 import pytest
 
 from imageworks.core.errors import UnsafePathError
-from imageworks.transfer import PythonEngine, RemoteFile, TransferError, TransferJob, TransferProgress
-from imageworks.transfer import python_engine
+from imageworks.transfer import PythonEngine, RemoteFile, TransferError, TransferJob, TransferProgress, python_engine
 from imageworks.transfer.nofollow import open_folder
 from tests.support.hub_server import HubServer
 from tests.transfer.test_engines import assert_same_tree, remote_files

@@ -96,12 +96,12 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=False)).rstrip()
 
     lines = ([title] if title else []) + [line(columns), line(["─" * w for w in widths])]
     lines.extend(line(r) for r in cells)
     click.echo("\n".join(lines))
-    shown = [dict(zip(columns, r)) for r in cells[:LOGGED_ROWS]]
+    shown = [dict(zip(columns, r, strict=False)) for r in cells[:LOGGED_ROWS]]
     more = f" (+{len(cells) - LOGGED_ROWS} more rows)" if len(cells) > LOGGED_ROWS else ""
     log.info("table %s: %s%s", title or "", json.dumps(shown, ensure_ascii=False), more)
 
@@ -114,7 +114,11 @@ def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
     command instead of a stream of bar redraws.
     """
     if not sys.stderr.isatty() or total <= 1:
-        yield lambda n=1: None
+
+        def ignore(n: int = 1) -> None:
+            pass
+
+        yield ignore
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -124,4 +128,8 @@ def progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
         console=Console(file=sys.stderr), transient=True,
     ) as bar:
         task = bar.add_task(label, total=total)
-        yield lambda n=1: bar.advance(task, n)
+
+        def advance(n: int = 1) -> None:
+            bar.advance(task, n)
+
+        yield advance

@@ -11,8 +11,8 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
-from imageworks.core.hookspecs import hookimpl
 from imageworks.core.errors import ImageworksError
+from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
 from imageworks.core.plans import AcquireRequest, AcquisitionPlan, SourceContext

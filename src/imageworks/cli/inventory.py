@@ -143,7 +143,7 @@ def _print_details(entry: RegistryEntry, same_weights: list[str]) -> None:
 @pass_app
 def list_roles_command(app: AppContext, show_capabilities: bool, include_testing: bool, as_json: bool) -> None:
     """Show which variants serve which roles, by priority."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for entry in app.registry.entries():
         if entry.deprecated or (not include_testing and is_testing(entry, app.config.test_model_patterns)):
             continue

@@ -104,7 +104,8 @@ def rebuild_ollama_command(app: AppContext, location: str | None, dry_run: bool,
 @pass_app
 def discover_all_command(app: AppContext, hf_root: Path, location: str | None, dry_run: bool, as_json: bool) -> None:
     """Scan the HF weights root and import Ollama, in one go (one transaction)."""
-    options = {"base": hf_root.expanduser(), "update_existing": True}
+    base = hf_root.expanduser()
+    options = {"base": base, "update_existing": True}
     registry = app.registry.scratch() if dry_run else app.registry
     with registry.batch():
         scanned = scan_into(app, registry, options)
@@ -112,7 +113,7 @@ def discover_all_command(app: AppContext, hf_root: Path, location: str | None, d
     if as_json:
         out.emit_json({"scan": scanned.to_json(), "ollama": report.to_json()})
     else:
-        show_scan(scanned, options["base"], dry_run, False)
+        show_scan(scanned, base, dry_run, False)
         _print_ollama(report, [], dry_run, False)
 
 

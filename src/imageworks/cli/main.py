@@ -24,10 +24,11 @@ from imageworks.cli._output import terminal_safe
 from imageworks.cli.context import AppContext
 from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError
+from imageworks.core.hookspecs import Program
 from imageworks.core.logs import redact, setup_logging
 from imageworks.core.plugins import get_plugins
 
-PROGRAMS = {
+PROGRAMS: dict[Program, tuple[str, str]] = {
     "download": ("imageworks-download", "Acquire, organise and audit model weights (Hugging Face, Ollama, local)."),
     "loader": ("imageworks-loader", "Refresh the discovered registry layer from Hugging Face folders and Ollama."),
     "model-registry": ("imageworks-model-registry", "Inspect and lock registry entries for deterministic serving."),
@@ -35,7 +36,7 @@ PROGRAMS = {
 log = logging.getLogger("imageworks.cli")
 
 
-def build_cli(program: str) -> click.Group:
+def build_cli(program: Program) -> click.Group:
     """The click group of ``program`` with every plugin's commands added."""
     prog_name, help_text = PROGRAMS[program]
 
@@ -54,7 +55,7 @@ def build_cli(program: str) -> click.Group:
     return cli
 
 
-def run(program: str, args: Sequence[str] | None = None) -> int:
+def run(program: Program, args: Sequence[str] | None = None) -> int:
     """Run ``program`` with ``args``; return the exit status (0 success, 1 failure)."""
     args = list(sys.argv[1:] if args is None else args)
     prog_name = PROGRAMS[program][0]

@@ -7,8 +7,8 @@ known fields. Plugins may add hooks to this converter through ``imageworks_conve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 import cattrs
@@ -21,12 +21,14 @@ def _keeps_extra(cls: type) -> bool:
     return attrs.has(cls) and "extra" in attrs.fields_dict(cls)
 
 
-def _known_fields(cls: type) -> list[attrs.Attribute]:
+def _known_fields(cls: type) -> list[attrs.Attribute[Any]]:
     return [a for a in attrs.fields(cls) if a.name != "extra"]
 
 
 def _structure_factory(cls: type) -> Callable[[Any, type], Any]:
-    base = make_dict_structure_fn(cls, converter, extra=override(omit=True))
+    base: cattrs.SimpleStructureHook[Mapping[str, Any], Any] = make_dict_structure_fn(
+        cls, converter, extra=override(omit=True)
+    )
     known = {a.name for a in _known_fields(cls)}
 
     def structure(data: Any, _: type) -> Any:
@@ -42,7 +44,7 @@ def _structure_factory(cls: type) -> Callable[[Any, type], Any]:
 
 
 def _unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
-    base = make_dict_unstructure_fn(cls, converter, extra=override(omit=True))
+    base: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(cls, converter, extra=override(omit=True))
 
     def unstructure(obj: Any) -> dict[str, Any]:
         out = base(obj)
@@ -57,11 +59,13 @@ converter.register_structure_hook_factory(_keeps_extra, _structure_factory)
 converter.register_unstructure_hook_factory(_keeps_extra, _unstructure_factory)
 
 
-def _is_default(attribute: attrs.Attribute, value: Any) -> bool:
+def _is_default(attribute: attrs.Attribute[Any], value: Any) -> bool:
     default = attribute.default
+    # attrs' stubs declare Factory a function returning the field's type (so that
+    # ``x: list[int] = Factory(list)`` type-checks); at run time it is the class.
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
         default = default.factory()  # type: ignore[union-attr]
-    return value == default
+    return bool(value == default)
 
 
 def to_compact_dict(obj: Any) -> Any:

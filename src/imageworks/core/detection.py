@@ -25,11 +25,11 @@ import attrs
 
 from imageworks.core.interfaces import Detector
 from imageworks.core.inventory import list_files
-from imageworks.core.model import Detection, DetectionSubject
+from imageworks.core.model import Detection, DetectionSubject, Trust
 
 log = logging.getLogger("imageworks.detection")
 
-TRUST_RANK = {"header": 0, "config": 1, "name": 2}
+TRUST_RANK: dict[Trust, int] = {"header": 0, "config": 1, "name": 2}
 METHOD_FORMATS = frozenset({"awq", "gptq", "exl2", "exl3", "bnb", "mlx"})
 CONTAINERS = frozenset({"safetensors", "pytorch"})
 PLAIN_FLOATS = frozenset({"fp16", "bf16", "fp32", "fp64"})

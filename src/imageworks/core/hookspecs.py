@@ -15,12 +15,13 @@ when a hook or one of its arguments is missing there.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 import pluggy
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the core never imports click (or cattrs) at run time for these
     import cattrs
+    import click
 
     from imageworks.core.config import Config
     from imageworks.core.interfaces import Detector, GuiPanel, RegistryBackend, Source
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 PROJECT = "imageworks"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: The command-line programs, as ``imageworks_register_commands`` names them.
+Program = Literal["download", "loader", "model-registry"]
 
 
 @hookspec
@@ -70,7 +74,7 @@ def imageworks_register_registry_backends() -> Iterable[RegistryBackend]:
 
 
 @hookspec
-def imageworks_register_commands(cli: Any, program: str) -> None:
+def imageworks_register_commands(cli: click.Group, program: Program) -> None:
     """Add click commands or groups to a command-line program.
 
     ``cli`` is the program's ``click.Group``; ``program`` says which one it is:

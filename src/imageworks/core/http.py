@@ -23,6 +23,7 @@ def parse_retry_after(value: str | None, default: float, cap: float, now: dt.dat
     text = (value or "").strip()
     if not text:
         return fallback
+    seconds: float | None
     try:
         seconds = float(text)
     except ValueError:
@@ -43,5 +44,5 @@ def _seconds_until(text: str, now: dt.datetime | None) -> float | None:
     if when is None:
         return None
     if when.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less one is read as UTC
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
+        when = when.replace(tzinfo=dt.UTC)
+    return (when - (now or dt.datetime.now(dt.UTC))).total_seconds()

@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import attrs
 
 from imageworks.core.errors import ImageworksError
-from imageworks.core.model import Detection, DetectionSubject, RegistryEntry
+from imageworks.core.model import Detection, DetectionSubject, RegistryEntry, Trust
 
 if TYPE_CHECKING:
     from imageworks.core.config import Config
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from imageworks.core.registry import Registry
     from imageworks.core.reports import ImportOutcome
     from imageworks.transfer.model import ProgressCallback
+
+#: The registry's layers: the two a store keeps, and the merged snapshot written beside them.
+LayerName = Literal["curated", "discovered", "merged"]
 
 
 class Source:
@@ -98,7 +101,7 @@ class Detector:
     """
 
     name: ClassVar[str] = ""
-    trust: ClassVar[str] = "name"
+    trust: ClassVar[Trust] = "name"
 
     def detect(self, subject: DetectionSubject) -> Iterable[Detection]:
         """Return candidate detections for ``subject``, best first; empty if unsure."""
@@ -172,7 +175,7 @@ class RegistryStore:
         """
         self.read()
 
-    def layer_location(self, layer: str) -> str:
+    def layer_location(self, layer: LayerName) -> str:
         """Where ``curated``, ``discovered`` or ``merged`` lives, for messages."""
         return f"{self.description} ({layer})"
 

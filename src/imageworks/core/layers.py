@@ -28,7 +28,9 @@ def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str,
     return merged
 
 
-def merge_layers(curated: Mapping[str, dict], discovered: Mapping[str, dict]) -> dict[str, dict[str, Any]]:
+def merge_layers(
+    curated: Mapping[str, dict[str, Any]], discovered: Mapping[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
     """Entry name -> merged raw entry, for every name in either layer."""
     merged: dict[str, dict[str, Any]] = {}
     for name in sorted(set(curated) | set(discovered)):

@@ -46,7 +46,7 @@ class JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Serialise ``record``."""
         payload = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "command": self.command,
@@ -71,7 +71,7 @@ def setup_logging(log_dir: Path, command: str, debug: bool = False) -> Path | No
         handler = logging.FileHandler(path, encoding="utf-8", delay=True)
     except OSError:
         return None
-    handler._imageworks = True  # type: ignore[attr-defined]
+    handler._imageworks = True  # type: ignore[attr-defined]  # our mark on a stdlib handler, to find it again
     handler.setFormatter(JsonLineFormatter(command))
     logger.addHandler(handler)
     return path

@@ -8,9 +8,14 @@ drops what a newer tool (or a person) wrote.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import attrs
+
+#: Which kind of evidence a detection rests on; the core prefers header over config over name.
+Trust = Literal["header", "config", "name"]
+#: What became of a plugin: imported and registered, broken, or turned off by the environment.
+PluginStatus = Literal["loaded", "failed", "disabled"]
 
 
 @attrs.define(kw_only=True)
@@ -157,7 +162,7 @@ class Detection:
     confidence: float = 0.5
     evidence: tuple[str, ...] = ()
     detector: str = ""
-    trust: str = "name"
+    trust: Trust = "name"
     details: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
 
 
@@ -188,6 +193,6 @@ class PluginRecord:
     module: str
     distribution: str | None
     version: str | None
-    status: str  # "loaded", "failed" or "disabled"
+    status: PluginStatus
     hooks: tuple[str, ...] = ()
     error: str | None = None

@@ -9,22 +9,41 @@ captures the README and records. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from imageworks.core.model import Detection, RegistryEntry, Route
+
 if TYPE_CHECKING:
-    from imageworks.transfer.model import RemoteFile  # imageworks.transfer imports requests: only when transferring
     from imageworks.core.config import Config
     from imageworks.core.plugins import PluginHost
     from imageworks.core.registry import Registry
     from imageworks.core.reports import ProgressBar
+    from imageworks.transfer.model import RemoteFile  # imageworks.transfer imports requests: only when transferring
 
 Chooser = Callable[[str, list[str], str], str]
 """Asks the user to pick one of ``choices``: ``(question, choices, default) -> choice``."""
+
+
+# Typed stand-ins for ``converter=tuple``: mypy's attrs plugin cannot solve the generic
+# ``tuple`` there, so it would reject every argument passed to these fields.
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _remote_files(values: Iterable[RemoteFile]) -> tuple[RemoteFile, ...]:
+    return tuple(values)
+
+
+def _file_facts(values: Iterable[RemoteFileFact]) -> tuple[RemoteFileFact, ...]:
+    return tuple(values)
+
+
+def _detections(values: Iterable[Detection]) -> tuple[Detection, ...]:
+    return tuple(values)
 
 
 @attrs.frozen(kw_only=True)
@@ -34,7 +53,7 @@ class AcquireRequest:
     format_hint: str | None = None
     location: str | None = None
     include_optional: bool = False
-    weights: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    weights: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     support_repo: str | None = None
     sha256: str | None = None
     force: bool = False
@@ -77,7 +96,7 @@ class Acquisition:
     model_id: str
     branch: str | None = None
     hf_id: str | None = None
-    files: tuple[RemoteFile, ...] = attrs.field(default=(), converter=tuple)
+    files: tuple[RemoteFile, ...] = attrs.field(default=(), converter=_remote_files)
     token: str | None = attrs.field(default=None, repr=False)
     format_type: str | None = None
     quantization: str | None = None
@@ -154,9 +173,9 @@ class SourceAnalysis:
     display: str
     revision: str | None = None
     gated: bool = False
-    files: tuple[RemoteFileFact, ...] = attrs.field(default=(), converter=tuple)
-    formats: tuple[Detection, ...] = attrs.field(default=(), converter=tuple)
-    quantizations: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    files: tuple[RemoteFileFact, ...] = attrs.field(default=(), converter=_file_facts)
+    formats: tuple[Detection, ...] = attrs.field(default=(), converter=_detections)
+    quantizations: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     details: Mapping[str, Any] = attrs.field(factory=dict)
 
     @property

@@ -22,7 +22,7 @@ import importlib.metadata
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import attrs
 import pluggy
@@ -32,7 +32,12 @@ from imageworks.core import hookspecs
 from imageworks.core.convert import converter
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Detector, GuiPanel, RegistryBackend, Source
-from imageworks.core.model import PluginRecord, Route, RouteRequest
+from imageworks.core.model import PluginRecord, Route, RouteRequest, Trust
+
+if TYPE_CHECKING:
+    import click
+
+    from imageworks.core.hookspecs import Program
 
 ENTRY_POINT_GROUP = "imageworks.plugins"
 BUILTIN_PREFIX = "imageworks."
@@ -234,7 +239,7 @@ class PluginHost:
                 return answer  # type: ignore[no-any-return]
         return None
 
-    def register_commands(self, cli: Any, program: str) -> None:
+    def register_commands(self, cli: click.Group, program: Program) -> None:
         """Let every plugin add its commands to ``cli``; a failing plugin is recorded."""
         self._call_each("imageworks_register_commands", cli=cli, program=program)
 
@@ -278,7 +283,7 @@ class PluginHost:
         if hook_name not in self._collected:
             owners: list[tuple[str, Any]] = []
             items: list[Any] = []
-            seen: dict[str, str] = {}
+            seen: dict[str | None, str] = {}  # object name -> plugin (``check`` may let nameless ones by)
             for plugin_name, result in self._call_each(hook_name):
                 try:
                     values = list(result or [])
@@ -349,7 +354,7 @@ def _valid_source(value: Any) -> str | None:
 def _valid_detector(value: Any) -> str | None:
     if not isinstance(value, Detector):
         return f"{value!r} is not an imageworks Detector"
-    if value.trust not in {"header", "config", "name"}:
+    if value.trust not in get_args(Trust):
         return f"detector {value.name!r} has trust {value.trust!r} (header, config or name)"
     return _named(value, "detector")
 

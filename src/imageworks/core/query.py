@@ -100,7 +100,7 @@ def dedupe(entries: Sequence[RegistryEntry]) -> list[RegistryEntry]:
 def entry_json(entry: RegistryEntry) -> dict[str, Any]:
     """The full JSON form of an entry for ``list --json``: every field, plus the computed
     ``producer``, ``installed`` and ``logical``."""
-    data = converter.unstructure(entry)
+    data: dict[str, Any] = converter.unstructure(entry)
     data["producer"] = entry.producer
     data["installed"] = is_installed(entry)
     data["logical"] = entry.is_logical

@@ -12,14 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from imageworks.core.convert import to_compact_dict
+from imageworks.core.errors import ImageworksError
 from imageworks.core.inventory import take_inventory
 from imageworks.core.model import ArtifactFile, Artifacts, BackendConfig, EntryMetadata, RegistryEntry
 from imageworks.core.naming import display_name, family_from_repo, ollama_family_and_quant, slug, variant_name
 from imageworks.core.query import ListQuery, select
 from imageworks.core.registry import Registry
-from imageworks.core.timestamps import utc_now
-from imageworks.core.errors import ImageworksError
 from imageworks.core.removal import cleared_download_fields, delete_installation, plan_removal
+from imageworks.core.timestamps import utc_now
 
 RECORDED_FIELDS = (
     "family",

@@ -22,7 +22,7 @@ import attrs
 from imageworks.core.config import Config
 from imageworks.core.convert import converter, describe_structure_error, to_compact_dict
 from imageworks.core.errors import ConfigError, RegistryCorruptError, VariantNotFoundError
-from imageworks.core.interfaces import BackupSet, RegistryLayers, RegistryStore
+from imageworks.core.interfaces import BackupSet, LayerName, RegistryLayers, RegistryStore
 from imageworks.core.layers import deep_merge, merge_layers
 from imageworks.core.model import RegistryEntry
 from imageworks.core.scratch import MemoryStore
@@ -91,6 +91,7 @@ class Registry:
         try:
             return converter.structure(raw, RegistryEntry)
         except Exception as error:  # name the file that holds the bad value
+            layer: LayerName
             for layer, entries in (("discovered", layers.discovered), ("curated", layers.curated)):
                 if name in entries:
                     try:
@@ -213,7 +214,7 @@ class Registry:
             )[name]
             return self._structure(name, result, layers)
 
-    def delete(self, name: str, backup: bool = True, layers: tuple[str, ...] = ("curated", "discovered")) -> list[str]:
+    def delete(self, name: str, backup: bool = True, layers: tuple[LayerName, ...] = ("curated", "discovered")) -> list[LayerName]:
         """Remove ``name`` from ``layers`` (default both); returns the layers it left."""
         if backup:
             self.store.backup()

@@ -12,10 +12,11 @@ every snapshot file to a blob).
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal, overload
 
 from imageworks.core.errors import UnreadableFileError
 
@@ -44,7 +45,11 @@ def require_regular_file(path: str | Path) -> None:
     _require_regular(Path(path), os.stat(path).st_mode)
 
 
-def open_regular(path: str | Path, buffering: int = -1) -> BinaryIO:
+@overload
+def open_regular(path: str | Path, buffering: Literal[0]) -> io.FileIO: ...
+@overload
+def open_regular(path: str | Path, buffering: int = -1) -> BinaryIO: ...
+def open_regular(path: str | Path, buffering: int = -1) -> BinaryIO | io.FileIO:
     """Open ``path`` for binary reading when it (or its final symlink target) is a regular file.
 
     Raise :class:`UnreadableFileError` for anything else; a missing file raises

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from imageworks.core.interfaces import BackupSet, RegistryLayers, RegistryStore
+from imageworks.core.interfaces import BackupSet, LayerName, RegistryLayers, RegistryStore
 
 
 class MemoryStore(RegistryStore):
@@ -51,6 +51,6 @@ class MemoryStore(RegistryStore):
     def check_writable(self) -> None:
         """Always writable."""
 
-    def layer_location(self, layer: str) -> str:
+    def layer_location(self, layer: LayerName) -> str:
         """The original's location of ``layer`` (entries came from there)."""
         return self.origin.layer_location(layer) if self.origin else super().layer_location(layer)

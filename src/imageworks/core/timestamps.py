@@ -7,4 +7,4 @@ import datetime as dt
 
 def utc_now() -> str:
     """Now, e.g. ``2026-11-26T03:45:13+00:00``."""
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 import attrs
 
@@ -25,12 +26,17 @@ DOWNLOAD_FIELDS = (
 )
 
 
+#: ``ok``: files match the record; ``logical``: nothing on disk to check; ``missing``: the
+#: path is gone; ``drift``: files differ from what was recorded.
+VerifyStatus = Literal["ok", "logical", "missing", "drift"]
+
+
 @attrs.define(kw_only=True)
 class VerifyResult:
     """The outcome for one variant. ``status`` is ``ok``, ``logical``, ``missing`` or ``drift``."""
 
     name: str
-    status: str
+    status: VerifyStatus
     path: str | None
     problems: list[str] = attrs.field(factory=list)
     missing_files: list[str] = attrs.field(factory=list)

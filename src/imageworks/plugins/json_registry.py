@@ -36,7 +36,7 @@ import orjson
 from imageworks.core.config import Config
 from imageworks.core.errors import ImageworksError, RegistryCorruptError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.interfaces import BackupSet, RegistryBackend, RegistryLayers, RegistryStore
+from imageworks.core.interfaces import BackupSet, LayerName, RegistryBackend, RegistryLayers, RegistryStore
 from imageworks.core.layers import dump_layer, merge_layers
 
 CURATED = "model_registry.curated.json"
@@ -64,7 +64,7 @@ def read_layer_file(path: Path) -> dict[str, dict[str, Any]]:
     except FileNotFoundError:
         return {}
     except UnicodeDecodeError as error:
-        raise RegistryCorruptError(path, None, None, f"not UTF-8 text ({error.reason} at byte {error.start})")
+        raise RegistryCorruptError(path, None, None, f"not UTF-8 text ({error.reason} at byte {error.start})") from error
     except OSError as error:
         raise ImageworksError(f"cannot read registry file {path}: {error.strerror}") from error
     if not text.strip():
@@ -159,11 +159,11 @@ class JsonRegistryStore(RegistryStore):
         self.description = str(folder)
         self._lock = filelock.FileLock(str(folder / LOCK), timeout=LOCK_TIMEOUT_SECONDS)
 
-    def layer_path(self, layer: str) -> Path:
+    def layer_path(self, layer: LayerName) -> Path:
         """The file behind ``curated``, ``discovered`` or ``merged``."""
         return self.folder / {"curated": CURATED, "discovered": DISCOVERED, "merged": MERGED}[layer]
 
-    def layer_location(self, layer: str) -> str:
+    def layer_location(self, layer: LayerName) -> str:
         """The file path of ``layer``."""
         return str(self.layer_path(layer))
 
@@ -234,6 +234,7 @@ class JsonRegistryStore(RegistryStore):
             layers = self.read()
             before = {"curated": dump_layer(layers.curated), "discovered": dump_layer(layers.discovered)}
             yield layers
+            layer: LayerName
             for layer, entries in (("curated", layers.curated), ("discovered", layers.discovered)):
                 data = dump_layer(entries)
                 path = self.layer_path(layer)
@@ -255,7 +256,7 @@ class JsonRegistryStore(RegistryStore):
 
     def backup(self) -> list[str]:
         """Copy the three files into ``backups/<UTC time>/``; keep the newest 20 sets."""
-        stamp = dt.datetime.now(dt.timezone.utc).strftime(BACKUP_STAMP)
+        stamp = dt.datetime.now(dt.UTC).strftime(BACKUP_STAMP)
         target = self.folder / BACKUPS / stamp
         copies = []
         try:
@@ -311,9 +312,9 @@ def _plain_name(text: str) -> bool:
 def _backup_time(folder: Path) -> dt.datetime:
     """When a backup set was made: its folder name, else its modification time."""
     try:
-        return dt.datetime.strptime(folder.name, BACKUP_STAMP).replace(tzinfo=dt.timezone.utc)
+        return dt.datetime.strptime(folder.name, BACKUP_STAMP).replace(tzinfo=dt.UTC)
     except ValueError:
-        return dt.datetime.fromtimestamp(folder.stat().st_mtime, dt.timezone.utc)
+        return dt.datetime.fromtimestamp(folder.stat().st_mtime, dt.UTC)
 
 
 class JsonRegistryBackend(RegistryBackend):

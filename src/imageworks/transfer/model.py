@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -29,6 +29,11 @@ class RemoteFile:
         return self.sha256 or self.git_blob_id
 
 
+def _remote_files(files: Iterable[RemoteFile]) -> tuple[RemoteFile, ...]:
+    """``converter=tuple``, typed: mypy's attrs plugin cannot solve the generic ``tuple``."""
+    return tuple(files)
+
+
 @attrs.frozen
 class TransferJob:
     """Files to fetch into ``target_dir``.
@@ -37,7 +42,7 @@ class TransferJob:
     ``repr`` so it cannot reach a log through this object.
     """
 
-    files: Sequence[RemoteFile] = attrs.field(converter=tuple)
+    files: Sequence[RemoteFile] = attrs.field(converter=_remote_files)
     target_dir: Path = attrs.field(converter=Path)
     token: str | None = attrs.field(default=None, repr=False)
     max_connections: int = 16

@@ -6,7 +6,15 @@ import sys
 import time
 from typing import Self, TextIO
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from imageworks.transfer.model import TransferProgress
 
@@ -26,7 +34,7 @@ class ProgressReporter:
         self._last_line = 0.0
         self._last: TransferProgress | None = None
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> Self:
         if self.tty:

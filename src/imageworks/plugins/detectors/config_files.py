@@ -155,7 +155,8 @@ class ConfigFilesDetector(Detector):
         return found
 
     def _one(self, label: str, data: dict[str, Any]) -> Detection | None:
-        text_config = data.get("text_config") if isinstance(data.get("text_config"), dict) else {}
+        nested = data.get("text_config")
+        text_config: dict[str, Any] = nested if isinstance(nested, dict) else {}
         qc = data.get("quantization_config") or data.get("compression_config") or text_config.get("quantization_config")
         if label != "config.json" and qc is None:
             qc = data  # the side files are the quantisation config themselves

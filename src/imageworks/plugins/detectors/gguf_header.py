@@ -18,9 +18,9 @@ from pathlib import Path
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Detector
 from imageworks.core.model import Detection, DetectionSubject
-from imageworks.plugins.detectors._files import list_files
 from imageworks.formats.gguf_facts import describe
 from imageworks.formats.gguf_reader import GGUFFormatError, GGUFHeader, read_header
+from imageworks.plugins.detectors._files import list_files
 
 log = logging.getLogger("imageworks.detection.gguf")
 

@@ -16,13 +16,13 @@ from typing import Any
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Detector
 from imageworks.core.model import Detection, DetectionSubject
-from imageworks.plugins.detectors._files import list_files, load_json
 from imageworks.formats.safetensors_reader import (
     SafetensorsFormatError,
     SafetensorsHeader,
     TensorEntry,
     read_header,
 )
+from imageworks.plugins.detectors._files import list_files, load_json
 
 log = logging.getLogger("imageworks.detection.safetensors")
 

@@ -15,8 +15,8 @@ import requests
 
 from imageworks.core.detection import FormatDetector
 from imageworks.core.interfaces import Detector
-from imageworks.core.plans import RemoteFileFact, SourceAnalysis
 from imageworks.core.model import Detection
+from imageworks.core.plans import RemoteFileFact, SourceAnalysis
 from imageworks.providers.huggingface.metadata import RepoSnapshot, fetch_snapshot, hf_token, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
 from imageworks.providers.huggingface.selection import gguf_groups, quant_label

@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import cast
 
 import attrs
 import httpx2
@@ -107,8 +108,10 @@ def _on_response(response: httpx2.Response) -> None:
             f"the Hub answered {response.url.path} with content encoding {', '.join(encodings)!r}",
             f"API answers must be plain or use {ACCEPTED_ENCODINGS}; check HF_ENDPOINT",
         )
-    # Decoding moves here: httpx2 sees a plain body and no longer decodes it.
-    response.stream = _BoundedStream(response.stream, encodings[0] if encodings else None, bounds, response.url.path)
+    # Decoding moves here: httpx2 sees a plain body and no longer decodes it. The hook is
+    # installed on a sync client only, whose responses carry a SyncByteStream.
+    raw = cast(httpx2.SyncByteStream, response.stream)
+    response.stream = _BoundedStream(raw, encodings[0] if encodings else None, bounds, response.url.path)
     if "content-encoding" in response.headers:
         del response.headers["content-encoding"]
 

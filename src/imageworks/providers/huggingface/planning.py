@@ -14,7 +14,14 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.plans import AcquireRequest, Acquisition, SourceContext
 from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, fetch_snapshot, hf_token, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
-from imageworks.providers.huggingface.selection import GGUF_PREFERENCE, QuantChooser, Selection, choose_files, container_of, is_optional
+from imageworks.providers.huggingface.selection import (
+    GGUF_PREFERENCE,
+    QuantChooser,
+    Selection,
+    choose_files,
+    container_of,
+    is_optional,
+)
 from imageworks.transfer.model import RemoteFile
 from imageworks.transfer.safety import safe_relative_path
 

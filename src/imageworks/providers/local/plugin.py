@@ -11,9 +11,9 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
+from imageworks.core.plans import SourceContext
 from imageworks.core.registry import Registry
 from imageworks.core.scratch import MemoryStore
-from imageworks.core.plans import SourceContext
 from imageworks.providers.local.report import ScanReport
 from imageworks.providers.local.scan import ScanOptions, apply_scan, plan_scan
 

@@ -32,8 +32,8 @@ from imageworks.core.model import Detection, EntryMetadata, RegistryEntry
 from imageworks.core.naming import default_backend, family_from_repo, variant_name
 from imageworks.core.query import is_testing
 from imageworks.core.readme import capture_readme
-from imageworks.core.registry import Registry
 from imageworks.core.recording import record_download
+from imageworks.core.registry import Registry
 from imageworks.providers.local.folders import find_model_folders
 
 log = logging.getLogger("imageworks.scan")

@@ -13,8 +13,8 @@ import os
 
 from imageworks.core.errors import ImageworksError
 from imageworks.core.model import RegistryEntry
-from imageworks.core.plans import AcquireRequest, Acquisition, AcquisitionPlan, SourceContext
 from imageworks.core.naming import ollama_family_and_quant
+from imageworks.core.plans import AcquireRequest, Acquisition, AcquisitionPlan, SourceContext
 from imageworks.providers.ollama.refs import pull_name
 from imageworks.providers.ollama.store import canonical_name
 from imageworks.transfer.model import ProgressCallback
@@ -41,9 +41,10 @@ def plan_pull(identifier: str, request: AcquireRequest, context: SourceContext) 
     _check_options(request, context)
     url = context.config.ollama_url
     presence = look_up(url, name)
-    state = {True: "already on the server; the pull checks it is current", False: "not on the server yet"}.get(
-        presence.present, f"the server did not say whether it has it ({presence.detail})"
-    )
+    if presence.present is None:
+        state = f"the server did not say whether it has it ({presence.detail})"
+    else:
+        state = "already on the server; the pull checks it is current" if presence.present else "not on the server yet"
     return Acquisition(
         source=SOURCE,
         display=canonical_name(name),

@@ -18,8 +18,6 @@ import attrs
 import httpx
 import ollama
 
-from imageworks.core.config import Config
-
 log = logging.getLogger("imageworks.ollama.api")
 
 DEFAULT_TIMEOUT = 3.0

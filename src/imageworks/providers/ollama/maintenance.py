@@ -64,7 +64,7 @@ def backfill_ollama_paths(registry: Registry, *, dry_run: bool = False, set_form
                 )
                 continue
             changes = _backfill_fields(entry, model, config, set_format)
-            registry.update(entry.name, lambda _, values=changes: values)
+            registry.update(entry.name, lambda _, values=changes: values)  # type: ignore[misc]  # mypy cannot infer a lambda with a default
             report.items.append(
                 ImportItem(
                     served_model_id=served_id,
@@ -154,7 +154,7 @@ def restore_ollama(
                 item.action, item.reason = "skip", "deprecated in the backup (use --include-deprecated)"
             else:
                 fields = {key: value for key, value in raw.items() if key != "name"}
-                registry.update(name, lambda _, values=fields: values)
+                registry.update(name, lambda _, values=fields: values)  # type: ignore[misc]  # mypy cannot infer a lambda with a default
                 item.reason = f"from {source}"
             report.items.append(item)
     return report

@@ -36,8 +36,8 @@ from imageworks.core.errors import ImageworksError, UnreadableFileError, UnsafeP
 from imageworks.core.naming import normalize_quant, ollama_family_and_quant
 from imageworks.core.regular_files import open_regular, read_regular_file, require_regular_file
 from imageworks.core.safe_paths import contained, require_sha256_digest
-from imageworks.formats.gguf_reader import GGUFFormatError, GGUFHeader, read_header
 from imageworks.formats.gguf_facts import describe
+from imageworks.formats.gguf_reader import GGUFFormatError, GGUFHeader, read_header
 
 log = logging.getLogger("imageworks.ollama.store")
 
