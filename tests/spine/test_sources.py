@@ -84,13 +84,23 @@ def test_a_raising_handles_is_reported_and_skipped() -> None:
 
 
 def _imports(path: Path) -> set[str]:
+    """Modules ``path`` imports at run time (``if TYPE_CHECKING:`` blocks do not count)."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for child in node.orelse:
+                visit(child)
+            return
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")))
     return names
 
 
@@ -117,3 +127,27 @@ def test_dependencies_point_down() -> None:
     for path in sorted((SRC / "cli").rglob("*.py")):
         problems.extend(f"{path.relative_to(SRC)} imports {n}" for n in _imports(path) if n.startswith("imageworks.providers"))
     assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("plugin", "commands"),
+    [
+        ("source-local", [["scan", "--base", "."], ["scan", "--base", ".", "--dry-run"]]),
+        ("source-ollama", [["import-ollama", "--no-api"], ["backfill-ollama-paths"], ["restore-ollama", "--dry-run"],
+                           ["download", "ollama://llama3:8b", "--dry-run"]]),
+    ],
+)
+def test_commands_of_a_disabled_source_refuse_in_one_line(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], plugin: str,
+    commands: list[list[str]],
+) -> None:
+    monkeypatch.chdir(isolated)
+    monkeypatch.setenv("IMAGEWORKS_DISABLE_PLUGINS", plugin)
+    plugins.reset_plugins()
+    for command in commands:
+        result = cli(capsys, *command)
+        assert result.code == 1, command
+        (line,) = result.err.strip().splitlines()
+        assert f"plugin '{plugin}' is disabled by IMAGEWORKS_DISABLE_PLUGINS" in line, line
+    assert cli(capsys, "list", "--json").code == 0
+    assert plugins.get_plugins().source_for("owner/repo").name == "huggingface"
