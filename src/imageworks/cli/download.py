@@ -73,7 +73,7 @@ def download_command(
         engine="aria2" if use_aria2 else ("python" if no_aria2 else None),
     )
     context = app.source_context(interactive=not non_interactive)
-    plain_rerun = not (force or dry_run or format_hint or weights or include_optional or support_repo or location)
+    plain_rerun = not (force or dry_run or format_hint or weights or include_optional or support_repo or sha256)
     if plain_rerun:
         current = _installed(source, model, request, context)
         if current is not None:

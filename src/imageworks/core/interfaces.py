@@ -71,7 +71,8 @@ class Source:
 
     def installed(self, identifier: str, request: AcquireRequest, context: SourceContext) -> RegistryEntry | None:
         """A quick answer for a plain re-run: the entry when ``identifier`` is installed
-        and current, else ``None`` (then the full plan runs). Must be cheap."""
+        and current where ``request.location`` says, else ``None`` (then the full plan
+        runs). Must be cheap."""
         return None
 
     def analyze(self, identifier: str, context: SourceContext) -> SourceAnalysis:

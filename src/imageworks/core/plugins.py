@@ -101,7 +101,6 @@ class PluginHost:
             pm.enable_tracing()
 
         records: dict[str, PluginRecord] = {}
-        dists = _distributions()
         allow = _names(environ, "IMAGEWORKS_LOAD_PLUGINS")
         deny = _names(environ, "IMAGEWORKS_DISABLE_PLUGINS") or set()
         if deny & ESSENTIAL_PLUGINS:
@@ -114,20 +113,18 @@ class PluginHost:
         for ep in sorted(entry_points, key=lambda e: e.name):
             builtin = ep.value.startswith(BUILTIN_PREFIX)
             if ep.name in deny or (allow is not None and not builtin and ep.name not in allow):
-                dist, version = dists.get(ep.name, (None, None))
                 records[ep.name] = PluginRecord(
-                    name=ep.name, module=ep.value, distribution=dist, version=version, status="disabled"
+                    name=ep.name, module=ep.value, distribution=None, version=None, status="disabled"
                 )
             else:
                 wanted.append(ep.name)
 
         def failed(_manager: Any, ep: importlib.metadata.EntryPoint, error: BaseException) -> None:
-            dist, version = dists.get(ep.name, (None, None))
             records[ep.name] = PluginRecord(
                 name=ep.name,
                 module=ep.value,
-                distribution=dist,
-                version=version,
+                distribution=None,
+                version=None,
                 status="failed",
                 error=_one_line(error),
             )
@@ -140,12 +137,11 @@ class PluginHost:
             on_missing_entrypoints_callback=None,
         )
         for extension in manager:
-            dist, version = dists.get(extension.name, (None, None))
             record = PluginRecord(
                 name=extension.name,
                 module=extension.entry_point.value,
-                distribution=dist,
-                version=version,
+                distribution=None,
+                version=None,
                 status="loaded",
             )
             error = _register(pm, extension.plugin, extension.name)
@@ -167,6 +163,12 @@ class PluginHost:
         self.detectors()
         self.registry_backends()
         self.gui_panels()
+        # Distributions are read only here: scanning every installed package's metadata
+        # costs more than the rest of start-up, and only `plugins` shows them.
+        dists = _distributions()
+        for name, record in self._records.items():
+            dist, version = dists.get(name, (None, None))
+            self._records[name] = _with(record, distribution=dist, version=version)
         return [self._records[name] for name in sorted(self._records)]
 
     # -- typed access to the hooks -------------------------------------------------------

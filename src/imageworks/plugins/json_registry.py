@@ -28,9 +28,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import filelock
 import orjson
 
 from imageworks.core.config import Config
@@ -38,6 +37,9 @@ from imageworks.core.errors import ImageworksError, RegistryCorruptError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import BackupSet, LayerName, RegistryBackend, RegistryLayers, RegistryStore
 from imageworks.core.layers import dump_layer, merge_layers
+
+if TYPE_CHECKING:
+    import filelock
 
 CURATED = "model_registry.curated.json"
 DISCOVERED = "model_registry.discovered.json"
@@ -157,7 +159,7 @@ class JsonRegistryStore(RegistryStore):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.description = str(folder)
-        self._lock = filelock.FileLock(str(folder / LOCK), timeout=LOCK_TIMEOUT_SECONDS)
+        self._lock: filelock.FileLock | None = None  # made on first write: importing filelock costs start-up time
 
     def layer_path(self, layer: LayerName) -> Path:
         """The file behind ``curated``, ``discovered`` or ``merged``."""
@@ -167,8 +169,10 @@ class JsonRegistryStore(RegistryStore):
         """The file path of ``layer``."""
         return str(self.layer_path(layer))
 
-    def _acquire(self, timeout: float = LOCK_TIMEOUT_SECONDS) -> None:
+    def _acquire(self, timeout: float = LOCK_TIMEOUT_SECONDS) -> filelock.FileLock:
         """Create the folder and take the lock, or raise one clear error."""
+        import filelock
+
         lock = self.folder / LOCK
         if self.folder.exists() and not self.folder.is_dir():
             raise ImageworksError(
@@ -181,7 +185,10 @@ class JsonRegistryStore(RegistryStore):
                     f"the registry lock {lock} is a symbolic link; refusing to open it",
                     "delete the link; imageworks creates a plain lock file there",
                 )
+            if self._lock is None:
+                self._lock = filelock.FileLock(str(lock), timeout=LOCK_TIMEOUT_SECONDS)
             self._lock.acquire(timeout=timeout)
+            return self._lock
         except filelock.Timeout as error:
             raise ImageworksError(
                 f"the registry in {self.folder} stayed locked for {timeout:.0f}s",
@@ -198,7 +205,7 @@ class JsonRegistryStore(RegistryStore):
 
         Creates the folder and the lock file if missing; writes nothing else.
         """
-        self._acquire(PREFLIGHT_LOCK_SECONDS)
+        lock = self._acquire(PREFLIGHT_LOCK_SECONDS)
         try:
             for layer in ("curated", "discovered", "merged"):
                 path = self.layer_path(layer)
@@ -217,7 +224,7 @@ class JsonRegistryStore(RegistryStore):
                 ) from error
             self.read()
         finally:
-            self._lock.release()
+            lock.release()
 
     def read(self) -> RegistryLayers:
         """Both layers as they are now (writers replace files atomically, so no lock)."""
@@ -229,7 +236,7 @@ class JsonRegistryStore(RegistryStore):
     @contextmanager
     def transaction(self) -> Iterator[RegistryLayers]:
         """Lock, read, yield for changes, then write the layers that changed and the snapshot."""
-        self._acquire()
+        lock = self._acquire()
         try:
             layers = self.read()
             before = {"curated": dump_layer(layers.curated), "discovered": dump_layer(layers.discovered)}
@@ -242,7 +249,7 @@ class JsonRegistryStore(RegistryStore):
                     _atomic_write(path, data)
             self._write_merged(layers)
         finally:
-            self._lock.release()
+            lock.release()
 
     def _write_merged(self, layers: RegistryLayers) -> None:
         path = self.layer_path("merged")

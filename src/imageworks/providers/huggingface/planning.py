@@ -13,7 +13,7 @@ from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
 from imageworks.core.plans import AcquireRequest, Acquisition, SourceContext
 from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, fetch_snapshot, hf_token, resolve_url
-from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
+from imageworks.providers.huggingface.refs import ModelRef, branch_of, parse_model_ref
 from imageworks.providers.huggingface.selection import (
     GGUF_PREFERENCE,
     QuantChooser,
@@ -24,11 +24,6 @@ from imageworks.providers.huggingface.selection import (
 )
 from imageworks.transfer.model import RemoteFile
 from imageworks.transfer.safety import safe_relative_path
-
-
-def branch_of(ref: ModelRef) -> str | None:
-    """The branch that names the folder (``@branch``); None for the default branch."""
-    return ref.revision if ref.revision and ref.revision != "main" else None
 
 
 def plan_hub_download(identifier: str, request: AcquireRequest, context: SourceContext) -> Acquisition:

@@ -46,12 +46,22 @@ class HuggingFaceSource(Source):
     def installed(self, identifier: str, request: AcquireRequest, context: SourceContext) -> RegistryEntry | None:
         """The entry when the repo is installed at the branch's current commit (one small request)."""
         from imageworks.providers.huggingface.quick_check import installed_at_current_commit
-        from imageworks.providers.huggingface.refs import parse_model_ref
+        from imageworks.providers.huggingface.refs import branch_of, parse_model_ref
 
         ref = parse_model_ref(identifier, context.config.hf_endpoint)
         if ref.filename:
             return None
-        return installed_at_current_commit(ref, context.config.hf_endpoint, context.registry)
+        target = None
+        if request.location:  # a label or a path routes the same whatever the format
+            from imageworks.core.model import RouteRequest
+            from imageworks.core.routing import resolve_route, target_directory
+
+            branch = branch_of(ref)
+            route = resolve_route(
+                RouteRequest(model_id=ref.repo_id, format_type=None, branch=branch, location=request.location), context.config, context.plugins
+            )
+            target = target_directory(route.root, ref.repo_id, branch)
+        return installed_at_current_commit(ref, context.config.hf_endpoint, context.registry, target)
 
     def analyze(self, identifier: str, context: SourceContext) -> SourceAnalysis:
         """Formats, GGUF quants and files of the repo, from metadata and its config.json."""

@@ -31,13 +31,21 @@ MAX_ANSWER = 16 * 1024 * 1024  # a model-info answer with siblings of a 10k-file
 TIMEOUT = 10.0
 
 
-def installed_at_current_commit(ref: ModelRef, endpoint: str, registry: Registry) -> RegistryEntry | None:
-    """The installed entry of ``ref`` when the Hub's branch still points at its recorded commit."""
+def installed_at_current_commit(
+    ref: ModelRef, endpoint: str, registry: Registry, target: Path | None = None
+) -> RegistryEntry | None:
+    """The installed entry of ``ref`` when the Hub's branch still points at its recorded commit.
+
+    With ``target`` (the folder ``--location`` routes to), only an installation in that
+    folder counts.
+    """
     try:
         entry = _only_installed_entry(ref, registry)
     except ImageworksError:
         return None  # a registry problem: the full pipeline's preflight explains it
     if entry is None or not entry.revision or not _files_intact(entry):
+        return None
+    if target is not None and os.path.normpath(entry.download_path or "") != os.path.normpath(target.absolute()):
         return None
     commit = current_commit(ref, endpoint)
     return entry if commit == entry.revision else None

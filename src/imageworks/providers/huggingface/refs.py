@@ -34,6 +34,11 @@ class ModelRef:
         return f"{self.repo_id}@{self.revision}" if self.revision else self.repo_id
 
 
+def branch_of(ref: ModelRef) -> str | None:
+    """The branch that names the folder (``@branch``); None for the default branch."""
+    return ref.revision if ref.revision and ref.revision != "main" else None
+
+
 def _checked(repo_id: str, original: str) -> str:
     if not REPO_ID.match(repo_id) or ".." in repo_id or "--" in repo_id:
         raise ImageworksError(

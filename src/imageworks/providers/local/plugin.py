@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
-from imageworks.core.plans import SourceContext
 from imageworks.core.registry import Registry
 from imageworks.core.scratch import MemoryStore
-from imageworks.providers.local.report import ScanReport
-from imageworks.providers.local.scan import ScanOptions, apply_scan, plan_scan
+
+if TYPE_CHECKING:  # the scan machinery loads only when a scan runs, not at every start-up
+    from imageworks.core.plans import SourceContext
+    from imageworks.providers.local.report import ScanReport
 
 
 class LocalSource(Source):
@@ -30,6 +31,9 @@ class LocalSource(Source):
         Options: ``base`` (required), ``update_existing``, ``include_testing``,
         ``fallback_format``, ``backend``.
         """
+        from imageworks.providers.local.report import ScanReport
+        from imageworks.providers.local.scan import ScanOptions, apply_scan, plan_scan
+
         scan = ScanOptions(
             base=Path(options["base"]).expanduser(),
             include_testing=bool(options.get("include_testing")),
@@ -63,6 +67,8 @@ class LocalSource(Source):
             detectors = options["plugins"].detectors()
         if detectors is None:
             raise ImageworksError("the local source needs options['detectors'] or options['plugins'] to discover")
+        from imageworks.providers.local.scan import ScanOptions, plan_scan
+
         base = Path(options.get("base") or config.model_root)
         for item in plan_scan(ScanOptions(base=base), registry, config, [], detectors):
             if item.action == "add" and item.name:
