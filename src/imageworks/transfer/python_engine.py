@@ -460,6 +460,7 @@ class _Run:
         self.error: BaseException | None = None
         self.bad: list[tuple[PlannedFile, str]] = []
         self.stop = threading.Event()
+        self.wake = threading.Event()  # set when a worker leaves: the main loop looks at once, not at its next tick
         parallel_files = max(1, min(job.max_parallel_files, len(items) or 1))
         limit = max(1, job.max_connections) * parallel_files
         # start with a few streams (or one per file that may run at once, if more); the
@@ -499,7 +500,8 @@ class _Run:
                     last_save = now
                 if not self.workers and (self.error is not None or not self.scheduler.has_work()):
                     break
-                time.sleep(0.05)
+                self.wake.wait(0.05)
+                self.wake.clear()
         finally:
             self._halt()
             for worker in self.workers:
@@ -591,6 +593,7 @@ class _Run:
                 with self.lock:
                     self.active -= 1
             session.close()
+            self.wake.set()
 
     def _retire(self) -> bool:
         """Leave (and stop counting this worker) when the governor lowered the stream count."""

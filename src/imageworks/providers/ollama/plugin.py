@@ -58,7 +58,7 @@ class OllamaSource(Source):
         """The entry when it is recorded and the server still serves that blob (one ``show``)."""
         from imageworks.providers.ollama.acquiring import installed_entry
 
-        return installed_entry(identifier, context)
+        return installed_entry(identifier, request, context)
 
     def import_models(self, registry: Registry, options: Mapping[str, Any], context: SourceContext) -> ImportReport:
         """Record every model of the local store and server (``import-ollama``).
