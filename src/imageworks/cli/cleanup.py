@@ -145,7 +145,9 @@ def preview_simple_slugs_command(app: AppContext, include_ollama: bool, include_
         data = plan.to_json()
         out.emit_json({"items": data["items"], "collisions": data["collisions"]})
         return
-    _slug_table(plan, "Simple slugs (preview)")
+    rows = [[i.name, i.current_slug, i.base_slug, i.display_name, ", ".join(i.collides_with)] for i in plan.items]
+    if rows:
+        out.table("Simple slugs (preview)", ["Variant", "Slug now", "Simple slug", "Display name", "Collides with"], rows)
     collisions = plan.collisions()
     for base, names in collisions.items():
         out.warn(f"{base!r} is proposed for {', '.join(names)}")
