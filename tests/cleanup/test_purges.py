@@ -190,3 +190,17 @@ def test_a_damaged_layer_stops_the_command_before_any_write(
     assert result.code == 1 and result.err.startswith("Error: registry file") and damaged in result.err
     assert result.err.count("\n") == 1
     assert snapshot(registry) == before
+
+
+def test_purge_hf_sees_through_a_linked_weights_root(isolated: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    real = isolated / "disk" / "weights"
+    folder = make_model(real, "acme/linked")
+    (isolated / "link").symlink_to(real)
+    monkeypatch.setenv("IMAGEWORKS_MODEL_ROOT", str(isolated / "link"))
+    write_layers(isolated, curated=[], discovered=[
+        {"name": "linked-vllm", "backend": "vllm", "download_path": str(folder)},
+        {"name": "beside-vllm", "backend": "vllm", "download_path": str(isolated / "disk" / "weights-old" / "x")},
+    ])
+    result = cli(capsys, "purge-hf", "--dry-run", "--json")
+    assert [i["name"] for i in result.json()["items"]] == ["linked-vllm"]  # recorded by its real path, still under the root

@@ -152,14 +152,22 @@ def plan_reset_discovered(registry: Registry, backend: str | None) -> CleanupRep
     return report
 
 
-def under_root(path: str | None, root: Path) -> bool:
-    """Whether ``path`` lies strictly inside ``root``, as written or with links resolved."""
+def root_forms(root: Path) -> tuple[Path, ...]:
+    """``root`` as written (made absolute) and with links resolved, for :func:`under_root`."""
+    written = Path(os.path.normpath(root.expanduser().absolute()))
+    return tuple(dict.fromkeys((written, root.expanduser().resolve())))
+
+
+def under_root(path: str | None, roots: tuple[Path, ...]) -> bool:
+    """Whether ``path`` lies strictly inside one of ``roots`` (:func:`root_forms`), as
+    written or with links resolved."""
     if not path or "://" in path:
         return False
     candidate = Path(os.path.normpath(Path(path).expanduser().absolute()))
-    roots = {Path(os.path.normpath(root.expanduser().absolute())), root.expanduser().resolve()}
-    targets = {candidate, candidate.resolve()}
-    return any(t != r and t.is_relative_to(r) for t in targets for r in roots)
+    if any(candidate != r and candidate.is_relative_to(r) for r in roots):
+        return True
+    real = candidate.resolve()
+    return any(real != r and real.is_relative_to(r) for r in roots)
 
 
 def plan_purge_hf(registry: Registry, weights_root: Path, backend: str | None) -> CleanupReport:
@@ -167,10 +175,11 @@ def plan_purge_hf(registry: Registry, weights_root: Path, backend: str | None) -
     layers, entries = registry.layers(), registry.entries()
     wanted = check_backend(backend, entries)
     report = CleanupReport(command="purge-hf", dry_run=registry.is_scratch)
+    roots = root_forms(weights_root)
     for entry in entries:
         if wanted is not None and entry.backend.lower() != wanted:
             continue
-        if under_root(entry.download_path, weights_root):
+        if under_root(entry.download_path, roots):
             report.items.append(_discovered_record(entry, layers, f"files under {weights_root}"))
     return report
 
