@@ -101,3 +101,13 @@ def test_nothing_to_prune_leaves_the_bytes(isolated: Path, capsys: pytest.Captur
     result = cli(capsys, "prune-duplicates")
     assert result.code == 0 and "nothing to do" in result.err
     assert snapshot(isolated) == before
+
+
+def test_dry_run_plans_what_the_real_run_does(duplicated: dict[str, str], isolated: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    before = snapshot(isolated)
+    dry = cli(capsys, "prune-duplicates", "--dry-run", "--json").json()
+    assert snapshot(isolated) == before and dry["applied"] is False and dry["counts"]["remove"] == 3
+    real = cli(capsys, "prune-duplicates", "--json").json()
+    assert (real["items"], real["notes"], real["applied"]) == (dry["items"], dry["notes"], True)
+    assert cli(capsys, "prune-duplicates", "--json").json()["counts"]["remove"] == 0  # and then there are none
