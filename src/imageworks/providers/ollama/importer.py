@@ -117,8 +117,8 @@ def import_ollama(
 
     The store and server come from ``registry.config``. With ``dry_run`` (or a scratch
     ``registry``) the same work is done on a scratch copy and the report says so.
-    ``location`` is the label recorded as ``download_location`` (default: the label of
-    the configured root holding the store, else ``ollama``). With
+    ``location`` is the label recorded as ``download_location`` (default: the label the
+    entry already has, else that of the configured root holding the store, else ``ollama``). With
     ``deprecate_placeholders``, older logical-only Ollama entries are marked deprecated
     when a real import now covers their ``served_model_id`` or their model is gone.
     """
@@ -184,7 +184,9 @@ def _record_all(
                         origin=other.origin,
                     )
                 )
-        entry = _record(registry, primary, config, backend, location or _location_label(config, primary))
+        # Without --location, an entry keeps the label it has (rebuild-ollama --location, then discover-all).
+        label = location or (before.get(name) or {}).get("download_location") or _location_label(config, primary)
+        entry = _record(registry, primary, config, backend, label)
         if aliases:
             entry = registry.update(name, _add_aliases(aliases))
         after = to_compact_dict(entry)
