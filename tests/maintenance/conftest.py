@@ -6,6 +6,7 @@ Nothing reaches a real Hub or Ollama: ``HF_ENDPOINT`` points at the loopback Hub
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,20 @@ def ollama_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeOllamaS
     store.add_model("llama3:8b", digest)
     monkeypatch.setenv("OLLAMA_MODELS", str(store.root))
     return store
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeOllamaStore:
+    """An empty real-format Ollama store that ``$OLLAMA_MODELS`` points at."""
+    fake = FakeOllamaStore(tmp_path / "ollama-models")
+    monkeypatch.setenv("OLLAMA_MODELS", str(fake.root))
+    return fake
+
+
+@pytest.fixture
+def tiny_gguf(tmp_path: Path) -> Callable[..., bytes]:
+    """Bytes of a small valid GGUF: ``tiny_gguf(file_type=15, seed=0)`` (15 is Q4_K_M)."""
+    counter = iter(range(10**6))
+    return lambda file_type=15, seed=0: write_gguf(
+        tmp_path / "ggufs" / f"tiny-{next(counter)}.gguf", file_type, tokens=None, seed=seed, name=f"tiny {seed}"
+    ).read_bytes()

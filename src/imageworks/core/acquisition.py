@@ -158,6 +158,7 @@ def _transfer_and_record(
         license=readme.get("license"),
         chat_template=chat_template_status(plan.target, detections),
         detection_evidence=list(best.evidence) if best else [],
+        quant_scheme=best.details.get("quant_scheme") if best else None,
     )
     entry = record_download(
         hf_id=acquisition.hf_id,

@@ -23,7 +23,6 @@ from typing import Any
 
 import orjson
 
-
 #: Fields a person keeps in the curated layer; a curated value of one is never overwritten.
 #: ``aliases`` is the older spelling of ``model_aliases`` that some hand-kept files use.
 HUMAN_FIELDS = frozenset(

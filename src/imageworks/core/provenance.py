@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ def _checked(item: Any, path: Path) -> Provenance | None:
     if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
         log.warning("ignoring a malformed record in %s", path)
         return None
-    checks = {
+    checks: dict[str, Callable[[str], object]] = {
         "source_provider": _LABEL.fullmatch,
         "hf_id": _HF_ID.fullmatch,
         "revision": _REVISION.fullmatch,

@@ -174,6 +174,7 @@ def apply_scan(
                 license=readme.get("license"),
                 chat_template=chat_template_status(folder, item.detections),
                 detection_evidence=item.evidence,
+                quant_scheme=item.detections[0].details.get("quant_scheme") if item.detections else None,
             )
             kept = item.kept or Provenance(name=item.name or "")
             entry = record_download(

@@ -120,7 +120,9 @@ def import_ollama(
     ``location`` is the label recorded as ``download_location`` (default: the label the
     entry already has, else that of the configured root holding the store, else ``ollama``). With
     ``deprecate_placeholders``, older logical-only Ollama entries are marked deprecated
-    when a real import now covers their ``served_model_id`` or their model is gone.
+    when a real import now covers their ``served_model_id`` or their model is gone; a
+    covered placeholder's roles, role priorities and capabilities pass to the entry that
+    covers it (``superseded_by`` names it), so ``list-roles`` still finds them.
     """
     registry = working_registry(registry, dry_run)
     config = registry.config
@@ -266,16 +268,35 @@ def _deprecate(registry: Registry, catalog: Catalog, report: ImportReport, recor
             continue
         served_id = entry.served_model_id or (entry.download_path or "").removeprefix("ollama://") or None
         served = canonical_name(served_id) if served_id else None
-        if served in real:
-            reason = f"covered by {real[served]}"
+        replacement = real.get(served) if served else None
+        if replacement is not None:
+            reason = f"covered by {replacement}"
+            registry.update(replacement, _inherit_serving_intent(entry))
         elif served and catalog.authoritative and served not in present:
             reason = "no longer in Ollama"
         else:
             continue
-        registry.update(entry.name, lambda _: {"deprecated": True})
+        changes: dict[str, Any] = {"deprecated": True, "superseded_by": replacement}
+        registry.update(entry.name, lambda _, values=changes: values)  # type: ignore[misc]  # mypy cannot infer a lambda with a default
         report.items.append(
             ImportItem(served_model_id=entry.served_model_id, variant=entry.name, action="deprecate", reason=reason)
         )
+
+
+def _inherit_serving_intent(placeholder: RegistryEntry) -> Callable[[RegistryEntry | None], dict[str, Any]]:
+    """A change giving the entry that replaces ``placeholder`` its roles, role priorities
+    and capabilities (the entry's own values first), so deprecating loses none."""
+
+    def change(current: RegistryEntry | None) -> dict[str, Any]:
+        own = current or RegistryEntry(name=placeholder.name)
+        roles = list(dict.fromkeys([*own.roles, *placeholder.roles]))
+        return {
+            "roles": roles,
+            "role_priorities": {**placeholder.role_priorities, **own.role_priorities},
+            "capabilities": {**placeholder.capabilities, **own.capabilities},
+        }
+
+    return change
 
 
 def import_model(
