@@ -70,6 +70,7 @@ def test_guide_6_7_keeps_every_model_and_its_provenance(
     assert provenance({n: after[n] for n in downloads}) == provenance(downloads)
     (ollama,) = (e for e in after.values() if e["source_provider"] == "ollama")
     assert ollama["served_model_id"] == "llama3:8b" and ollama["download_location"] == "linux_wsl"
+    assert ollama["downloaded_at"] == before[ollama["name"]]["downloaded_at"]  # when Ollama pulled it, not now
 
 
 def test_ingest_names_the_configured_roots_it_skipped(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:

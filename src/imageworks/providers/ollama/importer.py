@@ -5,7 +5,8 @@ quant from the GGUF header, the config blob or the tag), ``served_model_id`` kee
 Ollama name and the path is the GGUF model blob (``ollama://<name:tag>`` when only the
 server knows the model). Every entry is recorded inside one registry batch of the
 :class:`Registry` the caller opened, with the blob's digest passed as known so no blob
-is re-hashed; importing twice leaves the registry bytes identical. A dry run runs the
+is re-hashed; importing twice leaves the registry bytes identical. ``downloaded_at`` is
+when Ollama wrote the model's manifest (the pull), so it survives ``rebuild-ollama``. A dry run runs the
 same code on :meth:`Registry.scratch` and writes nothing.
 """
 
@@ -245,6 +246,7 @@ def _record(registry: Registry, model: FoundModel, config: Config, backend: str,
         source_provider="ollama",
         metadata=metadata,
         known_digests=known,
+        downloaded_at=model.pulled_at,  # the pull's time, so a purge and re-import keeps it
         registry=registry,
     )
 
