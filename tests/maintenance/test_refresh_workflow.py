@@ -59,6 +59,12 @@ def test_guide_6_7_keeps_every_model_and_its_provenance(
     purge = cli(capsys, "purge-imported", "--apply", "--providers", "all", program="loader")
     assert purge.code == 0, purge.err
     assert listed(capsys) == {}
+    files = sorted((isolated / "registry").glob("model_registry*.json"))
+    saved = [f.read_bytes() for f in files]
+    dry = cli(capsys, "ingest-local-hf", "--root", weights, "--dry-run", "--json", program="loader")
+    assert dry.code == 0, dry.err
+    assert [(i["action"], i["provenance"]) for i in dry.json()] == [("add", "record"), ("add", "record")]
+    assert [f.read_bytes() for f in files] == saved  # the dry run wrote nothing
     ingest = cli(capsys, "ingest-local-hf", "--root", weights, program="loader")
     assert ingest.code == 0, ingest.err
     assert str(isolated / "lmstudio") in ingest.err  # the LM Studio root was scanned too, and said so
@@ -100,3 +106,18 @@ def test_a_forged_provenance_record_cannot_point_outside_its_folder(
     assert entry["hf_id"] == "acme/thing" and entry.get("download_root") is None
     assert entry["download_location"] == "linux_wsl"  # the forged label is not a label
     assert entry["source_provider"] == "huggingface" and entry["downloaded_at"] == "2025-01-02T03:04:05+00:00"
+
+
+def test_a_rescan_without_a_record_keeps_what_the_download_recorded(
+    hub_server: HubServer, hf_client_env: Path, tiny_repo: Path, isolated: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    label_alias(isolated)
+    assert cli(capsys, "download", TINY_REPO, "--location", "archive", "--no-aria2").code == 0
+    before = listed(capsys)
+    folder = isolated / "weights" / "acme" / "tiny-model"
+    (folder / ".cache" / "imageworks" / "provenance.json").unlink()  # a download made before records existed
+    time.sleep(1.1)
+    report = cli(capsys, "discover-all", "--hf-root", str(isolated / "weights"), "--json", program="loader")
+    assert report.code == 0, report.err
+    assert [i["provenance"] for i in report.json()["scan"]] == ["registry"]
+    assert provenance(listed(capsys)) == provenance(before)  # label archive, source, downloaded_at kept
