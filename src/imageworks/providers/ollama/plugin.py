@@ -55,7 +55,8 @@ class OllamaSource(Source):
         return acquire_pull(plan, context, progress)
 
     def installed(self, identifier: str, request: AcquireRequest, context: SourceContext) -> RegistryEntry | None:
-        """The entry when it is recorded and the server still serves that blob (one ``show``)."""
+        """The entry when it is recorded, the server still serves that blob (one ``show``)
+        and it carries the label ``--location`` asks for (else the import records it)."""
         from imageworks.providers.ollama.acquiring import installed_entry
 
         return installed_entry(identifier, request, context)
