@@ -11,8 +11,8 @@ transfer, sha256 verification, detection and recording. ``ours-inproc`` (only wh
 in ``--tools``) is the old in-process figure: ``PythonEngine().fetch`` called in this
 process, transfer and verification only.
 
-nginx (Debian's) serves the bytes on 127.0.0.1, once unthrottled and once with
-``limit_rate`` per connection, like a CDN. The loopback Hub from ``tests/support`` answers
+nginx (Debian's) serves the bytes on 127.0.0.1, once unthrottled and once through
+``cap_relay.py``, which caps each TCP connection with no burst, like a CDN. The loopback Hub from ``tests/support`` answers
 the API and redirects each ``resolve`` URL to nginx under another origin (``localhost``),
 as huggingface.co redirects to its CDN, so every tool starts from the same ``resolve`` URLs.
 
@@ -60,6 +60,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from imageworks.transfer import PythonEngine, RemoteFile, TransferJob
 from tests.support.hub_server import HubServer
 
+# nginx serves the bytes unthrottled; the capped port is ``cap_relay.py`` in front of it,
+# which paces each TCP connection with no burst (its docstring says why nginx's own
+# ``limit_rate`` and ``proxy_download_rate`` would not do).
 NGINX_CONF = """
 user root;
 worker_processes 2;
@@ -73,9 +76,9 @@ http {{
   keepalive_requests 100000;
   default_type application/octet-stream;
   server {{ listen 127.0.0.1:{fast}; root {root}/www; }}
-  server {{ listen 127.0.0.1:{capped}; root {root}/www; limit_rate {cap}m; }}
 }}
 """
+CAP_RELAY = Path(__file__).with_name("cap_relay.py")
 
 PEERS = ("curl", "aria2c", "hf")
 OURS_TOOLS = ("ours", "ours-aria2")  # our console script, as a process
@@ -163,15 +166,31 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_nginx(root: Path, cap_mb: int) -> tuple[subprocess.Popen[bytes], int, int]:
-    """nginx serving ``root/www`` on two ports: unthrottled and ``limit_rate cap_mb``m per connection."""
+class Servers:
+    """nginx and the cap relay in front of it, stopped together."""
+
+    def __init__(self, processes: list[subprocess.Popen[bytes]]) -> None:
+        self.processes = processes
+
+    def terminate(self) -> None:
+        for process in self.processes:
+            process.terminate()
+
+    def wait(self) -> None:
+        for process in self.processes:
+            process.wait()
+
+
+def start_nginx(root: Path, cap_mb: int) -> tuple[Servers, int, int]:
+    """nginx serving ``root/www`` unthrottled, and the same at ``cap_mb`` MiB/s per connection."""
     fast, capped = free_port(), free_port()
     conf = root / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(root=root, fast=fast, capped=capped, cap=cap_mb), encoding="utf-8")
+    conf.write_text(NGINX_CONF.format(root=root, fast=fast), encoding="utf-8")
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    process = subprocess.Popen([nginx, "-c", str(conf), "-g", "daemon off;"])
+    processes = [subprocess.Popen([nginx, "-c", str(conf), "-g", "daemon off;"])]
+    processes.append(subprocess.Popen([sys.executable, str(CAP_RELAY), str(capped), str(fast), str(cap_mb * 1024 * 1024)]))
     time.sleep(0.5)
-    return process, fast, capped
+    return Servers(processes), fast, capped
 
 
 def serve_repo(hub: HubServer, www: Path, repo_id: str, folder: Path) -> list[RemoteFile]:
@@ -423,7 +442,7 @@ def main() -> None:
     parser.add_argument("--big-mib", type=int, default=2048)
     parser.add_argument("--shard-mib", type=int, default=64)
     parser.add_argument("--shards", type=int, default=8)
-    parser.add_argument("--cap-mb", type=int, default=25, help="nginx limit_rate per connection, MB/s")
+    parser.add_argument("--cap-mb", type=int, default=25, help="per-connection cap (benchmarks/cap_relay.py), MiB/s")
     parser.add_argument("--runs", type=int, default=3, help="runs per tool and case; the median is reported")
     parser.add_argument("--tools", default=TOOLS, help=f"comma-separated, default {TOOLS}; also ours-inproc")
     parser.add_argument("--scenarios", default="unthrottled,capped")

@@ -67,13 +67,14 @@ def test_resume_after_kill_9(engine_name: str, hub_server: HubServer, tmp_path: 
     assert not partial.exists() and not state.exists()
 
 
-def _settle(rate_of_level, max_level: int) -> int:
-    governor = ConnectionGovernor(max_level)
+def _settle(rate_of_level, max_level: int, *, behind=lambda level: False, latency: float = 0.0,
+            start: int = 1) -> int:
+    governor = ConnectionGovernor(max_level, level=start, latency=latency)
     now, total = 0.0, 0.0
     for _ in range(200):
         now += 0.05
         total += rate_of_level(governor.level) * 0.05
-        governor.observe(now, int(total))
+        governor.observe(now, int(total), behind=behind(governor.level))
     assert governor.settled
     return governor.level
 
@@ -88,3 +89,25 @@ def test_governor_adds_streams_while_each_is_capped() -> None:
 
 def test_governor_stops_at_the_knee() -> None:
     assert _settle(lambda level: 25e6 * min(level, 4), 16) == 4  # the link saturates at 4 streams
+
+
+def test_governor_adds_no_streams_while_the_hash_lags() -> None:
+    # streams that would pay on the wire, but the receiver is CPU-bound: keep the 4 it has
+    assert _settle(lambda level: 25e6 * level, 16, behind=lambda level: True, start=4) == 4
+    assert _settle(lambda level: 25e6 * level, 16, behind=lambda level: level >= 4, start=1) == 4
+
+
+def test_governor_reaches_the_cap_ceiling_fast_and_waits_longer_on_a_far_link() -> None:
+    def reached_max_at(latency: float) -> float:
+        governor = ConnectionGovernor(16, level=4, latency=latency)
+        now, total = 0.0, 0.0
+        while governor.level < 16:
+            now += 0.01
+            total += 25e6 * governor.level * 0.01
+            governor.observe(now, int(total))
+            assert now < 5
+        return now
+
+    assert reached_max_at(0.0) <= 0.25  # loopback or a near CDN: one 0.05 s warm-up and one 0.15 s window
+    far = reached_max_at(0.1)  # 100 ms to the first byte: warm-up >= 0.2 s and window >= 0.4 s
+    assert 0.6 <= far <= 0.7

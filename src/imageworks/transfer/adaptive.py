@@ -8,6 +8,10 @@ count by ``step`` while each step raises throughput by at least ``gain``; the fi
 that does not pay is undone and the count is then kept. Steps of 4 reach 16 streams
 from 4 in one measurement (about 0.2 s on a near link), so a capped link is filled fast.
 
+Streams that only cost CPU are not opened: when the caller says the transfer is already
+CPU-bound (``behind``: the engine's sha256 lags the bytes received), a step that would
+add streams settles instead, since more streams could only slow the hash down further.
+
 New streams need a round trip (and TCP's slow start) before they carry their share, so
 on a far link the measurements wait and last longer: the warm-up is at least two and
 the window at least four request latencies (``latency``, kept up to date by the engine).
@@ -40,8 +44,11 @@ class ConnectionGovernor:
         self.level = self._best_level = min(max(1, self.level), self.max_level)
         self.settled = self.level == self.max_level
 
-    def observe(self, now: float, total_bytes: int) -> int:
-        """Record progress at time ``now`` (monotonic seconds); return the stream count to use."""
+    def observe(self, now: float, total_bytes: int, *, behind: bool = False) -> int:
+        """Record progress at time ``now`` (monotonic seconds); return the stream count to use.
+
+        ``behind``: the receiver is CPU-bound (its verification lags), so do not add streams.
+        """
         if self.settled:
             return self.level
         if self._changed_at is None:
@@ -54,10 +61,10 @@ class ConnectionGovernor:
         if now - started < max(self.window, 4 * self.latency):
             return self.level
         rate = (total_bytes - bytes_then) / (now - started)
-        if rate >= self._best_rate * self.gain and self.level < self.max_level:
+        if rate >= self._best_rate * self.gain and self.level < self.max_level and not behind:
             self._best_rate, self._best_level = rate, self.level
             self._step(now, min(self.level * self.step, self.max_level))
-        elif rate >= self._best_rate * self.gain:  # at the cap and still gaining: keep it
+        elif rate >= self._best_rate * self.gain:  # at the cap, or CPU-bound, and still gaining: keep it
             self.settled = True
         else:
             self._step(now, self._best_level)

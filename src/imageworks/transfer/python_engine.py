@@ -75,6 +75,7 @@ STALL_BYTES = 1024  # a whole transfer receiving less than this in ``stall_timeo
 RESUME_HINT = "the bytes received are kept: run the same command again to resume"
 STATE_VERSION = 1
 HASH_BLOCK = 256 * 1024  # bytes read back per sha256 update
+HASH_LAG = 32 * 1024 * 1024  # sha256 this far behind the written prefix: the receiver is CPU-bound
 
 
 class _File:
@@ -104,6 +105,7 @@ class _File:
         self.abandoned = False
         self.whole = False  # the server ignores Range for it: one stream reads it from byte 0
         self.digest: str | None = None
+        self.hashed = 0  # bytes the hasher has taken in so far
         self.location: str | None = None  # where the Hub redirected (its CDN); asked directly for later pieces
         self.hasher: threading.Thread | None = None
         self.fd: int | None = None
@@ -280,6 +282,13 @@ class _File:
         with self.lock:
             return sum(b - a for a, b in self.done)
 
+    def hash_lag(self) -> int:
+        """Bytes written in order but not hashed yet (0 without a hasher)."""
+        if self.hasher is None or self.finished:
+            return 0
+        with self.lock:
+            return self._prefix() - self.hashed
+
     def _prefix(self) -> int:
         """Bytes written contiguously from offset 0 (call with ``lock`` held)."""
         return self.done[0][1] if self.done and self.done[0][0] == 0 else 0
@@ -308,6 +317,7 @@ class _File:
                     return  # the partial file shrank under us: the digest will not match
                 digest.update(view[:count])
                 hashed += count
+                self.hashed = hashed
         self.digest = digest.hexdigest()
 
     def stop_hashing(self) -> None:
@@ -502,7 +512,7 @@ class _Run:
                     stall_mark = (now, self.received)
                 elif now - stall_mark[0] >= self.job.stall_timeout:
                     self._fail(_stalled(self.job.stall_timeout))
-                level = self.governor.observe(now, self.received)
+                level = self.governor.observe(now, self.received, behind=self._hash_behind())
                 self.workers = [w for w in self.workers if w.is_alive()]
                 while len(self.workers) < level and self.error is None and self.scheduler.has_work():
                     worker = threading.Thread(target=self._work, daemon=True)
@@ -560,6 +570,12 @@ class _Run:
         if speed > 0 and self.workers:
             piece = int(self.engine.piece_rtts * self.latency * speed / len(self.workers))
             self.scheduler.resize(min(max(piece, self.engine.min_piece), self.engine.piece_size))
+
+    def _hash_behind(self) -> bool:
+        """Whether sha256 lags the received bytes: more streams would only cost CPU then."""
+        if self.governor.settled:
+            return False
+        return sum(f.hash_lag() for f in self.files if f.hasher is not None) >= HASH_LAG
 
     def _note_latency(self, seconds: float) -> None:
         with self.lock:
