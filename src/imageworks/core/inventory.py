@@ -93,24 +93,36 @@ def take_inventory(
         wanted = set(only)
         paths = [p for p in paths if p in wanted]
 
-    def record(relative: str) -> FileRecord:
-        full = base / relative
-        stat = full.stat()
-        size, mtime_ns, inode = stat.st_size, stat.st_mtime_ns, stat.st_ino
+    found: dict[str, FileRecord] = {}
+    to_read: list[tuple[str, os.stat_result]] = []
+    for relative in paths:
+        stat = (base / relative).stat()  # taken before any read: a file changing meanwhile is read again next time
         before = earlier.get(relative)
-        if before is not None and before.same_file(size, mtime_ns, inode):
-            digest = before.sha256
+        if before is not None and before.same_file(stat.st_size, stat.st_mtime_ns, stat.st_ino):
+            found[relative] = before
+        elif relative in known:
+            found[relative] = _record(relative, stat, known[relative])
         else:
-            digest = known.get(relative) or sha256_file(full, progress)
-        return FileRecord(path=relative, size=size, sha256=digest, mtime_ns=mtime_ns, inode=inode)
+            to_read.append((relative, stat))
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # hashlib releases the GIL
-        records = tuple(pool.map(record, paths))
+    def hashed(item: tuple[str, os.stat_result]) -> FileRecord:
+        return _record(item[0], item[1], sha256_file(base / item[0], progress))
+
+    if len(to_read) > 1:  # threads only where there is hashing to share (hashlib releases the GIL)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            found.update((record.path, record) for record in pool.map(hashed, to_read))
+    else:
+        found.update((record.path, record) for record in map(hashed, to_read))
+    records = tuple(found[p] for p in paths)
     return Inventory(
         files=records,
         total_size=sum(r.size for r in records),
         checksum=directory_checksum(records),
     )
+
+
+def _record(relative: str, stat: os.stat_result, sha256: str) -> FileRecord:
+    return FileRecord(path=relative, size=stat.st_size, sha256=sha256, mtime_ns=stat.st_mtime_ns, inode=stat.st_ino)
 
 
 def artifact_files(inventory: Inventory) -> list[ArtifactFile]:

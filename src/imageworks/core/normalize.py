@@ -108,8 +108,9 @@ def _columns(entry: RegistryEntry) -> dict[str, Any]:
 
 
 def _own_files(entry: RegistryEntry, path: Path, neighbours: Sequence[RegistryEntry]) -> list[str]:
-    """The files on disk that belong to ``entry``: all of its folder, less what entries
-    sharing the folder record; only its recorded ones when it shares the folder."""
+    """The files on disk that belong to ``entry``: all of its folder, less what the other
+    entries of the same folder (``neighbours``) record; only its recorded ones when it
+    shares the folder."""
     theirs = {
         f for other in neighbours
         if other.name != entry.name and other.download_path == entry.download_path
@@ -133,11 +134,15 @@ def _is_gone(entry: RegistryEntry, path: Path) -> bool:
 def plan_entry(
     entry: RegistryEntry, neighbours: Sequence[RegistryEntry], detector: FormatDetector, rebuild: bool, prune_missing: bool
 ) -> EntryChange | None:
-    """What normalising ``entry`` would change, or ``None`` when it matches its files."""
+    """What normalising ``entry`` would change, or ``None`` when it matches its files.
+
+    ``neighbours`` are the entries that may share its folder (the registry's entries, or
+    just those with the same ``download_path``).
+    """
     path = Path(entry.download_path or "")
     before = _columns(entry)
-    snapshot = to_compact_dict(entry)
     if _is_gone(entry, path):
+        snapshot = to_compact_dict(entry)
         action: Action = "prune" if prune_missing else "missing"
         note = f"files are gone from {path}" + ("" if prune_missing else " (--prune-missing drops the entry)")
         if prune_missing and entry.version_lock.locked:
@@ -171,21 +176,16 @@ def plan_entry(
             "download_directory_checksum": inventory.checksum,
             "download_files_count": len(inventory.files),
             "download_files": [f.path for f in inventory.files],
-            "artifacts": to_compact_dict(artifacts) if artifacts != Artifacts() else None,
         }
-        current = {
-            "download_size_bytes": entry.download_size_bytes,
-            "download_directory_checksum": entry.download_directory_checksum,
-            "download_files_count": entry.download_files_count,
-            "download_files": entry.download_files,
-            "artifacts": to_compact_dict(entry.artifacts) if entry.artifacts != Artifacts() else None,
-        }
-        updates.update({k: v for k, v in fresh.items() if current[k] != v})
+        updates.update({k: v for k, v in fresh.items() if getattr(entry, k) != v})
+        if artifacts != entry.artifacts:
+            updates["artifacts"] = to_compact_dict(artifacts) if artifacts != Artifacts() else None
     if not updates:
         return None
     after = {f: updates.get(f, before[f]) for f in DIFF_FIELDS}
     change = EntryChange(
-        name=entry.name, action="update", before=before, after=after, updates=updates, snapshot=snapshot, rehashed=rehashed
+        name=entry.name, action="update", before=before, after=after, updates=updates, snapshot=to_compact_dict(entry),
+        rehashed=rehashed,
     )
     if not change.changed:
         change.note = "per-file records refreshed (same content)"
@@ -223,8 +223,11 @@ def normalize_formats(
     wanted = set(names) if names is not None else None
     local = [e for e in everything if not e.is_logical and (wanted is None or e.name in wanted)]
     report = NormalizeReport(applied=not registry.is_scratch, rebuild=rebuild, prune_missing=prune_missing, checked=len(local))
+    by_path: dict[str | None, list[RegistryEntry]] = {}
+    for entry in everything:
+        by_path.setdefault(entry.download_path, []).append(entry)
     for entry in local:
-        change = plan_entry(entry, everything, detector, rebuild, prune_missing)
+        change = plan_entry(entry, by_path[entry.download_path], detector, rebuild, prune_missing)
         if change is not None:
             report.changes.append(change)
             report.rehashed_files += change.rehashed
