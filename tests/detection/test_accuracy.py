@@ -24,10 +24,20 @@ def _detect(case):
     return (found[0].format_type, found[0].quantization) if found else (None, None)
 
 
+def _scheme(case):
+    config = json.dumps(case["config"]) if case["config"] is not None else None
+    found = FormatDetector().detect_comprehensive(
+        model_name=case["model_name"], filenames=case["filenames"], config_content=config
+    )
+    return found[0].details.get("quant_scheme")
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c["source"].split(" ")[0] for c in CASES])
 def test_real_repository(case):
-    """Format and quantisation as an expert would name them."""
+    """Format and quantisation as an expert would name them (AWQ: ``awq``, its scheme beside it)."""
     assert _detect(case) == (case["expected"]["format"], case["expected"]["quantization"])
+    if "quant_scheme" in case["expected"]:
+        assert _scheme(case) == case["expected"]["quant_scheme"]
 
 
 def test_accuracy_report(capsys):

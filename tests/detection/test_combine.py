@@ -54,7 +54,7 @@ def test_method_refines_container_and_quant_fills_in():
     """A packed safetensors header plus an AWQ config is awq with the config's scheme."""
     result = combine([[_d("safetensors", None, "header", 0.85)], [_d("awq", "w4g128", "config", 0.9)],
                       [_d("awq", None, "name", 0.6)]])
-    assert (result[0].format_type, result[0].quantization) == ("awq", "w4g128")
+    assert (result[0].format_type, result[0].quantization, result[0].details["quant_scheme"]) == ("awq", "awq", "w4g128")
     assert result[0].detector == "header+config+name"
     assert len(result) == 1
 

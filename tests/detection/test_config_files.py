@@ -53,7 +53,7 @@ def test_side_files_in_directory(tmp_path):
                                                           "version": "GEMM"}))
     (folder / "model.safetensors").write_bytes(b"")
     best = FormatDetector().detect_directory(folder)[0]
-    assert (best.format_type, best.quantization) == ("awq", "w4g128")
+    assert (best.format_type, best.quantization, best.details["quant_scheme"]) == ("awq", "awq", "w4g128")
     assert any("quant_config.json" in line for line in best.evidence)
 
 

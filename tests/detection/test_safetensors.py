@@ -46,7 +46,7 @@ def test_sharded_set_through_index(tmp_path, make_safetensors):
          ("gptq", "w8")),
         # AWQ: qweight [in, out/8], scales [in/group, out]
         ({"l.qweight": ("I32", [4096, 128]), "l.qzeros": ("I32", [64, 128]), "l.scales": ("F16", [64, 1024])},
-         ("awq", "w4g64")),
+         ("awq", "awq", "w4g64")),
         ({"l.weight": ("U8", [8, 1]), "l.weight.absmax": ("F32", [4]),
           "l.weight.quant_state.bitsandbytes__nf4": ("U8", [10])}, ("bnb", "bnb-4bit")),
         ({"l.weight": ("F8_E4M3", [64, 64]), "l.weight_scale": ("F32", [1]), "e.weight": ("BF16", [8, 8])},
@@ -61,7 +61,9 @@ def test_layouts_from_tensor_names_and_shapes(tmp_path, make_safetensors, tensor
     """Packed layouts are named from the header alone; GPTQ/AWQ bits and groups from shapes."""
     make_safetensors(tmp_path / "m" / "model.safetensors", tensors)
     best = FormatDetector().detect_directory(tmp_path / "m")[0]
-    assert (best.format_type, best.quantization) == expected
+    assert (best.format_type, best.quantization) == expected[:2]
+    if len(expected) == 3:  # AWQ: quantization names the method, the bits/group scheme is kept beside it
+        assert best.details["quant_scheme"] == expected[2]
 
 
 def test_huge_header_length_is_refused_and_falls_back(tmp_path, caplog):

@@ -431,7 +431,8 @@ def test_two_concurrent_downloads_of_one_model_both_succeed(hub: HubServer, isol
     assert "✓ Downloaded" in said and "Already downloaded" in said
     target = isolated / "weights" / "acme" / "big"
     assert (target / "model.safetensors").read_bytes() == payload
-    assert sorted(p.name for p in target.iterdir()) == ["config.json", "model.safetensors"]  # no partial or state file left
+    assert sorted(p.name for p in target.iterdir()) == [".cache", "config.json", "model.safetensors"]  # no partial or state file left
+    assert [p.name for p in (target / ".cache").rglob("*")] == ["imageworks", "provenance.json"]  # the provenance record
     verified = subprocess.run([sys.executable, "-m", "imageworks.cli", "verify"], capture_output=True, text=True, timeout=60)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

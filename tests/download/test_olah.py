@@ -65,6 +65,7 @@ def test_download_from_olah_has_the_source_bytes(olah_env: dict[str, Path], isol
     target = isolated / root / repo_id
     expected = {p.relative_to(source).as_posix(): p for p in source.rglob("*") if p.is_file()}
     got = {p.relative_to(target).as_posix(): p for p in target.rglob("*") if p.is_file()}
+    assert "\"records\"" in got.pop(".cache/imageworks/provenance.json").read_text()  # the download's own record
     for name, path in got.items():
         assert name in expected, f"{name} is not in the source repo"
         assert sha256(path) == sha256(expected[name]), name

@@ -55,8 +55,9 @@ def test_scan_imports_real_layouts(weights: Path, gemma_gguf: Path, capsys: pyte
     assert gemma["download_format"] == "gguf" and gemma["quantization"] == "q4_k_m"
     assert gemma["download_size_bytes"] == gemma_size
     assert gemma["metadata"]["chat_template"] == "missing"  # this GGUF really carries none
-    branch = entries["tiny-dev-vllm-awq-w4g128"]
+    branch = entries["tiny-dev-vllm-awq"]  # AWQ: quantization "awq", the w4g128 scheme beside it
     assert branch["hf_id"] == "acme/tiny@dev"
+    assert (branch["quantization"], branch["metadata"]["quant_scheme"]) == ("awq", "w4g128")
     assert not any("testzzz" in n or "demo-model" in n or "not-a-model" in n for n in entries)
     assert "2 skip" in result.err
 

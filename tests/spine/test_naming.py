@@ -61,6 +61,10 @@ def test_display_name_and_slug_from_guide() -> None:
         ("llama3:latest", "llama3", None),
         ("llama:12.2b-q4_K_M", "llama-12.2b", "q4_k_m"),
         ("hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q6_K", "llama-3.2-1b-instruct-gguf", "q6_k"),
+        ("someuser/llama3:8b", "someuser-llama3-8b", None),
+        ("registry.ollama.ai/someuser/llama3:8b", "someuser-llama3-8b", None),
+        ("library/llama3:8b", "llama3-8b", None),
+        ("localhost:5000/team/tiny:1b-q4_K_M", "team-tiny-1b", "q4_k_m"),
     ],
 )
 def test_ollama_strategy_a(model: str, family: str, quant: str | None) -> None:

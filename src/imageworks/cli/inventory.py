@@ -14,6 +14,7 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
+from imageworks.core.access import record_access
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.copies import shared_weights
 from imageworks.core.errors import ImageworksError
@@ -109,6 +110,7 @@ def _print_details(entry: RegistryEntry, same_weights: list[str]) -> None:
         ("display name", entry.display_name),
         ("backend", entry.backend),
         ("format / quant", " / ".join(x for x in (entry.download_format, entry.quantization) if x)),
+        ("quant scheme", entry.metadata.quant_scheme),
         ("installed", "yes" if is_installed(entry) else "no"),
         ("path", entry.download_path),
         ("location", entry.download_location),
@@ -244,6 +246,7 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
     entries = [registry.get(variant)] if variant else [e for e in registry.entries() if not e.is_logical]
     everyone = registry.entries()
     results = [verify_entry(e, quick=quick, neighbours=everyone) for e in entries]
+    record_access(registry, [r.name for r in results if r.status != "missing"])
     fixed = []
     if fix_missing:
         missing = [r for r in results if r.status == "missing"]
@@ -293,6 +296,7 @@ def registry_verify_command(app: AppContext, variant: str, lock: bool | None) ->
     result = verify_entry(entry, neighbours=registry.entries())
     if result.status in {"missing", "logical"}:
         raise ImageworksError(f"{entry.name} has no files to verify ({result.status})")
+    record_access(registry, [entry.name])
     if lock is None:
         pass
     elif lock:

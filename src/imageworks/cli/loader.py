@@ -23,6 +23,12 @@ from imageworks.core.registry import Registry
 from imageworks.core.reports import ImportOutcome
 
 pass_app = click.make_pass_decorator(AppContext)
+ALL_ROOTS = click.option(
+    "--all-roots/--root-only",
+    default=True,
+    show_default=True,
+    help="Also scan every store root the configuration knows (weights, LM Studio, extra locations).",
+)
 PROVIDERS = {"hf": {"huggingface", "local"}, "ollama": {"ollama"}}
 
 
@@ -75,11 +81,20 @@ def purge_imported_command(app: AppContext, providers: str, apply: bool, dry_run
 @click.option("--root", required=True, type=click.Path(file_okay=False, path_type=Path), help="Weights root with <owner>/<repo> folders.")
 @click.option("--dry-run", is_flag=True, help="Show the plan and write nothing.")
 @click.option("--include-testing", is_flag=True)
+@ALL_ROOTS
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def ingest_local_hf_command(app: AppContext, root: Path, dry_run: bool, include_testing: bool, as_json: bool) -> None:
-    """Scan a Hugging Face weights root, refreshing entries that already exist."""
-    run_scan(app, {"base": root.expanduser(), "update_existing": True, "include_testing": include_testing}, dry_run, as_json)
+def ingest_local_hf_command(
+    app: AppContext, root: Path, dry_run: bool, include_testing: bool, all_roots: bool, as_json: bool
+) -> None:
+    """Scan a weights root (and every configured store root), refreshing entries that exist.
+
+    A folder a download made keeps its source, Hub id, download time and location label
+    (from the record the download left in it), so purge-imported then ingest-local-hf
+    loses nothing. Configured roots that are not folders are named as skipped.
+    """
+    options = {"base": root.expanduser(), "update_existing": True, "include_testing": include_testing, "all_roots": all_roots}
+    run_scan(app, options, dry_run, as_json)
 
 
 @click.command("rebuild-ollama")
@@ -99,13 +114,16 @@ def rebuild_ollama_command(app: AppContext, location: str | None, dry_run: bool,
 @click.command("discover-all")
 @click.option("--hf-root", required=True, type=click.Path(file_okay=False, path_type=Path), help="Weights root to scan.")
 @click.option("--location", metavar="LABEL", help="Location label for Ollama models.")
+@ALL_ROOTS
 @click.option("--dry-run", is_flag=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
-def discover_all_command(app: AppContext, hf_root: Path, location: str | None, dry_run: bool, as_json: bool) -> None:
-    """Scan the HF weights root and import Ollama, in one go (one transaction)."""
+def discover_all_command(
+    app: AppContext, hf_root: Path, location: str | None, all_roots: bool, dry_run: bool, as_json: bool
+) -> None:
+    """Scan the HF weights root (and every configured store root) and import Ollama, in one transaction."""
     base = hf_root.expanduser()
-    options = {"base": base, "update_existing": True}
+    options = {"base": base, "update_existing": True, "all_roots": all_roots}
     registry = app.registry.scratch() if dry_run else app.registry
     with registry.batch():
         scanned = scan_into(app, registry, options)

@@ -6,7 +6,8 @@ source.plan (resolve, choose files) -> route (the router plugins) -> target fold
 -> registry preflight -> one download per target folder (a lock) -> already complete?
 -> transfer with the shared engines (free-space check, multi-stream, resume, sha256 as
 bytes arrive) -> second-pass detection on disk -> README, licence and chat template
--> :func:`~imageworks.core.recording.record_download`.
+-> :func:`~imageworks.core.recording.record_download` -> the provenance record in the
+folder (:mod:`imageworks.core.provenance`).
 
 Nothing is recorded until every file is verified. A source that fetches by itself
 (:meth:`Source.acquire`, e.g. an Ollama pull) keeps the preflight and the recording
@@ -30,6 +31,7 @@ from imageworks.core.interfaces import Source
 from imageworks.core.model import EntryMetadata, RegistryEntry, RouteRequest
 from imageworks.core.naming import default_backend
 from imageworks.core.plans import AcquireRequest, AcquireResult, AcquisitionPlan, SourceContext
+from imageworks.core.provenance import write_provenance
 from imageworks.core.readme import capture_readme
 from imageworks.core.recording import record_download
 from imageworks.core.routing import resolve_route, target_directory
@@ -156,8 +158,9 @@ def _transfer_and_record(
         license=readme.get("license"),
         chat_template=chat_template_status(plan.target, detections),
         detection_evidence=list(best.evidence) if best else [],
+        quant_scheme=best.details.get("quant_scheme") if best else None,
     )
-    return record_download(
+    entry = record_download(
         hf_id=acquisition.hf_id,
         backend=acquisition.backend or default_backend(format_type),
         format_type=format_type,
@@ -173,6 +176,8 @@ def _transfer_and_record(
         revision=acquisition.revision,
         registry=context.registry,
     )
+    write_provenance(plan.target, entry)  # what a re-scan after purge-imported cannot see on disk
+    return entry
 
 
 def _family_of(model_id: str, branch: str | None) -> str:

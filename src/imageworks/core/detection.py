@@ -9,7 +9,11 @@ confidence, and merged into a primary candidate:
   weights make the model GGUF); otherwise the best-ranked format, where a named method
   (``awq``, ``gptq``, ``exl2``, ``bnb``, ``mlx``) refines a bare container
   (``safetensors``, ``pytorch``) unless a header found unquantised float weights;
-- quantisation: the best-ranked value that applies to that format.
+- quantisation: the best-ranked value that applies to that format. An AWQ model's
+  quantisation is ``awq`` (the guide's own vocabulary: its jq filter
+  ``test("awq"; "i")`` and its variant ``mistral-7b-instruct-vllm-awq``); the bits/group
+  descriptor (``w4g128``) goes to ``details["quant_scheme"]``, which recording keeps as
+  ``metadata.quant_scheme``.
 
 What disagrees with the primary is returned after it as alternatives, best first. A
 detector that raises is logged and skipped.
@@ -33,6 +37,8 @@ TRUST_RANK: dict[Trust, int] = {"header": 0, "config": 1, "name": 2}
 METHOD_FORMATS = frozenset({"awq", "gptq", "exl2", "exl3", "bnb", "mlx"})
 CONTAINERS = frozenset({"safetensors", "pytorch"})
 PLAIN_FLOATS = frozenset({"fp16", "bf16", "fp32", "fp64"})
+#: Formats whose quantisation is recorded by the method's name, the descriptor beside it.
+NAMED_QUANT_FORMATS = frozenset({"awq"})
 
 
 def list_model_files(directory: str | Path, max_depth: int = 3) -> list[str]:
@@ -112,17 +118,23 @@ def combine(groups: Sequence[Sequence[Detection]]) -> list[Detection]:
     miss = 1.0
     for d in agreeing:
         miss *= 1.0 - max(0.0, min(d.confidence, 0.99))
+    details: dict[str, object] = {d.detector: d.details for d in agreeing}
+    named = quant
+    if fmt in NAMED_QUANT_FORMATS:
+        named = fmt
+        if quant and quant != fmt:
+            details["quant_scheme"] = quant
     primary = Detection(
         format_type=fmt,
-        quantization=quant,
+        quantization=named,
         confidence=round(min(0.99, 1.0 - miss), 3),
         evidence=tuple(f"[{d.trust}] {line}" for d in agreeing for line in d.evidence),
         detector="+".join(dict.fromkeys(d.detector for d in agreeing)),
         trust=agreeing[0].trust,
-        details={d.detector: d.details for d in agreeing},
+        details=details,
     )
     others = sorted((d for g in groups for d in g if d not in agreeing), key=_rank)
-    seen = {(fmt, quant)}
+    seen = {(fmt, quant), (fmt, named)}
     alternatives = []
     for d in others:
         key = (d.format_type, d.quantization)

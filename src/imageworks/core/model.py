@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import attrs
 
+from imageworks.core.naming import is_registry_host
+
 #: Which kind of evidence a detection rests on; the core prefers header over config over name.
 Trust = Literal["header", "config", "name"]
 #: What became of a plugin: imported and registered, broken, or turned off by the environment.
@@ -36,6 +38,8 @@ class EntryMetadata:
     license: str | None = None
     chat_template: str | None = None
     detection_evidence: list[str] = attrs.field(factory=list)
+    # the bits/group descriptor (``w4g128``) when ``quantization`` names the method (``awq``)
+    quant_scheme: str | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -117,11 +121,21 @@ class RegistryEntry:
 
     @property
     def producer(self) -> str | None:
-        """Who published the weights, lower case: the Hub owner or the Ollama namespace."""
+        """Who published the weights, lower case: the Hub owner or the Ollama namespace.
+
+        An Ollama name may start with its registry's host (``hf.co/<owner>/<repo>:tag``,
+        ``registry.ollama.ai/library/llama3``): the host is not the producer, the
+        namespace after it is; the ``library`` namespace (Ollama's own) falls back to the
+        source.
+        """
         if self.hf_id and "/" in self.hf_id:
             return self.hf_id.split("/", 1)[0].lower()
-        if self.served_model_id and "/" in self.served_model_id.split(":", 1)[0]:
-            return self.served_model_id.split("/", 1)[0].lower()
+        if self.served_model_id:
+            parts = self.served_model_id.split("/")
+            if len(parts) > 2 or (len(parts) == 2 and is_registry_host(parts[0])):
+                parts = parts[1:]  # a registry host, not a namespace
+            if len(parts) == 2 and parts[0] and parts[0].lower() != "library":
+                return parts[0].lower()
         return self.source_provider.lower() if self.source_provider else None
 
 

@@ -131,13 +131,37 @@ def ollama_family_and_quant(model: str) -> tuple[str, str | None]:
     """Strategy A for Ollama ``<name>:<tag>``: family from name and tag, quant from the tag.
 
     ``qwen2.5:7b-instruct-q4_K_M`` -> (``qwen2.5-7b-instruct``, ``q4_k_m``);
-    ``llama3:latest`` -> (``llama3``, None).
+    ``llama3:latest`` -> (``llama3``, None). A user namespace stays in the family
+    (``someuser/llama3:8b`` -> ``someuser-llama3-8b``, another model than ``llama3:8b``);
+    Ollama's own ``library`` namespace and a registry host do not, and a Hugging Face
+    repo (``hf.co/<owner>/<repo>``) is named by its repo as a Hub download is.
     """
-    name, _, tag = model.partition(":")
-    name = name.rsplit("/", 1)[-1] if name.count("/") >= 1 else name
+    name, tag = _split_tag(model)
+    parts = [p for p in name.split("/") if p]
+    host = parts.pop(0).lower() if len(parts) > 2 or (len(parts) == 2 and is_registry_host(parts[0])) else None
+    if host in HUB_HOSTS or len(parts) < 2 or parts[0].lower() == "library":
+        name = parts[-1] if parts else name
+    else:
+        name = "-".join(parts[-2:])
     rest, quant = split_quant(tag) if tag else ("", None)
     parts = [name] + ([rest] if rest and rest != "latest" else [])
     return normalize_name("-".join(parts)), quant
+
+
+HUB_HOSTS = frozenset({"hf.co", "huggingface.co"})
+
+
+def is_registry_host(part: str) -> bool:
+    """Whether the first part of an Ollama name is a registry host (``hf.co``, ``localhost:5000``)."""
+    return "." in part or ":" in part or part == "localhost"
+
+
+def _split_tag(model: str) -> tuple[str, str]:
+    """``name:tag`` -> (name, tag); a ``:`` before the last ``/`` is a host's port."""
+    name, colon, tag = model.rpartition(":")
+    if not colon or "/" in tag:
+        return model, ""
+    return name, tag
 
 
 def default_backend(format_type: str | None) -> str:

@@ -70,6 +70,7 @@ def record_download(
     metadata: EntryMetadata | None = None,
     known_digests: Mapping[str, str] | None = None,
     revision: str | None = None,
+    downloaded_at: str | None = None,
     registry: Registry,
 ) -> RegistryEntry:
     """Record an installed model and return the stored (merged) entry.
@@ -81,7 +82,8 @@ def record_download(
     root the download went into (it lets ``remove --delete-files`` delete what
     ``download --location PATH`` put there).
     Recording the same content again keeps the first ``downloaded_at``, so a repeated
-    import leaves the registry bytes unchanged. ``registry`` may be inside
+    import leaves the registry bytes unchanged; ``downloaded_at`` given (a scan that found
+    the download's own provenance record) is kept as it is. ``registry`` may be inside
     ``Registry.batch()`` to record many models in one transaction.
     """
     path_text = str(path)
@@ -106,7 +108,7 @@ def record_download(
         download_root=str(Path(root).expanduser().absolute()) if root else None,
         download_location=location,
         download_format=format_type,
-        downloaded_at=utc_now(),
+        downloaded_at=downloaded_at or utc_now(),
     )
     if local and Path(path_text).exists():
         inventory = take_inventory(Path(path_text), known_digests=known_digests, only=files)
@@ -123,7 +125,7 @@ def record_download(
 
     def change(current: RegistryEntry | None) -> dict[str, object]:
         updates = {field: values.get(field) for field in fields}
-        if current is not None and _same_install(current, entry):
+        if downloaded_at is None and current is not None and _same_install(current, entry):
             updates["downloaded_at"] = current.downloaded_at
         return updates
 

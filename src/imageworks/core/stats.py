@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from imageworks.core.model import RegistryEntry
 from imageworks.core.query import is_installed, is_testing
+
+
+def installed_bytes(entries: Iterable[RegistryEntry]) -> int:
+    """Bytes on disk under the entries' folders, each file counted once.
+
+    Two entries may record one folder (a scan and a download of the same repo, an
+    entry and its overlay under another backend): a file is keyed by its folder and
+    relative path, so it counts once however many entries list it. An entry without a
+    per-file inventory counts its recorded size once per folder and file list.
+    """
+    sizes: dict[tuple[str, str], int] = {}
+    for entry in entries:
+        folder = os.path.normpath(entry.download_path or "")
+        if entry.artifacts.files:
+            for artifact in entry.artifacts.files:
+                sizes[(folder, artifact.path)] = artifact.size
+        else:
+            sizes[(folder, "\0" + "\0".join(sorted(entry.download_files)))] = entry.download_size_bytes or 0
+    return sum(sizes.values())
 
 
 def registry_stats(entries: Iterable[RegistryEntry], test_patterns: Sequence[str]) -> dict[str, Any]:
@@ -25,7 +45,7 @@ def registry_stats(entries: Iterable[RegistryEntry], test_patterns: Sequence[str
         "logical_only": sum(1 for e in entries if e.is_logical),
         "deprecated": sum(1 for e in entries if e.deprecated),
         "testing": sum(1 for e in entries if is_testing(e, test_patterns)),
-        "installed_size_bytes": sum(e.download_size_bytes or 0 for e in installed),
+        "installed_size_bytes": installed_bytes(installed),
         "by_backend": count(e.backend for e in entries),
         "by_format": count(e.download_format for e in entries),
         "by_location": count(e.download_location for e in entries),

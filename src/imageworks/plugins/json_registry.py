@@ -2,7 +2,8 @@
 
 ``model_registry.curated.json`` (hand-kept), ``model_registry.discovered.json`` (written
 by the tools) and ``model_registry.json`` (the merged snapshot, regenerated after every
-change). Writes hold a cross-process file lock, go to a temporary file that is fsynced
+change, and on a read when a layer changed behind our back: a hand edit of the curated
+file shows at once). Writes hold a cross-process file lock, go to a temporary file that is fsynced
 and then renamed over the old one, and leave a file untouched when its content did not
 change. A file that cannot be parsed raises :class:`RegistryCorruptError` and is never
 overwritten; so does one that parses but could not be written back unchanged: nesting
@@ -26,7 +27,10 @@ takes a path to such a folder, or to one registry file, kept anywhere;
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -47,10 +51,13 @@ from imageworks.plugins import json_journal
 if TYPE_CHECKING:
     import filelock
 
+log = logging.getLogger("imageworks.registry")
+
 CURATED = "model_registry.curated.json"
 DISCOVERED = "model_registry.discovered.json"
 MERGED = "model_registry.json"
 LOCK = ".model_registry.lock"
+STAMP = ".model_registry.stamp"  # what model_registry.json was made from (see JsonRegistryStore.read)
 BACKUPS = "backups"
 KEEP_BACKUPS = 20
 BACKUP_STAMP = "%Y%m%dT%H%M%S.%fZ"
@@ -69,14 +76,25 @@ def read_layer_file(path: Path) -> dict[str, dict[str, Any]]:
     A missing or empty file is an empty layer; a damaged one raises
     :class:`RegistryCorruptError` naming the file and position.
     """
+    return parse_layer(path, _read_raw(path))
+
+
+def _read_raw(path: Path) -> bytes:
+    """The bytes of ``path`` (none when it does not exist)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
-        return {}
-    except UnicodeDecodeError as error:
-        raise RegistryCorruptError(path, None, None, f"not UTF-8 text ({error.reason} at byte {error.start})") from error
+        return b""
     except OSError as error:
         raise ImageworksError(f"cannot read registry file {path}: {error.strerror}") from error
+
+
+def parse_layer(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
+    """Parse the bytes ``raw`` read from the layer file ``path`` (see :func:`read_layer_file`)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RegistryCorruptError(path, None, None, f"not UTF-8 text ({error.reason} at byte {error.start})") from error
     if not text.strip():
         return {}
     try:
@@ -209,7 +227,7 @@ class JsonRegistryStore(RegistryStore):
                     f"cannot write the registry in {self.folder}: {error.strerror or error}",
                     "check the folder's permissions or set IMAGEWORKS_REGISTRY_DIR",
                 ) from error
-            self.read()
+            self._read_raw_layers()
         finally:
             lock.release()
 
@@ -224,13 +242,83 @@ class JsonRegistryStore(RegistryStore):
             lock.release()
 
     def read(self) -> RegistryLayers:
-        """Both layers as they are now (writers replace files atomically, so no lock;
-        an interrupted commit is finished first)."""
+        """Both layers as they are now (writers replace files atomically, so no lock).
+
+        An interrupted commit is finished first. When a layer changed since the merged
+        snapshot was written (a hand edit of the curated file, say), the snapshot is
+        regenerated, so every command that reads sees the edit in ``model_registry.json`` too.
+        """
         self._recover()
-        return RegistryLayers(
-            curated=read_layer_file(self.layer_path("curated")),
-            discovered=read_layer_file(self.layer_path("discovered")),
+        layers, raw = self._read_raw_layers()
+        if not self._snapshot_fresh(raw):
+            self._refresh_snapshot()
+        return layers
+
+    def _read_raw_layers(self) -> tuple[RegistryLayers, dict[str, bytes]]:
+        raw = {layer: _read_raw(self.layer_path(layer)) for layer in ("curated", "discovered")}
+        layers = RegistryLayers(
+            curated=parse_layer(self.layer_path("curated"), raw["curated"]),
+            discovered=parse_layer(self.layer_path("discovered"), raw["discovered"]),
         )
+        return layers, raw
+
+    def _stamp(self, raw: dict[str, bytes]) -> dict[str, Any] | None:
+        """What the snapshot was made from: each layer's sha256 and the snapshot's own
+        (mtime_ns, size, inode). A content digest, not a time: a hand edit within the
+        file system's timestamp granularity, or one that keeps the size, still shows."""
+        try:
+            merged = self.layer_path("merged").stat()
+        except FileNotFoundError:
+            return None
+        return {
+            "curated": hashlib.sha256(raw["curated"]).hexdigest(),
+            "discovered": hashlib.sha256(raw["discovered"]).hexdigest(),
+            "merged": [merged.st_mtime_ns, merged.st_size, merged.st_ino],
+        }
+
+    def _snapshot_fresh(self, raw: dict[str, bytes]) -> bool:
+        if not raw["curated"] and not raw["discovered"] and not self.layer_path("merged").exists():
+            return True  # no registry yet: nothing to regenerate, and nothing is created
+        stamp = self._stamp(raw)
+        try:
+            return stamp is not None and orjson.loads((self.folder / STAMP).read_bytes()) == stamp
+        except (OSError, orjson.JSONDecodeError):
+            return False
+
+    def _refresh_snapshot(self) -> None:
+        """Regenerate ``model_registry.json`` from the layers, if the lock is free now.
+
+        A held lock means a writer is at work and writes the snapshot when it ends; a
+        registry we may not write (a read-only checkout) is read as it is.
+        """
+        try:
+            lock = self._acquire(timeout=0)
+        except ImageworksError as error:
+            log.debug("merged snapshot not regenerated: %s", error)
+            return
+        try:
+            json_journal.recover(self.folder, TEMP_PREFIXES)
+            layers, raw = self._read_raw_layers()  # again, inside the lock
+            json_journal.commit(self.folder, self._merged_change(layers))
+            self._write_stamp(raw)
+        except (ImageworksError, OSError) as error:  # the next write reports it; a read goes on
+            log.warning("merged snapshot not regenerated: %s", error)
+        finally:
+            lock.release()
+
+    def _write_stamp(self, raw: dict[str, bytes]) -> None:
+        stamp = self._stamp(raw)
+        path = self.folder / STAMP
+        try:
+            if stamp is None:
+                path.unlink(missing_ok=True)
+                return
+            handle, temporary = tempfile.mkstemp(prefix=f"{STAMP}.", suffix=".tmp", dir=self.folder)
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(orjson.dumps(stamp))
+            os.replace(temporary, path)
+        except OSError as error:  # only costs a re-check on the next read
+            log.debug("cannot write %s: %s", path, error)
 
     @contextmanager
     def transaction(self) -> Iterator[RegistryLayers]:
@@ -238,7 +326,7 @@ class JsonRegistryStore(RegistryStore):
         lock = self._acquire()
         try:
             json_journal.recover(self.folder, TEMP_PREFIXES)
-            layers = self.read()
+            layers, raw = self._read_raw_layers()
             before = {"curated": dump_layer(layers.curated), "discovered": dump_layer(layers.discovered)}
             yield layers
             changed: dict[Path, bytes | None] = {}
@@ -248,8 +336,10 @@ class JsonRegistryStore(RegistryStore):
                 path = self.layer_path(layer)
                 if data != before[layer] or (entries and not path.exists()):
                     changed[path] = data
+                    raw[layer] = data
             changed.update(self._merged_change(layers))
             json_journal.commit(self.folder, changed)
+            self._write_stamp(raw)
         finally:
             lock.release()
 
@@ -319,7 +409,7 @@ class JsonRegistryStore(RegistryStore):
         lock = self._acquire()
         try:
             json_journal.recover(self.folder, TEMP_PREFIXES)
-            self.read()  # a damaged current layer stops here too, before any write
+            self._read_raw_layers()  # a damaged current layer stops here too, before any write
             copies = self._copy_backup() if backup_first else []
             changed: dict[Path, bytes | None] = {}
             for layer, data in wanted.items():
@@ -329,6 +419,7 @@ class JsonRegistryStore(RegistryStore):
                     changed[path] = data
             changed.update(self._merged_change(parsed))
             json_journal.commit(self.folder, changed)
+            self._write_stamp(self._read_raw_layers()[1])
             return copies
         finally:
             lock.release()

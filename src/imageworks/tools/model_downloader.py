@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from imageworks.app import open_registry
+from imageworks.core.access import record_access
 from imageworks.core.config import Config, load_config
 from imageworks.core.detection import FormatDetector as _CoreFormatDetector
 from imageworks.core.errors import ImageworksError
@@ -85,7 +86,10 @@ class ModelDownloader:
 
     def verify_model(self, name: str) -> bool:
         """True when the variant's files match what the registry recorded."""
-        return verify_entry(self.registry.get(name), neighbours=self.registry.entries()).ok
+        entry = self.registry.get(name)
+        result = verify_entry(entry, neighbours=self.registry.entries())
+        record_access(self.registry, [entry.name])
+        return result.ok
 
     def get_stats(self) -> dict[str, Any]:
         """The numbers of ``imageworks-download stats --json``."""
@@ -96,6 +100,7 @@ class ModelDownloader:
         entry = self.registry.get(name)
         if entry.is_logical:
             raise ImageworksError(f"{entry.name} has no local files")
+        record_access(self.registry, [entry.name])  # a serving helper is about to use it
         return Path(entry.download_path or "")
 
 

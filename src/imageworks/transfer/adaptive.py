@@ -3,10 +3,14 @@
 No fixed setting wins everywhere. On an unthrottled link (loopback, a fast LAN) one
 stream is CPU-bound and extra streams only compete for the same cores; behind a CDN that
 caps each connection (say 25 MB/s), throughput grows almost linearly with streams. So
-the governor starts with one stream (or one per file that may run at once), measures for
-a quarter second, and multiplies the count by ``step`` while each step raises throughput
-by at least ``gain``; the first step that does not pay is undone and the count is then
-kept. Steps of 4 reach 16 streams in two measurements, so a capped link is filled fast.
+the governor starts with a few streams, measures for a short window, and multiplies the
+count by ``step`` while each step raises throughput by at least ``gain``; the first step
+that does not pay is undone and the count is then kept. Steps of 4 reach 16 streams
+from 4 in one measurement (about 0.2 s on a near link), so a capped link is filled fast.
+
+New streams need a round trip (and TCP's slow start) before they carry their share, so
+on a far link the measurements wait and last longer: the warm-up is at least two and
+the window at least four request latencies (``latency``, kept up to date by the engine).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ class ConnectionGovernor:
     max_level: int
     gain: float = 1.2
     step: int = 4  # multiply the stream count by this while it pays: 1 -> 4 -> 16
-    warmup: float = 0.1  # seconds ignored after a change, while new streams ramp up
-    window: float = 0.25  # seconds measured at each level
+    warmup: float = 0.05  # seconds ignored after a change, while new streams ramp up
+    window: float = 0.15  # seconds measured at each level
+    latency: float = 0.0  # seconds from a request to its first byte; lengthens warm-up and window
     level: int = 1
     settled: bool = False
     _best_rate: float = 0.0
@@ -42,11 +47,11 @@ class ConnectionGovernor:
         if self._changed_at is None:
             self._changed_at = now
         if self._mark is None:
-            if now - self._changed_at >= self.warmup:
+            if now - self._changed_at >= max(self.warmup, 2 * self.latency):
                 self._mark = (now, total_bytes)
             return self.level
         started, bytes_then = self._mark
-        if now - started < self.window:
+        if now - started < max(self.window, 4 * self.latency):
             return self.level
         rate = (total_bytes - bytes_then) / (now - started)
         if rate >= self._best_rate * self.gain and self.level < self.max_level:

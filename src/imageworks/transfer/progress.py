@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Self, TextIO
-
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import TYPE_CHECKING, Self, TextIO
 
 from imageworks.transfer.model import TransferProgress
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class ProgressReporter:
@@ -37,8 +30,16 @@ class ProgressReporter:
         self._task: TaskID | None = None
 
     def __enter__(self) -> Self:
-        if self.tty:
+        if self.tty:  # rich only for a terminal: it costs about 25 ms to import
             from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
 
             self._bar = Progress(
                 TextColumn("{task.description}"),

@@ -3,9 +3,13 @@
 Each file is written in place into a preallocated ``<name>.imageworks-partial``; the byte
 ranges already written are kept in a small sidecar (``<partial>.json``, no URL or token in
 it), so a killed run continues from what is on disk. Workers take pieces of at most
-``piece_size`` bytes in file order (one Range request each, on a kept-alive connection)
-and, when none are left, split the largest range still in flight (as aria2c does), so one
-file can be fetched by several streams. How many workers run is decided by
+a piece size in file order (one Range request each, on a kept-alive connection) and,
+when none are left, split the largest range still in flight (as aria2c does), so one
+file can be fetched by several streams and all of them stay busy to the last byte.
+Pieces are as small as the link allows: each new request costs a round trip with the
+stream idle, so a piece lasts at least ``piece_rtts`` request latencies at the measured
+per-stream rate (between ``min_piece`` and ``piece_size``). Small pieces keep the hashed
+prefix (below) close behind the streams, so little is left to hash after the last byte. How many workers run is decided by
 :class:`~imageworks.transfer.adaptive.ConnectionGovernor`. A server
 that ignores ``Range`` (olah's offline mirror answers 200 with the whole file) gets one
 stream per file that reads it from byte 0; its other ranges are dropped.
@@ -354,6 +358,11 @@ class _Scheduler:
             self.active.append(taken)
             return taken
 
+    def resize(self, piece_size: int) -> None:
+        """Hand out pieces of ``piece_size`` bytes from now on."""
+        with self.lock:
+            self.piece_size = max(piece_size, self.min_split)
+
     def give_back(self, part: _Range) -> None:
         with self.lock:
             self.active.remove(part)
@@ -396,8 +405,10 @@ class PythonEngine:
         self,
         *,
         chunk_size: int = 256 * 1024,  # bytes per socket read; small enough to stay in the CPU cache
-        min_split: int = 8 * 1024 * 1024,
-        piece_size: int = 32 * 1024 * 1024,  # bytes per Range request while unassigned bytes remain
+        min_split: int = 1024 * 1024,  # a range in flight is halved for an idle stream down to this
+        piece_size: int = 32 * 1024 * 1024,  # the largest Range request while unassigned bytes remain
+        min_piece: int = 4 * 1024 * 1024,  # the smallest, and the first ones (adaptive only)
+        piece_rtts: int = 40,  # a piece lasts this many request latencies: the idle gap stays under 3%
         attempts: int = 6,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
@@ -408,6 +419,8 @@ class PythonEngine:
         self.chunk_size = chunk_size
         self.min_split = min_split
         self.piece_size = piece_size
+        self.min_piece = min(min_piece, piece_size)
+        self.piece_rtts = piece_rtts
         self.attempts = attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -450,16 +463,19 @@ class _Run:
     ) -> None:
         self.engine, self.job, self.progress = engine, job, progress
         self.files = [_File(item, order) for order, item in enumerate(items)]
-        self.scheduler = _Scheduler(self.files, engine.min_split, engine.piece_size)
+        first_piece = engine.min_piece if engine.adaptive else engine.piece_size
+        self.scheduler = _Scheduler(self.files, engine.min_split, first_piece)
         self.files_total = files_already_done + len(items)
         self.files_done = files_already_done
         self.resumed = sum(f.written() for f in self.files)
         self.bytes_total = sum(f.size for f in self.files)
         self.received = 0  # bytes received in this run
+        self.latency: float | None = None  # smoothed seconds from a Range request to its first byte
         self.lock = threading.Lock()
         self.error: BaseException | None = None
         self.bad: list[tuple[PlannedFile, str]] = []
         self.stop = threading.Event()
+        self.wake = threading.Event()  # set when a worker leaves: the main loop looks at once, not at its next tick
         parallel_files = max(1, min(job.max_parallel_files, len(items) or 1))
         limit = max(1, job.max_connections) * parallel_files
         # start with a few streams (or one per file that may run at once, if more); the
@@ -493,13 +509,15 @@ class _Run:
                     worker.start()
                     self.workers.append(worker)
                 samples = [*samples[-20:], (now, self.received)]
+                self._adapt(samples)
                 self._report(samples)
                 if now - last_save >= 1.0:
                     self._save_states()
                     last_save = now
                 if not self.workers and (self.error is not None or not self.scheduler.has_work()):
                     break
-                time.sleep(0.05)
+                self.wake.wait(0.05)
+                self.wake.clear()
         finally:
             self._halt()
             for worker in self.workers:
@@ -533,11 +551,24 @@ class _Run:
         for sock in sockets:
             _shutdown(sock)
 
+    def _adapt(self, samples: list[tuple[float, int]]) -> None:
+        """Size the next pieces from the measured latency and per-stream rate; tell the governor the latency."""
+        if not self.engine.adaptive or self.latency is None:
+            return
+        self.governor.latency = self.latency
+        speed = _speed(samples)
+        if speed > 0 and self.workers:
+            piece = int(self.engine.piece_rtts * self.latency * speed / len(self.workers))
+            self.scheduler.resize(min(max(piece, self.engine.min_piece), self.engine.piece_size))
+
+    def _note_latency(self, seconds: float) -> None:
+        with self.lock:
+            self.latency = seconds if self.latency is None else 0.8 * self.latency + 0.2 * seconds
+
     def _report(self, samples: list[tuple[float, int]]) -> None:
         if self.progress is None:
             return
-        (t0, b0), (t1, b1) = samples[0], samples[-1]
-        speed = (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+        speed = _speed(samples)
         self.progress(
             TransferProgress(
                 bytes_done=self.resumed + self.received,
@@ -591,6 +622,7 @@ class _Run:
                 with self.lock:
                     self.active -= 1
             session.close()
+            self.wake.set()
 
     def _retire(self) -> bool:
         """Leave (and stop counting this worker) when the governor lowered the stream count."""
@@ -629,8 +661,10 @@ class _Run:
         # a read waiting longer than the stall limit is a stall too (and bounds how long a
         # worker can keep the run from stopping)
         timeout = (self.engine.timeout, min(self.engine.timeout, self.job.stall_timeout))
+        asked = time.monotonic()
         try:
             with session.get(url, headers=headers, stream=True, timeout=timeout) as response, self._watched(response):
+                self._note_latency(time.monotonic() - asked)
                 if url != remote.url and response.status_code in (401, 403, 404, 410):
                     part.file.location = None  # the redirect expired: ask the Hub again
                     raise _Retryable(f"HTTP {response.status_code} from {_origin(url)[1]}", 0.0)
@@ -736,6 +770,12 @@ def _stalled(seconds: float) -> TransferError:
         "the server sends next to nothing; what arrived is kept: run the same command again to resume, "
         "or raise IMAGEWORKS_STALL_TIMEOUT",
     )
+
+
+def _speed(samples: list[tuple[float, int]]) -> float:
+    """Bytes per second between the first and the last ``(time, bytes)`` sample."""
+    (t0, b0), (t1, b1) = samples[0], samples[-1]
+    return (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
 
 
 def _shutdown(sock: socket.socket) -> None:

@@ -29,27 +29,34 @@ class LocalSource(Source):
         """Scan ``options["base"]`` and record its model folders (``scan``, ``ingest-local-hf``).
 
         Options: ``base`` (required), ``update_existing``, ``include_testing``,
-        ``fallback_format``, ``backend``.
+        ``fallback_format``, ``backend``, ``all_roots`` (also scan every store root the
+        configuration knows: the weights root, the LM Studio root and the extra
+        locations; a root that is not a folder is reported as skipped).
         """
         from imageworks.providers.local.report import ScanReport
         from imageworks.providers.local.scan import ScanOptions, apply_scan, plan_scan
 
-        scan = ScanOptions(
-            base=Path(options["base"]).expanduser(),
-            include_testing=bool(options.get("include_testing")),
-            update_existing=bool(options.get("update_existing")),
-            fallback_format=options.get("fallback_format"),
-            backend=options.get("backend"),
-        )
-        problems: list[str] = []
-        items = plan_scan(scan, registry, registry.config, problems, context.plugins.detectors())
+        base = Path(options["base"]).expanduser()
+        roots, skipped = store_roots(base, registry.config.locations) if options.get("all_roots") else ([base], [])
+        problems: list[str] = list(skipped)
+        items = []
+        for root in roots:
+            scan = ScanOptions(
+                base=root,
+                include_testing=bool(options.get("include_testing")),
+                update_existing=bool(options.get("update_existing")),
+                fallback_format=options.get("fallback_format"),
+                backend=options.get("backend"),
+            )
+            items.extend(plan_scan(scan, registry, registry.config, problems, context.plugins.detectors()))
         work = sum(1 for i in items if i.action in {"add", "update"})
         if context.progress_bar is not None and not registry.is_scratch:
             with context.progress_bar("Scanning", work) as advance:
                 apply_scan(items, registry, registry.config, progress=lambda _item: advance(1))
         else:
             apply_scan(items, registry, registry.config)
-        return ScanReport(items=items, warnings=problems, dry_run=registry.is_scratch)
+        return ScanReport(items=items, warnings=problems, dry_run=registry.is_scratch,
+                          roots=[str(r) for r in roots], skipped_roots=skipped)
 
     def discover(self, options: Mapping[str, Any]) -> Iterator[RegistryEntry]:
         """Unsaved entries for the folders under ``options["base"]`` that scan would add.
@@ -81,6 +88,23 @@ class LocalSource(Source):
                     quantization=item.quantization,
                     source_provider="local",
                 )
+
+
+def store_roots(base: Path, locations: Mapping[str, Path]) -> tuple[list[Path], list[str]]:
+    """``base`` and every configured store root that is a folder (each once), and one
+    line per configured root that was skipped, saying why."""
+    roots, seen, skipped = [base], {base.resolve()}, []
+    for label, root in sorted(locations.items()):
+        real = root.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        if root.is_dir():
+            roots.append(root)
+        else:
+            reason = "does not exist" if not root.exists() else "is not a folder"
+            skipped.append(f"skipped the {label} root {root}: it {reason}")
+    return roots, skipped
 
 
 @hookimpl

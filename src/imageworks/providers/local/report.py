@@ -18,6 +18,8 @@ class ScanReport:
     items: list[ScanItem]
     warnings: list[str] = attrs.field(factory=list)
     dry_run: bool = False
+    roots: list[str] = attrs.field(factory=list)  # the store roots scanned
+    skipped_roots: list[str] = attrs.field(factory=list)  # configured roots not scanned, and why
 
     def headers(self) -> list[str]:
         """Columns of the scan table."""
@@ -33,7 +35,8 @@ class ScanReport:
     def summary(self) -> str:
         """``N add, N update, N unchanged, N skip`` (and ``(dry run)``)."""
         counts = ", ".join(f"{sum(1 for i in self.items if i.action == a)} {a}" for a in ACTIONS)
-        return counts + (" (dry run)" if self.dry_run else "")
+        scanned = f" in {len(self.roots)} roots ({', '.join(self.roots)})" if len(self.roots) > 1 else ""
+        return counts + scanned + (" (dry run)" if self.dry_run else "")
 
     def to_json(self) -> list[dict[str, Any]]:
         """The items as plain dicts (``scan --json``)."""

@@ -6,6 +6,11 @@ opened (a dry run passes :meth:`Registry.scratch`). Placeholders (testing patter
 skipped unless asked for; a folder already registered under backend ``unassigned``
 migrates to the detected backend instead of gaining a twin.
 
+A folder a download made keeps its provenance: the download's record in the folder
+(:mod:`imageworks.core.provenance`), else the entry already registered for the path,
+gives ``source_provider``, ``hf_id``, ``revision``, ``downloaded_at`` and the location
+label, so a purge and re-scan (guide 6.7) does not turn a Hub download into ``local``.
+
 Scan writes the discovered layer only. A replaced entry that lives only in discovered
 is removed; one the curated layer holds is left there and overlaid in discovered as
 deprecated, with ``superseded_by`` naming its replacement, so the hand-kept file keeps
@@ -30,6 +35,7 @@ from imageworks.core.interfaces import Detector
 from imageworks.core.locations import location_label_for
 from imageworks.core.model import Detection, EntryMetadata, RegistryEntry
 from imageworks.core.naming import default_backend, family_from_repo, variant_name
+from imageworks.core.provenance import Provenance, provenance_for
 from imageworks.core.query import is_testing
 from imageworks.core.readme import capture_readme
 from imageworks.core.recording import record_download
@@ -53,11 +59,13 @@ class ScanItem:
     quantization: str | None = None
     replaces: str | None = None
     evidence: list[str] = attrs.field(factory=list)
+    provenance: str | None = None  # where source, Hub id, times and location came from: record, registry
     detections: list[Detection] = attrs.field(factory=list, repr=False)
+    kept: Provenance | None = attrs.field(default=None, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         """A plain dict for ``--json``."""
-        return attrs.asdict(self, filter=lambda attribute, _: attribute.name != "detections")
+        return attrs.asdict(self, filter=lambda attribute, _: attribute.name not in {"detections", "kept"})
 
 
 @attrs.define(kw_only=True)
@@ -115,6 +123,7 @@ def plan_scan(
             evidence=list(best.evidence) if best else [],
             detections=detections,
         )
+        item.kept, item.provenance = _provenance(folder.path, folder.model_id, name, current)
         if current is not None:
             if current.backend == "unassigned":
                 item.action, item.replaces, item.reason = "update", current.name, f"migrates {current.name} from backend unassigned"
@@ -125,6 +134,26 @@ def plan_scan(
                 item.replaces = current.name if current.name != name else None
         items.append(item)
     return items
+
+
+def _provenance(
+    folder: Path, model_id: str, name: str, current: RegistryEntry | None
+) -> tuple[Provenance | None, str | None]:
+    """What to keep of where the folder came from: the download's own record in the
+    folder first, else the entry a download already recorded for this path."""
+    record = provenance_for(folder, model_id, name)
+    if record is not None:
+        return record, "record"
+    if current is not None and current.source_provider not in (None, "local"):
+        return Provenance(
+            name=current.name,
+            source_provider=current.source_provider,
+            hf_id=current.hf_id,
+            revision=current.revision,
+            download_location=current.download_location,
+            download_root=current.download_root,
+        ), "registry"
+    return None, None
 
 
 def apply_scan(
@@ -145,16 +174,21 @@ def apply_scan(
                 license=readme.get("license"),
                 chat_template=chat_template_status(folder, item.detections),
                 detection_evidence=item.evidence,
+                quant_scheme=item.detections[0].details.get("quant_scheme") if item.detections else None,
             )
+            kept = item.kept or Provenance(name=item.name or "")
             entry = record_download(
-                hf_id=item.model_id,
+                hf_id=kept.hf_id or item.model_id,
                 backend=item.backend or "vllm",
                 format_type=item.format_type,
                 quantization=item.quantization,
                 path=folder,
-                location=location_label_for(folder, config) or "custom",
-                source_provider="local",
+                location=kept.download_location or location_label_for(folder, config) or "custom",
+                root=kept.download_root,
+                source_provider=kept.source_provider or "local",
                 metadata=metadata,
+                revision=kept.revision,
+                downloaded_at=kept.downloaded_at,
                 registry=registry,
             )
             if item.replaces and item.replaces != entry.name:

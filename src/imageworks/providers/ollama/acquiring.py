@@ -76,12 +76,15 @@ def acquire_pull(plan: AcquisitionPlan, context: SourceContext, progress: Progre
     return import_model(context.registry, context.config, name, location=details.get("location"))
 
 
-def installed_entry(identifier: str, context: SourceContext) -> RegistryEntry | None:
-    """The recorded entry when the server still serves the recorded model (registry + one ``show``)."""
+def installed_entry(identifier: str, request: AcquireRequest, context: SourceContext) -> RegistryEntry | None:
+    """The recorded entry when the server still serves the recorded model (registry + one ``show``).
+
+    A ``--location`` label other than the recorded one is not a no-op: the full path relabels.
+    """
     name = pull_name(identifier)
     if name is None:
         return None
-    candidates = recorded_entries(context, name)
+    candidates = [e for e in recorded_entries(context, name) if not request.location or e.download_location == request.location]
     if not candidates:
         return None
     from imageworks.providers.ollama.presence import look_up

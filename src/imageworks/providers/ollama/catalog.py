@@ -10,12 +10,14 @@ store's own blobs are) and details such as the parameter size.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from imageworks.core.config import Config
 from imageworks.core.naming import normalize_quant, ollama_family_and_quant
+from imageworks.core.timestamps import utc_from_timestamp
 from imageworks.providers.ollama.api import ApiModel, OllamaApi
 from imageworks.providers.ollama.store import (
     StoreModel,
@@ -47,6 +49,7 @@ class FoundModel:
     chat_template: str | None = None
     store: str | None = None
     problem: str | None = None
+    pulled_at: str | None = None  # when Ollama wrote the manifest (the pull); recorded as downloaded_at
 
     @property
     def is_local(self) -> bool:
@@ -138,7 +141,16 @@ def _from_store(model: StoreModel) -> FoundModel:
         chat_template="template layer" if template else ("embedded" if model.gguf.get("chat_template") else None),
         store=str(model.store),
         problem=model.problem,
+        pulled_at=_written_at(model.manifest),
     )
+
+
+def _written_at(path: Path) -> str | None:
+    """When ``path`` was last written, or ``None`` when it cannot be read."""
+    try:
+        return utc_from_timestamp(path.stat().st_mtime)
+    except (OSError, ValueError, OverflowError):
+        return None
 
 
 def _merge_api(found: dict[str, FoundModel], item: ApiModel, api: OllamaApi, cache: dict[str, Any]) -> None:

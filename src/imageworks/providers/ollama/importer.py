@@ -5,7 +5,8 @@ quant from the GGUF header, the config blob or the tag), ``served_model_id`` kee
 Ollama name and the path is the GGUF model blob (``ollama://<name:tag>`` when only the
 server knows the model). Every entry is recorded inside one registry batch of the
 :class:`Registry` the caller opened, with the blob's digest passed as known so no blob
-is re-hashed; importing twice leaves the registry bytes identical. A dry run runs the
+is re-hashed; importing twice leaves the registry bytes identical. ``downloaded_at`` is
+when Ollama wrote the model's manifest (the pull), so it survives ``rebuild-ollama``. A dry run runs the
 same code on :meth:`Registry.scratch` and writes nothing.
 """
 
@@ -117,10 +118,12 @@ def import_ollama(
 
     The store and server come from ``registry.config``. With ``dry_run`` (or a scratch
     ``registry``) the same work is done on a scratch copy and the report says so.
-    ``location`` is the label recorded as ``download_location`` (default: the label of
-    the configured root holding the store, else ``ollama``). With
+    ``location`` is the label recorded as ``download_location`` (default: the label the
+    entry already has, else that of the configured root holding the store, else ``ollama``). With
     ``deprecate_placeholders``, older logical-only Ollama entries are marked deprecated
-    when a real import now covers their ``served_model_id`` or their model is gone.
+    when a real import now covers their ``served_model_id`` or their model is gone; a
+    covered placeholder's roles, role priorities and capabilities pass to the entry that
+    covers it (``superseded_by`` names it), so ``list-roles`` still finds them.
     """
     registry = working_registry(registry, dry_run)
     config = registry.config
@@ -184,7 +187,9 @@ def _record_all(
                         origin=other.origin,
                     )
                 )
-        entry = _record(registry, primary, config, backend, location or _location_label(config, primary))
+        # Without --location, an entry keeps the label it has (rebuild-ollama --location, then discover-all).
+        label = location or (before.get(name) or {}).get("download_location") or _location_label(config, primary)
+        entry = _record(registry, primary, config, backend, label)
         if aliases:
             entry = registry.update(name, _add_aliases(aliases))
         after = to_compact_dict(entry)
@@ -241,6 +246,7 @@ def _record(registry: Registry, model: FoundModel, config: Config, backend: str,
         source_provider="ollama",
         metadata=metadata,
         known_digests=known,
+        downloaded_at=model.pulled_at,  # the pull's time, so a purge and re-import keeps it
         registry=registry,
     )
 
@@ -264,16 +270,35 @@ def _deprecate(registry: Registry, catalog: Catalog, report: ImportReport, recor
             continue
         served_id = entry.served_model_id or (entry.download_path or "").removeprefix("ollama://") or None
         served = canonical_name(served_id) if served_id else None
-        if served in real:
-            reason = f"covered by {real[served]}"
+        replacement = real.get(served) if served else None
+        if replacement is not None:
+            reason = f"covered by {replacement}"
+            registry.update(replacement, _inherit_serving_intent(entry))
         elif served and catalog.authoritative and served not in present:
             reason = "no longer in Ollama"
         else:
             continue
-        registry.update(entry.name, lambda _: {"deprecated": True})
+        changes: dict[str, Any] = {"deprecated": True, "superseded_by": replacement}
+        registry.update(entry.name, lambda _, values=changes: values)  # type: ignore[misc]  # mypy cannot infer a lambda with a default
         report.items.append(
             ImportItem(served_model_id=entry.served_model_id, variant=entry.name, action="deprecate", reason=reason)
         )
+
+
+def _inherit_serving_intent(placeholder: RegistryEntry) -> Callable[[RegistryEntry | None], dict[str, Any]]:
+    """A change giving the entry that replaces ``placeholder`` its roles, role priorities
+    and capabilities (the entry's own values first), so deprecating loses none."""
+
+    def change(current: RegistryEntry | None) -> dict[str, Any]:
+        own = current or RegistryEntry(name=placeholder.name)
+        roles = list(dict.fromkeys([*own.roles, *placeholder.roles]))
+        return {
+            "roles": roles,
+            "role_priorities": {**placeholder.role_priorities, **own.role_priorities},
+            "capabilities": {**placeholder.capabilities, **own.capabilities},
+        }
+
+    return change
 
 
 def import_model(

@@ -55,10 +55,11 @@ class OllamaSource(Source):
         return acquire_pull(plan, context, progress)
 
     def installed(self, identifier: str, request: AcquireRequest, context: SourceContext) -> RegistryEntry | None:
-        """The entry when it is recorded and the server still serves that blob (one ``show``)."""
+        """The entry when it is recorded, the server still serves that blob (one ``show``)
+        and it carries the label ``--location`` asks for (else the import records it)."""
         from imageworks.providers.ollama.acquiring import installed_entry
 
-        return installed_entry(identifier, context)
+        return installed_entry(identifier, request, context)
 
     def import_models(self, registry: Registry, options: Mapping[str, Any], context: SourceContext) -> ImportReport:
         """Record every model of the local store and server (``import-ollama``).
