@@ -27,7 +27,6 @@ takes a path to such a folder, or to one registry file, kept anywhere;
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import hashlib
 import json
 import logging
