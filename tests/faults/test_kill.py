@@ -67,6 +67,10 @@ CASES = [
     Case("remove --purge", "imageworks-download", lambda t: ["remove", t.purged, "--purge", "--force"]),
     Case("purge-imported --apply", "imageworks-loader", lambda t: ["purge-imported", "--apply", "--providers", "all"]),
     Case("verify --fix-missing", "imageworks-download", lambda t: ["verify", "--fix-missing", "--quick"]),
+    Case("purge-hf", "imageworks-download", lambda t: ["purge-hf"]),
+    Case("reset-discovered", "imageworks-download", lambda t: ["reset-discovered"]),
+    Case("apply-simple-slugs --apply", "imageworks-download",
+         lambda t: ["apply-simple-slugs", "--apply", "--rename-slugs", "--disambiguate", "index"]),
 ]
 
 
