@@ -206,11 +206,11 @@ def test_recording_the_same_install_twice_keeps_the_bytes(isolated: Path) -> Non
 
 
 def test_batch_writes_once_and_reads_its_own_writes(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import imageworks.plugins.json_registry as backend
+    from imageworks.plugins import json_journal
 
     writes: list[str] = []
-    real = backend._atomic_write
-    monkeypatch.setattr(backend, "_atomic_write", lambda path, data: (writes.append(path.name), real(path, data)))
+    real = json_journal.commit
+    monkeypatch.setattr(json_journal, "commit", lambda folder, files: (writes.extend(p.name for p in files), real(folder, files)))
     registry = open_registry()
     with registry.batch():
         for i in range(50):

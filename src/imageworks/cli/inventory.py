@@ -246,17 +246,19 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
     entries = [registry.get(variant)] if variant else [e for e in registry.entries() if not e.is_logical]
     everyone = registry.entries()
     results = [verify_entry(e, quick=quick, neighbours=everyone) for e in entries]
-    record_access(registry, [r.name for r in results if r.status != "missing"])
+    used = [r.name for r in results if r.status != "missing"]
+    missing = [r for r in results if r.status == "missing"] if fix_missing else []
     fixed = []
-    if fix_missing:
-        missing = [r for r in results if r.status == "missing"]
-        if missing:
-            registry.backup()
-            with registry.batch():
-                for result in missing:
-                    registry.update(result.name, lambda _: cleared_download_fields())
-                    result.problems.append("fixed: marked not installed")
-                    fixed.append(result.name)
+    if missing:
+        registry.backup()
+        with registry.batch():  # the fixes and the access times: one write
+            record_access(registry, used)
+            for result in missing:
+                registry.update(result.name, lambda _: cleared_download_fields())
+                result.problems.append("fixed: marked not installed")
+                fixed.append(result.name)
+    else:
+        record_access(registry, used)
     if as_json:
         out.emit_json([_result_json(r, r.name in fixed) for r in results])
     elif not results:

@@ -167,6 +167,20 @@ class RegistryStore:
         """
         raise ImageworksError(f"registry {self.description} keeps no backups", "back it up with its own tools")
 
+    def restore_backup(self, backup_id: str, backup_first: bool = True) -> list[str]:
+        """Make the layers those of backup ``backup_id``; return the backup of the current
+        layers taken first (with ``backup_first``).
+
+        The default reads the backup (a damaged one raises before anything is written)
+        and writes its layers in one transaction; backends override it to restore their
+        files byte for byte.
+        """
+        layers = self.read_backup(backup_id)
+        copies = self.backup() if backup_first else []
+        with self.transaction() as current:
+            current.curated, current.discovered = layers.curated, layers.discovered
+        return copies
+
     def check_writable(self) -> None:
         """Raise :class:`ImageworksError` unless a transaction could write right now.
 

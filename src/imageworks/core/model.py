@@ -45,11 +45,18 @@ class EntryMetadata:
 
 @attrs.define(kw_only=True)
 class ArtifactFile:
-    """One file of an installed model: path relative to ``download_path``, size, digest."""
+    """One file of an installed model: path relative to ``download_path``, size, digest.
+
+    ``mtime_ns`` and ``inode`` are the file's stat when it was hashed (absent in entries
+    recorded before they existed): ``normalize-formats --rebuild`` re-hashes only files
+    whose (size, mtime_ns, inode) differ.
+    """
 
     path: str
     size: int
     sha256: str | None = None
+    mtime_ns: int | None = None
+    inode: int | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
@@ -134,11 +141,18 @@ class RegistryEntry:
 
 @attrs.define(kw_only=True, frozen=True)
 class FileRecord:
-    """A file found on disk by an inventory: relative path, size and sha256."""
+    """A file found on disk by an inventory: relative path, size and sha256, and the
+    modification time and inode it had when hashed (``None`` when unknown)."""
 
     path: str
     size: int
     sha256: str
+    mtime_ns: int | None = None
+    inode: int | None = None
+
+    def same_file(self, size: int, mtime_ns: int, inode: int) -> bool:
+        """Whether a file stat-ing as (size, mtime_ns, inode) is the one this record hashed."""
+        return self.mtime_ns is not None and (self.size, self.mtime_ns, self.inode) == (size, mtime_ns, inode)
 
 
 @attrs.define(kw_only=True, frozen=True)

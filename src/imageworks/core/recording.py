@@ -13,8 +13,8 @@ from pathlib import Path
 
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.errors import ImageworksError
-from imageworks.core.inventory import take_inventory
-from imageworks.core.model import ArtifactFile, Artifacts, BackendConfig, EntryMetadata, RegistryEntry
+from imageworks.core.inventory import artifact_files, take_inventory
+from imageworks.core.model import Artifacts, BackendConfig, EntryMetadata, RegistryEntry
 from imageworks.core.naming import display_name, family_from_repo, ollama_family_and_quant, slug, variant_name
 from imageworks.core.query import ListQuery, select
 from imageworks.core.registry import Registry
@@ -116,9 +116,7 @@ def record_download(
         entry.download_directory_checksum = inventory.checksum
         entry.download_files_count = len(inventory.files)
         entry.download_files = [f.path for f in inventory.files]
-        entry.artifacts = Artifacts(
-            files=[ArtifactFile(path=f.path, size=f.size, sha256=f.sha256) for f in inventory.files]
-        )
+        entry.artifacts = Artifacts(files=artifact_files(inventory))
     fields = list(RECORDED_FIELDS)
     if metadata is not None:
         entry.metadata = metadata

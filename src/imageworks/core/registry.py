@@ -82,6 +82,13 @@ class Registry:
         """The layers of backup ``backup_id`` (see :meth:`RegistryStore.read_backup`)."""
         return self.store.read_backup(backup_id)
 
+    def restore_backup(self, backup_id: str) -> list[str]:
+        """Make the layers those of backup ``backup_id``, backing up the current ones first
+        (returned). Its own unit of work: not inside a :meth:`batch`."""
+        if self._batch is not None:
+            raise RuntimeError("restore_backup inside a batch: a restore is a unit of work of its own")
+        return self.store.restore_backup(backup_id)
+
     def entries(self) -> list[RegistryEntry]:
         """Every variant, merged across layers, sorted by name."""
         layers = self._batch or self.store.read()  # inside a batch, read our own writes

@@ -48,6 +48,11 @@ class MemoryStore(RegistryStore):
             return super().read_backup(backup_id)
         return self.origin.read_backup(backup_id)
 
+    def restore_backup(self, backup_id: str, backup_first: bool = True) -> list[str]:
+        """Take the layers of the original's backup ``backup_id`` (nothing is backed up here)."""
+        self._layers = copy.deepcopy(self.read_backup(backup_id))
+        return []
+
     def check_writable(self) -> None:
         """Always writable."""
 

@@ -13,15 +13,20 @@ it as a float and the next write would silently round it; no field of ours needs
 before a download starts. The lock file is never used through a symbolic link: opening
 it creates and truncates, which through a link could be any file.
 
+A write that changes several files commits them as one through a roll-forward journal
+(:mod:`imageworks.plugins.json_journal`): a process killed at any moment leaves every
+file as before or, once the next command has opened the registry, as after.
+
 Backups are folders ``backups/<UTC time>/`` holding copies of the three files; their
-folder name is the backup id. :meth:`JsonRegistryStore.read_backup` also takes a path
-to such a folder, or to one registry file, kept anywhere.
+folder name is the backup id. A set is copied into a hidden folder and renamed into
+place, so a backup cut short never lists. :meth:`JsonRegistryStore.read_backup` also
+takes a path to such a folder, or to one registry file, kept anywhere;
+:meth:`JsonRegistryStore.restore_backup` puts a set's layer files back byte for byte.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import hashlib
 import json
 import logging
@@ -40,6 +45,7 @@ from imageworks.core.errors import ImageworksError, RegistryCorruptError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import BackupSet, LayerName, RegistryBackend, RegistryLayers, RegistryStore
 from imageworks.core.layers import dump_layer, merge_layers
+from imageworks.plugins import json_journal
 
 if TYPE_CHECKING:
     import filelock
@@ -56,6 +62,8 @@ KEEP_BACKUPS = 20
 BACKUP_STAMP = "%Y%m%dT%H%M%S.%fZ"
 LOCK_TIMEOUT_SECONDS = 120
 PREFLIGHT_LOCK_SECONDS = 10
+# temporary files a killed write may leave in the folder (json_journal.recover deletes them)
+TEMP_PREFIXES = tuple(f".{name}." for name in (CURATED, DISCOVERED, MERGED, json_journal.JOURNAL)) + (".write-probe.",)
 MAX_DEPTH = 255  # orjson.dumps refuses anything deeper
 INT_RANGE = (-(1 << 63), (1 << 64) - 1)  # what orjson reads as an int; beyond it, a float
 ROUNDED_INT = float(1 << 63)  # orjson turns integer literals beyond INT_RANGE into floats this large
@@ -149,27 +157,6 @@ def _has_huge_float(value: Any) -> bool:
     return kind is float and abs(value) >= ROUNDED_INT
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        reason = "the disk is full" if error.errno == errno.ENOSPC else error.strerror
-        raise ImageworksError(f"cannot write registry file {path}: {reason}; the previous file is intact") from error
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 class JsonRegistryStore(RegistryStore):
     """The layered JSON files in one folder."""
 
@@ -243,13 +230,24 @@ class JsonRegistryStore(RegistryStore):
         finally:
             lock.release()
 
+    def _recover(self) -> None:
+        """Finish a commit a killed process left half done (takes the lock if needed)."""
+        if not json_journal.pending(self.folder):
+            return
+        lock = self._acquire()
+        try:
+            json_journal.recover(self.folder, TEMP_PREFIXES)
+        finally:
+            lock.release()
+
     def read(self) -> RegistryLayers:
         """Both layers as they are now (writers replace files atomically, so no lock).
 
-        When a layer changed since the merged snapshot was written (a hand edit of the
-        curated file, say), the snapshot is regenerated first, so every command that
-        reads sees the edit in ``model_registry.json`` too.
+        An interrupted commit is finished first. When a layer changed since the merged
+        snapshot was written (a hand edit of the curated file, say), the snapshot is
+        regenerated, so every command that reads sees the edit in ``model_registry.json`` too.
         """
+        self._recover()
         layers, raw = self._read_raw_layers()
         if not self._snapshot_fresh(raw):
             self._refresh_snapshot()
@@ -298,8 +296,9 @@ class JsonRegistryStore(RegistryStore):
             log.debug("merged snapshot not regenerated: %s", error)
             return
         try:
+            json_journal.recover(self.folder, TEMP_PREFIXES)
             layers, raw = self._read_raw_layers()  # again, inside the lock
-            self._write_merged(layers)
+            json_journal.commit(self.folder, self._merged_change(layers))
             self._write_stamp(raw)
         except (ImageworksError, OSError) as error:  # the next write reports it; a read goes on
             log.warning("merged snapshot not regenerated: %s", error)
@@ -325,57 +324,123 @@ class JsonRegistryStore(RegistryStore):
         """Lock, read, yield for changes, then write the layers that changed and the snapshot."""
         lock = self._acquire()
         try:
+            json_journal.recover(self.folder, TEMP_PREFIXES)
             layers, raw = self._read_raw_layers()
             before = {"curated": dump_layer(layers.curated), "discovered": dump_layer(layers.discovered)}
             yield layers
+            changed: dict[Path, bytes | None] = {}
             layer: LayerName
             for layer, entries in (("curated", layers.curated), ("discovered", layers.discovered)):
                 data = dump_layer(entries)
                 path = self.layer_path(layer)
                 if data != before[layer] or (entries and not path.exists()):
-                    _atomic_write(path, data)
+                    changed[path] = data
                     raw[layer] = data
-            self._write_merged(layers)
+            changed.update(self._merged_change(layers))
+            json_journal.commit(self.folder, changed)
             self._write_stamp(raw)
         finally:
             lock.release()
 
-    def _write_merged(self, layers: RegistryLayers) -> None:
+    def _merged_change(self, layers: RegistryLayers) -> dict[Path, bytes | None]:
+        """``{merged path: bytes}`` when the snapshot of ``layers`` differs from the file."""
         path = self.layer_path("merged")
         data = dump_layer(merge_layers(layers.curated, layers.discovered))
         try:
             current = path.read_bytes()
         except FileNotFoundError:
             current = None
-        if current != data:
-            _atomic_write(path, data)
+        return {path: data} if current != data else {}
 
     def backup(self) -> list[str]:
-        """Copy the three files into ``backups/<UTC time>/``; keep the newest 20 sets."""
-        stamp = dt.datetime.now(dt.UTC).strftime(BACKUP_STAMP)
-        target = self.folder / BACKUPS / stamp
-        copies = []
+        """Copy the three files into ``backups/<UTC time>/``; keep the newest 20 sets.
+
+        Holds the lock while copying, so the set is one consistent state; the copies go
+        into a hidden folder renamed into place when complete.
+        """
+        if not any((self.folder / name).exists() for name in (CURATED, DISCOVERED, MERGED)):
+            return []
+        lock = self._acquire()
         try:
-            for name in (CURATED, DISCOVERED, MERGED):
-                source = self.folder / name
-                if source.exists():
-                    target.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(source, target / name)
-                    copies.append(str(target / name))
+            json_journal.recover(self.folder, TEMP_PREFIXES)
+            return self._copy_backup()
+        finally:
+            lock.release()
+
+    def _copy_backup(self) -> list[str]:
+        backups = self.folder / BACKUPS
+        stamp = dt.datetime.now(dt.UTC).strftime(BACKUP_STAMP)
+        target, partial = backups / stamp, backups / f".{stamp}.partial"
+        names = [name for name in (CURATED, DISCOVERED, MERGED) if (self.folder / name).exists()]
+        try:
+            for stale in backups.glob(".*.partial") if backups.is_dir() else []:
+                shutil.rmtree(stale, ignore_errors=True)  # a backup cut short (we hold the lock)
+            partial.mkdir(parents=True)
+            for name in names:
+                shutil.copy2(self.folder / name, partial / name)
+                with open(partial / name, "rb") as stream:
+                    os.fsync(stream.fileno())
+            os.rename(partial, target)
         except OSError as error:
+            shutil.rmtree(partial, ignore_errors=True)
             raise ImageworksError(
                 f"cannot back up the registry into {target}: {error.strerror or error}",
                 "nothing was changed; fix the backups folder or use --no-backup",
             ) from error
-        sets = sorted((self.folder / BACKUPS).glob("*")) if (self.folder / BACKUPS).exists() else []
+        sets = sorted(p for p in backups.iterdir() if p.is_dir() and not p.name.startswith("."))
         for old in sets[:-KEEP_BACKUPS]:
             shutil.rmtree(old, ignore_errors=True)
-        return copies
+        return [str(target / name) for name in names]
+
+    def restore_backup(self, backup_id: str, backup_first: bool = True) -> list[str]:
+        """Put the layer files of backup set ``backup_id`` (an id, or a backup folder's
+        path) back byte for byte, and regenerate the snapshot; a layer the set lacks is
+        removed. Both copies are checked before anything is written; with
+        ``backup_first`` the current files are backed up first (returned)."""
+        source = self._backup_folder(backup_id)
+        wanted: dict[LayerName, bytes | None] = {}
+        parsed = RegistryLayers()
+        layer: LayerName
+        for layer, name in (("curated", CURATED), ("discovered", DISCOVERED)):
+            path = source / name
+            wanted[layer] = path.read_bytes() if path.is_file() else None
+            setattr(parsed, layer, read_layer_file(path))  # a damaged copy stops here
+        lock = self._acquire()
+        try:
+            json_journal.recover(self.folder, TEMP_PREFIXES)
+            self._read_raw_layers()  # a damaged current layer stops here too, before any write
+            copies = self._copy_backup() if backup_first else []
+            changed: dict[Path, bytes | None] = {}
+            for layer, data in wanted.items():
+                path = self.layer_path(layer)
+                current = path.read_bytes() if path.is_file() else None
+                if current != data:
+                    changed[path] = data
+            changed.update(self._merged_change(parsed))
+            json_journal.commit(self.folder, changed)
+            self._write_stamp(self._read_raw_layers()[1])
+            return copies
+        finally:
+            lock.release()
+
+    def _backup_folder(self, backup_id: str) -> Path:
+        """The folder of backup ``backup_id``: an id from :meth:`list_backups` or a folder path."""
+        named = self.folder / BACKUPS / backup_id
+        path = named if _plain_name(backup_id) else Path(backup_id).expanduser()
+        if not path.is_dir() or path.name.startswith("."):  # a hidden folder is a set still being copied
+            known = ", ".join(b.id for b in self.list_backups()[:3]) or "none yet"
+            raise ImageworksError(
+                f"no backup set {backup_id}",
+                f"pass an id from `imageworks-download backups list` (newest: {known}) or a backup folder",
+            )
+        if not any((path / name).exists() for name in (CURATED, DISCOVERED, MERGED)):
+            raise ImageworksError(f"{path} holds no registry files", f"a backup set holds {CURATED}, {DISCOVERED}, {MERGED}")
+        return path
 
     def list_backups(self) -> list[BackupSet]:
         """The backup folders under ``backups/``, newest first."""
         folder = self.folder / BACKUPS
-        sets = [p for p in folder.iterdir() if p.is_dir()] if folder.is_dir() else []
+        sets = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")] if folder.is_dir() else []
         found = [BackupSet(id=p.name, created=_backup_time(p), location=str(p)) for p in sets]
         return sorted(found, key=lambda b: (b.created, b.id), reverse=True)
 
