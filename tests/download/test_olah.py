@@ -75,3 +75,60 @@ def test_download_from_olah_has_the_source_bytes(olah_env: dict[str, Path], isol
     assert entry.download_size_bytes == sum(p.stat().st_size for p in got.values())
     assert entry.download_size_bytes > 50_000_000
     assert all(record.sha256 for record in entry.artifacts.files)
+
+
+@pytest.mark.parametrize("engine", ["--no-aria2", "--aria2"])
+def test_download_killed_mid_file_from_olah_completes_on_the_next_run(olah: tuple[OlahServer, dict[str, Path]],
+                                                                      olah_env: dict[str, Path], isolated: Path,
+                                                                      engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """kill -9 in the middle of the weight file, then the same command again, against olah.
+
+    olah ignores ``Range``, so the next run cannot continue where the first stopped: it must
+    notice the whole-file answer and rewrite the file from byte 0, never append it at the
+    old offset. The result is the source's bytes, nothing left behind, and ``verify`` agrees.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.throttled_relay import ThrottledRelay
+
+    if engine == "--aria2" and shutil.which("aria2c") is None:
+        pytest.fail("aria2c is missing: .ci/run installs it")
+    server, sources = olah
+    command = [sys.executable, "-m", "imageworks.cli", "download", MINILM, "--non-interactive", engine]
+    target = isolated / "weights" / MINILM
+    weight = target / "model.safetensors"
+    with ThrottledRelay(server.port, rate=4 * 1024 * 1024) as relay:
+        slow = {**os.environ, "HF_ENDPOINT": relay.url, "IMAGEWORKS_MAX_CONNECTIONS": "2"}
+        child = subprocess.Popen(command, env=slow, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:  # blocks written, whatever the engine names its partial file
+                partials = [p for p in target.glob("model.safetensors*") if p != weight] if target.exists() else []
+                if any(p.stat().st_blocks * 512 >= 8 * 1024 * 1024 for p in partials):
+                    time.sleep(1.2)  # past the engine's next state save
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the weight file never grew")
+            assert child.poll() is None, "the download finished before it could be killed"
+        finally:
+            os.killpg(child.pid, signal.SIGKILL)  # python and aria2c alike
+            child.wait(10)
+    assert not weight.exists()
+    assert not (isolated / "registry" / "model_registry.json").exists()  # nothing recorded mid-transfer
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    source = sources[MINILM]
+    expected = {p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file()}
+    got = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
+    got -= {".cache/imageworks/provenance.json"}  # what a download records beside the files
+    assert got <= expected, f"left behind: {sorted(got - expected)}"
+    for name in got:
+        assert sha256(target / name) == sha256(source / name), name
+    assert sha256(weight) == sha256(source / "model.safetensors")
+    assert cli(capsys, "verify").code == 0
