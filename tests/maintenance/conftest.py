@@ -13,7 +13,7 @@ import pytest
 
 from imageworks.providers.ollama import store as store_module
 from tests.model_fixtures import write_gguf
-from tests.ollama.conftest import closed_port
+from tests.ollama.conftest import closed_port, store  # noqa: F401  (store: an empty Ollama store fixture)
 from tests.ollama.helpers import FakeOllamaStore
 from tests.support.fixtures import hf_client_env, hub_server, tiny_repo  # noqa: F401  (fixtures)
 from tests.support.hub_server import HubServer
@@ -41,17 +41,9 @@ def gguf_repo(hub_server: HubServer, tmp_path: Path) -> Path:  # noqa: F811
 @pytest.fixture
 def ollama_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeOllamaStore:
     """A real-format Ollama store holding ``llama3:8b`` (a tiny GGUF blob); ``$OLLAMA_MODELS`` points at it."""
-    store = FakeOllamaStore(tmp_path / "ollama-models")
-    digest = store.add_blob(write_gguf(tmp_path / "ollama-src" / "llama3.gguf", file_type=15, seed=11).read_bytes())
-    store.add_model("llama3:8b", digest)
-    monkeypatch.setenv("OLLAMA_MODELS", str(store.root))
-    return store
-
-
-@pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeOllamaStore:
-    """An empty real-format Ollama store that ``$OLLAMA_MODELS`` points at."""
     fake = FakeOllamaStore(tmp_path / "ollama-models")
+    digest = fake.add_blob(write_gguf(tmp_path / "ollama-src" / "llama3.gguf", file_type=15, seed=11).read_bytes())
+    fake.add_model("llama3:8b", digest)
     monkeypatch.setenv("OLLAMA_MODELS", str(fake.root))
     return fake
 

@@ -31,6 +31,9 @@ from imageworks.core.slugs import STRATEGIES, SlugPlan, apply_simple_slugs, plan
 pass_app = click.make_pass_decorator(AppContext)
 JSON_HELP = "Plain JSON report on stdout."
 BACKUP_HELP = "Back up the registry files before writing."
+dry_run_option = click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
+backup_option = click.option("--backup/--no-backup", default=True, show_default=True, help=BACKUP_HELP)
+json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 
 
 def _working(app: AppContext, dry_run: bool) -> Registry:
@@ -53,10 +56,10 @@ def _show(report: CleanupReport, as_json: bool, verbose: bool = False) -> None:
 
 @click.command("prune-duplicates")
 @click.option("--backend", metavar="NAME", help="Only variants of this backend (vllm, ollama, ...).")
-@click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
+@dry_run_option
 @click.option("--verbose", "-v", is_flag=True, help="Say, per duplicate group, what is kept and why.")
-@click.option("--backup/--no-backup", default=True, show_default=True, help=BACKUP_HELP)
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@backup_option
+@json_option
 @pass_app
 def prune_duplicates_command(
     app: AppContext, backend: str | None, dry_run: bool, verbose: bool, backup: bool, as_json: bool
@@ -73,9 +76,9 @@ def prune_duplicates_command(
 
 @click.command("reset-discovered")
 @click.option("--backend", default="all", show_default=True, metavar="NAME", help="Backend to reset, or all.")
-@click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
-@click.option("--backup/--no-backup", default=True, show_default=True, help=BACKUP_HELP)
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@dry_run_option
+@backup_option
+@json_option
 @pass_app
 def reset_discovered_command(app: AppContext, backend: str, dry_run: bool, backup: bool, as_json: bool) -> None:
     """Drop the discovered-layer entries of a backend so they can be imported afresh."""
@@ -87,9 +90,9 @@ def reset_discovered_command(app: AppContext, backend: str, dry_run: bool, backu
 @click.option("--weights-root", type=click.Path(file_okay=False, path_type=Path), metavar="PATH",
               help="Root whose entries are purged (default: the weights root, IMAGEWORKS_MODEL_ROOT).")
 @click.option("--backend", metavar="NAME", help="Only this backend (unassigned cleans legacy entries).")
-@click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
-@click.option("--backup/--no-backup", default=True, show_default=True, help=BACKUP_HELP)
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@dry_run_option
+@backup_option
+@json_option
 @pass_app
 def purge_hf_command(
     app: AppContext, weights_root: Path | None, backend: str | None, dry_run: bool, backup: bool, as_json: bool
@@ -104,8 +107,8 @@ def purge_hf_command(
 @click.option("--include-curated/--discovered-only", default=False, show_default=True,
               help="Also remove logical-only entries of the curated layer.")
 @click.option("--dry-run/--apply", default=True, show_default=True, help="Show the plan (default), or write it.")
-@click.option("--backup/--no-backup", default=True, show_default=True, help=BACKUP_HELP)
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@backup_option
+@json_option
 @pass_app
 def purge_logical_only_command(app: AppContext, include_curated: bool, dry_run: bool, backup: bool, as_json: bool) -> None:
     """Remove entries without local files (no path, or ollama://)."""
@@ -115,9 +118,9 @@ def purge_logical_only_command(app: AppContext, include_curated: bool, dry_run: 
 
 @click.command("purge-deprecated")
 @click.option("--placeholders-only", is_flag=True, help="Only deprecated Ollama placeholders (no local files).")
-@click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
-@click.option("--backup/--no-backup", default=True, show_default=True, help=BACKUP_HELP)
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@dry_run_option
+@backup_option
+@json_option
 @pass_app
 def purge_deprecated_command(app: AppContext, placeholders_only: bool, dry_run: bool, backup: bool, as_json: bool) -> None:
     """Remove deprecated entries from both registry layers."""
@@ -164,8 +167,8 @@ def preview_simple_slugs_command(app: AppContext, include_ollama: bool, include_
 @click.option("--allow-skip-on-collision/--no-skip-on-collision", default=True, show_default=True,
               help="Skip entries that still collide, or fail and write nothing.")
 @click.option("--dry-run/--apply", default=True, show_default=True, help="Show the plan (default), or write it.")
-@click.option("--backup/--no-backup", default=True, show_default=True, help=BACKUP_HELP)
-@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@backup_option
+@json_option
 @click.option("--tests-only", is_flag=True, help="Only testing entries (IMAGEWORKS_TEST_MODEL_PATTERNS), nothing else.")
 @pass_app
 def apply_simple_slugs_command(
