@@ -45,6 +45,7 @@ import json
 import os
 import random
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -81,6 +82,7 @@ http {{
 CAP_RELAY = Path(__file__).with_name("cap_relay.py")
 
 PEERS = ("curl", "aria2c", "hf")
+# Not a peer, a reference: curl with a sha256 of every byte, as ours verifies (only with --tools).
 OURS_TOOLS = ("ours", "ours-aria2")  # our console script, as a process
 TOOLS = "curl,aria2c,hf,ours,ours-aria2"  # also: ours-inproc (the engine alone, in this process)
 BIN = Path(sys.executable).parent  # the project's .venv/bin under ``uv run``
@@ -307,6 +309,14 @@ def command(
         for item in remote:
             argv += ["-o", str(target / item.relative_path), item.url]
         return argv, dict(os.environ)
+    if tool == "curl+sha256":  # a reference that verifies as ours does: curl | tee FILE | sha256sum, files in turn
+        steps = ["set -e"]
+        for item in remote:
+            path = target / item.relative_path
+            steps.append(f"mkdir -p {shlex.quote(str(path.parent))}")
+            got = f"$(curl -sSfL {shlex.quote(item.url)} | tee {shlex.quote(str(path))} | sha256sum | cut -d' ' -f1)"
+            steps.append(f'[ "{got}" = {item.sha256} ]')
+        return ["sh", "-c", "\n".join(steps)], dict(os.environ)
     if tool == "aria2c":  # plain -x16 -s16 (default -j5), one input entry per file
         listing = run_dir / "aria2-input.txt"
         listing.write_text("".join(f"{f.url}\n  out={f.relative_path}\n" for f in remote), encoding="utf-8")
@@ -444,7 +454,7 @@ def main() -> None:
     parser.add_argument("--shards", type=int, default=8)
     parser.add_argument("--cap-mb", type=int, default=25, help="per-connection cap (benchmarks/cap_relay.py), MiB/s")
     parser.add_argument("--runs", type=int, default=3, help="runs per tool and case; the median is reported")
-    parser.add_argument("--tools", default=TOOLS, help=f"comma-separated, default {TOOLS}; also ours-inproc")
+    parser.add_argument("--tools", default=TOOLS, help=f"comma-separated, default {TOOLS}; also ours-inproc, curl+sha256")
     parser.add_argument("--scenarios", default="unthrottled,capped")
     parser.add_argument("--cases", default="single,big,shards")
     args = parser.parse_args()
