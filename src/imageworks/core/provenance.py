@@ -60,6 +60,19 @@ class Provenance:
     download_location: str | None = None
     download_root: str | None = None
 
+    @classmethod
+    def of(cls, entry: RegistryEntry) -> Provenance:
+        """What ``entry`` says of where its files came from."""
+        return cls(
+            name=entry.name,
+            source_provider=entry.source_provider,
+            hf_id=entry.hf_id,
+            revision=entry.revision,
+            downloaded_at=entry.downloaded_at,
+            download_location=entry.download_location,
+            download_root=entry.download_root,
+        )
+
 
 def record_file(folder: Path) -> Path:
     """The provenance file of a model folder."""
@@ -70,15 +83,7 @@ def write_provenance(folder: Path, entry: RegistryEntry) -> None:
     """Add (or replace) ``entry``'s record in ``folder``'s provenance file; never raises."""
     if not folder.is_dir():
         return  # a single-file install has no folder of its own to write into
-    record = Provenance(
-        name=entry.name,
-        source_provider=entry.source_provider,
-        hf_id=entry.hf_id,
-        revision=entry.revision,
-        downloaded_at=entry.downloaded_at,
-        download_location=entry.download_location,
-        download_root=entry.download_root,
-    )
+    record = Provenance.of(entry)
     kept = [r for r in read_provenance(folder) if r.name != entry.name]
     records = sorted([*kept, record], key=lambda r: r.name)
     data = {"version": VERSION, "records": [attrs.asdict(r) for r in records]}

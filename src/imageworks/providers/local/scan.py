@@ -145,14 +145,8 @@ def _provenance(
     if record is not None:
         return record, "record"
     if current is not None and current.source_provider not in (None, "local"):
-        return Provenance(
-            name=current.name,
-            source_provider=current.source_provider,
-            hf_id=current.hf_id,
-            revision=current.revision,
-            download_location=current.download_location,
-            download_root=current.download_root,
-        ), "registry"
+        # without its time: recording keeps the entry's downloaded_at only for the same install
+        return attrs.evolve(Provenance.of(current), downloaded_at=None), "registry"
     return None, None
 
 
