@@ -230,10 +230,11 @@ def test_hub_that_keeps_failing_gives_one_line(hub: HubServer, isolated: Path, m
 @pytest.mark.parametrize("engine", [["--no-aria2"], ["--aria2"]])
 def test_killed_download_resumes_and_records_only_when_complete(hub: HubServer, isolated: Path, tmp_path: Path,
                                                                 engine: list[str]) -> None:
-    import signal
     import subprocess
     import sys
     import time
+
+    from tests.support.killing import kill_mid_file
 
     source = tmp_path / "big"
     source.mkdir()
@@ -243,21 +244,9 @@ def test_killed_download_resumes_and_records_only_when_complete(hub: HubServer, 
     hub.add_repo("acme/big", source)
     hub.bandwidth = 1024 * 1024  # per connection, with two connections: about 12 s for the file
     command = [sys.executable, "-m", "imageworks.cli", "download", "acme/big", "--non-interactive", *engine]
-    slow = {**os.environ, "IMAGEWORKS_MAX_CONNECTIONS": "2"}
-    child = subprocess.Popen(command, env=slow, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     target = isolated / "weights" / "acme" / "big"
-    deadline = time.monotonic() + 60
     partial = target / "model.safetensors.imageworks-partial"
-    while time.monotonic() < deadline:  # count written blocks: the partial file may be preallocated
-        if partial.exists() and partial.stat().st_blocks * 512 >= 3 * 1024 * 1024:
-            time.sleep(1.2)  # past the engine's next state save
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("the partial file never grew")
-    assert child.poll() is None, "the download finished before it could be killed"
-    os.killpg(child.pid, signal.SIGKILL)
-    child.wait(10)
+    kill_mid_file(command, lambda: [partial], 3 * 1024 * 1024, env={**os.environ, "IMAGEWORKS_MAX_CONNECTIONS": "2"})
     killed_at = time.monotonic()
     assert not (isolated / "registry" / "model_registry.json").exists()  # nothing recorded mid-transfer
     hub.bandwidth = None

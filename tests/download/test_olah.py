@@ -88,11 +88,10 @@ def test_download_killed_mid_file_from_olah_completes_on_the_next_run(olah: tupl
     old offset. The result is the source's bytes, nothing left behind, and ``verify`` agrees.
     """
     import os
-    import signal
     import subprocess
     import sys
-    import time
 
+    from tests.support.killing import kill_mid_file
     from tests.support.throttled_relay import ThrottledRelay
 
     if engine == "--aria2" and shutil.which("aria2c") is None:
@@ -103,22 +102,9 @@ def test_download_killed_mid_file_from_olah_completes_on_the_next_run(olah: tupl
     weight = target / "model.safetensors"
     with ThrottledRelay(server.port, rate=4 * 1024 * 1024) as relay:
         slow = {**os.environ, "HF_ENDPOINT": relay.url, "IMAGEWORKS_MAX_CONNECTIONS": "2"}
-        child = subprocess.Popen(command, env=slow, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 start_new_session=True)
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:  # blocks written, whatever the engine names its partial file
-                partials = [p for p in target.glob("model.safetensors*") if p != weight] if target.exists() else []
-                if any(p.stat().st_blocks * 512 >= 8 * 1024 * 1024 for p in partials):
-                    time.sleep(1.2)  # past the engine's next state save
-                    break
-                time.sleep(0.05)
-            else:
-                pytest.fail("the weight file never grew")
-            assert child.poll() is None, "the download finished before it could be killed"
-        finally:
-            os.killpg(child.pid, signal.SIGKILL)  # python and aria2c alike
-            child.wait(10)
+        # whatever the engine names its partial file
+        kill_mid_file(command, lambda: [p for p in target.glob("model.safetensors*") if p != weight],
+                      8 * 1024 * 1024, env=slow)
     assert not weight.exists()
     assert not (isolated / "registry" / "model_registry.json").exists()  # nothing recorded mid-transfer
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)

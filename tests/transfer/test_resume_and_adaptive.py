@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import attrs
@@ -17,6 +14,7 @@ from imageworks.transfer import TransferJob, TransferProgress
 from imageworks.transfer.adaptive import ConnectionGovernor
 from tests.support.fixtures import write_tiny_repo
 from tests.support.hub_server import HubServer
+from tests.support.killing import kill_mid_file
 from tests.transfer.test_engines import ENGINES, remote_files
 
 CHILD = """
@@ -41,22 +39,10 @@ def test_resume_after_kill_9(engine_name: str, hub_server: HubServer, tmp_path: 
     files = [f for f in remote_files(hub_server, "acme/big") if f.relative_path == "model.safetensors"]
     target = tmp_path / "out"
     spec = {"engine": engine_name, "target": str(target), "files": [attrs.asdict(f) for f in files]}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(spec)], start_new_session=True)
     partial = target / "model.safetensors.imageworks-partial"
     state = partial.with_name(partial.name + (".json" if engine_name == "python" else ".aria2"))
-    deadline = time.monotonic() + 30
-    try:
-        while time.monotonic() < deadline:
-            if state.exists() and partial.exists() and partial.stat().st_blocks * 512 >= 2 * 1024 * 1024:
-                time.sleep(1.2)  # past the next state save
-                break
-            assert child.poll() is None, "the child finished before it could be killed"
-            time.sleep(0.05)
-        else:
-            pytest.fail("the partial file never grew")
-    finally:
-        os.killpg(child.pid, signal.SIGKILL)  # the whole command: python and aria2c alike
-        child.wait()
+    kill_mid_file([sys.executable, "-c", CHILD, json.dumps(spec)], lambda: [partial] if state.exists() else [],
+                  2 * 1024 * 1024, timeout=30)
     assert not (target / "model.safetensors").exists()
     on_disk = partial.stat().st_blocks * 512
     hub_server.bandwidth = None
