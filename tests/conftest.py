@@ -17,6 +17,7 @@ import pytest
 
 from imageworks.core import plugins
 from tests.model_fixtures import gemma_gguf, minilm_dir  # noqa: F401  (fixtures for every test folder)
+from tests.support.backends import postgres_cluster, postgres_dsn, registry_backend  # noqa: F401  (both backends)
 
 ISOLATED_VARIABLES = (
     "IMAGEWORKS_MODEL_ROOT",
@@ -34,6 +35,7 @@ ISOLATED_VARIABLES = (
     "IMAGEWORKS_STALL_TIMEOUT",
     "IMAGEWORKS_TRANSFER_ENGINE",
     "IMAGEWORKS_REGISTRY_BACKEND",
+    "IMAGEWORKS_REGISTRY_DSN",
     "OLLAMA_MODELS",
     "OLLAMA_BASE_URL",
     "OLLAMA_HOST",

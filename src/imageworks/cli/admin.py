@@ -1,7 +1,7 @@
 """Self-description commands: ``plugins``, ``config`` and ``sources``.
 
 A built-in plugin, added to every program through ``imageworks_register_commands``.
-Secrets are never shown: ``config`` says only whether a token is set.
+Secrets are never shown: ``config`` says only whether a token (or the registry DSN) is set.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def config_command(app: AppContext, as_json: bool) -> None:
     rows.append(("log_file", str(app.config.log_dir / LOG_FILE_NAME), app.config.sources.get("log_dir", "default")))
     token = "set (hidden)" if os.environ.get("HF_TOKEN") else "not set"
     rows.append(("hf_token", token, "env HF_TOKEN" if os.environ.get("HF_TOKEN") else "default"))
+    dsn = "set (hidden)" if os.environ.get("IMAGEWORKS_REGISTRY_DSN") else "not set"
+    rows.append(("registry_dsn", dsn, "env IMAGEWORKS_REGISTRY_DSN" if os.environ.get("IMAGEWORKS_REGISTRY_DSN") else "default"))
     if as_json:
         out.emit_json({name: {"value": value, "source": source} for name, value, source in rows})
         return

@@ -11,7 +11,7 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
-from imageworks.core.backups import RestoreReport, restore, summarize_backups
+from imageworks.core.backups import RestoreReport, backup_place, restore, summarize_backups
 from imageworks.core.hookspecs import hookimpl
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -67,7 +67,7 @@ def _show(report: RestoreReport) -> None:
     title = f"Restore of {report.backup_id}" + ("" if report.applied else " (dry run: nothing written)")
     out.table(title, ["Layer", "Added", "Removed", "Changed"], rows)
     if report.backup:
-        out.note(f"Backed up the current registry to {report.backup[0].rsplit('/', 1)[0]}")
+        out.note(f"Backed up the current registry to {backup_place(report.backup)}")
     verb = "Restored" if report.applied else "Would restore"
     out.note(f"{verb} {report.backup_id}" + (" (the registry already matched it)" if report.unchanged else ""))
 

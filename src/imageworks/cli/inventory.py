@@ -6,7 +6,6 @@ A built-in plugin: it adds its commands to ``imageworks-download`` (and ``list``
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -15,6 +14,7 @@ import click
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.access import record_access
+from imageworks.core.backups import backup_place
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.copies import shared_weights
 from imageworks.core.errors import ImageworksError
@@ -222,7 +222,7 @@ def remove_command(
     if backup:
         copies = registry.backup()
         if copies:
-            out.note(f"Backed up the registry to {Path(copies[0]).parent}")
+            out.note(f"Backed up the registry to {backup_place(copies)}")
     if plan.delete_path is not None:
         delete_installation(plan.delete_path, plan.roots, only=plan.only_files)
         out.echo(f"Deleted {plan.delete_path}")

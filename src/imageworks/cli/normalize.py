@@ -13,6 +13,7 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
+from imageworks.core.backups import backup_place
 from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
@@ -75,7 +76,7 @@ def _show(report: NormalizeReport) -> None:
         title = "normalize-formats" + ("" if report.applied else " (dry run: nothing written; use --apply)")
         out.table(title, ["Variant", "Action", *DIFF_FIELDS, "Note"], rows)
     if report.backup:
-        out.note(f"Backed up the registry to {report.backup[0].rsplit('/', 1)[0]}")
+        out.note(f"Backed up the registry to {backup_place(report.backup)}")
     counts: dict[str, int] = {}
     for change in report.changes:
         counts[change.action] = counts.get(change.action, 0) + 1

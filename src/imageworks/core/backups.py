@@ -10,6 +10,8 @@ which entries the restore adds, removes and changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -77,6 +79,15 @@ class RestoreReport:
             "layers": [d.to_json() for d in self.layers],
             "backup": self.backup,
         }
+
+
+def backup_place(copies: Sequence[str]) -> str | None:
+    """Where a backup went, for a message: the folder of the copied files (the JSON
+    backend returns file paths), else the location the backend gave; None for no copies."""
+    if not copies:
+        return None
+    first = Path(copies[0])
+    return str(first.parent) if first.is_file() else copies[0]
 
 
 def summarize_backups(registry: Registry) -> list[BackupSummary]:

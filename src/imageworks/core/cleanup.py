@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import attrs
 
+from imageworks.core.backups import backup_place
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import LayerName, RegistryLayers
 from imageworks.core.model import RegistryEntry
@@ -246,7 +247,7 @@ def apply_cleanup(registry: Registry, planner: Callable[[Registry], CleanupRepor
         changes = report.changes
         if changes and backup and not registry.is_scratch:
             copies = registry.backup()
-            report.backup = str(Path(copies[0]).parent) if copies else None
+            report.backup = backup_place(copies)
         for item in changes:
             if item.action == "remove":
                 registry.delete(item.name, backup=False, layers=tuple(item.layers))

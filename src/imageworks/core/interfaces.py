@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import attrs
 
 from imageworks.core.errors import ImageworksError
+from imageworks.core.layers import dump_layer
 from imageworks.core.model import Detection, DetectionSubject, RegistryEntry, Trust
 
 if TYPE_CHECKING:
@@ -180,6 +181,30 @@ class RegistryStore:
         with self.transaction() as current:
             current.curated, current.discovered = layers.curated, layers.discovered
         return copies
+
+    def export_layers(self) -> dict[LayerName, bytes | None]:
+        """Each layer (``curated``, ``discovered``) as the bytes of its JSON layer file,
+        ``None`` when there is none: what ``registry export --to-json`` writes.
+
+        The default writes the canonical form of each non-empty layer; backends that keep
+        a layer file's own bytes (a hand-kept curated file) return those.
+        """
+        layers = self.read()
+        return {
+            "curated": dump_layer(layers.curated) if layers.curated else None,
+            "discovered": dump_layer(layers.discovered) if layers.discovered else None,
+        }
+
+    def import_layers(self, files: Mapping[LayerName, bytes | None], backup_first: bool = True) -> list[str]:
+        """Make each layer named in ``files`` the one its JSON file bytes hold (``None``:
+        no file, an empty layer), as :meth:`export_layers` of another store gives them;
+        return the backup of the current layers taken first (with ``backup_first``).
+
+        Every file is parsed before anything is written (a damaged one raises
+        :class:`ImageworksError` and changes nothing). A backend that keeps the bytes
+        gives the same bytes back from :meth:`export_layers`.
+        """
+        raise ImageworksError(f"registry {self.description} cannot import layer files")
 
     def check_writable(self) -> None:
         """Raise :class:`ImageworksError` unless a transaction could write right now.

@@ -2,8 +2,10 @@
 
 Each record is one JSON object per line (time, level, logger, message, command). The CLI
 mirrors what it prints into this file. ``IMAGEWORKS_DEBUG=1`` lowers the level to DEBUG.
-Tokens never reach the file: values of ``HF_TOKEN``-like variables, ``hf_...`` tokens
-and ``Authorization``/``Bearer`` values are replaced by ``***`` before a record is written.
+Tokens never reach the file: values of ``HF_TOKEN``-like variables and of
+``IMAGEWORKS_REGISTRY_DSN``, ``hf_...`` tokens, ``Authorization``/``Bearer`` values and
+database passwords (``password=...``, ``user:password@``) are replaced by ``***``
+before a record is written.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from pathlib import Path
 
 LOG_FILE_NAME = "model_downloader.log"
 LOGGER_NAME = "imageworks"
-SECRET_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_TOKEN", "OLLAMA_API_KEY")
+SECRET_VARIABLES = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_TOKEN", "OLLAMA_API_KEY", "IMAGEWORKS_REGISTRY_DSN")
 _TOKEN_PATTERNS = (
     re.compile(r"hf_[A-Za-z0-9]{8,}"),
     re.compile(r"(?i)(authorization\s*[:=]\s*)(?:bearer\s+)?\S+"),
     re.compile(r"(?i)(bearer\s+)\S+"),
+    re.compile(r"(?i)(password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S+)"),  # a libpq connection string's password
+    re.compile(r"(://[^/:@\s]*:)[^@\s/]+(?=@)"),  # user:password@ in a URI
 )
 
 

@@ -33,7 +33,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -399,29 +399,59 @@ class JsonRegistryStore(RegistryStore):
         ``backup_first`` the current files are backed up first (returned)."""
         source = self._backup_folder(backup_id)
         wanted: dict[LayerName, bytes | None] = {}
-        parsed = RegistryLayers()
         layer: LayerName
         for layer, name in (("curated", CURATED), ("discovered", DISCOVERED)):
             path = source / name
             wanted[layer] = path.read_bytes() if path.is_file() else None
-            setattr(parsed, layer, read_layer_file(path))  # a damaged copy stops here
+            read_layer_file(path)  # a damaged copy stops here
+        return self.import_layers(wanted, backup_first)
+
+    def export_layers(self) -> dict[LayerName, bytes | None]:
+        """The bytes of each layer file as they are (``None``: no file), read under the
+        lock so both come from one state; a damaged file raises."""
+        if not self.folder.is_dir():
+            return {"curated": None, "discovered": None}
         lock = self._acquire()
         try:
             json_journal.recover(self.folder, TEMP_PREFIXES)
-            self._read_raw_layers()  # a damaged current layer stops here too, before any write
-            copies = self._copy_backup() if backup_first else []
+            files: dict[LayerName, bytes | None] = {}
+            layer: LayerName
+            for layer in ("curated", "discovered"):
+                path = self.layer_path(layer)
+                files[layer] = _read_raw(path) if path.exists() else None
+                parse_layer(path, files[layer] or b"")
+            return files
+        finally:
+            lock.release()
+
+    def import_layers(self, files: Mapping[LayerName, bytes | None], backup_first: bool = True) -> list[str]:
+        """Write each layer file in ``files`` byte for byte (``None`` removes it) and
+        regenerate the snapshot, in one journalled commit. The new files and the current
+        ones are all parsed before anything is written; with ``backup_first`` the current
+        files are backed up first (returned)."""
+        parsed = {layer: parse_layer(self.layer_path(layer), data or b"") for layer, data in files.items()}
+        lock = self._acquire()
+        try:
+            json_journal.recover(self.folder, TEMP_PREFIXES)
+            layers, _ = self._read_raw_layers()  # a damaged current layer stops here too, before any write
+            for layer, entries in parsed.items():
+                setattr(layers, layer, entries)
+            copies = self._copy_backup() if backup_first and self._has_files() else []
             changed: dict[Path, bytes | None] = {}
-            for layer, data in wanted.items():
+            for layer, data in files.items():
                 path = self.layer_path(layer)
                 current = path.read_bytes() if path.is_file() else None
                 if current != data:
                     changed[path] = data
-            changed.update(self._merged_change(parsed))
+            changed.update(self._merged_change(layers))
             json_journal.commit(self.folder, changed)
             self._write_stamp(self._read_raw_layers()[1])
             return copies
         finally:
             lock.release()
+
+    def _has_files(self) -> bool:
+        return any((self.folder / name).exists() for name in (CURATED, DISCOVERED, MERGED))
 
     def _backup_folder(self, backup_id: str) -> Path:
         """The folder of backup ``backup_id``: an id from :meth:`list_backups` or a folder path."""
