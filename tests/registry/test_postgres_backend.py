@@ -170,3 +170,26 @@ def test_a_write_made_around_the_lock_fails_ours_and_survives(postgres_dsn: str)
         thread.start()
         thread.join()
     assert open_registry().get("a-vllm").display_name == "theirs"
+
+
+def test_a_damaged_backup_or_layer_stops_the_restore_before_it_writes(postgres_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for repo in ("acme/alpha", "acme/beta"):
+        record_download(repo, "vllm", None, None, f"ollama://{repo}", None)
+    assert cli(capsys, "remove", "alpha-vllm", "--purge", "--force").code == 0
+    (only,) = open_registry().list_backups()
+    rows = "SELECT layer, name, entry FROM registry_entries ORDER BY layer, name"
+    pristine = sql(postgres_dsn, "SELECT discovered FROM registry_backups")[0][0]
+    sql(postgres_dsn, "UPDATE registry_backups SET discovered = '[{]'")
+    before = sql(postgres_dsn, rows)
+    for flags in ((), ("--dry-run",)):
+        result = cli(capsys, "backups", "restore", only.id, *flags)
+        assert result.code == 1 and len(result.err.splitlines()) == 1
+        assert result.err.startswith("Error: registry file") and f"id {only.id}" in result.err
+    assert sql(postgres_dsn, rows) == before and len(open_registry().list_backups()) == 1
+
+    sql(postgres_dsn, "UPDATE registry_backups SET discovered = %s", pristine)
+    sql(postgres_dsn, "UPDATE registry_entries SET entry = '{\"name\": 1}'")
+    before = sql(postgres_dsn, rows)
+    result = cli(capsys, "backups", "restore", only.id)
+    assert result.code == 1 and result.err.startswith("Error: registry file") and len(result.err.splitlines()) == 1
+    assert sql(postgres_dsn, rows) == before and len(open_registry().list_backups()) == 1

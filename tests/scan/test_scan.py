@@ -14,6 +14,7 @@ from imageworks.model_loader.download_adapter import record_download
 from imageworks.providers.local import folders
 from tests.model_fixtures import link
 from tests.spine.helpers import cli
+from tests.support.backends import BackendUnderTest
 
 
 @pytest.fixture
@@ -39,7 +40,8 @@ def names(capsys: pytest.CaptureFixture[str]) -> dict[str, dict]:
     return {e["name"]: e for e in cli(capsys, "list", "--json", "--include-testing").json()}
 
 
-def test_scan_imports_real_layouts(weights: Path, gemma_gguf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_scan_imports_real_layouts(weights: Path, gemma_gguf: Path, registry_backend: BackendUnderTest,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
     gemma_size = gemma_gguf.stat().st_size
     result = cli(capsys, "scan", "--base", str(weights))
     assert result.code == 0, result.err
@@ -62,21 +64,24 @@ def test_scan_imports_real_layouts(weights: Path, gemma_gguf: Path, capsys: pyte
     assert "2 skip" in result.err
 
 
-def test_dry_run_writes_nothing_and_json_plan(weights: Path, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_writes_nothing_and_json_plan(weights: Path, isolated: Path, registry_backend: BackendUnderTest,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
     plan = cli(capsys, "scan", "--base", str(weights), "--dry-run", "--json", "--include-testing").json()
     assert {i["action"] for i in plan} == {"add"}
     assert {i["model_id"] for i in plan} >= {"acme/testzzz-model", "acme/tiny@dev"}
     assert not (isolated / "registry").exists()
+    assert registry_backend.files() == dict.fromkeys(registry_backend.files(), None)
 
 
-def test_rescan_changes_nothing(weights: Path, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rescan_changes_nothing(weights: Path, registry_backend: BackendUnderTest, capsys: pytest.CaptureFixture[str]) -> None:
     cli(capsys, "scan", "--base", str(weights))
-    before = {p.name: p.read_bytes() for p in (isolated / "registry").glob("*.json")}
+    before = registry_backend.files()
+    assert before["model_registry.discovered.json"]
     again = cli(capsys, "scan", "--base", str(weights))
     assert "unchanged" in again.out
     refreshed = cli(capsys, "scan", "--base", str(weights), "--update-existing")
     assert refreshed.code == 0
-    assert {p.name: p.read_bytes() for p in (isolated / "registry").glob("*.json")} == before
+    assert registry_backend.files() == before
 
 
 def test_fallback_format_only_fills_blanks(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,7 @@
-"""The inventory commands of guide 7.3 end to end: list, list-roles, stats, remove, verify."""
+"""The inventory commands of guide 7.3 end to end: list, list-roles, stats, remove, verify.
+
+Every test on the ``populated`` registry runs on the JSON files and on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +16,11 @@ import pytest
 from imageworks.app import open_registry
 from imageworks.model_loader.download_adapter import record_download
 from tests.spine.helpers import cli, make_model
+from tests.support.backends import BackendUnderTest
 
 
 @pytest.fixture
-def populated(isolated: Path) -> dict[str, str]:
+def populated(isolated: Path, registry_backend: BackendUnderTest) -> dict[str, str]:
     """A registry with a vLLM AWQ model, an LM Studio GGUF, an Ollama logical entry,
     a testing placeholder, a deprecated entry and curated roles."""
     weights, lmstudio = isolated / "weights", isolated / "lmstudio"
@@ -34,11 +38,10 @@ def populated(isolated: Path) -> dict[str, str]:
     }
     registry = open_registry()
     registry.update(names["old"], lambda current: {"deprecated": True})
-    curated = isolated / "registry" / "model_registry.curated.json"
-    curated.write_text(json.dumps([
+    registry_backend.seed("curated", json.dumps([
         {"name": names["awq"], "roles": ["caption", "chat"], "role_priorities": {"caption": 1}, "capabilities": {"vision": True}},
         {"name": names["gguf"], "roles": ["chat"], "role_priorities": {"chat": 2}},
-    ]))
+    ]).encode())
     return names
 
 
@@ -148,12 +151,13 @@ def test_unknown_variant_exits_1_with_closest_names(populated: dict[str, str], c
     assert f"closest: {populated['awq']}" in result.err
 
 
-def test_remove_refuses_without_force(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    before = (isolated / "registry" / "model_registry.discovered.json").read_bytes()
+def test_remove_refuses_without_force(populated: dict[str, str], isolated: Path, registry_backend: BackendUnderTest,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    before = registry_backend.files()["model_registry.discovered.json"]
     result = cli(capsys, "remove", populated["awq"], "--delete-files")
     assert result.code == 1 and "without --force" in result.err
     assert (isolated / "weights" / "TheBloke").exists()
-    assert (isolated / "registry" / "model_registry.discovered.json").read_bytes() == before
+    assert registry_backend.files()["model_registry.discovered.json"] == before
 
 
 def test_remove_modes(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -169,7 +173,7 @@ def test_remove_modes(populated: dict[str, str], isolated: Path, capsys: pytest.
     assert cli(capsys, "remove", populated["gguf"], "--purge", "--force").code == 0
     assert open_registry().find(populated["gguf"]) is None
     assert (isolated / "lmstudio" / "unsloth" / "Qwen3-4B-GGUF").exists()  # purge alone keeps files
-    assert len(list((isolated / "registry" / "backups").iterdir())) == 2
+    assert len(open_registry().list_backups()) == 2
 
 
 def test_remove_never_deletes_outside_store_roots(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:

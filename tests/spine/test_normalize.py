@@ -12,6 +12,7 @@ from imageworks.app import open_registry
 from imageworks.model_loader.download_adapter import record_download
 from tests.model_fixtures import write_gguf
 from tests.spine.helpers import CliResult, cli, make_model
+from tests.support.backends import BackendUnderTest
 
 FILES = ("model_registry.curated.json", "model_registry.discovered.json", "model_registry.json")
 BF16_CONFIG = b'{"model_type": "llama", "torch_dtype": "bfloat16"}'
@@ -25,6 +26,11 @@ def registry_bytes(isolated: Path) -> dict[str, bytes | None]:
 def backup_sets(isolated: Path) -> list[str]:
     folder = isolated / "registry" / "backups"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def backups() -> list[str]:
+    """The backup ids of the configured registry (any backend)."""
+    return [b.id for b in open_registry().list_backups()]
 
 
 def normalize(capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[CliResult, dict]:
@@ -46,11 +52,11 @@ def stale(name: str, **fields: object) -> None:
 
 
 def test_dry_run_is_the_default_and_apply_twice_gives_an_empty_diff(
-    model: tuple[str, Path], isolated: Path, capsys: pytest.CaptureFixture[str]
+    registry_backend: BackendUnderTest, model: tuple[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     name, _ = model
     stale(name, download_format="gguf", quantization="q4_0")
-    before = registry_bytes(isolated)
+    before = registry_backend.files()
 
     dry, report = normalize(capsys)
     assert dry.code == 0, dry.err
@@ -58,7 +64,7 @@ def test_dry_run_is_the_default_and_apply_twice_gives_an_empty_diff(
     assert change["name"] == name and change["changed"] == ["download_format", "quantization"]
     assert change["fields"]["download_format"] == {"before": "gguf", "after": "safetensors"}
     assert change["fields"]["quantization"] == {"before": "q4_0", "after": "bf16"}
-    assert report["applied"] is False and registry_bytes(isolated) == before and backup_sets(isolated) == []
+    assert report["applied"] is False and registry_backend.files() == before and backups() == []
 
     table = cli(capsys, "normalize-formats")
     for column in ("download_format", "quantization", "download_size_bytes", "download_directory_checksum", "download_files_count"):
@@ -70,20 +76,21 @@ def test_dry_run_is_the_default_and_apply_twice_gives_an_empty_diff(
     entry = open_registry().get(name)
     assert (entry.download_format, entry.quantization) == ("safetensors", "bf16")
     assert entry.metadata.detection_evidence  # the evidence behind the new values
-    (backup,) = backup_sets(isolated)
-    assert (isolated / "registry" / "backups" / backup / FILES[1]).read_bytes() == before[FILES[1]]
+    (backup,) = backups()
+    assert registry_backend.backup_files(backup)[FILES[1]] == before[FILES[1]]
 
-    after = registry_bytes(isolated)
+    after = registry_backend.files()
     again, report = normalize(capsys, "--apply", "--rebuild")
     assert again.code == 0 and report["changes"] == [] and report["rehashed_files"] == 0
-    assert registry_bytes(isolated) == after and len(backup_sets(isolated)) == 1
+    assert registry_backend.files() == after and len(backups()) == 1
 
 
-def test_no_backup_writes_without_a_backup(model: tuple[str, Path], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_backup_writes_without_a_backup(registry_backend: BackendUnderTest, model: tuple[str, Path],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
     stale(model[0], quantization="fp32")
     result, _ = normalize(capsys, "--apply", "--no-backup")
     assert result.code == 0 and open_registry().get(model[0]).quantization == "bf16"
-    assert backup_sets(isolated) == []
+    assert open_registry().list_backups() == []
 
 
 def test_rebuild_rehashes_only_files_whose_stat_changed(

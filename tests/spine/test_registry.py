@@ -1,4 +1,8 @@
-"""The layered JSON registry: merge, determinism, unknown fields, damage, concurrency."""
+"""The layered registry: merge, determinism, unknown fields, damage, concurrency.
+
+Tests taking ``registry_backend`` run on the JSON files and on PostgreSQL
+(``tests/support/backends.py``); the rest are about the JSON files themselves.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from imageworks.core.errors import ImageworksError, RegistryCorruptError, Varian
 from imageworks.core.model import RegistryEntry
 from imageworks.model_loader.download_adapter import record_download
 from tests.spine.helpers import cli, make_model
+from tests.support.backends import BackendUnderTest
 
 
 def write_layer(folder: Path, layer: str, entries: list[dict]) -> Path:
@@ -26,15 +31,12 @@ def write_layer(folder: Path, layer: str, entries: list[dict]) -> Path:
     return path
 
 
-def test_discovered_overlays_curated_field_by_field(isolated: Path) -> None:
-    registry_dir = isolated / "registry"
-    write_layer(
-        registry_dir,
+def test_discovered_overlays_curated_field_by_field(registry_backend: BackendUnderTest) -> None:
+    registry_backend.seed(
         "curated",
         [{"name": "m-vllm", "roles": ["caption"], "metadata": {"readme_file": "README.md", "note": "hand"}, "backend": "vllm"}],
     )
-    write_layer(
-        registry_dir,
+    registry_backend.seed(
         "discovered",
         [{"name": "m-vllm", "download_path": "/x", "metadata": {"readme_sha256": "ab"}}],
     )
@@ -46,40 +48,39 @@ def test_discovered_overlays_curated_field_by_field(isolated: Path) -> None:
     assert entry.metadata.extra == {"note": "hand"}
 
 
-def test_unknown_fields_survive_a_rewrite(isolated: Path) -> None:
-    registry_dir = isolated / "registry"
-    write_layer(
-        registry_dir,
+def test_unknown_fields_survive_a_rewrite(registry_backend: BackendUnderTest) -> None:
+    registry_backend.seed(
         "discovered",
         [{"name": "m-vllm", "future_field": {"x": [1, None]}, "backend_config": {"model_path": "/p", "gpu": 2}}],
     )
     registry = open_registry()
     registry.update("m-vllm", lambda current: {"roles": ["chat"]})
-    data = json.loads((registry_dir / "model_registry.discovered.json").read_text())
+    files = registry_backend.files()
+    data = json.loads(files["model_registry.discovered.json"] or b"")
     assert data[0]["future_field"] == {"x": [1, None]}
     assert data[0]["backend_config"] == {"model_path": "/p", "gpu": 2}
     assert data[0]["roles"] == ["chat"]
-    merged = json.loads((registry_dir / "model_registry.json").read_text())
+    merged = json.loads(files["model_registry.json"] or b"")
     assert merged[0]["future_field"] == {"x": [1, None]}
 
 
-def test_files_are_deterministic_and_noop_changes_keep_bytes(isolated: Path) -> None:
+def test_files_are_deterministic_and_noop_changes_keep_bytes(isolated: Path, registry_backend: BackendUnderTest) -> None:
     folder = make_model(isolated / "weights", "acme/Model-7B")
     record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
     record_download("acme/Other", "vllm", "safetensors", None, folder, "linux_wsl")
     registry_dir = isolated / "registry"
-    discovered = (registry_dir / "model_registry.discovered.json").read_bytes()
-    text = discovered.decode()
+    before = registry_backend.files()
+    text = (before["model_registry.discovered.json"] or b"").decode()
     assert text.endswith("}\n]\n") and "\n  {\n    " in text  # 2-space indent, final newline
     names = [e["name"] for e in json.loads(text)]
     assert names == sorted(names)
     stamps = {p: p.stat().st_mtime_ns for p in registry_dir.glob("*.json")}
     open_registry().update("model-7b-vllm-safetensors", lambda current: {"backend": "vllm"})
-    assert (registry_dir / "model_registry.discovered.json").read_bytes() == discovered
-    assert {p: p.stat().st_mtime_ns for p in registry_dir.glob("*.json")} == stamps
+    assert registry_backend.files() == before
+    assert {p: p.stat().st_mtime_ns for p in registry_dir.glob("*.json")} == stamps  # (postgres: no files at all)
 
 
-def test_same_tuple_updates_existing_entry(isolated: Path) -> None:
+def test_same_tuple_updates_existing_entry(isolated: Path, registry_backend: BackendUnderTest) -> None:
     folder = make_model(isolated / "weights", "acme/Model-7B")
     open_registry().update("model-7b-vllm-safetensors", lambda current: {"roles": ["chat"]})
     first = record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
@@ -135,12 +136,12 @@ RECORD_ONE = (
 )
 
 
-def test_twenty_processes_recording_at_once_lose_nothing(isolated: Path) -> None:
+def test_twenty_processes_recording_at_once_lose_nothing(registry_backend: BackendUnderTest) -> None:
     processes = [subprocess.Popen([sys.executable, "-c", RECORD_ONE, str(i)]) for i in range(20)]
     assert [p.wait(120) for p in processes] == [0] * 20
     names = {e.name for e in open_registry().entries()}
     assert names == {f"model-{i}-vllm" for i in range(20)}
-    merged = json.loads((isolated / "registry" / "model_registry.json").read_text())
+    merged = json.loads(registry_backend.files()["model_registry.json"] or b"")
     assert len(merged) == 20
 
 
@@ -161,18 +162,19 @@ def test_full_disk_leaves_previous_file_intact(isolated: Path, monkeypatch: pyte
     assert not list(path.parent.glob(".*.tmp"))
 
 
-def test_delete_takes_backup_and_removes_from_both_layers(isolated: Path) -> None:
-    registry_dir = isolated / "registry"
-    write_layer(registry_dir, "curated", [{"name": "m-vllm", "roles": ["chat"]}])
-    write_layer(registry_dir, "discovered", [{"name": "m-vllm", "download_path": "/x"}])
+def test_delete_takes_backup_and_removes_from_both_layers(registry_backend: BackendUnderTest) -> None:
+    registry_backend.seed("curated", [{"name": "m-vllm", "roles": ["chat"]}])
+    registry_backend.seed("discovered", [{"name": "m-vllm", "download_path": "/x"}])
     registry = open_registry()
     assert registry.delete("m-vllm") == ["curated", "discovered"]
     assert registry.entries() == []
-    (backup,) = (registry_dir / "backups").iterdir()
-    assert json.loads((backup / "model_registry.curated.json").read_text())[0]["name"] == "m-vllm"
+    (backup,) = registry.list_backups()
+    saved = json.loads(registry_backend.backup_files(backup.id)["model_registry.curated.json"] or b"")
+    assert saved[0]["name"] == "m-vllm"
+    assert registry.read_backup(backup.id).discovered == {"m-vllm": {"name": "m-vllm", "download_path": "/x"}}
 
 
-def test_unknown_name_suggests_closest(isolated: Path) -> None:
+def test_unknown_name_suggests_closest(registry_backend: BackendUnderTest) -> None:
     registry = open_registry()
     registry.upsert(RegistryEntry(name="mistral-7b-instruct-vllm-awq", backend="vllm"))
     with pytest.raises(VariantNotFoundError) as caught:
@@ -180,7 +182,7 @@ def test_unknown_name_suggests_closest(isolated: Path) -> None:
     assert caught.value.suggestions == ["mistral-7b-instruct-vllm-awq"]
 
 
-def test_lookup_by_alias_and_display_name(isolated: Path) -> None:
+def test_lookup_by_alias_and_display_name(registry_backend: BackendUnderTest) -> None:
     registry = open_registry()
     registry.upsert(RegistryEntry(name="a-vllm", display_name="A nice", model_aliases=["alpha"]))
     assert registry.get("alpha").name == "a-vllm"
@@ -191,18 +193,18 @@ def test_registry_dir_comes_from_environment(isolated: Path) -> None:
     assert load_config().registry_dir == isolated / "registry"
 
 
-def test_recording_the_same_install_twice_keeps_the_bytes(isolated: Path) -> None:
+def test_recording_the_same_install_twice_keeps_the_bytes(isolated: Path, registry_backend: BackendUnderTest) -> None:
     folder = make_model(isolated / "weights", "acme/Model-7B")
     record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
-    files = {p.name: p.read_bytes() for p in (isolated / "registry").glob("*.json")}
+    files = registry_backend.files()
     import time
 
     time.sleep(1.1)  # downloaded_at has one-second resolution
     record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
-    assert {p.name: p.read_bytes() for p in (isolated / "registry").glob("*.json")} == files
+    assert registry_backend.files() == files
     (folder / "config.json").write_text("{}")
     changed = record_download("acme/Model-7B", "vllm", "safetensors", None, folder, "linux_wsl")
-    assert changed.download_directory_checksum != json.loads(files["model_registry.json"])[0]["download_directory_checksum"]
+    assert changed.download_directory_checksum != json.loads(files["model_registry.json"] or b"")[0]["download_directory_checksum"]
 
 
 def test_batch_writes_once_and_reads_its_own_writes(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,7 +222,7 @@ def test_batch_writes_once_and_reads_its_own_writes(isolated: Path, monkeypatch:
     assert len(open_registry().entries()) == 50
 
 
-def test_batch_that_fails_writes_nothing(isolated: Path) -> None:
+def test_batch_that_fails_writes_nothing(registry_backend: BackendUnderTest) -> None:
     registry = open_registry()
     with pytest.raises(RuntimeError), registry.batch():
         record_download("owner/a", "vllm", None, None, "ollama://a", None, registry=registry)
