@@ -19,6 +19,7 @@ from imageworks.core.convert import to_compact_dict
 from imageworks.core.copies import shared_weights
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
+from imageworks.core.hosts import HostView
 from imageworks.core.model import RegistryEntry
 from imageworks.core.query import ListQuery, entry_json, is_installed, is_testing, select
 from imageworks.core.removal import cleared_download_fields, delete_installation, plan_removal
@@ -42,6 +43,7 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.option("--show-backend", is_flag=True, help="Add a Backend column.")
 @click.option("--show-installed", is_flag=True, help="Add an Installed column (files present on disk).")
 @click.option("--include-testing", is_flag=True, help="Include testing/demo placeholders (testzzz, ...).")
+@click.option("--all-hosts", is_flag=True, help="Every host's installs (shared registry), with a Host column.")
 @pass_app
 def list_command(
     app: AppContext,
@@ -57,8 +59,9 @@ def list_command(
     show_backend: bool,
     show_installed: bool,
     include_testing: bool,
+    all_hosts: bool,
 ) -> None:
-    """List registry variants (installed downloads by default)."""
+    """List registry variants (installed downloads by default; this host's, unless --all-hosts)."""
     query = ListQuery(
         format=format_filter,
         location=location,
@@ -67,6 +70,7 @@ def list_command(
         include_logical=include_logical,
         include_testing=include_testing,
         dedupe=dedupe,
+        host_view=None if all_hosts else HostView.of(app.config),
     )
     everything = app.registry.entries()
     entries = select(everything, query, app.config.test_model_patterns)
@@ -87,6 +91,8 @@ def list_command(
         columns.insert(1, "Backend")
     if show_installed:
         columns.append("Installed")
+    if all_hosts:
+        columns.append("Host")
     rows = []
     for entry in entries:
         row: list[Any] = [
@@ -100,6 +106,8 @@ def list_command(
             row.insert(1, entry.backend)
         if show_installed:
             row.append("✓" if is_installed(entry) else "✗")
+        if all_hosts:
+            row.append(entry.host or "(every host)")
         rows.append(row)
     out.table(f"{len(entries)} variant(s)", columns, rows)
 
@@ -114,6 +122,7 @@ def _print_details(entry: RegistryEntry, same_weights: list[str]) -> None:
         ("installed", "yes" if is_installed(entry) else "no"),
         ("path", entry.download_path),
         ("location", entry.download_location),
+        ("host", entry.host),
         ("size", out.human_size(entry.download_size_bytes)),
         ("files", entry.download_files_count),
         ("checksum", entry.download_directory_checksum),
@@ -241,9 +250,15 @@ def remove_command(
 @click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
 @pass_app
 def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quick: bool, as_json: bool) -> None:
-    """Check installed variants: paths, file inventory and checksum drift. Exit 1 on problems."""
+    """Check installed variants this host can see: paths, file inventory and checksum drift. Exit 1 on problems."""
     registry = app.registry
-    entries = [registry.get(variant)] if variant else [e for e in registry.entries() if not e.is_logical]
+    view = HostView.of(app.config)
+    entries = [registry.get(variant)] if variant else [e for e in registry.entries() if not e.is_logical and view.sees(e)]
+    if variant and not view.sees(entries[0]):
+        raise ImageworksError(
+            f"{entries[0].name} is installed on host {entries[0].host}, not on this host ({view.host})",
+            "run verify on that host; `list --all-hosts` shows every host's installs",
+        )
     everyone = registry.entries()
     results = [verify_entry(e, quick=quick, neighbours=everyone) for e in entries]
     used = [r.name for r in results if r.status != "missing"]

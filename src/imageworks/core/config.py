@@ -11,6 +11,7 @@ they live under ``linux_wsl_root`` (``~/ai-models/registry`` and ``~/ai-models/l
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,6 +50,8 @@ class Config:
     hf_endpoint: str
     debug: bool
     pyproject: Path | None
+    host: str = ""  # this host's name, recorded with its installs (core.hosts)
+    shared_roots: tuple[Path, ...] = ()  # folders on storage every host mounts at the same path
     sources: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
@@ -73,7 +76,7 @@ class Config:
                 continue
             value = getattr(self, attribute.name)
             if isinstance(value, tuple):
-                shown = ",".join(value)
+                shown = ",".join(str(v) for v in value)
             elif isinstance(value, Mapping):
                 shown = ",".join(f"{k}={v}" for k, v in sorted(value.items()))
             else:
@@ -196,6 +199,14 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     builtin_patterns = set(DEFAULT_TEST_PATTERNS)
     test_patterns = r.strings("test_model_patterns", "IMAGEWORKS_TEST_MODEL_PATTERNS", DEFAULT_TEST_PATTERNS)
 
+    host = str(r.get("host", "IMAGEWORKS_HOST", "") or socket.gethostname()).strip()
+    shared = r.get("shared_roots", "IMAGEWORKS_SHARED_ROOTS", [])
+    if isinstance(shared, str):
+        shared = [part for part in shared.split(os.pathsep) if part.strip()]
+    if not isinstance(shared, list | tuple) or not all(isinstance(p, str) for p in shared):
+        raise ConfigError(f"shared_roots must be a list of folders (from {r.sources['shared_roots']})")
+    shared_roots = tuple(Path(p).expanduser().absolute() for p in shared)
+
     return Config(
         linux_wsl_root=linux_root,
         model_root=model_root,
@@ -216,6 +227,8 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         hf_endpoint=str(r.get("hf_endpoint", "HF_ENDPOINT", "https://huggingface.co")).rstrip("/"),
         debug=debug,
         pyproject=pyproject,
+        host=host,
+        shared_roots=shared_roots,
         sources=r.sources,
     )
 

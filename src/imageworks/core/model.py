@@ -94,6 +94,7 @@ class RegistryEntry:
     download_path: str | None = None
     download_root: str | None = None  # the store root a download went into (see core.removal)
     download_location: str | None = None
+    host: str | None = None  # the host holding a local install; None: every host sees it (core.hosts)
     download_format: str | None = None
     download_size_bytes: int | None = None
     download_directory_checksum: str | None = None

@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from imageworks.core.convert import converter
+from imageworks.core.hosts import HostView
 from imageworks.core.model import RegistryEntry
 
 
@@ -50,6 +51,7 @@ class ListQuery:
     include_testing: bool = False
     dedupe: bool = False
     only_installed: bool = False
+    host_view: HostView | None = None  # only what this host sees (core.hosts); None: every host's
 
 
 def select(entries: Iterable[RegistryEntry], query: ListQuery, test_patterns: Sequence[str]) -> list[RegistryEntry]:
@@ -69,6 +71,8 @@ def select(entries: Iterable[RegistryEntry], query: ListQuery, test_patterns: Se
         if query.backend and entry.backend.lower() != query.backend.lower():
             continue
         if query.only_installed and not is_installed(entry):
+            continue
+        if query.host_view is not None and not query.host_view.sees(entry):
             continue
         chosen.append(entry)
     chosen.sort(key=lambda e: e.name)

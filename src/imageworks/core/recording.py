@@ -13,6 +13,7 @@ from pathlib import Path
 
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.errors import ImageworksError
+from imageworks.core.hosts import HostView
 from imageworks.core.inventory import artifact_files, take_inventory
 from imageworks.core.model import Artifacts, BackendConfig, EntryMetadata, RegistryEntry
 from imageworks.core.naming import display_name, family_from_repo, ollama_family_and_quant, slug, variant_name
@@ -35,6 +36,7 @@ RECORDED_FIELDS = (
     "download_path",
     "download_root",
     "download_location",
+    "host",
     "download_format",
     "download_size_bytes",
     "download_directory_checksum",
@@ -107,6 +109,7 @@ def record_download(
         download_path=path_text,
         download_root=str(Path(root).expanduser().absolute()) if root else None,
         download_location=location,
+        host=HostView.of(registry.config).host_for(path_text),
         download_format=format_type,
         downloaded_at=downloaded_at or utc_now(),
     )
