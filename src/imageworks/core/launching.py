@@ -83,9 +83,14 @@ def base_model(entry: RegistryEntry) -> str | None:
 def prepare(
     server: Server, entry: RegistryEntry, options: LaunchOptions, neighbours: Iterable[RegistryEntry] = ()
 ) -> LaunchCommand:
-    """The command for ``entry``, after :func:`check_servable`; a GGUF's tokenizer comes from its base repo
-    when neither the options nor ``backend_config.tokenizer`` name one."""
+    """The command that starts ``entry`` now: :func:`check_servable`, then :func:`resolve`."""
     check_servable(entry, neighbours)
+    return resolve(server, entry, options)
+
+
+def resolve(server: Server, entry: RegistryEntry, options: LaunchOptions) -> LaunchCommand:
+    """The command for ``entry`` with what only the disk knows filled in: a GGUF's tokenizer comes
+    from its card's base repo when neither the options nor ``backend_config.tokenizer`` name one."""
     if (
         server == "vllm"
         and (entry.download_format or "").lower() == "gguf"
