@@ -102,3 +102,19 @@ def test_refuses_not_installed_and_locked_drifted(
     gguf.rmdir()
     gone = cli(capsys, "serve-lmdeploy", GEMMA, "--print")
     assert gone.code == 1 and f"Error: {GEMMA} is not installed: {gguf} does not exist" in gone.err
+
+
+def test_keys_passed_to_the_server_are_never_shown_or_logged(
+    registry: dict[str, RegistryEntry], standin: Path, isolated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = tmp_path / "argv.json"
+    monkeypatch.setenv("STANDIN_ARGV", str(record))
+    port = str(free_port())
+    printed = cli(capsys, "serve-vllm", MINILM, "--print", "--", "--api-key", "sk-secret-123", "--api-keys=sk-other-456")
+    assert shlex.split(printed.out)[-3:] == ["--api-key", "***", "--api-keys=***"]
+    result = cli(capsys, "serve-vllm", MINILM, "--port", port, "--vllm-bin", str(standin), "--timeout", "30", "--", "--api-key", "sk-secret-123")
+    assert result.code == 0, result.err
+    assert json.loads(record.read_text())[-2:] == ["--api-key", "sk-secret-123"]  # the server does get it
+    log = (isolated / "logs" / "model_downloader.log").read_text()
+    for text in (printed.out, printed.err, result.out, result.err, log):
+        assert "sk-secret-123" not in text and "sk-other-456" not in text

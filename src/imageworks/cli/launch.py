@@ -98,10 +98,10 @@ def _serve(
     for warning in command.warnings:
         out.warn(warning)
     if print_only:
-        click.echo(command.shell)
+        click.echo(command.display)
         return
     record_access(registry, [entry.name])
-    out.note(f"Starting: {command.shell}")
+    out.note(f"Starting: {command.display}")
     process = start(command, timeout=timeout)
     out.note(f"Serving {command.served_name} at {command.base_url} (pid {process.pid}); Ctrl-C stops it")
     try:

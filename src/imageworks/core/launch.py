@@ -56,6 +56,8 @@ _VLLM_BY_QUANT = {"w4a16": "compressed-tensors", "w8a8": "compressed-tensors", "
 #: LMDeploy ``--model-format`` values (its choices: hf, awq, gptq, compressed-tensors, fp8, mxfp4).
 _LMDEPLOY_BY_FORMAT = {"awq": "awq", "gptq": "gptq"}
 _LMDEPLOY_UNSUPPORTED = {"gguf": "llama.cpp, Ollama or vLLM", "bnb": "vLLM", **_UNSERVABLE}
+#: Flags whose value is a secret (vLLM ``--api-key``, LMDeploy ``--api-keys``): never printed or logged.
+SECRET_FLAGS = frozenset({"--api-key", "--api-keys", "--hf-token"})
 _SPLIT_PART = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
 
 
@@ -94,8 +96,22 @@ class LaunchCommand:
 
     @property
     def shell(self) -> str:
-        """The argv quoted for a POSIX shell (what ``--print`` shows and llama-swap splits)."""
+        """The argv quoted for a POSIX shell (what llama-swap splits)."""
         return shlex.join(self.argv)
+
+    @property
+    def display(self) -> str:
+        """:attr:`shell` with the values of key flags (``--api-key``, ...) shown as ``***``: what is printed and logged."""
+        shown: list[str] = []
+        for index, arg in enumerate(self.argv):
+            flag, equals, _ = arg.partition("=")
+            if equals and flag in SECRET_FLAGS:
+                shown.append(f"{flag}=***")
+            elif index and self.argv[index - 1] in SECRET_FLAGS:
+                shown.append("***")
+            else:
+                shown.append(arg)
+        return shlex.join(shown)
 
     @property
     def base_url(self) -> str:
@@ -116,8 +132,10 @@ def server_for(entry: RegistryEntry) -> Server | None:
     """The stack an entry's ``backend`` names (``gguf`` entries go to llama-server); ``None`` for
     Ollama and unassigned entries, which no command here starts."""
     backend = entry.backend.lower()
-    if backend in {"vllm", "lmdeploy"}:
-        return backend  # type: ignore[return-value]
+    if backend == "vllm":
+        return "vllm"
+    if backend == "lmdeploy":
+        return "lmdeploy"
     if backend in {"gguf", "llama.cpp", "llama-cpp", "llamacpp", "llama-server"}:
         return "llama-server"
     return None

@@ -3,7 +3,7 @@
 Each record is one JSON object per line (time, level, logger, message, command). The CLI
 mirrors what it prints into this file. ``IMAGEWORKS_DEBUG=1`` lowers the level to DEBUG.
 Tokens never reach the file: values of ``HF_TOKEN``-like variables, ``hf_...`` tokens
-and ``Authorization``/``Bearer`` values are replaced by ``***`` before a record is written.
+``Authorization``/``Bearer`` values and the values of ``--api-key``-style flags are replaced by ``***`` before a record is written.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ _TOKEN_PATTERNS = (
     re.compile(r"hf_[A-Za-z0-9]{8,}"),
     re.compile(r"(?i)(authorization\s*[:=]\s*)(?:bearer\s+)?\S+"),
     re.compile(r"(?i)(bearer\s+)\S+"),
+    re.compile(r"(--(?:api-keys?|hf-token)(?:\s+|=))\S+"),  # serving stacks' key flags (serve-vllm -- --api-key K)
 )
 
 
