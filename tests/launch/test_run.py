@@ -12,6 +12,7 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -118,3 +119,27 @@ def test_keys_passed_to_the_server_are_never_shown_or_logged(
     log = (isolated / "logs" / "model_downloader.log").read_text()
     for text in (printed.out, printed.err, result.out, result.err, log):
         assert "sk-secret-123" not in text and "sk-other-456" not in text
+
+
+@pytest.mark.parametrize(("script", "variant", "first"), [("start_vllm_server.py", GEMMA, "vllm"), ("start_lmdeploy_server.py", MINILM, "lmdeploy")])
+def test_scripts_run_as_documented(registry: dict[str, RegistryEntry], weights: Path, tmp_path: Path, script: str, variant: str, first: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(root / "scripts" / script), variant, "--print", "--port", "8123"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root / "src")}, cwd=tmp_path, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    argv = shlex.split(done.stdout)
+    assert argv[0] == first and argv[-1] == "8123"
+    assert str(weights) in argv[2] or str(weights) in argv[3]
+
+
+def test_ollama_variants_are_left_to_ollama(registry: dict[str, RegistryEntry], gemma_gguf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    open_registry().upsert(RegistryEntry(name="gemma3-270m-ollama", backend="ollama", served_model_id="gemma3:270m",
+                                         download_path=str(gemma_gguf), download_format="gguf"))
+    result = cli(capsys, "serve-vllm", "gemma3-270m-ollama", "--print")
+    assert result.code == 1
+    assert result.err.strip() == (
+        "Error: gemma3-270m-ollama lives in the Ollama store, which Ollama serves itself "
+        "(run `ollama run gemma3:270m`, or download the GGUF from the Hub to serve it elsewhere)"
+    )

@@ -261,6 +261,11 @@ def _port(entry: RegistryEntry, options: LaunchOptions, server: Server) -> int |
 
 def _folder(entry: RegistryEntry) -> str:
     """The entry's local folder: ``backend_config.model_path``, else ``download_path``."""
+    if entry.backend.lower() == "ollama":
+        raise LaunchError(
+            f"{entry.name} lives in the Ollama store, which Ollama serves itself",
+            f"run `ollama run {entry.served_model_id or entry.name}`, or download the GGUF from the Hub to serve it elsewhere",
+        )
     path = entry.backend_config.model_path or entry.download_path
     if not path or "://" in path:
         raise LaunchError(f"{entry.name} has no local files to serve (logical entry: {path or 'no path'})")
