@@ -3,9 +3,9 @@
 Each record is one JSON object per line (time, level, logger, message, command). The CLI
 mirrors what it prints into this file. ``IMAGEWORKS_DEBUG=1`` lowers the level to DEBUG.
 Tokens never reach the file: values of ``HF_TOKEN``-like variables and of
-``IMAGEWORKS_REGISTRY_DSN``, ``hf_...`` tokens, ``Authorization``/``Bearer`` values and
-database passwords (``password=...``, ``user:password@``) are replaced by ``***``
-before a record is written.
+``IMAGEWORKS_REGISTRY_DSN``, ``hf_...`` tokens, ``Authorization``/``Bearer`` values,
+database passwords (``password=...``, ``user:password@``) and the values of
+``--api-key``-style flags are replaced by ``***`` before a record is written.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ _TOKEN_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)\S+"),
     re.compile(r"(?i)(password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\S+)"),  # a libpq connection string's password
     re.compile(r"(://[^/:@\s]*:)[^@\s/]+(?=@)"),  # user:password@ in a URI
+    re.compile(r"(--(?:api-keys?|hf-token)(?:\s+|=))\S+"),  # serving stacks' key flags (serve-vllm -- --api-key K)
 )
 
 

@@ -1,0 +1,170 @@
+"""Starting a serving stack for an installed variant, and waiting until it answers.
+
+:func:`prepare` is what every front end calls before running a command from
+:mod:`imageworks.core.launch`: it refuses a variant that is not installed, or that is
+locked (``version_lock``) and whose files no longer match the locked digest (the full
+check of :func:`imageworks.core.verify.verify_entry`), and fills in what the builders
+cannot know without reading the disk (a GGUF's base repo, for the tokenizer, from the
+model card's ``base_model:``). :func:`start` runs the argv (never through a shell) and
+polls ``GET <base_url>/models`` until the served id is listed, the process exits, or the
+timeout passes; a process that never got ready is stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import attrs
+import yaml
+
+from imageworks.core.launch import LaunchCommand, LaunchError, LaunchOptions, Server, build_command
+from imageworks.core.model import RegistryEntry
+from imageworks.core.query import is_installed
+from imageworks.core.regular_files import read_regular_file
+from imageworks.core.verify import verify_entry
+
+log = logging.getLogger("imageworks.launch")
+MAX_CARD_BYTES = 2 * 1024 * 1024
+# Loopback polling must not go through a proxy configured for the outside world.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def check_servable(entry: RegistryEntry, neighbours: Iterable[RegistryEntry] = ()) -> None:
+    """Raise :class:`LaunchError` unless ``entry``'s files are on disk and, if it is locked, unchanged."""
+    if entry.is_logical:
+        raise LaunchError(f"{entry.name} has no local files to serve ({entry.download_path or 'no path'})")
+    if not is_installed(entry):
+        raise LaunchError(
+            f"{entry.name} is not installed: {entry.download_path} does not exist",
+            "download it again, or run `imageworks-download verify --fix-missing`",
+        )
+    if entry.version_lock.locked:
+        result = verify_entry(entry, neighbours=neighbours)
+        if not result.ok:
+            raise LaunchError(
+                f"{entry.name} is locked and its files drifted: {'; '.join(result.problems)}",
+                f"restore the files, or unlock with `imageworks-model-registry verify {entry.name} --unlock`",
+            )
+
+
+def base_model(entry: RegistryEntry) -> str | None:
+    """The ``base_model:`` of the entry's model card front matter (the first one, if a list)."""
+    folder = Path(entry.download_path or "")
+    card = entry.metadata.readme_file
+    if not card or entry.is_logical:
+        return None
+    path = (folder.parent if folder.is_file() else folder) / card
+    try:
+        text = read_regular_file(path, MAX_CARD_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    if not text.startswith("---"):
+        return None
+    end = text.find("\n---", 3)
+    if end < 0:
+        return None
+    try:
+        front = yaml.safe_load(text[3:end])
+    except yaml.YAMLError as error:
+        log.info("cannot read the front matter of %s: %s", path, error)
+        return None
+    value = front.get("base_model") if isinstance(front, dict) else None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def prepare(
+    server: Server, entry: RegistryEntry, options: LaunchOptions, neighbours: Iterable[RegistryEntry] = ()
+) -> LaunchCommand:
+    """The command that starts ``entry`` now: :func:`check_servable`, then :func:`resolve`."""
+    check_servable(entry, neighbours)
+    return resolve(server, entry, options)
+
+
+def resolve(server: Server, entry: RegistryEntry, options: LaunchOptions) -> LaunchCommand:
+    """The command for ``entry`` with what only the disk knows filled in: a GGUF's tokenizer comes
+    from its card's base repo when neither the options nor ``backend_config.tokenizer`` name one."""
+    if (
+        server == "vllm"
+        and (entry.download_format or "").lower() == "gguf"
+        and not options.tokenizer
+        and not entry.backend_config.extra.get("tokenizer")
+    ):
+        found = base_model(entry)
+        if found:
+            options = attrs.evolve(options, tokenizer=found)
+    return build_command(server, entry, options)
+
+
+def start(
+    command: LaunchCommand,
+    timeout: float = 600.0,
+    poll: float = 0.5,
+    popen: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
+) -> subprocess.Popen[bytes]:
+    """Run ``command`` and return the process once ``/v1/models`` lists its served id.
+
+    Raises :class:`LaunchError` when the executable is missing, when the process exits
+    first, or when ``timeout`` seconds pass (the process is then stopped).
+    """
+    program = command.argv[0]
+    try:
+        process = popen(list(command.argv))
+    except FileNotFoundError as error:
+        raise LaunchError(
+            f"{program} not found", f"install {command.server}, or point --{_flag(command)} at its executable"
+        ) from error
+    except PermissionError as error:
+        raise LaunchError(f"cannot run {program}: permission denied") from error
+    url = command.base_url + "/models"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            status = process.poll()
+            if status is not None:
+                raise LaunchError(f"{program} exited with status {status} before {url} answered", "see its output above")
+            if _lists(url, command.served_name):
+                return process
+            if time.monotonic() >= deadline:
+                raise LaunchError(
+                    f"{command.server} did not answer GET {url} within {timeout:g} s; stopped it",
+                    "a large model may need longer: raise --timeout",
+                )
+            time.sleep(poll)
+    except BaseException:
+        stop(process)
+        raise
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """Terminate ``process`` (SIGTERM, then SIGKILL after ``grace`` seconds) and reap it."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _lists(url: str, served: str) -> bool:
+    """Whether ``url`` answers with an OpenAI model list naming ``served``."""
+    try:
+        with _OPENER.open(url, timeout=2) as response:
+            body = json.loads(response.read(4 * 1024 * 1024))
+    except (OSError, ValueError):  # not up yet (refused, reset, 503 while loading, half-written JSON)
+        return False
+    models = body.get("data") if isinstance(body, dict) else None
+    return isinstance(models, list) and any(isinstance(m, dict) and m.get("id") == served for m in models)
+
+
+def _flag(command: LaunchCommand) -> str:
+    return {"vllm": "vllm-bin", "lmdeploy": "lmdeploy-bin", "llama-server": "llama-server-bin"}[command.server]
