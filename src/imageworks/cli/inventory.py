@@ -304,7 +304,7 @@ def _result_json(result: VerifyResult, fixed: bool) -> dict[str, Any]:
 
 @click.command("verify")
 @click.argument("variant")
-@click.option("--lock/--unlock", default=None, help="Record the current content digest as the locked one, or unlock.")
+@click.option("--lock/--unlock", default=None, help="Record the current content digest as the locked one (refused when the files drifted), or unlock.")
 @pass_app
 def registry_verify_command(app: AppContext, variant: str, lock: bool | None) -> None:
     """Verify one variant and optionally lock its content digest for serving."""
@@ -313,6 +313,14 @@ def registry_verify_command(app: AppContext, variant: str, lock: bool | None) ->
     result = verify_entry(entry, neighbours=registry.entries())
     if result.status in {"missing", "logical"}:
         raise ImageworksError(f"{entry.name} has no files to verify ({result.status})")
+    if lock and result.problems:
+        # Locking records the digest of the files as they are now: locking drifted files
+        # would bless the drift. Refuse before anything is written (last_accessed too).
+        raise ImageworksError(
+            f"not locking {entry.name}: {'; '.join(result.problems)}",
+            "restore the files, or accept them with --unlock, `imageworks-download normalize-formats --rebuild --apply`"
+            " and --lock again",
+        )
     record_access(registry, [entry.name])
     if lock is None:
         pass
@@ -320,7 +328,6 @@ def registry_verify_command(app: AppContext, variant: str, lock: bool | None) ->
         checksum = result.checksum or ""  # computed by the full verification above, over the entry's own files
         registry.update(entry.name, lambda current: _locked(current, checksum))
         out.echo(f"Locked {entry.name} at {checksum}")
-        result.problems = [p for p in result.problems if not p.startswith("locked variant")]
     else:
         registry.update(entry.name, lambda current: _unlocked(current))
         out.echo(f"Unlocked {entry.name}")
