@@ -4,8 +4,9 @@
 objects (seconds for a 262k-token vocabulary). Detection needs a dozen scalars, so this
 reader keeps only scalar values, records arrays as ``(element type, count)`` and skips
 their contents: fixed-size arrays with one seek, string arrays by hopping over their
-length prefixes. It then reads the tensor table for shapes and types. It never reads
-tensor data.
+length prefixes; numeric arrays of up to :data:`KEPT_ARRAY` elements (per-layer values
+such as ``head_count_kv`` or a sliding-window pattern) are kept. It then reads the tensor
+table for shapes and types. It never reads tensor data.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ GGUF_MAGIC = b"GGUF"
 MAX_STRING = 64 * 1024 * 1024  # a chat template is kilobytes; this bounds damaged lengths
 MAX_COUNT = 1 << 32
 MAX_DIMS = 8
+KEPT_ARRAY = 512  # llama.cpp's LLAMA_MAX_LAYERS: per-layer arrays fit, vocabularies do not
 CHUNK = 1 << 16  # measured: larger windows cost more in copying than they save
 
 # GGUF value types (gguf.GGUFValueType); only the struct format matters here.
@@ -46,14 +48,17 @@ class TensorInfo:
 
 @attrs.define(kw_only=True)
 class GGUFHeader:
-    """What the header says. ``fields`` holds scalars; ``arrays`` holds (type, count)."""
+    """What the header says. ``fields`` holds scalars; ``arrays`` holds (type, count) of
+    every array and ``array_values`` the contents of the small numeric ones."""
 
     path: str
     version: int
     fields: dict[str, Any] = attrs.field(factory=dict)
     arrays: dict[str, tuple[int, int]] = attrs.field(factory=dict)
+    array_values: dict[str, tuple[Any, ...]] = attrs.field(factory=dict)
     tensors: list[TensorInfo] = attrs.field(factory=list)
     bytes_read: int = 0
+    data_offset: int = 0  # where tensor data starts (end of the tensor table, aligned); 0 unread
 
     @property
     def parameter_count(self) -> int:
@@ -100,6 +105,13 @@ class _Cursor:
         value = struct.unpack_from("<" + fmt, self.buf, self.pos)[0]
         self.pos += size
         return value
+
+    def values(self, fmt: str, count: int) -> tuple[Any, ...]:
+        size = struct.calcsize(fmt) * count
+        self._fill(size)
+        found = struct.unpack_from(f"<{count}{fmt}", self.buf, self.pos)
+        self.pos += size
+        return found
 
     def string(self, len_fmt: str) -> str:
         length = self.unpack(len_fmt)
@@ -154,39 +166,50 @@ def read_header(path: str | Path, with_tensors: bool = True) -> GGUFHeader:
     :class:`~imageworks.core.errors.UnreadableFileError`, an :class:`OSError`.
     """
     with open_regular(path) as handle:  # a FIFO or device is refused, not read
-        cur = _Cursor(handle)
-        cur._fill(4)
-        if cur.buf[:4] != GGUF_MAGIC:
-            raise GGUFFormatError("not a GGUF file (bad magic)")
-        cur.pos = 4
-        version = cur.unpack("I")
-        if version not in (1, 2, 3):
-            raise GGUFFormatError(f"unsupported GGUF version {version}")
-        len_fmt = "I" if version == 1 else "Q"  # version 1 used 32-bit counts and lengths
-        n_tensors, n_kv = cur.unpack(len_fmt), cur.unpack(len_fmt)
-        if n_tensors > MAX_COUNT or n_kv > MAX_COUNT:
-            raise GGUFFormatError("tensor or key count is not plausible")
-        header = GGUFHeader(path=str(path), version=version)
-        for _ in range(n_kv):
-            key = cur.string(len_fmt)
-            vtype = cur.unpack("I")
-            if vtype == ARRAY:
-                etype, count = cur.unpack("I"), cur.unpack(len_fmt)
-                if count > MAX_COUNT:
-                    raise GGUFFormatError(f"array {key!r} count {count} is not plausible")
-                header.arrays[key] = (etype, count)
-                if etype == STRING:
-                    cur.skip_strings(count, len_fmt)
-                elif etype in _SCALARS:
-                    cur.skip(count * struct.calcsize(_SCALARS[etype]))
-                else:
-                    raise GGUFFormatError(f"array {key!r} of unsupported type {etype}")
+        return read_header_from(handle, str(path), with_tensors)
+
+
+def read_header_from(handle: BinaryIO, name: str, with_tensors: bool = True) -> GGUFHeader:
+    """Read a GGUF header from an open, seekable binary ``handle`` (a file, or a ranged
+    reader over HTTP); ``name`` labels it."""
+    cur = _Cursor(handle)
+    cur._fill(4)
+    if cur.buf[:4] != GGUF_MAGIC:
+        raise GGUFFormatError("not a GGUF file (bad magic)")
+    cur.pos = 4
+    version = cur.unpack("I")
+    if version not in (1, 2, 3):
+        raise GGUFFormatError(f"unsupported GGUF version {version}")
+    len_fmt = "I" if version == 1 else "Q"  # version 1 used 32-bit counts and lengths
+    n_tensors, n_kv = cur.unpack(len_fmt), cur.unpack(len_fmt)
+    if n_tensors > MAX_COUNT or n_kv > MAX_COUNT:
+        raise GGUFFormatError("tensor or key count is not plausible")
+    header = GGUFHeader(path=name, version=version)
+    for _ in range(n_kv):
+        key = cur.string(len_fmt)
+        vtype = cur.unpack("I")
+        if vtype == ARRAY:
+            etype, count = cur.unpack("I"), cur.unpack(len_fmt)
+            if count > MAX_COUNT:
+                raise GGUFFormatError(f"array {key!r} count {count} is not plausible")
+            header.arrays[key] = (etype, count)
+            if etype == STRING:
+                cur.skip_strings(count, len_fmt)
+            elif etype in _SCALARS and count <= KEPT_ARRAY:
+                header.array_values[key] = cur.values(_SCALARS[etype], count)
+            elif etype in _SCALARS:
+                cur.skip(count * struct.calcsize(_SCALARS[etype]))
             else:
-                header.fields[key] = _read_value(cur, vtype, len_fmt)
-        if with_tensors:
-            header.tensors = list(_tensors(cur, n_tensors, len_fmt))
-        header.bytes_read = cur.bytes_read
-        return header
+                raise GGUFFormatError(f"array {key!r} of unsupported type {etype}")
+        else:
+            header.fields[key] = _read_value(cur, vtype, len_fmt)
+    if with_tensors:
+        header.tensors = list(_tensors(cur, n_tensors, len_fmt))
+        alignment = header.fields.get("general.alignment", 32)
+        alignment = alignment if isinstance(alignment, int) and alignment > 0 else 32
+        header.data_offset = -(-(cur.base + cur.pos) // alignment) * alignment
+    header.bytes_read = cur.bytes_read
+    return header
 
 
 def _tensors(cur: _Cursor, count: int, len_fmt: str) -> Iterator[TensorInfo]:

@@ -1,0 +1,118 @@
+"""Model facts for a memory estimate from weight-file headers (GGUF, or config.json plus
+safetensors), for files on disk; providers feed the same functions headers read remotely.
+
+Only headers are read: a GGUF's key/value and tensor tables, a safetensors file's JSON
+header, a config.json. The arithmetic lives in :mod:`imageworks.core.memory`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from imageworks.core.memory import ModelFacts, facts_from_config, facts_from_gguf
+from imageworks.formats import gguf_reader, safetensors_reader
+from imageworks.formats.gguf_reader import GGUFHeader
+from imageworks.formats.safetensors_reader import SafetensorsHeader
+
+#: Bytes per element of safetensors dtypes (the format's own list); F4 packs two a byte.
+SAFETENSORS_DTYPE_BITS: dict[str, int] = {
+    "F64": 64, "I64": 64, "U64": 64, "F32": 32, "I32": 32, "U32": 32, "F16": 16, "BF16": 16, "I16": 16,
+    "U16": 16, "I8": 8, "U8": 8, "BOOL": 8, "F8_E4M3": 8, "F8_E5M2": 8, "F8_E8M0": 8, "F6_E2M3": 6,
+    "F6_E3M2": 6, "F4": 4,
+}
+MAX_CONFIG = 1024 * 1024
+
+
+@functools.cache
+def _quant_sizes() -> dict[int, tuple[int, int]]:
+    """ggml type -> (elements per block, bytes per block), from the ``gguf`` package."""
+    import gguf
+
+    return {int(kind): sizes for kind, sizes in gguf.GGML_QUANT_SIZES.items()}
+
+
+def gguf_tensor_bytes(header: GGUFHeader) -> int:
+    """Bytes of every tensor's data in one GGUF file, from the tensor table alone."""
+    sizes = _quant_sizes()
+    total = 0
+    for tensor in header.tensors:
+        if tensor.ggml_type not in sizes:
+            raise gguf_reader.GGUFFormatError(f"tensor {tensor.name!r} has unknown ggml type {tensor.ggml_type}")
+        block, size = sizes[tensor.ggml_type]
+        elements = 1
+        for dim in tensor.shape:
+            elements *= dim
+        total += elements // block * size
+    return total
+
+
+def gguf_facts(headers: Sequence[GGUFHeader]) -> ModelFacts:
+    """Facts of a GGUF model from the headers of all its shards (weights summed; the
+    architecture keys come from the shard that carries them, the first)."""
+    main = next((h for h in headers if "general.architecture" in h.fields), headers[0])
+    weights = sum(gguf_tensor_bytes(h) for h in headers)
+    return facts_from_gguf(main.fields, main.array_values, weights)
+
+
+def safetensors_weight_bytes(headers: Sequence[SafetensorsHeader]) -> int:
+    """Bytes of every tensor over the files: elements times dtype size."""
+    bits = 0
+    for header in headers:
+        for tensor in header.tensors.values():
+            if tensor.dtype not in SAFETENSORS_DTYPE_BITS:
+                raise safetensors_reader.SafetensorsFormatError(f"tensor {tensor.name!r} has unknown dtype {tensor.dtype}")
+            bits += tensor.elements * SAFETENSORS_DTYPE_BITS[tensor.dtype]
+    return -(-bits // 8)
+
+
+def safetensors_facts(config: dict[str, Any], headers: Sequence[SafetensorsHeader]) -> ModelFacts:
+    """Facts of a safetensors model from its config.json and its files' headers."""
+    return facts_from_config(config, safetensors_weight_bytes(headers))
+
+
+def parse_config(text: str) -> dict[str, Any]:
+    """A config.json's object; :class:`ValueError` when it is not a JSON object."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("config.json is not a JSON object")
+    return data
+
+
+def is_projector(name: str) -> bool:
+    """A vision projector beside a GGUF model (``mmproj-*.gguf``), not the language model."""
+    return "mmproj" in Path(name).name.lower()
+
+
+def model_shards(files: Sequence[str], config: str) -> list[str]:
+    """The safetensors files beside ``config`` that hold the model: every one in its
+    folder, less Mistral's ``consolidated*`` copy when the Hugging Face shards are there."""
+    folder = str(Path(config).parent)
+    here = sorted(f for f in files if f.lower().endswith(".safetensors") and str(Path(f).parent) == folder)
+    shards = [f for f in here if not Path(f).name.startswith("consolidated")]
+    return shards or here
+
+
+def local_facts(root: str | Path, files: Sequence[str]) -> ModelFacts | None:
+    """Facts for the model made of ``files`` (relative to ``root``), or None when it has
+    neither GGUF weights nor config.json plus safetensors.
+
+    Raises :class:`OSError` or :class:`ValueError` (a damaged header or config) for the
+    caller to report.
+    """
+    base = Path(root)
+    ggufs = sorted(f for f in files if f.lower().endswith(".gguf") and not is_projector(f))
+    if ggufs:
+        return gguf_facts([gguf_reader.read_header(base / f) for f in ggufs])
+    configs = sorted((f for f in files if Path(f).name == "config.json"), key=lambda f: f.count("/"))
+    shards = model_shards(files, configs[0]) if configs else []
+    if not shards:
+        return None
+    config_path = base / configs[0]
+    if config_path.stat().st_size > MAX_CONFIG:
+        raise ValueError(f"{configs[0]} is larger than {MAX_CONFIG} bytes")
+    config = parse_config(config_path.read_text(encoding="utf-8"))
+    return safetensors_facts(config, [safetensors_reader.read_header(base / f) for f in shards])
