@@ -251,33 +251,36 @@ def test_model_registry_lock_detects_changes(populated: dict[str, str], isolated
     assert changed.code == 1 and "locked digest" in changed.out
 
 
-def _registry_bytes(folder: Path) -> dict[str, bytes]:
+def _registry_bytes(backend: BackendUnderTest) -> dict[str, bytes | None]:
     open_registry().entries()  # a read brings the merged snapshot up to date with the hand-written curated layer
-    return {p.name: p.read_bytes() for p in sorted(folder.glob("model_registry*.json"))}
+    return backend.files()
 
 
-def test_model_registry_lock_refuses_a_drifted_variant(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_model_registry_lock_refuses_a_drifted_variant(populated: dict[str, str], isolated: Path, registry_backend: BackendUnderTest,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
     gguf = isolated / "lmstudio" / "unsloth" / "Qwen3-4B-GGUF" / "Qwen3-4B-Q4_K_M.gguf"
     gguf.write_bytes(b"GGUF" + os.urandom(2048))  # same size, other bytes: only the checksum tells
-    before = _registry_bytes(isolated / "registry")
-    assert set(before) >= {"model_registry.curated.json", "model_registry.discovered.json"}
+    before = _registry_bytes(registry_backend)
+    assert before["model_registry.curated.json"] and before["model_registry.discovered.json"]
     refused = cli(capsys, "verify", populated["gguf"], "--lock", program="model-registry")
     assert refused.code == 1
     assert "Locked" not in refused.out
     lines = refused.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: not locking {populated['gguf']}: directory checksum differs")
-    assert _registry_bytes(isolated / "registry") == before  # no lock, no last_accessed, in either layer
+    assert _registry_bytes(registry_backend) == before  # no lock, no last_accessed, in either layer
     assert not open_registry().get(populated["gguf"]).version_lock.locked
 
 
-def test_model_registry_relock_refuses_after_the_locked_files_changed(populated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_model_registry_relock_refuses_after_the_locked_files_changed(populated: dict[str, str], isolated: Path,
+                                                                     registry_backend: BackendUnderTest,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(capsys, "verify", populated["awq"], "--lock", program="model-registry").code == 0
     locked = open_registry().get(populated["awq"]).version_lock
     (isolated / "weights" / "TheBloke" / "Mistral-7B-Instruct-AWQ" / "stray.bin").write_bytes(b"x")
-    before = _registry_bytes(isolated / "registry")
+    before = _registry_bytes(registry_backend)
     refused = cli(capsys, "verify", populated["awq"], "--lock", program="model-registry")
     assert refused.code == 1 and "not in the inventory: stray.bin" in refused.err
-    assert _registry_bytes(isolated / "registry") == before
+    assert _registry_bytes(registry_backend) == before
     assert open_registry().get(populated["awq"]).version_lock == locked  # the old digest and time stay
 
 
