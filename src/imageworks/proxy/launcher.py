@@ -67,7 +67,11 @@ def proxy_command(host: str, port: int, log_level: str) -> None:
     click.echo(f"imageworks-chat-proxy: listening on http://{shown}:{bound[1]}/v1", err=True)
     app = create_app(open_registry, settings)
     server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on"))
-    server.run(sockets=[listener])
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised the Ctrl-C it caught: a normal stop
+        pass
+    click.echo("imageworks-chat-proxy: stopped", err=True)
 
 
 def _bind(host: str, port: int) -> socket.socket:
