@@ -55,11 +55,12 @@ def routable(entries: Iterable[RegistryEntry], ollama_url: str) -> list[tuple[Re
 
 
 def model_list(entries: Iterable[RegistryEntry]) -> dict[str, Any]:
-    """``{"object": "list", "data": [card, ...]}``, one card per served id (the first variant by name wins)."""
-    cards: dict[str, dict[str, Any]] = {}
-    for entry in entries:
-        cards.setdefault(served_name(entry), model_card(entry))
-    return {"object": "list", "data": list(cards.values())}
+    """``{"object": "list", "data": [card, ...]}``, one card per served id: of variants sharing one,
+    the variant a request for that id goes to (installed first, then by name; see ``core/roles.py``)."""
+    by_id: dict[str, RegistryEntry] = {}
+    for entry in sorted(entries, key=lambda e: (not is_installed(e), e.name)):
+        by_id.setdefault(served_name(entry), entry)
+    return {"object": "list", "data": [model_card(entry) for entry in sorted(by_id.values(), key=lambda e: e.name)]}
 
 
 def model_card(entry: RegistryEntry) -> dict[str, Any]:
