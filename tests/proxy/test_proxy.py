@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -215,3 +216,24 @@ def test_client_authorization_is_not_forwarded_unless_configured(
     assert vllm.requests[-1][1]["authorization"] == "Bearer backend-key-0123456789"
     assert all("backend-key" not in p.read_text() for p in isolated.rglob("*.log"))
     assert "backend-key" not in json.dumps(entries)
+
+
+def test_silent_backend_is_504(entries: list[dict[str, Any]], isolated: Path, ollama: FakeOllamaServer) -> None:
+    with socket.socket() as silent:  # accepts connections (the kernel does) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        entries[0]["backend_config"]["base_url"] = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        write_curated(isolated / "registry", entries)
+        with ProxyServer(ProxySettings(timeout=0.5)) as impatient, pytest.raises(openai.APIStatusError) as raised:
+            impatient.client().chat.completions.create(model=GEMMA, messages=[{"role": "user", "content": "x"}])
+    assert raised.value.status_code == 504
+    assert isinstance(raised.value.body, dict) and raised.value.body["code"] == "backend_timeout"
+
+
+def test_backend_errors_reach_the_client_unchanged(proxy: ProxyServer, entries: list[dict[str, Any]], isolated: Path) -> None:
+    entries[0]["served_model_id"] = "not-what-vllm-serves"
+    write_curated(isolated / "registry", entries)
+    with pytest.raises(openai.NotFoundError) as raised:
+        proxy.client().chat.completions.create(model=GEMMA, messages=[{"role": "user", "content": "x"}])
+    assert raised.value.body == {"object": "error", "message": "The model `not-what-vllm-serves` does not exist.",
+                                 "type": "NotFoundError", "param": None, "code": 404}  # vLLM's own error object
