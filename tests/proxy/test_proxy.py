@@ -175,7 +175,8 @@ def test_registry_edits_show_without_restart(proxy: ProxyServer, entries: list[d
 
 @pytest.mark.parametrize(
     ("variable", "hidden"),
-    [("CHAT_PROXY_INCLUDE_NON_INSTALLED", {"gone-vllm", "logical-ollama-gguf"}), ("CHAT_PROXY_INCLUDE_TEST_MODELS", {"testzzz-chat-vllm"})],
+    [("CHAT_PROXY_INCLUDE_NON_INSTALLED", {"gone-vllm", "logical-ollama-gguf", "elsewhere-vllm"}),
+     ("CHAT_PROXY_INCLUDE_TEST_MODELS", {"testzzz-chat-vllm"})],
 )
 def test_env_flags_show_hidden_entries(
     variable: str, hidden: set[str], entries: list[dict[str, Any]], isolated: Path, vllm: FakeVLLM,
@@ -186,9 +187,12 @@ def test_env_flags_show_hidden_entries(
         {"name": "logical-ollama-gguf", "backend": "ollama", "download_path": "ollama://logical:latest"},
         {"name": "testzzz-chat-vllm", "backend": "vllm", "download_path": str(isolated / "weights"), "backend_config": {"base_url": vllm.url}},
         {"name": "old-vllm", "backend": "vllm", "download_path": str(isolated / "weights"), "deprecated": True},
+        {"name": "elsewhere-vllm", "backend": "vllm", "download_path": str(isolated / "weights"), "host": "other-box",
+         "backend_config": {"base_url": vllm.url}},  # another host's install in a shared registry
     ]
     write_curated(isolated / "registry", entries)
-    names = {"gone-vllm", "logical-ollama-gguf", "testzzz-chat-vllm", "old-vllm"}
+    monkeypatch.setenv("IMAGEWORKS_HOST", "this-box")
+    names = {"gone-vllm", "logical-ollama-gguf", "testzzz-chat-vllm", "old-vllm", "elsewhere-vllm"}
     with ProxyServer() as plain:  # settings from the (empty) environment
         assert not names & {m.model_dump()["name"] for m in plain.client().models.list()}
         with pytest.raises(openai.NotFoundError):  # what is not listed is not served either
@@ -197,7 +201,7 @@ def test_env_flags_show_hidden_entries(
     with ProxyServer() as widened:
         listed = {m.model_dump()["name"] for m in widened.client().models.list()}
     assert hidden <= listed and "old-vllm" not in listed
-    assert not ({"gone-vllm", "logical-ollama-gguf", "testzzz-chat-vllm"} - hidden) & listed
+    assert not ({"gone-vllm", "logical-ollama-gguf", "testzzz-chat-vllm", "elsewhere-vllm"} - hidden) & listed
 
 
 def test_client_authorization_is_not_forwarded_unless_configured(

@@ -60,7 +60,7 @@ def create_app(
 
     def served() -> Served:
         registry = open_registry()
-        entries = visible(registry.entries(), chosen, registry.config.test_model_patterns)
+        entries = visible(registry.entries(), chosen, registry.config)
         return routable(entries, registry.config.ollama_url)
 
     async def snapshot() -> Served | Response:
@@ -99,7 +99,7 @@ def create_app(
         found = resolve_model([entry for entry, _ in current], requested)
         if found is None:
             return _not_found(requested, current)
-        endpoint = dict((entry.name, point) for entry, point in current)[found.entry.name]
+        endpoint = next(point for entry, point in current if entry.name == found.entry.name)
         if payload["model"] != endpoint.model:
             payload["model"] = endpoint.model
             body = json.dumps(payload).encode()

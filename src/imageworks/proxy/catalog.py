@@ -1,8 +1,8 @@
 """``GET /v1/models``: the registry's variants in OpenAI's list shape, with vLLM / LM Studio style extras.
 
 Which variants: those ``list`` shows by default (the core's :func:`~imageworks.core.query.select`:
-installed, not deprecated, not testing placeholders), widened by
-``CHAT_PROXY_INCLUDE_NON_INSTALLED`` (logical entries and missing paths too) and
+installed, on this host (``core/hosts.py``), not deprecated, not testing placeholders), widened by
+``CHAT_PROXY_INCLUDE_NON_INSTALLED`` (logical entries, missing paths, other hosts' installs too) and
 ``CHAT_PROXY_INCLUDE_TEST_MODELS``. Only variants the proxy can send a request to are
 listed (an unassigned backend without ``backend_config.base_url`` is left out).
 
@@ -21,10 +21,12 @@ import datetime as dt
 import functools
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
+from imageworks.core.config import Config
 from imageworks.core.endpoints import Endpoint, endpoint_for
+from imageworks.core.hosts import HostView
 from imageworks.core.launch import served_name
 from imageworks.core.model import RegistryEntry
 from imageworks.core.query import ListQuery, is_installed, select
@@ -34,14 +36,15 @@ from imageworks.proxy.settings import ProxySettings
 log = logging.getLogger("imageworks.proxy")
 
 
-def visible(entries: Iterable[RegistryEntry], settings: ProxySettings, test_patterns: Sequence[str]) -> list[RegistryEntry]:
+def visible(entries: Iterable[RegistryEntry], settings: ProxySettings, config: Config) -> list[RegistryEntry]:
     """The variants the proxy lists and serves, sorted by name."""
     query = ListQuery(
         include_logical=settings.include_non_installed,
         include_testing=settings.include_testing,
         only_installed=not settings.include_non_installed,
+        host_view=None if settings.include_non_installed else HostView.of(config),
     )
-    return select(entries, query, test_patterns)
+    return select(entries, query, config.test_model_patterns)
 
 
 def routable(entries: Iterable[RegistryEntry], ollama_url: str) -> list[tuple[RegistryEntry, Endpoint]]:
