@@ -46,16 +46,9 @@ RegistryOpener = Callable[[], Registry]
 Served = list[tuple[RegistryEntry, Endpoint]]
 
 
-def create_app(
-    open_registry: RegistryOpener,
-    settings: ProxySettings | None = None,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> Starlette:
-    """The proxy over the registry ``open_registry`` opens (once per request).
-
-    ``settings`` default to the ``CHAT_PROXY_*`` variables; ``transport`` replaces
-    httpx's network transport (for embedding the app in-process).
-    """
+def create_app(open_registry: RegistryOpener, settings: ProxySettings | None = None) -> Starlette:
+    """The proxy over the registry ``open_registry`` opens (once per request); ``settings``
+    default to the ``CHAT_PROXY_*`` variables."""
     chosen = settings or ProxySettings.from_environ()
 
     def served() -> Served:
@@ -114,7 +107,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # trust_env=False: backends are reached directly, never through HTTP(S)_PROXY
         timeout = httpx.Timeout(chosen.timeout, connect=min(CONNECT_TIMEOUT, chosen.timeout))
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport) as client:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
             app.state.client = client
             yield
 
