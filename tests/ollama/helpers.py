@@ -4,7 +4,10 @@ A store is laid out exactly as Ollama lays it out: ``manifests/<host>/<ns>/<mode
 JSON manifests (schemaVersion 2, Docker media types for the manifest and config, Ollama
 media types for the layers) and content-addressed ``blobs/sha256-<hex>`` files, or the
 legacy ``sha256:<hex>`` names. The server answers ``/api/tags``, ``/api/show`` and
-``/api/version`` in the shapes of Ollama's API documentation.
+``/api/version`` in the shapes of Ollama's API documentation, and ``GET /v1/models`` and
+``POST /v1/chat/completions`` as Ollama's OpenAI-compatible API does (``openai/openai.go``:
+``owned_by`` the namespace, ``system_fingerprint: fp_ollama``, streamed
+``chat.completion.chunk`` events ending in ``data: [DONE]``, 404 for a model it lacks).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -132,6 +136,18 @@ def tags_entry(name: str, digest: str, quant: str = "Q4_K_M", family: str = "gem
     }
 
 
+def openai_model(model: dict[str, Any]) -> dict[str, Any]:
+    """One ``/api/tags`` model as Ollama's ``GET /v1/models`` shows it."""
+    parts = model["name"].split(":")[0].split("/")
+    return {"id": model["model"], "object": "model", "created": 1746093600,
+            "owned_by": parts[-2] if len(parts) > 1 else "library"}
+
+
+def _completion_head(model: str, kind: str) -> dict[str, Any]:
+    return {"id": "chatcmpl-42", "object": kind, "created": int(time.time()), "model": model,
+            "system_fingerprint": "fp_ollama"}
+
+
 class FakeOllamaServer:
     """A loopback Ollama API: ``models`` is the ``/api/tags`` list, ``blobs`` name -> FROM path."""
 
@@ -139,6 +155,7 @@ class FakeOllamaServer:
         self.models: list[dict[str, Any]] = []
         self.blobs: dict[str, str] = {}
         self.requests: list[str] = []
+        self.chat_requests: list[tuple[dict[str, str], dict[str, Any]]] = []  # (headers, body) of /v1/chat/completions
         # path -> handler(request_handler, body) for POST endpoints beyond /api/show (pull)
         self.post_routes: dict[str, Callable[[BaseHTTPRequestHandler, dict[str, Any]], None]] = {}
         server = self
@@ -161,6 +178,8 @@ class FakeOllamaServer:
                     self._send(200, {"models": server.models})
                 elif self.path == "/api/version":
                     self._send(200, {"version": "0.6.8"})
+                elif self.path == "/v1/models":
+                    self._send(200, {"object": "list", "data": [openai_model(m) for m in server.models]})
                 else:
                     self._send(404, {"error": "not found"})
 
@@ -170,6 +189,10 @@ class FakeOllamaServer:
                 server.requests.append(f"POST {self.path} {body.get('model') or body.get('name')}")
                 if self.path in server.post_routes:
                     server.post_routes[self.path](self, body)
+                    return
+                if self.path == "/v1/chat/completions":
+                    server.chat_requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    self._chat(body)
                     return
                 if self.path != "/api/show":
                     self._send(404, {"error": "not found"})
@@ -192,6 +215,30 @@ class FakeOllamaServer:
                         "modified_at": found["modified_at"],
                     },
                 )
+
+            def _chat(self, body: dict[str, Any]) -> None:
+                name = body.get("model")
+                if not any(m["name"] == name for m in server.models):
+                    message = f'model "{name}" not found, try pulling it first'
+                    self._send(404, {"error": {"message": message, "type": "api_error", "param": None, "code": None}})
+                    return
+                words = ["Hi", " from", " Ollama"]
+                if not body.get("stream"):
+                    message = {"role": "assistant", "content": "".join(words)}
+                    self._send(200, {**_completion_head(name, "chat.completion"), "choices": [
+                        {"index": 0, "message": message, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}})
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()  # HTTP/1.0: the body ends when the connection closes
+                for word, finish in [*((w, None) for w in words), ("", "stop")]:
+                    delta = {"role": "assistant", "content": word}
+                    chunk = {**_completion_head(name, "chat.completion.chunk"),
+                             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                    self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"

@@ -21,8 +21,9 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.hosts import HostView
 from imageworks.core.model import RegistryEntry
-from imageworks.core.query import ListQuery, entry_json, is_installed, is_testing, select
+from imageworks.core.query import ListQuery, entry_json, is_installed, select
 from imageworks.core.removal import cleared_download_fields, delete_installation, plan_removal
+from imageworks.core.roles import role_assignments, servable
 from imageworks.core.stats import registry_stats
 from imageworks.core.timestamps import utc_now
 from imageworks.core.verify import VerifyResult, verify_entry
@@ -153,35 +154,31 @@ def _print_details(entry: RegistryEntry, same_weights: list[str]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
 @pass_app
 def list_roles_command(app: AppContext, show_capabilities: bool, include_testing: bool, as_json: bool) -> None:
-    """Show which variants serve which roles, by priority."""
-    rows: list[dict[str, Any]] = []
-    for entry in app.registry.entries():
-        if entry.deprecated or (not include_testing and is_testing(entry, app.config.test_model_patterns)):
-            continue
-        for role in entry.roles:
-            rows.append(
-                {
-                    "role": role,
-                    "name": entry.name,
-                    "priority": entry.role_priorities.get(role),
-                    "installed": is_installed(entry),
-                    "capabilities": sorted(k for k, v in entry.capabilities.items() if v),
-                }
-            )
-    rows.sort(key=lambda r: (r["role"], r["priority"] is None, r["priority"] or 0, r["name"]))
+    """Show which variants serve which roles, best first (lower role_priorities number first).
+
+    The Best column marks the variant a request for the role (the chat proxy's model field) goes to.
+    """
+    entries = servable(app.registry.entries(), app.config.test_model_patterns, include_testing)
+    rows = role_assignments(entries)
     if as_json:
-        out.emit_json(rows if show_capabilities else [{k: v for k, v in r.items() if k != "capabilities"} for r in rows])
+        out.emit_json(
+            [
+                {"role": r.role, "name": r.name, "priority": r.priority, "installed": r.installed, "best": r.chosen}
+                | ({"capabilities": list(r.capabilities)} if show_capabilities else {})
+                for r in rows
+            ]
+        )
         return
     if not rows:
         out.note("No roles assigned. Add roles[] to entries in model_registry.curated.json.")
         return
-    columns = ["Role", "Variant", "Priority", "Installed"] + (["Capabilities"] if show_capabilities else [])
+    columns = ["Role", "Variant", "Priority", "Installed", "Best"] + (["Capabilities"] if show_capabilities else [])
     out.table(
         "Roles",
         columns,
         [
-            [r["role"], r["name"], r["priority"], "✓" if r["installed"] else "✗"]
-            + ([", ".join(r["capabilities"])] if show_capabilities else [])
+            [r.role, r.name, r.priority, "✓" if r.installed else "✗", "✓" if r.chosen else ""]
+            + ([", ".join(r.capabilities)] if show_capabilities else [])
             for r in rows
         ],
     )

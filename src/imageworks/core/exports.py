@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from imageworks.core.endpoints import ollama_tag, recorded_base_url
 from imageworks.core.launch import (
     LaunchCommand,
     LaunchError,
@@ -65,8 +66,7 @@ def litellm_config(
     key = f"os.environ/{api_key_env}" if api_key_env else "none"
     for entry in entries:
         if entry.backend.lower() == "ollama":
-            path = entry.download_path or ""
-            tag = entry.served_model_id or (path.removeprefix("ollama://") if path.startswith("ollama://") else None)
+            tag = ollama_tag(entry)
             if not tag:
                 notes.append(f"{entry.name}: an Ollama variant without a served name:tag; left out")
                 continue
@@ -157,8 +157,7 @@ def _command(
 
 def _base_url(entry: RegistryEntry, command: LaunchCommand) -> str:
     """``backend_config.base_url`` when the registry says where the server lives, else where the launch command puts it."""
-    recorded = entry.backend_config.extra.get("base_url")
-    return recorded if isinstance(recorded, str) and recorded else command.base_url
+    return recorded_base_url(entry) or command.base_url
 
 
 def _join(argv: Iterable[str]) -> str:

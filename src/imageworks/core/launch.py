@@ -116,10 +116,23 @@ class LaunchCommand:
     @property
     def base_url(self) -> str:
         """The OpenAI-compatible API root of the running server (a wildcard host is asked on loopback)."""
-        host = "127.0.0.1" if self.host in {"0.0.0.0", "", "::"} else self.host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}/v1"
+        return api_root(self.host, self.port)
+
+
+def api_root(host: str, port: int | str) -> str:
+    """``http://host:port/v1``, the OpenAI-compatible API root of a server bound to ``host`` (a wildcard
+    address is asked on loopback, an IPv6 address is bracketed)."""
+    host = "127.0.0.1" if host in {"0.0.0.0", "", "::"} else host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/v1"
+
+
+def default_base_url(entry: RegistryEntry) -> str | None:
+    """Where a server started for ``entry`` with the default options answers (loopback, ``backend_config.port``
+    else the stack's port); ``None`` when its backend names no stack here (Ollama, unassigned)."""
+    stack = server_for(entry)
+    return api_root(LaunchOptions().host, _port(entry, LaunchOptions(), stack)) if stack else None
 
 
 def build_command(server: Server, entry: RegistryEntry, options: LaunchOptions | None = None) -> LaunchCommand:
