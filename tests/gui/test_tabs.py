@@ -191,6 +191,21 @@ def test_purge_logical_only_writes_only_with_apply(tmp_path: Path) -> None:
     assert at.success and entries() == {}
 
 
+@pytest.mark.parametrize("section", ["purge", "cleanup"])
+def test_every_purge_and_cleanup_command_builds_a_command_the_cli_accepts(section: str) -> None:
+    at = page()
+    for name in at.selectbox(key=f"{section}-command").options:
+        at.selectbox(key=f"{section}-command").set_value(name).run()
+        assert not at.warning, [w.value for w in at.warning]  # "Not a valid command yet: ..."
+        assert f"imageworks-download {name} " in " ".join(codes(at)) + " "
+        if name == "preview-simple-slugs":
+            continue  # read only: no dry run, no confirmation
+        assert at.checkbox(key=f"{section}-dry-run").value is True
+        at.checkbox(key=f"{section}-dry-run").uncheck().run()
+        assert at.button(key=f"{section}-run").disabled  # until the confirmation
+        at.checkbox(key=f"{section}-dry-run").check().run()
+
+
 def test_cleanup_prune_duplicates_and_simple_slugs(tiny: str, tmp_path: Path) -> None:
     at = page()
     assert at.selectbox(key="cleanup-command").value == "prune-duplicates"

@@ -201,7 +201,7 @@ def set_roles_command(app: AppContext, variant: str, roles: tuple[str, ...], pri
     by_role = _priorities(priorities, roles)
     registry = app.registry
     entry = registry.get(variant)
-    stored = registry.set_curated(entry.name, {"roles": sorted(set(roles)), "role_priorities": by_role})
+    stored = registry.set_curated(entry.name, {"roles": list(dict.fromkeys(roles)), "role_priorities": by_role})
     shown = ", ".join(f"{r} ({stored.role_priorities[r]})" if r in stored.role_priorities else r for r in stored.roles)
     out.echo(f"Roles of {stored.name}: {shown or 'none'}")
 
