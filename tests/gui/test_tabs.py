@@ -18,6 +18,7 @@ from imageworks.providers.ollama import store as store_module
 from tests.model_fixtures import write_gguf
 from tests.ollama.helpers import FakeOllamaServer, FakeOllamaStore
 from tests.support.fixtures import write_tiny_repo
+from tests.support.model_list_server import ModelListServer
 
 
 def page() -> AppTest:
@@ -219,7 +220,7 @@ def test_cleanup_prune_duplicates_and_simple_slugs(tiny: str, tmp_path: Path) ->
     at.button(key="cleanup-run").click().run()
     assert at.tabs[2].dataframe[0].value["name"].tolist() == [tiny]
     at.selectbox(key="cleanup-command").set_value("apply-simple-slugs").run()
-    at.checkbox(key="cleanup-rename").check().run()
+    at.checkbox(key="cleanup-rename-slugs").check().run()
     assert "imageworks-download apply-simple-slugs --disambiguate backend --rename-slugs --json" in codes(at)
     at.checkbox(key="cleanup-dry-run").uncheck().run()
     assert at.button(key="cleanup-run").disabled
@@ -231,46 +232,12 @@ def test_cleanup_prune_duplicates_and_simple_slugs(tiny: str, tmp_path: Path) ->
 
 # -- 🔌 Backends ---------------------------------------------------------------------------
 
-class OpenAIStyleServer:
-    """A loopback ``/v1/models`` in the OpenAI list shape (as vLLM answers)."""
-
-    def __init__(self, ids: list[str]) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        body = json.dumps({"object": "list", "data": [{"id": i, "object": "model", "owned_by": "vllm"} for i in ids]})
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                data = body.encode() if self.path == "/v1/models" else b"{}"
-                self.send_response(200 if self.path == "/v1/models" else 404)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> OpenAIStyleServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_backends_shows_each_server_reachable_or_not(tiny: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.ollama.helpers import tags_entry
 
     registry = open_registry(load_config())
-    with OpenAIStyleServer(["tiny-served"]) as vllm, FakeOllamaServer() as ollama:
-        registry.update(tiny, lambda _: {"backend_config": {"model_path": "x", "base_url": vllm.url}})
+    with ModelListServer(["tiny-served"]) as vllm, FakeOllamaServer() as ollama:
+        registry.update(tiny, lambda _: {"backend_config": {"model_path": "x", "base_url": vllm.url + "/v1/"}})
         registry.update("gone-vllm", lambda _: {"backend": "vllm", "backend_config": {"base_url": "http://127.0.0.1:9/v1"}})
         ollama.models = [tags_entry("gemma3:270m", "0" * 64)]
         monkeypatch.setenv("IMAGEWORKS_OLLAMA_HOST", ollama.url)
@@ -279,7 +246,7 @@ def test_backends_shows_each_server_reachable_or_not(tiny: str, monkeypatch: pyt
     rows = {url: (ok, serves, variants) for url, ok, serves, variants
             in zip(table["base URL"], table["reachable"], table["serves"], table["variants in the registry"], strict=True)}
     assert rows[ollama.url][:2] == ("✓", "gemma3:270m")
-    assert rows[vllm.url] == ("✓", "tiny-served", tiny)
+    assert rows[vllm.url + "/v1"] == ("✓", "tiny-served", tiny)
     ok, reason, variants = rows["http://127.0.0.1:9/v1"]
     assert ok == "✗" and reason and variants == "gone-vllm"
 

@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from imageworks.core.probe import models_url, probe
 from tests.ollama.helpers import FakeOllamaServer, tags_entry
+from tests.support.model_list_server import ModelListServer
 
 
 @pytest.fixture
-def openai_style() -> Iterator[tuple[str, dict[str, Any]]]:
-    """A loopback server answering GET /v1/models with ``answer["body"]`` (bytes or JSON)."""
-    answer: dict[str, Any] = {"status": 200, "body": {"object": "list", "data": [{"id": "m1"}, {"id": "m2"}]}}
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_GET(self) -> None:
-            body = answer["body"]
-            data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self.send_response(answer["status"] if self.path == "/v1/models" else 404)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", answer
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def openai_style() -> Iterator[ModelListServer]:
+    with ModelListServer(["m1", "m2"]) as server:
+        yield server
 
 
 def test_models_url_of_each_kind() -> None:
@@ -57,21 +33,21 @@ def test_an_ollama_server_lists_its_models() -> None:
     assert server.requests == ["GET /api/tags"]
 
 
-def test_an_openai_style_server_with_or_without_v1(openai_style: tuple[str, dict[str, Any]]) -> None:
-    url, _ = openai_style
+def test_an_openai_style_server_with_or_without_v1(openai_style: ModelListServer) -> None:
+    url = openai_style.url
     assert probe(url, "openai").models == ("m1", "m2")
     assert probe(url + "/v1", "openai").reachable
 
 
-def test_answers_that_are_not_a_model_list(openai_style: tuple[str, dict[str, Any]]) -> None:
-    url, answer = openai_style
+def test_answers_that_are_not_a_model_list(openai_style: ModelListServer) -> None:
+    url = openai_style.url
     assert probe(url, "ollama").error == "HTTP 404 Not Found"  # an OpenAI server is no Ollama
-    answer["body"] = b"<html>not json</html>"
+    openai_style.body = b"<html>not json</html>"
     result = probe(url, "openai")
     assert not result.reachable and result.error
-    answer["body"] = {"models": []}
+    openai_style.body = {"models": []}
     assert probe(url, "openai").error == "the answer has no 'data' list"
-    answer["status"], answer["body"] = 503, {"error": "loading"}
+    openai_style.status, openai_style.body = 503, {"error": "loading"}
     assert probe(url, "openai").error == "HTTP 503 Service Unavailable"
 
 

@@ -32,6 +32,24 @@ CLEANUPS = {
     "backfill-ollama-paths": "this records store paths for logical-only Ollama entries",
     "preview-simple-slugs": "",  # read only
 }
+Widget = tuple[str, str, str | list[str]]  # (option, label, "box" | "text" | the choices)
+SLUG_SCOPE: list[Widget] = [("include_ollama", "Ollama entries", "box"), ("include_hf", "Hugging Face / local entries", "box")]
+#: The widgets of each command's own options.
+OPTION_WIDGETS: dict[str, list[Widget]] = {
+    "purge-deprecated": [("placeholders_only", "Only Ollama placeholders", "box")],
+    "purge-hf": [("weights_root", "Weights root (default: the weights root)", "text"),
+                 ("backend", "Only this backend", "text")],
+    "purge-logical-only": [("include_curated", "Also curated entries", "box")],
+    "reset-discovered": [("backend", "Backend (default: all)", "text")],
+    "prune-duplicates": [("backend", "Only this backend", "text"), ("verbose", "Say why each is kept", "box")],
+    "restore-ollama": [("backup", "Backup id or path (default: the newest)", "text"),
+                       ("include_deprecated", "Deprecated entries too", "box")],
+    "backfill-ollama-paths": [("no_set_format", "Leave download_format as it is", "box")],
+    "preview-simple-slugs": SLUG_SCOPE,
+    "apply-simple-slugs": [*SLUG_SCOPE,
+                           ("disambiguate", "Disambiguate by", ["backend", "format", "producer", "index", "none"]),
+                           ("rename_slugs", "Rename entries to their slug", "box")],
+}
 APPLY_PAIR = {"purge-logical-only", "apply-simple-slugs"}
 NO_BACKUP_FLAG = {"purge-deprecated", "purge-hf", "purge-logical-only", "reset-discovered", "prune-duplicates",
                   "apply-simple-slugs"}
@@ -97,35 +115,19 @@ def registry_form(key: str, choices: dict[str, str]) -> None:
     else:
         options["dry_run"] = dry
     if name in NO_BACKUP_FLAG:
-        options["no_backup"] = not st.checkbox("Back up first", value=True, key=f"{key}-backup")
+        options["no_backup"] = not st.checkbox("Back up first", value=True, key=f"{key}-make-backup")
     form_command(key, "download", name, [], options, "Run", enabled=may_run, show=show_report)
 
 
 def command_options(key: str, name: str) -> dict[str, OptionValue]:
     """The options of ``name`` beyond the dry run and the backup, as widgets."""
-    if name == "purge-deprecated":
-        return {"placeholders_only": st.checkbox("Only Ollama placeholders", key=f"{key}-placeholders")}
-    if name == "purge-hf":
-        return {"weights_root": st.text_input("Weights root (default: the weights root)", key=f"{key}-root"),
-                "backend": st.text_input("Only this backend", key=f"{key}-backend")}
-    if name == "purge-logical-only":
-        return {"include_curated": st.checkbox("Also curated entries", key=f"{key}-curated")}
-    if name == "reset-discovered":
-        return {"backend": st.text_input("Backend (default: all)", key=f"{key}-backend")}
-    if name == "prune-duplicates":
-        return {"backend": st.text_input("Only this backend", key=f"{key}-backend"),
-                "verbose": st.checkbox("Say why each is kept", key=f"{key}-verbose")}
-    if name == "restore-ollama":
-        return {"backup": st.text_input("Backup id or path (default: the newest)", key=f"{key}-backup-id"),
-                "include_deprecated": st.checkbox("Deprecated entries too", key=f"{key}-deprecated")}
-    if name == "backfill-ollama-paths":
-        return {"no_set_format": st.checkbox("Leave download_format as it is", key=f"{key}-no-format")}
-    scope: dict[str, OptionValue] = {
-        "include_ollama": st.checkbox("Ollama entries", key=f"{key}-ollama"),
-        "include_hf": st.checkbox("Hugging Face / local entries", key=f"{key}-hf"),
-    }
-    if name == "apply-simple-slugs":
-        scope["disambiguate"] = st.selectbox("Disambiguate by", ["backend", "format", "producer", "index", "none"],
-                                             key=f"{key}-disambiguate")
-        scope["rename_slugs"] = st.checkbox("Rename entries to their slug", key=f"{key}-rename")
-    return scope
+    options: dict[str, OptionValue] = {}
+    for option, label, kind in OPTION_WIDGETS[name]:
+        widget_key = f"{key}-{option.replace('_', '-')}"
+        if kind == "box":
+            options[option] = st.checkbox(label, key=widget_key)
+        elif kind == "text":
+            options[option] = st.text_input(label, key=widget_key)
+        else:  # a choice among the values Click accepts, the CLI's default first
+            options[option] = st.selectbox(label, kind, key=widget_key)
+    return options
