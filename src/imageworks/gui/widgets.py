@@ -34,7 +34,8 @@ def form_command(key: str, program: Program, name: str, arguments: list[str], op
         return
     st.code(commands.shell_line(program, args), language="bash")
     if st.button(label, key=f"{key}-run", disabled=not enabled):
-        outcome = commands.run(program, args)
+        with st.spinner(f"Running {name}…"):
+            outcome = commands.run(program, args)
         (st.success if outcome.exit_code == 0 else st.error)(f"exit status {outcome.exit_code}")
         if outcome.stdout and show is not None:
             show(outcome.stdout)
