@@ -29,3 +29,15 @@ def test_run_goes_through_the_cli_and_captures_output() -> None:
     assert outcome.exit_code == 0 and outcome.stdout.strip() == "[]"
     bad = commands.run("download", ["remove", "nope", "--force"])
     assert bad.exit_code == 1 and bad.stderr.startswith("Error:")
+
+
+def test_off_switches_and_repeated_options_are_the_clis() -> None:
+    assert commands.build("download", "purge-logical-only", options={"apply": True, "no_backup": True}) == [
+        "purge-logical-only", "--apply", "--no-backup"
+    ]
+    assert commands.build("download", "set-roles", ["v"], {"role": ["a", "b"], "priority": ["a=1"]}) == [
+        "set-roles", "--role", "a", "--role", "b", "--priority", "a=1", "v"
+    ]
+    with pytest.raises(KeyError, match="no option"):
+        commands.build("download", "purge-deprecated", options={"apply": True})  # it has no --apply
+

@@ -291,3 +291,47 @@ def test_model_registry_lock_of_a_clean_variant_verifies_clean(populated: dict[s
     assert entry.version_lock.locked and entry.version_lock.expected_aggregate_sha256 == entry.download_directory_checksum
     again = cli(capsys, "verify", populated["awq"], program="model-registry")
     assert again.code == 0 and again.out.strip() == f"{populated['awq']}: ok"
+
+
+def test_set_roles_writes_the_curated_layer_and_survives_a_rescan(
+    populated: dict[str, str], registry_backend: BackendUnderTest, isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gguf = populated["gguf"]
+    result = cli(capsys, "set-roles", gguf, "--role", "embed", "--role", "chat", "--priority", "embed=3")
+    assert result.code == 0 and f"Roles of {gguf}: embed (3), chat" in result.out
+    curated = {e["name"]: e for e in json.loads(registry_backend.files()["model_registry.curated.json"] or b"[]")}
+    assert curated[gguf]["roles"] == ["embed", "chat"] and curated[gguf]["role_priorities"] == {"embed": 3}
+    assert curated[populated["awq"]]["roles"] == ["caption", "chat"]  # other entries untouched
+    assert cli(capsys, "scan", "--base", str(isolated / "lmstudio"), "--update-existing").code == 0
+    roles = {(r["role"], r["name"]): r["priority"] for r in cli(capsys, "list-roles", "--json").json()}
+    assert roles[("embed", gguf)] == 3 and ("chat", gguf) in roles
+    assert cli(capsys, "set-roles", gguf, "--clear").code == 0
+    assert not [r for r in cli(capsys, "list-roles", "--json").json() if r["name"] == gguf]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "chat", "--priority", "chat"], "is not ROLE=N"),
+        (["--role", "chat", "--priority", "embed=1"], "not one of the --role values"),
+        ([], "give --role"),
+        (["--clear", "--role", "chat"], "give --role"),
+    ],
+)
+def test_set_roles_refuses_bad_input_and_writes_nothing(
+    populated: dict[str, str], registry_backend: BackendUnderTest, capsys: pytest.CaptureFixture[str],
+    args: list[str], message: str,
+) -> None:
+    before = registry_backend.files()["model_registry.curated.json"]
+    result = cli(capsys, "set-roles", populated["gguf"], *args)
+    assert result.code == 1 and result.err.startswith("Error:") and message in result.err
+    assert cli(capsys, "set-roles", "no-such-variant", "--role", "chat").code == 1
+    assert registry_backend.files()["model_registry.curated.json"] == before
+
+
+def test_stats_counts_installed_bytes_per_backend_and_location(populated: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    stats = cli(capsys, "stats", "--json").json()
+    by_backend, by_location = stats["installed_bytes_by_backend"], stats["installed_bytes_by_location"]
+    assert sum(by_backend.values()) == sum(by_location.values()) == stats["installed_size_bytes"]
+    assert by_location["windows_lmstudio"] == by_backend["llamacpp"] > 2048
+    assert "Installed size by location" in cli(capsys, "stats").out

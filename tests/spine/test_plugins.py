@@ -35,7 +35,7 @@ def test_builtins_and_third_party_load_through_entry_points() -> None:
     assert example.status == catalog.status == "loaded"
     assert example.distribution == catalog.distribution == "imageworks-example-plugin"
     assert set(example.hooks) == {"imageworks_register_sources"}
-    assert set(catalog.hooks) == {"imageworks_register_commands", "imageworks_register_sources"}
+    assert set(catalog.hooks) == {"imageworks_register_commands", "imageworks_register_gui_panels", "imageworks_register_sources"}
     assert "json" in plugins.get_plugins().registry_backends()
 
 
@@ -48,7 +48,9 @@ def test_broken_plugin_is_reported_and_cli_keeps_working(capsys: pytest.CaptureF
     listed = {r["name"]: r for r in result.json()}
     assert listed["broken"]["status"] == "failed"
     assert listed["example"]["hooks"] == ["imageworks_register_sources"]
-    assert listed["example-catalog"]["hooks"] == ["imageworks_register_commands", "imageworks_register_sources"]
+    assert listed["example-catalog"]["hooks"] == [
+        "imageworks_register_commands", "imageworks_register_gui_panels", "imageworks_register_sources"
+    ]
     assert cli(capsys, "list").code == 0
 
 

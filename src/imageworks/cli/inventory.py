@@ -1,4 +1,4 @@
-"""Inventory commands (guide 7.3): ``list``, ``list-roles``, ``stats``, ``remove``, ``verify``.
+"""Inventory commands (guide 7.3): ``list``, ``list-roles``, ``set-roles``, ``stats``, ``remove``, ``verify``.
 
 A built-in plugin: it adds its commands to ``imageworks-download`` (and ``list`` and
 ``verify`` to ``imageworks-model-registry``) through ``imageworks_register_commands``.
@@ -170,7 +170,7 @@ def list_roles_command(app: AppContext, show_capabilities: bool, include_testing
         )
         return
     if not rows:
-        out.note("No roles assigned. Add roles[] to entries in model_registry.curated.json.")
+        out.note("No roles assigned. Set them with `set-roles VARIANT --role ROLE` (kept in the curated layer).")
         return
     columns = ["Role", "Variant", "Priority", "Installed", "Best"] + (["Capabilities"] if show_capabilities else [])
     out.table(
@@ -182,6 +182,38 @@ def list_roles_command(app: AppContext, show_capabilities: bool, include_testing
             for r in rows
         ],
     )
+
+
+@click.command("set-roles")
+@click.argument("variant")
+@click.option("--role", "roles", multiple=True, metavar="ROLE", help="A role the variant serves (repeat for several).")
+@click.option("--priority", "priorities", multiple=True, metavar="ROLE=N",
+              help="The variant's priority for ROLE (lower is preferred; repeat for several).")
+@click.option("--clear", is_flag=True, help="Remove the variant's curated roles and priorities.")
+@pass_app
+def set_roles_command(app: AppContext, variant: str, roles: tuple[str, ...], priorities: tuple[str, ...], clear: bool) -> None:
+    """Set the roles of VARIANT (and their priorities) in the curated layer; they replace its curated roles."""
+    if clear == bool(roles or priorities):
+        raise ImageworksError("give --role (and optionally --priority), or --clear", "see `set-roles --help`")
+    by_role = _priorities(priorities, roles)
+    registry = app.registry
+    entry = registry.get(variant)
+    stored = registry.set_curated(entry.name, {"roles": list(dict.fromkeys(roles)), "role_priorities": by_role})
+    shown = ", ".join(f"{r} ({stored.role_priorities[r]})" if r in stored.role_priorities else r for r in stored.roles)
+    out.echo(f"Roles of {stored.name}: {shown or 'none'}")
+
+
+def _priorities(values: tuple[str, ...], roles: tuple[str, ...]) -> dict[str, int]:
+    """``ROLE=N`` options as a mapping; each ROLE must be one of ``roles``."""
+    found: dict[str, int] = {}
+    for value in values:
+        role, equals, number = value.partition("=")
+        if not equals or not number.strip().lstrip("-").isdigit():
+            raise ImageworksError(f"--priority {value!r} is not ROLE=N", "for example --priority caption=1")
+        if role not in roles:
+            raise ImageworksError(f"--priority names {role!r}, which is not one of the --role values", "add --role " + role)
+        found[role] = int(number)
+    return found
 
 
 @click.command("stats")
@@ -198,6 +230,9 @@ def stats_command(app: AppContext, as_json: bool) -> None:
     out.table("Registry", ["Measure", "Value"], scalar)
     for key in ("by_backend", "by_format", "by_location", "by_provider"):
         out.table(key.replace("_", " ").capitalize(), ["Value", "Variants"], list(stats[key].items()))
+    for key in ("installed_bytes_by_backend", "installed_bytes_by_location"):
+        title = "Installed size " + key.removeprefix("installed_bytes_").replace("_", " ")
+        out.table(title, ["Value", "Size"], [(k, out.human_size(v)) for k, v in stats[key].items()])
 
 
 @click.command("remove")
@@ -349,7 +384,7 @@ def _unlocked(current: RegistryEntry | None) -> dict[str, Any]:
 def imageworks_register_commands(cli: click.Group, program: str) -> None:
     """Add the inventory commands."""
     if program == "download":
-        for command in (list_command, list_roles_command, stats_command, remove_command, verify_command):
+        for command in (list_command, list_roles_command, set_roles_command, stats_command, remove_command, verify_command):
             cli.add_command(command)
     elif program == "model-registry":
         cli.add_command(list_command)

@@ -2,7 +2,8 @@
 
 Reads merge the two layers and structure every entry with the one converter. Writes go
 to the discovered layer (curated is hand-kept) except :meth:`Registry.delete`, which
-removes a variant from both. Each write is one locked backend transaction, or part of
+removes a variant from both, and :meth:`Registry.set_curated`, which a person's own
+edits (roles) go through. Each write is one locked backend transaction, or part of
 the one :meth:`Registry.batch` around it (batches nest: an inner batch that raises
 undoes only its own writes). :meth:`Registry.scratch` gives a registry over an
 in-memory copy for dry runs, so they run the real code and write nothing.
@@ -220,6 +221,30 @@ class Registry:
                 {name: curated} if curated else {}, {name: target}
             )[name]
             return self._structure(name, result, layers)
+
+    def set_curated(self, name: str, fields: Mapping[str, Any]) -> RegistryEntry:
+        """Store ``fields`` of variant ``name`` in the curated (hand-kept) layer; ``None``,
+        ``[]`` or ``{}`` removes a field from it. Returns the merged entry.
+
+        For the human fields a person sets from a front end (roles, role priorities):
+        their curated value wins the merge, so a later scan or download keeps it.
+        """
+        with self._layers_for_write() as layers:
+            if name not in layers.curated and name not in layers.discovered:
+                raise VariantNotFoundError(name, self.suggest(name))
+            target = layers.curated.setdefault(name, {"name": name})
+            for field, value in fields.items():
+                if value is None or value == [] or value == {}:
+                    target.pop(field, None)
+                else:
+                    target[field] = value
+            if target == {"name": name} and name in layers.discovered:
+                del layers.curated[name]  # the curated layer says nothing about it any more
+            found = merge_layers(
+                {name: layers.curated[name]} if name in layers.curated else {},
+                {name: layers.discovered[name]} if name in layers.discovered else {},
+            )[name]
+            return self._structure(name, found, layers)
 
     def delete(self, name: str, backup: bool = True, layers: tuple[LayerName, ...] = ("curated", "discovered")) -> list[LayerName]:
         """Remove ``name`` from ``layers`` (default both); returns the layers it left."""

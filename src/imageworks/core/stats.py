@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from imageworks.core.model import RegistryEntry
@@ -31,7 +31,7 @@ def installed_bytes(entries: Iterable[RegistryEntry]) -> int:
 
 
 def registry_stats(entries: Iterable[RegistryEntry], test_patterns: Sequence[str]) -> dict[str, Any]:
-    """Counts by backend, format, location and provider, plus installed size."""
+    """Counts by backend, format, location and provider, plus installed size (in all, per backend, per location)."""
     entries = list(entries)
     installed = [e for e in entries if is_installed(e)]
 
@@ -50,4 +50,14 @@ def registry_stats(entries: Iterable[RegistryEntry], test_patterns: Sequence[str
         "by_format": count(e.download_format for e in entries),
         "by_location": count(e.download_location for e in entries),
         "by_provider": count(e.source_provider for e in entries),
+        "installed_bytes_by_backend": _bytes_by(installed, lambda e: e.backend),
+        "installed_bytes_by_location": _bytes_by(installed, lambda e: e.download_location),
     }
+
+
+def _bytes_by(entries: Sequence[RegistryEntry], key: Callable[[RegistryEntry], str | None]) -> dict[str, int]:
+    """Installed bytes per value of ``key`` (each file counted once within a group)."""
+    groups: dict[str, list[RegistryEntry]] = {}
+    for entry in entries:
+        groups.setdefault(key(entry) or "unknown", []).append(entry)
+    return {value: installed_bytes(group) for value, group in sorted(groups.items())}

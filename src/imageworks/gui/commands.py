@@ -22,7 +22,7 @@ from imageworks.cli.main import PROGRAMS, build_cli
 from imageworks.cli.main import run as run_program
 from imageworks.core.hookspecs import Program
 
-OptionValue = str | bool | None
+OptionValue = str | bool | list[str] | None  # a list: the option once per item (``multiple=True``)
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,18 @@ def command(program: Program, name: str) -> click.Command:
 def build(program: Program, name: str, arguments: Sequence[str] = (), options: Mapping[str, OptionValue] | None = None) -> list[str]:
     """The argument list of ``name`` with ``arguments`` and the set ``options``.
 
-    ``True`` adds a flag, a non-empty string adds ``--option value``; ``False``, ``None``
-    and ``""`` leave the option out. Raises ``KeyError`` for an option the command does
-    not define and ``click.UsageError`` when Click rejects the result.
+    ``True`` adds a flag (the off switch of an on/off pair by its own name: ``no_backup``,
+    ``apply``), a non-empty string adds ``--option value``, a list adds it once per
+    item; ``False``, ``None`` and ``""`` leave the option out. Raises ``KeyError`` for an
+    option the command does not define and ``click.UsageError`` when Click rejects the
+    result.
     """
     cmd = command(program, name)
     by_name = {
         opt.lstrip("-").replace("-", "_"): p
         for p in cmd.params
         if isinstance(p, click.Option)
-        for opt in p.opts
+        for opt in (*p.opts, *p.secondary_opts)  # --no-backup, --apply of a --dry-run/--apply pair
         if opt.startswith("--")
     }
     args = [name]
@@ -65,7 +67,9 @@ def build(program: Program, name: str, arguments: Sequence[str] = (), options: M
         if value is None or value is False or value == "":
             continue
         flag = "--" + key.replace("_", "-")
-        if option.is_flag:
+        if isinstance(value, list):
+            args += [part for item in value for part in (flag, str(item))]
+        elif option.is_flag:
             if value is not True:
                 raise ValueError(f"{flag} is a flag; give True or False")
             args.append(flag)

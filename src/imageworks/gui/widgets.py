@@ -1,8 +1,9 @@
-"""Streamlit pieces every tab shares: the plugin host, a form's command preview and run, the variant rows."""
+"""Streamlit pieces every tab shares: the plugin host, a form's command preview and run, JSON reads, the variant rows."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -20,8 +21,12 @@ def plugin_host() -> PluginHost:
 
 
 def form_command(key: str, program: Program, name: str, arguments: list[str], options: dict[str, OptionValue],
-                 label: str, enabled: bool = True) -> None:
-    """Show the command a form builds and run it when its button is pressed."""
+                 label: str, enabled: bool = True, show: Callable[[str], None] | None = None) -> None:
+    """Show the command a form builds and run it when its button is pressed.
+
+    ``show``, when given, draws the command's stdout (a ``--json`` report as a table)
+    instead of the plain text.
+    """
     try:
         args = commands.build(program, name, arguments, options)
     except Exception as error:  # noqa: BLE001  (the form is incomplete or the CLI rejects it)
@@ -29,19 +34,64 @@ def form_command(key: str, program: Program, name: str, arguments: list[str], op
         return
     st.code(commands.shell_line(program, args), language="bash")
     if st.button(label, key=f"{key}-run", disabled=not enabled):
-        outcome = commands.run(program, args)
+        with st.spinner(f"Running {name}…"):
+            outcome = commands.run(program, args)
         (st.success if outcome.exit_code == 0 else st.error)(f"exit status {outcome.exit_code}")
-        if outcome.stdout:
+        if outcome.stdout and show is not None:
+            show(outcome.stdout)
+        elif outcome.stdout:
             st.code(outcome.stdout, language="text")
         if outcome.stderr:
             st.code(outcome.stderr, language="text")
 
 
+def cli_json(name: str, options: dict[str, OptionValue] | None = None) -> Any:
+    """What ``imageworks-download NAME --json`` with ``options`` prints, parsed; ``None``
+    (and the error on the page) when it fails."""
+    outcome = commands.run("download", commands.build("download", name, options={**(options or {}), "json": True}))
+    if outcome.exit_code != 0:
+        st.error(outcome.stderr.strip() or f"{name} failed")
+        return None
+    return json.loads(outcome.stdout or "null")
+
+
 def list_entries(options: dict[str, OptionValue]) -> list[dict[str, Any]]:
     """The rows of ``list --json`` with ``options``."""
-    outcome = commands.run("download", commands.build("download", "list", options={**options, "json": True}))
-    if outcome.exit_code != 0:
-        st.error(outcome.stderr.strip() or "list failed")
-        return []
-    rows = json.loads(outcome.stdout or "[]")
+    rows = cli_json("list", options)
     return rows if isinstance(rows, list) else []
+
+
+def dry_run_gate(key: str, what: str) -> tuple[bool, bool]:
+    """The "Dry run" box (ticked by default) of a destructive form and, once it is
+    cleared, the confirmation box; returns ``(dry_run, may_run)``."""
+    dry = st.checkbox("Dry run (show the plan, write nothing)", value=True, key=f"{key}-dry-run")
+    if dry:
+        return True, True
+    return False, st.checkbox(f"I confirm: {what}", key=f"{key}-confirm")
+
+
+def show_report(stdout: str) -> None:
+    """A command's ``--json`` report: its warnings, its scalar fields and counts, then one
+    row per item (a report that is a list is all items)."""
+    report = json.loads(stdout)
+    rows = report.get("items") if isinstance(report, dict) else report
+    if isinstance(report, dict):
+        for warning in report.get("warnings") or []:
+            st.warning(str(warning))
+        summary = {k: v for k, v in report.items() if not isinstance(v, list | dict)}
+        summary.update(report.get("counts") or {})
+        st.caption(", ".join(f"{k}: {v}" for k, v in summary.items()))
+    if not isinstance(rows, list):
+        st.json(report)
+    elif rows:
+        st.dataframe([_flat(row) for row in rows if isinstance(row, dict)])
+    else:
+        st.info("Nothing to do.")
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """A report row with list and object cells as text (a table column holds one type)."""
+    return {
+        k: ", ".join(map(str, v)) if isinstance(v, list) else json.dumps(v) if isinstance(v, dict) else v
+        for k, v in row.items()
+    }

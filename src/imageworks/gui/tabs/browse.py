@@ -1,43 +1,148 @@
-"""📚 Browse & Manage: the variant table with filters, and counts as charts."""
+"""📚 Browse & Manage: the variant table with filters, the ``stats`` charts, one variant's
+details, its roles (saved to the curated layer with ``set-roles``) and its backend config.
+
+Rows come from ``list --json`` (the filters the CLI has are its options; "installed" and
+the search box filter the rows it returns); the charts from ``stats --json``.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import streamlit as st
 
 from imageworks.gui import commands
 from imageworks.gui.commands import OptionValue
-from imageworks.gui.widgets import list_entries
+from imageworks.gui.widgets import cli_json, form_command, list_entries
+
+ANY = "(any)"
+INSTALLED = {ANY: None, "installed": True, "not installed": False}
 
 
 def draw() -> None:
     """Draw the tab."""
+    stats = cli_json("stats") or {}
+    rows = filtered_rows(stats)
+    if rows:
+        st.dataframe([table_row(r) for r in rows], key="browse-table")
+    else:
+        st.info("No variants match.")
+    statistics(stats)
+    if rows:
+        details(rows)
+
+
+def choice(label: str, values: dict[str, int], key: str, column: Any) -> str:
+    """A select box of ``ANY`` and the values ``stats`` counted; the chosen value or ``""``."""
+    picked = str(column.selectbox(label, [ANY, *sorted(values)], key=key))
+    return "" if picked == ANY else picked
+
+
+def filtered_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
+    """The filters and the ``list --json`` rows they select."""
     cols = st.columns(4)
-    fmt = cols[0].text_input("Format", key="browse-format")
-    location = cols[1].text_input("Location", key="browse-location")
-    backend = cols[2].text_input("Backend", key="browse-backend")
-    search = cols[3].text_input("Search", key="browse-search")
-    flags = st.columns(3)
     options: dict[str, OptionValue] = {
-        "format": fmt,
-        "location": location,
-        "backend": backend,
+        "format": choice("Format", stats.get("by_format", {}), "browse-format", cols[0]),
+        "location": choice("Location", stats.get("by_location", {}), "browse-location", cols[1]),
+        "backend": choice("Backend", stats.get("by_backend", {}), "browse-backend", cols[2]),
+    }
+    installed = INSTALLED[str(cols[3].selectbox("Installed", list(INSTALLED), key="browse-installed"))]
+    search = st.text_input("Search (any field)", key="browse-search")
+    flags = st.columns(3)
+    options.update({
         "show_deprecated": flags[0].checkbox("Deprecated", key="browse-deprecated"),
         "include_logical": flags[1].checkbox("Not installed (logical)", key="browse-logical"),
         "include_testing": flags[2].checkbox("Testing", key="browse-testing"),
-    }
+    })
+    if installed is False:
+        options["include_logical"] = True  # without it, list shows installed variants only
     rows = list_entries(options)
+    st.caption(commands.shell_line("download", commands.build("download", "list", options=options)))
+    if installed is not None:
+        rows = [r for r in rows if bool(r.get("installed")) is installed]
     if search:
         rows = [r for r in rows if search.lower() in json.dumps(r).lower()]
-    st.caption(commands.shell_line("download", commands.build("download", "list", options=options)))
-    if not rows:
-        st.info("No variants match.")
+    return rows
+
+
+def table_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The columns of the variant table."""
+    return {
+        "name": row.get("name"), "display name": row.get("display_name"), "backend": row.get("backend"),
+        "format": row.get("download_format"), "quant": row.get("quantization"),
+        "location": row.get("download_location"), "size (bytes)": row.get("download_size_bytes"),
+        "installed": bool(row.get("installed")), "deprecated": bool(row.get("deprecated")),
+        "roles": ", ".join(row.get("roles") or []), "path": row.get("download_path"),
+    }
+
+
+def statistics(stats: dict[str, Any]) -> None:
+    """``stats --json`` as numbers and charts."""
+    if not stats:
         return
-    table = [{"name": r.get("name"), "backend": r.get("backend"), "format": r.get("format"),
-              "location": r.get("location"), "path": r.get("path")} for r in rows]
-    st.dataframe(table, key="browse-table")
-    per_backend: dict[str, int] = {}
-    for r in rows:
-        per_backend[str(r.get("backend"))] = per_backend.get(str(r.get("backend")), 0) + 1
-    st.bar_chart(per_backend)
+    st.subheader("Statistics")
+    cols = st.columns(4)
+    for column, key in zip(cols, ("total", "installed", "logical_only", "deprecated"), strict=True):
+        column.metric(key.replace("_", " "), stats.get(key, 0))
+    st.caption("`" + commands.shell_line("download", commands.build("download", "stats", options={"json": True})) + "`")
+    charts = [
+        ("Installed bytes per location", "installed_bytes_by_location"),
+        ("Installed bytes per backend", "installed_bytes_by_backend"),
+        ("Variants per backend", "by_backend"),
+        ("Variants per format", "by_format"),
+    ]
+    for column, (title, key) in zip(st.columns(len(charts)), charts, strict=True):
+        column.caption(title)
+        if stats.get(key):
+            column.bar_chart(stats[key])
+
+
+def details(rows: list[dict[str, Any]]) -> None:
+    """One variant: facts, files, README signals, evidence, copies, roles and backend config."""
+    st.subheader("Variant details")
+    by_name = {str(r["name"]): r for r in rows}
+    name = str(st.selectbox("Variant", list(by_name), key="browse-detail"))
+    row = by_name[name]
+    st.caption("`" + commands.shell_line("download", ["list", "--details", "--include-logical"]) + "` shows the same")
+    meta = row.get("metadata") or {}
+    facts = {
+        "display name": row.get("display_name"), "backend": row.get("backend"), "format": row.get("download_format"),
+        "quantization": row.get("quantization"), "path": row.get("download_path"),
+        "location": row.get("download_location"), "size (bytes)": row.get("download_size_bytes"),
+        "source": row.get("source_provider"), "hf id": row.get("hf_id"), "served id": row.get("served_model_id"),
+        "licence": meta.get("license"), "chat template": meta.get("chat_template"),
+        "installed": row.get("installed"), "locked": (row.get("version_lock") or {}).get("locked"),
+    }
+    st.dataframe([{"field": k, "value": "" if v is None else str(v)} for k, v in facts.items()], key="detail-facts")
+    files = (row.get("artifacts") or {}).get("files") or []
+    st.caption(f"Files ({len(files)})")
+    if files:
+        st.dataframe([{"path": f.get("path"), "size": f.get("size"), "sha256": f.get("sha256")} for f in files],
+                     key="detail-files")
+    st.caption("Detected from")
+    for line in meta.get("detection_evidence") or ["(no evidence recorded)"]:
+        st.text(line)
+    st.caption("Same weights as")
+    st.text(", ".join(row.get("same_weights_as") or []) or "(no other entry)")
+    st.caption("README signals")
+    st.json(meta.get("readme_signals") or {})
+    roles_form(row)
+    st.caption("Backend config")
+    st.json(row.get("backend_config") or {})
+
+
+def roles_form(row: dict[str, Any]) -> None:
+    """``set-roles``: the variant's roles and priorities, saved to the curated layer."""
+    name = str(row["name"])
+    st.caption("Roles (saved to the curated layer)")
+    current = ", ".join(row.get("roles") or [])
+    priorities = ", ".join(f"{k}={v}" for k, v in (row.get("role_priorities") or {}).items())
+    roles = [r.strip() for r in st.text_input("Roles, comma-separated", value=current, key=f"roles-{name}").split(",")]
+    ranks = [p.strip() for p in st.text_input("Priorities (role=N, comma-separated; lower is preferred)",
+                                              value=priorities, key=f"priorities-{name}").split(",")]
+    chosen = [r for r in roles if r]
+    options: dict[str, OptionValue] = {
+        "role": chosen, "priority": [p for p in ranks if p] if chosen else [], "clear": not chosen,
+    }
+    form_command(f"roles-{name}", "download", "set-roles", [name], options, "Save roles")

@@ -1,10 +1,13 @@
 """The example distribution's second plugin (entry point ``example-catalog``): a source
-that only discovers, and a subcommand. The test suite uses it to prove that a separate
-distribution can add a subcommand through the ``imageworks.plugins`` entry-point group.
+that only discovers, a subcommand and a GUI panel. The test suite uses it to prove that a
+separate distribution can add a subcommand and a panel of the Models page through the
+``imageworks.plugins`` entry-point group.
 
 The source, ``example-catalog``, reads a JSON catalog (a list of ``{"id", "path",
 "format"}`` objects) named by ``IMAGEWORKS_EXAMPLE_CATALOG``; the ``example-import``
-command records every model of that catalog with the core's recording policy.
+command records every model of that catalog with the core's recording policy. The panel,
+in the 📥 Download & Import tab, is a form for that command: it shows the exact command
+line and runs it through the CLI, like the page's own forms.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import click
 
 from imageworks import hookimpl
-from imageworks.core.interfaces import Source
+from imageworks.core.interfaces import GuiPanel, Source
 from imageworks.core.model import RegistryEntry
 
 
@@ -80,3 +83,23 @@ def imageworks_register_commands(cli: click.Group, program: str) -> None:
     """Add ``example-import`` to imageworks-download only."""
     if program == "download":
         cli.add_command(example_import)
+
+
+def render_catalog_panel() -> None:
+    """The panel: the catalog file, and the ``example-import`` command it makes (streamlit
+    is imported only here: every command loads every plugin, the GUI alone draws)."""
+    import streamlit as st
+
+    from imageworks.gui.widgets import form_command
+
+    catalog = st.text_input("Catalog JSON file", key="example-catalog")
+    if not catalog:
+        st.info("Enter the catalog file to import.")
+        return
+    form_command("example-catalog", "download", "example-import", [], {"catalog": catalog}, "Import the catalog")
+
+
+@hookimpl
+def imageworks_register_gui_panels() -> list[GuiPanel]:
+    """Provide the catalog import panel (in the download tab)."""
+    return [GuiPanel(name="example-catalog", tab="download", title="📒 Example catalog", render=render_catalog_panel)]
