@@ -351,7 +351,8 @@ def test_list_details_and_table_show_the_estimate(with_real_models: dict[str, st
             " on 15 of 18 layers)") in details
     assert "  memory         config.json + safetensors headers, bert: weights 86.6 MiB, context length 512" in details
     assert "                 no KV cache: bert is an encoder: no KV cache" in details
-    assert "  memory         not estimated: " in details  # make_model's random .gguf bytes
+    assert "  memory         not estimated: Qwen3-4B-Q4_K_M.gguf: " in details  # make_model's random .gguf bytes
+    assert "  memory         not estimated: model.safetensors: header claims " in details
     assert "margin" not in details  # no GPU given, no fit
     fitted = cli(capsys, "list", "--details", "--gpu-mem", "24GiB").out
     assert ("                 on 24.0 GiB (margin 3.4 GiB = 1.0 GiB + 10%): f16 32768 tokens (model maximum), "

@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from imageworks.core.detection import list_model_files
 from imageworks.core.memory import HeaderFacts, ModelFacts, facts_from_config, facts_from_gguf
@@ -28,6 +28,7 @@ SAFETENSORS_DTYPE_BITS: dict[str, int] = {
     "F6_E3M2": 6, "F4": 4,
 }
 MAX_CONFIG = 1024 * 1024
+T = TypeVar("T")
 _SPLIT = re.compile(r"-\d{5}-of-\d{5}(?=\.gguf$)", re.IGNORECASE)  # llama.cpp's gguf-split part names
 
 
@@ -100,6 +101,15 @@ def model_shards(files: Sequence[str], config: str) -> list[str]:
     return shards or here
 
 
+def named(name: str, read: Callable[[], T]) -> T:
+    """``read()``, a damaged header's :class:`ValueError` prefixed with the file's ``name``
+    (the readers' messages say what is wrong, not where)."""
+    try:
+        return read()
+    except ValueError as error:
+        raise type(error)(f"{name}: {error}") from error
+
+
 def gguf_models(files: Sequence[str]) -> dict[str, list[str]]:
     """The GGUF language models among ``files``, each with its split parts
     (``x-00001-of-00002.gguf``...) under the name without the part number; projectors
@@ -124,7 +134,7 @@ def local_facts(root: str | Path, files: Sequence[str]) -> ModelFacts | None:
         raise ValueError(f"{len(models)} GGUF models side by side ({', '.join(models)[:120]}): no single estimate")
     if models:
         (ggufs,) = models.values()
-        return gguf_facts([gguf_reader.read_header(base / f) for f in ggufs])
+        return gguf_facts([named(f, functools.partial(gguf_reader.read_header, base / f)) for f in ggufs])
     configs = sorted((f for f in files if Path(f).name == "config.json"), key=lambda f: f.count("/"))
     shards = model_shards(files, configs[0]) if configs else []
     if not shards:
@@ -133,7 +143,7 @@ def local_facts(root: str | Path, files: Sequence[str]) -> ModelFacts | None:
     if config_path.stat().st_size > MAX_CONFIG:
         raise ValueError(f"{configs[0]} is larger than {MAX_CONFIG} bytes")
     config = parse_config(config_path.read_text(encoding="utf-8"))
-    return safetensors_facts(config, [safetensors_reader.read_header(base / f) for f in shards])
+    return safetensors_facts(config, [named(f, functools.partial(safetensors_reader.read_header, base / f)) for f in shards])
 
 
 def entry_facts(entry: RegistryEntry) -> HeaderFacts | None:

@@ -156,12 +156,14 @@ class HeaderFetcher:
     def gguf_header(self, file: RepoFile) -> gguf_reader.GGUFHeader:
         """The key/value and tensor tables of a remote GGUF file."""
         with self.open(file, first=GGUF_FIRST, limit=GGUF_LIMIT) as remote:
-            return gguf_reader.read_header_from(cast(BinaryIO, remote), file.path)
+            return memory_facts.named(file.path, lambda: gguf_reader.read_header_from(cast(BinaryIO, remote), file.path))
 
     def safetensors_header(self, file: RepoFile) -> safetensors_reader.SafetensorsHeader:
         """The JSON header of a remote safetensors file."""
         with self.open(file, first=SAFETENSORS_FIRST, limit=SAFETENSORS_LIMIT) as remote:
-            return safetensors_reader.read_header_from(cast(BinaryIO, remote), file.path)
+            return memory_facts.named(
+                file.path, lambda: safetensors_reader.read_header_from(cast(BinaryIO, remote), file.path)
+            )
 
 
 def remote_memory(endpoint: str, snapshot: RepoSnapshot, token: str | None, config_text: str | None) -> tuple[HeaderFacts, ...]:
