@@ -198,7 +198,10 @@ def _gguf_job(fetcher: HeaderFetcher, parts: Sequence[RepoFile]) -> Callable[[],
 def _safetensors_job(fetcher: HeaderFetcher, config_text: str, files: Sequence[RepoFile]) -> Callable[[], ModelFacts]:
     def run() -> ModelFacts:
         config = memory_facts.parse_config(config_text)
-        return memory_facts.safetensors_facts(config, [fetcher.safetensors_header(f) for f in files])
+        # a big model has dozens of shards: their headers arrive side by side
+        with ThreadPoolExecutor(max_workers=min(THREADS, len(files)), thread_name_prefix="shards") as pool:
+            headers = list(pool.map(fetcher.safetensors_header, files))
+        return memory_facts.safetensors_facts(config, headers)
 
     return run
 
