@@ -184,7 +184,9 @@ def test_analyze_lists_formats_and_files_without_downloading(hub: HubServer, cap
     assert {f["path"] for f in data["files"]} >= {"model.safetensors", "1_Pooling/config.json"}
     text = cli(capsys, "analyze", f"https://huggingface.co/{GEMMA}/tree/main").out
     assert "gguf / q4_k_m" in text
-    assert not hub.requests_for("*/resolve/*gguf")
+    served = hub.requests_for("*/resolve/*gguf")  # the memory estimate's header ranges, no more
+    assert served and all(r.headers.get("Range") for r in served)
+    assert sum(r.body_bytes for r in served) < 16 * 1024 * 1024
 
 
 def test_python_api_download_and_url_analyzer(hub: HubServer, isolated: Path) -> None:

@@ -118,3 +118,21 @@ def test_download_killed_mid_file_from_olah_completes_on_the_next_run(olah: tupl
         assert sha256(target / name) == sha256(source / name), name
     assert sha256(weight) == sha256(source / "model.safetensors")
     assert cli(capsys, "verify").code == 0
+
+
+@pytest.mark.parametrize("repo_id", [GEMMA, MINILM])
+def test_analyze_memory_from_olah_matches_the_local_headers(olah_env: dict[str, Path], repo_id: str,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """olah ignores ``Range`` and answers 200 with the whole file: the estimate reads only
+    as far as the header and gives the figures the same headers give on disk."""
+    from imageworks.core.detection import list_model_files
+    from imageworks.core.memory import estimate
+    from imageworks.formats.memory_facts import local_facts
+
+    result = cli(capsys, "analyze", repo_id, "--json", "--gpu-mem", "8GiB")
+    assert result.code == 0, result.err
+    (item,) = result.json()["memory"]
+    source = olah_env[repo_id]
+    facts = local_facts(source, list_model_files(source))
+    assert facts is not None and item["problem"] is None
+    assert item["estimate"] == estimate(facts, 8 * 1024**3).as_json()

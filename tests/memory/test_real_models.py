@@ -8,49 +8,33 @@ import json
 import struct
 from pathlib import Path
 
-import gguf
 import pytest
 
 from imageworks.core.detection import list_model_files
 from imageworks.core.memory import GiB, MiB, estimate, facts_from_config, fit_context, kv_bytes, kv_bytes_per_1k
 from imageworks.formats.gguf_reader import read_header
 from imageworks.formats.memory_facts import local_facts
+from tests.memory.hand import GemmaByHand, pad256
 
 CONFIGS = Path(__file__).parent.parent / "data" / "configs"
 
 
-def pad256(n: int) -> int:
-    return -(-n // 256) * 256
-
-
 @pytest.mark.large
 def test_gemma_gguf_matches_a_hand_computation_from_gguf_readers_values(gemma_gguf: Path):
-    theirs = gguf.GGUFReader(gemma_gguf)
-
-    def value(key: str):
-        return theirs.fields[key].contents()
-
-    arch = value("general.architecture")
-    n_layers, kv_heads = value(f"{arch}.block_count"), value(f"{arch}.attention.head_count_kv")
-    k_len, v_len = value(f"{arch}.attention.key_length"), value(f"{arch}.attention.value_length")
-    window, n_ctx = value(f"{arch}.attention.sliding_window"), value(f"{arch}.context_length")
-    assert (arch, n_layers, kv_heads, k_len, v_len, window, n_ctx) == ("gemma3", 18, 1, 256, 256, 512, 32768)
-    # llama.cpp's Gemma 3 loader: set_swa_pattern(6), layer il slides when il % 6 < 5.
-    full_layers = sum(1 for il in range(n_layers) if il % 6 == 5)
-    swa_layers = n_layers - full_layers
-    f16_token_layer = kv_heads * (k_len + v_len) * 2
-    q8_token_layer = kv_heads * (k_len + v_len) // 32 * 34
-    swa_cells = pad256(min(n_ctx, window + 512))  # llama.cpp's SWA cache: window + n_ubatch, padded
+    hand = GemmaByHand.read(gemma_gguf)
+    assert (hand.n_layers, hand.full_layers, hand.window, hand.n_ctx) == (18, 3, 512, 32768)
+    assert (hand.f16_token_layer, hand.q8_token_layer) == (1 * (256 + 256) * 2, (256 + 256) // 32 * 34)
+    n_ctx, swa_layers = hand.n_ctx, hand.n_layers - hand.full_layers
 
     facts = local_facts(gemma_gguf.parent, [gemma_gguf.name])
     assert facts is not None
-    assert facts.weight_bytes == sum(int(t.n_bytes) for t in theirs.tensors)
-    assert read_header(gemma_gguf).data_offset == theirs.data_offset
-    assert (facts.context_length, facts.sliding_window, facts.sliding_layers) == (n_ctx, window, swa_layers)
-    assert kv_bytes_per_1k(facts, "f16").total == n_layers * f16_token_layer * 1024 == 18 * MiB
-    assert kv_bytes_per_1k(facts, "q8_0").total == n_layers * q8_token_layer * 1024
-    assert kv_bytes(facts, n_ctx, "f16").total == (full_layers * n_ctx + swa_layers * swa_cells) * f16_token_layer
-    assert kv_bytes(facts, n_ctx, "q8_0").total == (full_layers * n_ctx + swa_layers * swa_cells) * q8_token_layer
+    assert facts.weight_bytes == hand.weight_bytes
+    assert read_header(gemma_gguf).data_offset == hand.data_offset
+    assert (facts.context_length, facts.sliding_window, facts.sliding_layers) == (n_ctx, hand.window, swa_layers)
+    assert kv_bytes_per_1k(facts, "f16").total == hand.n_layers * hand.f16_token_layer * 1024 == 18 * MiB
+    assert kv_bytes_per_1k(facts, "q8_0").total == hand.n_layers * hand.q8_token_layer * 1024
+    assert kv_bytes(facts, n_ctx, "f16").total == hand.kv(n_ctx, hand.f16_token_layer)
+    assert kv_bytes(facts, n_ctx, "q8_0").total == hand.kv(n_ctx, hand.q8_token_layer)
     assert kv_bytes(facts, n_ctx, "f16").total == 111 * MiB  # 96 MiB for 3 full layers + 15 MiB for 15 windows
     # 235 MiB of weights: 1 GiB leaves nothing after the margin; 2 GiB holds the whole 32k context.
     assert fit_context(facts, GiB).max_context == 0

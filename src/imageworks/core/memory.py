@@ -19,7 +19,7 @@ keys, a ``config.json``), so this module reads no file and knows no format reade
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -224,7 +224,8 @@ class MemoryEstimate:
     fits: tuple[ContextFit, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        """The ``memory_estimate`` object of ``list --json`` and ``analyze --json`` (docs/memory.md)."""
+        """The ``memory`` object of ``list --json`` (and of each ``analyze --json`` item's
+        ``estimate``), docs/memory.md."""
         facts = self.facts
         kv: dict[str, Any] = {}
         if facts.layers:
@@ -270,6 +271,37 @@ def estimate(facts: ModelFacts, gpu_bytes: int | None = None, margin: Margin = D
         types = facts.cache_types if facts.layers else facts.cache_types[:1]
         fits = tuple(fit_context(facts, gpu_bytes, name, margin) for name in types)
     return MemoryEstimate(facts=facts, fits=fits)
+
+
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)  # a typed ``converter=tuple``: mypy's attrs plugin cannot solve the generic one
+
+
+@attrs.frozen(kw_only=True)
+class HeaderFacts:
+    """The facts of one model's files (a GGUF quant with its split parts, or a config.json
+    with its safetensors), or the reason there are none (``problem``: a damaged header, a
+    file the server refused)."""
+
+    label: str
+    files: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    facts: ModelFacts | None = None
+    problem: str | None = None
+
+    def estimate(self, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> MemoryEstimate | None:
+        """The figures for these facts (and ``gpu_bytes``), None without facts."""
+        return estimate(self.facts, gpu_bytes, margin) if self.facts is not None else None
+
+    def as_json(self, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> dict[str, Any]:
+        """One item of ``analyze --json``'s ``memory`` list: label, files, estimate (the
+        :meth:`MemoryEstimate.as_json` shape, or null) and problem."""
+        found = self.estimate(gpu_bytes, margin)
+        return {
+            "label": self.label,
+            "files": list(self.files),
+            "estimate": found.as_json() if found is not None else None,
+            "problem": self.problem,
+        }
 
 
 # -- sizes on the command line ------------------------------------------------------

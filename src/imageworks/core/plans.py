@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from imageworks.core.memory import DEFAULT_MARGIN, HeaderFacts, Margin
 from imageworks.core.model import Detection, RegistryEntry, Route
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ def _remote_files(values: Iterable[RemoteFile]) -> tuple[RemoteFile, ...]:
 
 
 def _file_facts(values: Iterable[RemoteFileFact]) -> tuple[RemoteFileFact, ...]:
+    return tuple(values)
+
+
+def _header_facts(values: Iterable[HeaderFacts]) -> tuple[HeaderFacts, ...]:
     return tuple(values)
 
 
@@ -177,14 +182,16 @@ class SourceAnalysis:
     formats: tuple[Detection, ...] = attrs.field(default=(), converter=_detections)
     quantizations: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     details: Mapping[str, Any] = attrs.field(factory=dict)
+    memory: tuple[HeaderFacts, ...] = attrs.field(default=(), converter=_header_facts)  # one per model file set
 
     @property
     def total_size(self) -> int:
         """Bytes of every file offered."""
         return sum(f.size for f in self.files)
 
-    def as_json(self, with_files: bool = False) -> dict[str, Any]:
-        """Plain data for ``analyze --json``."""
+    def as_json(self, with_files: bool = False, gpu_bytes: int | None = None,
+                margin: Margin = DEFAULT_MARGIN) -> dict[str, Any]:
+        """Plain data for ``analyze --json``; ``memory`` fits ``gpu_bytes`` when given."""
         data: dict[str, Any] = {
             **self.details,
             "commit": self.revision,
@@ -197,6 +204,7 @@ class SourceAnalysis:
                 for d in self.formats
             ],
             "gguf_quants": list(self.quantizations),
+            "memory": [item.as_json(gpu_bytes, margin) for item in self.memory],
         }
         if with_files:
             data["files"] = [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files]

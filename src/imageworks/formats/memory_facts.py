@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from imageworks.core.memory import ModelFacts, facts_from_config, facts_from_gguf
+from imageworks.core.detection import list_model_files
+from imageworks.core.memory import HeaderFacts, ModelFacts, facts_from_config, facts_from_gguf
+from imageworks.core.model import RegistryEntry
 from imageworks.formats import gguf_reader, safetensors_reader
 from imageworks.formats.gguf_reader import GGUFHeader
 from imageworks.formats.safetensors_reader import SafetensorsHeader
@@ -25,6 +28,8 @@ SAFETENSORS_DTYPE_BITS: dict[str, int] = {
     "F6_E3M2": 6, "F4": 4,
 }
 MAX_CONFIG = 1024 * 1024
+T = TypeVar("T")
+_SPLIT = re.compile(r"-\d{5}-of-\d{5}(?=\.gguf$)", re.IGNORECASE)  # llama.cpp's gguf-split part names
 
 
 @functools.cache
@@ -96,17 +101,40 @@ def model_shards(files: Sequence[str], config: str) -> list[str]:
     return shards or here
 
 
+def named(name: str, read: Callable[[], T]) -> T:
+    """``read()``, a damaged header's :class:`ValueError` prefixed with the file's ``name``
+    (the readers' messages say what is wrong, not where)."""
+    try:
+        return read()
+    except ValueError as error:
+        raise type(error)(f"{name}: {error}") from error
+
+
+def gguf_models(files: Sequence[str]) -> dict[str, list[str]]:
+    """The GGUF language models among ``files``, each with its split parts
+    (``x-00001-of-00002.gguf``...) under the name without the part number; projectors
+    left out. Keys and parts sorted."""
+    groups: dict[str, list[str]] = {}
+    for name in files:
+        if name.lower().endswith(".gguf") and not is_projector(name):
+            groups.setdefault(_SPLIT.sub("", name), []).append(name)
+    return {key: sorted(groups[key]) for key in sorted(groups)}
+
+
 def local_facts(root: str | Path, files: Sequence[str]) -> ModelFacts | None:
     """Facts for the model made of ``files`` (relative to ``root``), or None when it has
     neither GGUF weights nor config.json plus safetensors.
 
-    Raises :class:`OSError` or :class:`ValueError` (a damaged header or config) for the
-    caller to report.
+    Raises :class:`OSError` or :class:`ValueError` (a damaged header or config, or
+    several GGUF models that are not one model's parts) for the caller to report.
     """
     base = Path(root)
-    ggufs = sorted(f for f in files if f.lower().endswith(".gguf") and not is_projector(f))
-    if ggufs:
-        return gguf_facts([gguf_reader.read_header(base / f) for f in ggufs])
+    models = gguf_models(files)
+    if len(models) > 1:
+        raise ValueError(f"{len(models)} GGUF models side by side ({', '.join(models)[:120]}): no single estimate")
+    if models:
+        (ggufs,) = models.values()
+        return gguf_facts([named(f, functools.partial(gguf_reader.read_header, base / f)) for f in ggufs])
     configs = sorted((f for f in files if Path(f).name == "config.json"), key=lambda f: f.count("/"))
     shards = model_shards(files, configs[0]) if configs else []
     if not shards:
@@ -115,4 +143,32 @@ def local_facts(root: str | Path, files: Sequence[str]) -> ModelFacts | None:
     if config_path.stat().st_size > MAX_CONFIG:
         raise ValueError(f"{configs[0]} is larger than {MAX_CONFIG} bytes")
     config = parse_config(config_path.read_text(encoding="utf-8"))
-    return safetensors_facts(config, [safetensors_reader.read_header(base / f) for f in shards])
+    return safetensors_facts(config, [named(f, functools.partial(safetensors_reader.read_header, base / f)) for f in shards])
+
+
+def entry_facts(entry: RegistryEntry) -> HeaderFacts | None:
+    """The facts of an installed entry from the headers of its files on disk (its recorded
+    ``download_files``, else what its folder holds); None for a logical entry, one whose
+    files are gone, or one with no GGUF or safetensors weights. A damaged header becomes
+    the result's ``problem``, never an exception."""
+    if entry.is_logical or not entry.download_path:
+        return None
+    path = Path(entry.download_path)
+    try:
+        if path.is_file():
+            root, files = path.parent, [path.name]
+        elif path.is_dir():
+            root = path
+            files = list(entry.download_files) or list_model_files(path)
+        else:
+            return None
+        facts = local_facts(root, files)
+    except (OSError, ValueError) as error:
+        return HeaderFacts(label=entry.name, problem=_first_line(error))
+    if facts is None:
+        return None
+    return HeaderFacts(label=entry.name, facts=facts)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0] or type(error).__name__

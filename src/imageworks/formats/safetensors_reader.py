@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import attrs
 
@@ -56,16 +56,24 @@ def read_header(path: str | Path) -> SafetensorsHeader:
     :class:`~imageworks.core.errors.UnreadableFileError`, an :class:`OSError`.
     """
     with open_regular(path) as handle:  # a FIFO or device is refused, not read
-        prefix = handle.read(8)
-        if len(prefix) < 8:
-            raise SafetensorsFormatError("file is shorter than the 8-byte header length")
-        (length,) = struct.unpack("<Q", prefix)
-        handle.seek(0, 2)
-        size = handle.tell()
-        if length > MAX_HEADER or length > size - 8:
-            raise SafetensorsFormatError(f"header claims {length} bytes in a {size}-byte file")
-        handle.seek(8)
-        raw = handle.read(length)
+        return read_header_from(handle, str(path))
+
+
+def read_header_from(handle: BinaryIO, name: str) -> SafetensorsHeader:
+    """Parse the header from an open, seekable binary ``handle`` (a file, or a ranged
+    reader over HTTP); ``name`` labels it. Reads the 8-byte length and the JSON only."""
+    prefix = handle.read(8)
+    if len(prefix) < 8:
+        raise SafetensorsFormatError("file is shorter than the 8-byte header length")
+    (length,) = struct.unpack("<Q", prefix)
+    handle.seek(0, 2)
+    size = handle.tell()
+    if length > MAX_HEADER or length > size - 8:
+        raise SafetensorsFormatError(f"header claims {length} bytes in a {size}-byte file")
+    handle.seek(8)
+    raw = handle.read(length)
+    if len(raw) < length:
+        raise SafetensorsFormatError(f"header truncated at {8 + len(raw)} of {8 + length} bytes")
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -74,12 +82,12 @@ def read_header(path: str | Path) -> SafetensorsHeader:
         raise SafetensorsFormatError("header is not a JSON object")
     metadata_raw: Any = data.pop("__metadata__", None) or {}
     tensors: dict[str, TensorEntry] = {}
-    for name, info in data.items():
+    for tensor_name, info in data.items():
         if not isinstance(info, dict) or not isinstance(info.get("dtype"), str):
-            raise SafetensorsFormatError(f"tensor {name!r} has no dtype")
+            raise SafetensorsFormatError(f"tensor {tensor_name!r} has no dtype")
         shape = info.get("shape", [])
         if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-            raise SafetensorsFormatError(f"tensor {name!r} has a bad shape")
-        tensors[name] = TensorEntry(name=name, dtype=info["dtype"].upper(), shape=tuple(shape))
+            raise SafetensorsFormatError(f"tensor {tensor_name!r} has a bad shape")
+        tensors[tensor_name] = TensorEntry(name=tensor_name, dtype=info["dtype"].upper(), shape=tuple(shape))
     metadata = {str(k): str(v) for k, v in metadata_raw.items()} if isinstance(metadata_raw, dict) else {}
-    return SafetensorsHeader(path=str(path), tensors=tensors, metadata=metadata, bytes_read=8 + length)
+    return SafetensorsHeader(path=name, tensors=tensors, metadata=metadata, bytes_read=8 + length)

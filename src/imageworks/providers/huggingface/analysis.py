@@ -2,7 +2,8 @@
 
 Reads the repository metadata and, when present, the small ``config.json`` (so AWQ,
 GPTQ, FP8 and friends are recognised from their ``quantization_config``), then runs the
-detectors on names and config together.
+detectors on names and config together. The memory estimate's facts come from the
+weight files' headers alone (:mod:`.remote_headers`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import requests
 
 from imageworks.core.detection import FormatDetector
 from imageworks.core.interfaces import Detector
+from imageworks.core.memory import HeaderFacts
 from imageworks.core.model import Detection
 from imageworks.core.plans import RemoteFileFact, SourceAnalysis
 from imageworks.providers.huggingface.metadata import RepoSnapshot, fetch_snapshot, hf_token, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
+from imageworks.providers.huggingface.remote_headers import remote_memory
 from imageworks.providers.huggingface.selection import gguf_groups, quant_label
 
 log = logging.getLogger("imageworks.huggingface")
@@ -33,6 +36,7 @@ class Analysis:
     snapshot: RepoSnapshot
     formats: tuple[Detection, ...]
     gguf_quants: tuple[str, ...]
+    memory: tuple[HeaderFacts, ...] = ()
 
     @property
     def total_size(self) -> int:
@@ -49,6 +53,7 @@ class Analysis:
             formats=self.formats,
             quantizations=self.gguf_quants,
             details={"repo_id": self.ref.repo_id, "revision": self.ref.revision},
+            memory=self.memory,
         )
 
     def as_json(self, with_files: bool = False) -> dict[str, Any]:
@@ -76,10 +81,12 @@ def analyze(model: str, endpoint: str, detectors: list[Detector]) -> Analysis:
     ref = parse_model_ref(model, endpoint)
     token = hf_token()
     snapshot = fetch_snapshot(ref, endpoint, token)
+    config_text = fetch_config_text(endpoint, snapshot, token)
     detections = FormatDetector(detectors).detect_comprehensive(
         model_name=ref.display,
         filenames=[f.path for f in snapshot.files],
-        config_content=fetch_config_text(endpoint, snapshot, token),
+        config_content=config_text,
     )
     quants = tuple(sorted(quant_label(key) for key in gguf_groups(snapshot.files)))
-    return Analysis(ref=ref, snapshot=snapshot, formats=tuple(detections), gguf_quants=quants)
+    memory = remote_memory(endpoint, snapshot, token, config_text)
+    return Analysis(ref=ref, snapshot=snapshot, formats=tuple(detections), gguf_quants=quants, memory=memory)

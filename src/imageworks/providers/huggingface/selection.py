@@ -20,6 +20,7 @@ import attrs
 
 from imageworks.core.errors import ImageworksError
 from imageworks.core.naming import split_quant
+from imageworks.formats.memory_facts import gguf_models
 from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot
 
 CONTAINERS = {".safetensors": "safetensors", ".bin": "pytorch", ".pt": "pytorch", ".pth": "pytorch", ".gguf": "gguf", ".onnx": "onnx"}
@@ -36,7 +37,6 @@ FORMAT_CONTAINERS = {
     "bf16": "safetensors", "fp8": "safetensors", "fp32": "safetensors", "compressed-tensors": "safetensors",
     "pytorch": "pytorch", "bin": "pytorch", "onnx": "onnx",
 }
-_SPLIT = re.compile(r"-\d{5}-of-\d{5}(?=\.gguf$)", re.IGNORECASE)
 
 QuantChooser = Callable[[list[str]], str]
 
@@ -77,13 +77,8 @@ def is_optional(file: RepoFile) -> bool:
 
 def gguf_groups(files: Sequence[RepoFile]) -> dict[str, list[RepoFile]]:
     """GGUF weight files grouped by model (split parts together), projectors left out."""
-    groups: dict[str, list[RepoFile]] = {}
-    for file in files:
-        name = PurePosixPath(file.path).name.lower()
-        if container_of(file.path) != "gguf" or "mmproj" in name:
-            continue
-        groups.setdefault(_SPLIT.sub("", file.path), []).append(file)
-    return {key: sorted(group, key=lambda f: f.path) for key, group in sorted(groups.items())}
+    by_path = {f.path: f for f in files if container_of(f.path) == "gguf"}
+    return {key: [by_path[p] for p in parts] for key, parts in gguf_models(list(by_path)).items()}
 
 
 def quant_label(key: str) -> str:

@@ -1,0 +1,93 @@
+"""The memory estimate on the command line: the ``--gpu-mem SIZE`` option and the lines
+``analyze`` and ``list --details`` print (docs/memory.md). The figures are the core's
+(:mod:`imageworks.core.memory`); this module only words them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from imageworks.cli._output import human_size
+from imageworks.core.errors import ImageworksError
+from imageworks.core.memory import (
+    DEFAULT_MARGIN,
+    ContextFit,
+    Margin,
+    MemoryEstimate,
+    kv_bytes_per_1k,
+    kv_bytes_per_1k_past_window,
+    parse_size,
+)
+
+SOURCES = {"gguf": "gguf header", "config.json": "config.json + safetensors headers"}
+
+
+class MemorySize(click.ParamType):
+    """``24GiB``, ``24G``, ``16384MiB``... as bytes (core's :func:`parse_size`)."""
+
+    name = "SIZE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """Bytes, or a usage error (one line, exit 1) naming the bad value."""
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except ImageworksError as error:
+            self.fail(str(error), param, ctx)
+
+
+def gpu_mem_option() -> Any:
+    """The ``--gpu-mem SIZE`` option shared by ``analyze`` and ``list``."""
+    return click.option(
+        "--gpu-mem", "gpu_bytes", type=MemorySize(), metavar="SIZE",
+        help=f"GPU memory (24GiB, 16384MiB): also show the largest context that fits, after a margin of {DEFAULT_MARGIN.describe()}.",
+    )
+
+
+def estimate_lines(found: MemoryEstimate, margin: Margin = DEFAULT_MARGIN) -> list[str]:
+    """The estimate in a few lines: facts and weights, KV cache per cache type, and the
+    largest context per cache type when a GPU size was given."""
+    facts = found.facts
+    what = ", ".join(x for x in (SOURCES.get(facts.source, facts.source), facts.architecture) if x)
+    context = f", context length {facts.context_length}" if facts.context_length else ""
+    lines = [f"{what}: weights {human_size(facts.weight_bytes)}{context}"]
+    if not facts.layers:
+        lines.append(f"no KV cache: {facts.no_kv_reason}" if facts.no_kv_reason else "no KV cache")
+    for cache in facts.cache_types if facts.layers else ():
+        line = f"KV cache {cache}: {human_size(kv_bytes_per_1k(facts, cache).total)} per 1k tokens"
+        if facts.sliding_window:
+            past = human_size(kv_bytes_per_1k_past_window(facts, cache).total)
+            line += (f" ({past} per 1k past the {facts.sliding_window}-token window"
+                     f" on {facts.sliding_layers} of {len(facts.layers)} layers)")
+        lines.append(line)
+    if found.fits:
+        first = found.fits[0]
+        lines.append(
+            f"on {human_size(first.gpu_bytes)} (margin {human_size(first.margin_bytes)} = {margin.describe()}): "
+            + ", ".join(_fit(fit) for fit in found.fits)
+        )
+    return lines
+
+
+def files_label(files: tuple[str, ...]) -> str:
+    """The files an estimate is for, shortened: ``a.gguf``, ``model-00001... +3 more``."""
+    if len(files) <= 2:
+        return ", ".join(files)
+    return f"{files[0]} +{len(files) - 1} more"
+
+
+def _fit(fit: ContextFit) -> str:
+    if not fit.fits:
+        return f"{fit.cache} does not fit (the weights leave no room)"
+    return f"{fit.cache} {fit.max_context} tokens{' (model maximum)' if fit.capped_by_model else ''}"
+
+
+def max_context_cell(found: MemoryEstimate | None) -> str:
+    """The table cell for ``list --gpu-mem``: the first cache type's largest context."""
+    if found is None or not found.fits:
+        return ""
+    fit = found.fits[0]
+    return "no fit" if not fit.fits else f"{fit.max_context}{'' if not fit.capped_by_model else ' (max)'}"
