@@ -14,7 +14,7 @@ from imageworks.app import open_registry
 from imageworks.core.config import load_config
 from imageworks.gui import commands, jobs
 from imageworks.gui.launcher import PAGE
-from tests.support.fixtures import MINILM_REPO
+from tests.support.fixtures import MINILM_REPO, add_big_repo
 from tests.support.hub_server import HubServer
 from tests.support.killing import STATE_SAVE_SECONDS, written
 from tests.support.ranges import requested_bytes
@@ -35,12 +35,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 60.0) -> None:
 @pytest.fixture
 def big(hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> bytes:
     """``acme/big``: 24 MiB of weights at 1 MiB/s per connection, two connections."""
-    source = tmp_path / "big"
-    source.mkdir()
-    (source / "config.json").write_text("{}")
-    payload = os.urandom(24 * 1024 * 1024)
-    (source / "model.safetensors").write_bytes(payload)
-    hub.add_repo("acme/big", source)
+    payload = add_big_repo(hub, tmp_path / "big")
     hub.bandwidth = 1024 * 1024
     monkeypatch.setenv("IMAGEWORKS_MAX_CONNECTIONS", "2")
     return payload
