@@ -4,7 +4,9 @@
 temporary folder (three generated models, recorded with ``imageworks-download scan``),
 starts ``imageworks-gui`` on loopback against it and drives Debian's chromium with
 Playwright (``/usr/bin/chromium``; never ``playwright install``) through the five tabs,
-saving a 1280x800 PNG of each. Nothing is downloaded and the user's registry is never
+saving a 1280x800 PNG of each. The 📥 tab is shot with a background download running
+from the test suite's loopback Hub (``tests/support/hub_server.py``, throttled), which
+is cancelled afterwards. Nothing leaves the machine and the user's registry is never
 touched: every imageworks folder points into the temporary one.
 """
 
@@ -14,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import re
 import socket
 import struct
 import subprocess
@@ -66,7 +69,7 @@ def gguf_model(path: Path) -> None:
     writer.close()
 
 
-def populate(base: Path) -> dict[str, str]:
+def populate(base: Path, hub_url: str) -> dict[str, str]:
     """Point every imageworks folder into ``base``, write three models and scan them; return the environment."""
     env = {**os.environ,
            "HOME": str(base / "home"),
@@ -75,9 +78,10 @@ def populate(base: Path) -> dict[str, str]:
            "IMAGEWORKS_MODEL_ROOT": str(base / "weights"),
            "IMAGEWORKS_LMSTUDIO_ROOT": str(base / "lmstudio"),
            "IMAGEWORKS_CACHE_DIR": str(base / "cache"),
-           "HF_HUB_OFFLINE": "1",
+           "HF_ENDPOINT": hub_url,
+           "HF_HUB_OFFLINE": "0",
            "IMAGEWORKS_DISABLE_PLUGINS": "broken"}  # the test suite's deliberately failing plugin
-    for name in ("HF_TOKEN", "IMAGEWORKS_REGISTRY_BACKEND", "IMAGEWORKS_REGISTRY_DSN", "HF_ENDPOINT"):
+    for name in ("HF_TOKEN", "IMAGEWORKS_REGISTRY_BACKEND", "IMAGEWORKS_REGISTRY_DSN"):
         env.pop(name, None)
     (base / "home").mkdir(parents=True)
     hf_model(base / "weights" / "sentence-transformers" / "mini-embedder", "bert", 3 << 20, 1)
@@ -100,12 +104,19 @@ def shoot(out: Path) -> list[Path]:
     """Take the five screenshots into ``out``; return their paths."""
     from playwright.sync_api import sync_playwright
 
+    from imageworks.gui import jobs
     from imageworks.gui.launcher import serving
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.support.hub_server import HubServer
 
     out.mkdir(parents=True, exist_ok=True)
     saved = []
-    with tempfile.TemporaryDirectory(prefix="imageworks-shots-") as tmp:
-        env = populate(Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="imageworks-shots-") as tmp, HubServer() as hub:
+        hf_model(Path(tmp) / "hub" / "tiny-chat", "llama", 24 << 20, 3)
+        hub.add_repo("acme/tiny-chat-7b", Path(tmp) / "hub" / "tiny-chat")
+        hub.bandwidth = 256 * 1024  # per connection: still running when the tab is shot
+        env = populate(Path(tmp), hub.url)
         os.chdir(tmp)  # no pyproject.toml of a checkout configures the GUI
         with serving(free_port(), env=env) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
@@ -115,9 +126,16 @@ def shoot(out: Path) -> list[Path]:
                 page.get_by_role("tab", name=label).click(timeout=30000)
                 panel = page.get_by_role("tabpanel", name=label)
                 if name == "download":
-                    panel.get_by_label("Model (owner/repo[@branch])").fill("sentence-transformers/all-MiniLM-L6-v2")
+                    panel.get_by_label("Model (owner/repo[@branch])").fill("acme/tiny-chat-7b")
                     panel.get_by_label("Model (owner/repo[@branch])").press("Enter")
                     panel.get_by_text("imageworks-download download").first.wait_for(timeout=10000)
+                    panel.get_by_text("Dry run").click()
+                    panel.get_by_role("button", name="Download", exact=True).click()
+                    panel.get_by_text(re.compile(r"MiB of .* \([1-9]\d?%\) .* files")).first.wait_for(timeout=60000)
+                    panel.get_by_text("Download jobs").scroll_into_view_if_needed()
+                    page.screenshot(path=str(out / f"{name}.png"))
+                    saved.append(out / f"{name}.png")
+                    continue
                 if name == "advanced":
                     panel.get_by_label("Variant").fill("little-llama-1b-gguf-q4_k_m")
                     panel.get_by_label("Variant").press("Enter")
@@ -129,6 +147,8 @@ def shoot(out: Path) -> list[Path]:
                 page.screenshot(path=str(path))
                 saved.append(path)
             browser.close()
+        for job in jobs.jobs(Path(env["IMAGEWORKS_LOG_DIR"]) / jobs.FOLDER_NAME):
+            job.cancel()  # the temporary folder goes away now
     return saved
 
 
