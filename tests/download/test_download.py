@@ -14,6 +14,7 @@ from imageworks.app import open_registry
 from imageworks.tools.model_downloader import ModelDownloader, URLAnalyzer
 from tests.download.conftest import GEMMA, MINILM
 from tests.spine.helpers import cli
+from tests.support.fixtures import add_big_repo
 from tests.support.hub_server import HubServer
 from tests.support.ranges import requested_bytes
 
@@ -238,12 +239,7 @@ def test_killed_download_resumes_and_records_only_when_complete(hub: HubServer, 
 
     from tests.support.killing import kill_mid_file
 
-    source = tmp_path / "big"
-    source.mkdir()
-    (source / "config.json").write_text("{}")
-    payload = os.urandom(24 * 1024 * 1024)
-    (source / "model.safetensors").write_bytes(payload)
-    hub.add_repo("acme/big", source)
+    payload = add_big_repo(hub, tmp_path / "big")
     hub.bandwidth = 1024 * 1024  # per connection, with two connections: about 12 s for the file
     command = [sys.executable, "-m", "imageworks.cli", "download", "acme/big", "--non-interactive", *engine]
     target = isolated / "weights" / "acme" / "big"

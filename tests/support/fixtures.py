@@ -31,6 +31,16 @@ def write_tiny_repo(folder: Path, weights_size: int = 3 * 1024 * 1024, seed: int
     return folder
 
 
+def add_big_repo(hub: HubServer, folder: Path, repo_id: str = "acme/big", size: int = 24 * 1024 * 1024) -> bytes:
+    """Serve ``repo_id`` from ``folder``: an empty config and ``size`` random bytes of weights (returned)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text("{}")
+    payload = os.urandom(size)
+    (folder / "model.safetensors").write_bytes(payload)
+    hub.add_repo(repo_id, folder)
+    return payload
+
+
 def _pseudo_random(size: int, seed: int) -> bytes:
     """Deterministic incompressible bytes, fast enough for tens of MB."""
     import random

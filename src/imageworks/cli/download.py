@@ -7,6 +7,9 @@ core runs the acquisition (:mod:`imageworks.core.acquisition`).
 
 from __future__ import annotations
 
+import contextlib
+from typing import TYPE_CHECKING
+
 import click
 
 from imageworks.cli import _output as out
@@ -18,6 +21,9 @@ from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
 from imageworks.core.plans import AcquireRequest, AcquisitionPlan, SourceContext
 from imageworks.core.query import entry_json
+
+if TYPE_CHECKING:
+    from imageworks.transfer.model import ProgressCallback, TransferProgress
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -36,6 +42,7 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.option("--no-aria2", is_flag=True, help="Transfer with the built-in Python engine (the default; overrides transfer_engine).")
 @click.option("--dry-run", is_flag=True, help="Show what would be fetched and where; download nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the recorded entry (or the plan) as JSON.")
+@click.option("--progress-json", metavar="FILE", help="Also append transfer progress as JSON lines to FILE ('-' for stderr): bytes done/total, speed, ETA, files.")
 @pass_app
 def download_command(
     app: AppContext,
@@ -52,6 +59,7 @@ def download_command(
     no_aria2: bool,
     dry_run: bool,
     as_json: bool,
+    progress_json: str | None,
 ) -> None:
     """Download MODEL and record it.
 
@@ -81,14 +89,17 @@ def download_command(
             _print_skipped(current, as_json)
             return
     from imageworks.core.acquisition import acquire, plan_acquisition  # after the quick answer: it loads more
-    from imageworks.transfer.progress import ProgressReporter
+    from imageworks.transfer.progress import JsonLinesProgress, ProgressReporter
 
     plan = plan_acquisition(source, model, request, context)
     if dry_run:
         _print_plan(plan, as_json)
         return
-    with ProgressReporter(plan.acquisition.display) as reporter:
-        result = acquire(source, plan, request, context, progress=reporter)
+    with contextlib.ExitStack() as sinks:
+        reporters: list[ProgressCallback] = [sinks.enter_context(ProgressReporter(plan.acquisition.display))]
+        if progress_json:
+            reporters.append(sinks.enter_context(JsonLinesProgress(progress_json)))
+        result = acquire(source, plan, request, context, progress=_fan_out(reporters))
     entry = result.entry
     if result.skipped:
         _print_skipped(entry, as_json)
@@ -108,6 +119,14 @@ def download_command(
     ):
         if value not in (None, ""):
             out.echo(f"  {label:<15}{value}")
+
+
+def _fan_out(sinks: list[ProgressCallback]) -> ProgressCallback:
+    """One progress callback that feeds every sink."""
+    def report(update: TransferProgress) -> None:
+        for sink in sinks:
+            sink(update)
+    return report
 
 
 def _installed(source: Source, model: str, request: AcquireRequest, context: SourceContext) -> RegistryEntry | None:

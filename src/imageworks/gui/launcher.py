@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 PAGE = Path(__file__).parent / "pages" / "2_🎯_Models.py"
@@ -29,3 +34,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--address", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     ns = parser.parse_args(argv)
     return subprocess.call(streamlit_command(ns.port, ns.address))
+
+
+@contextlib.contextmanager
+def serving(port: int, address: str = "127.0.0.1", env: Mapping[str, str] | None = None,
+            timeout: float = 30.0) -> Iterator[str]:
+    """Run ``imageworks-gui`` in a child process until the block ends; yield its URL once it answers.
+
+    For tests and the screenshot script. Raises ``RuntimeError`` when Streamlit does not
+    answer its health check within ``timeout`` seconds.
+    """
+    url = f"http://{address}:{port}/"
+    server = subprocess.Popen([sys.executable, "-m", "imageworks.gui", "--port", str(port), "--address", address],
+                              env=dict(env) if env is not None else None,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}_stcore/health", timeout=1):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("imageworks-gui did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:  # the launcher and its Streamlit child share the new process group; download jobs have their own
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(10)

@@ -1,4 +1,4 @@
-"""Progress display for transfers: a rich bar on a terminal, quiet lines otherwise."""
+"""Progress display for transfers: a rich bar on a terminal, quiet lines otherwise, JSON lines on request."""
 
 from __future__ import annotations
 
@@ -84,3 +84,60 @@ class ProgressReporter:
             file=self.stream,
             flush=True,
         )
+
+
+class JsonLinesProgress:
+    """Callable progress sink writing one JSON object per line, for programs that watch a download.
+
+    Each ``progress`` event carries ``bytes_done``, ``bytes_total``, ``speed`` (bytes per
+    second), ``eta_seconds`` (None while the speed is unknown), ``files_done``,
+    ``files_total`` and ``time`` (Unix seconds). Lines come at most every ``interval``
+    seconds and once more at the end; each is flushed, so a reader polling the file sees
+    whole lines. ``target`` is a file path (appended to) or ``-`` for stderr.
+    """
+
+    def __init__(self, target: str, interval: float = 0.5) -> None:
+        self.target = target
+        self.interval = interval
+        self._stream: TextIO | None = None
+        self._last_line = 0.0
+        self._last: TransferProgress | None = None
+        self._written: TransferProgress | None = None
+
+    def __enter__(self) -> Self:
+        self._stream = sys.stderr if self.target == "-" else open(self.target, "a", encoding="utf-8")  # noqa: SIM115  (closed in __exit__)
+        return self
+
+    def __call__(self, update: TransferProgress) -> None:
+        self._last = update
+        now = time.monotonic()
+        if now - self._last_line >= self.interval:
+            self._last_line = now
+            self._line(update)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._last is not None and self._last is not self._written:
+            self._line(self._last)
+        if self._stream is not None and self._stream is not sys.stderr:
+            self._stream.close()
+        self._stream = None
+
+    def _line(self, update: TransferProgress) -> None:
+        if self._stream is None:
+            return
+        import json
+
+        left = max(update.bytes_total - update.bytes_done, 0)
+        event = {
+            "event": "progress",
+            "bytes_done": update.bytes_done,
+            "bytes_total": update.bytes_total,
+            "speed": round(update.speed, 1),
+            "eta_seconds": round(left / update.speed, 1) if update.speed > 0 else (0.0 if left == 0 else None),
+            "files_done": update.files_done,
+            "files_total": update.files_total,
+            "time": round(time.time(), 3),
+        }
+        self._stream.write(json.dumps(event) + "\n")
+        self._stream.flush()
+        self._written = update
