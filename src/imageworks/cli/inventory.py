@@ -20,6 +20,7 @@ from imageworks.core.copies import shared_weights
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.hosts import HostView
+from imageworks.core.installs import per_install
 from imageworks.core.model import RegistryEntry
 from imageworks.core.query import ListQuery, entry_json, is_installed, is_testing, select
 from imageworks.core.removal import cleared_download_fields, delete_installation, plan_removal
@@ -43,7 +44,7 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.option("--show-backend", is_flag=True, help="Add a Backend column.")
 @click.option("--show-installed", is_flag=True, help="Add an Installed column (files present on disk).")
 @click.option("--include-testing", is_flag=True, help="Include testing/demo placeholders (testzzz, ...).")
-@click.option("--all-hosts", is_flag=True, help="Every host's installs (shared registry), with a Host column.")
+@click.option("--all-hosts", is_flag=True, help="Every host's installs (shared registry): one row per install, with a Host column.")
 @pass_app
 def list_command(
     app: AppContext,
@@ -73,7 +74,8 @@ def list_command(
         host_view=None if all_hosts else HostView.of(app.config),
     )
     everything = app.registry.entries()
-    entries = select(everything, query, app.config.test_model_patterns)
+    rows_of = [one for e in everything for one in per_install(e)] if all_hosts and not as_json else everything
+    entries = select(rows_of, query, app.config.test_model_patterns)
     copies = shared_weights(everything) if (as_json or details) else {}
     if as_json:
         out.emit_json([{**entry_json(e), "same_weights_as": copies.get(e.name, [])} for e in entries])
@@ -240,7 +242,8 @@ def remove_command(
         out.echo(f"Removed {entry.name} from the registry")
     else:
         registry.update(entry.name, lambda _: cleared_download_fields())
-        out.echo(f"Cleared the download metadata of {entry.name}")
+        kept = f" on this host (the installs on {', '.join(plan.other_hosts)} stay)" if plan.other_hosts else ""
+        out.echo(f"Cleared the download metadata of {entry.name}{kept}")
 
 
 @click.command("verify")
@@ -253,13 +256,10 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
     """Check installed variants this host can see: paths, file inventory and checksum drift. Exit 1 on problems."""
     registry = app.registry
     view = HostView.of(app.config)
-    entries = [registry.get(variant)] if variant else [e for e in registry.entries() if not e.is_logical and view.sees(e)]
-    if variant and not view.sees(entries[0]):
-        raise ImageworksError(
-            f"{entries[0].name} is installed on host {entries[0].host}, not on this host ({view.host})",
-            "run verify on that host; `list --all-hosts` shows every host's installs",
-        )
-    everyone = registry.entries()
+    everyone = [e for e in registry.entries() if view.sees(e)]  # another host's files are not ours to judge
+    entries = [registry.get(variant)] if variant else [e for e in everyone if not e.is_logical]
+    if variant:
+        _refuse_other_host(entries[0], view)
     results = [verify_entry(e, quick=quick, neighbours=everyone) for e in entries]
     used = [r.name for r in results if r.status != "missing"]
     missing = [r for r in results if r.status == "missing"] if fix_missing else []
@@ -289,6 +289,15 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
         raise click.exceptions.Exit(1)
 
 
+def _refuse_other_host(entry: RegistryEntry, view: HostView) -> None:
+    """Verifying is for the host that holds the files: one line for another host's install."""
+    if not view.sees(entry):
+        raise ImageworksError(
+            f"{entry.name} is installed on host {entry.host}, not on this host ({view.host})",
+            "run verify on that host; `list --all-hosts` shows every host's installs",
+        )
+
+
 def _result_json(result: VerifyResult, fixed: bool) -> dict[str, Any]:
     return {
         "name": result.name,
@@ -310,7 +319,9 @@ def registry_verify_command(app: AppContext, variant: str, lock: bool | None) ->
     """Verify one variant and optionally lock its content digest for serving."""
     registry = app.registry
     entry = registry.get(variant)
-    result = verify_entry(entry, neighbours=registry.entries())
+    view = HostView.of(app.config)
+    _refuse_other_host(entry, view)
+    result = verify_entry(entry, neighbours=[e for e in registry.entries() if view.sees(e)])
     if result.status in {"missing", "logical"}:
         raise ImageworksError(f"{entry.name} has no files to verify ({result.status})")
     if lock and result.problems:
