@@ -212,6 +212,20 @@ def test_purge_hf_and_prune_duplicates_keep_other_hosts_installs(
     assert kept["same-old-name"]["action"] == "keep" and "installed on gpu-a" in kept["same-old-name"]["reason"]
 
 
+def test_scanning_the_same_layout_on_two_hosts_records_both(on: On, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both hosts keep models at the same path on their own disks (here one folder stands for both)."""
+    weights = isolated / "weights"
+    folder = make_model(weights, SAME)
+    for host in ("gpu-a", "gpu-b"):
+        on(host)
+        result = cli(capsys, "scan", "--base", str(weights))
+        assert result.code == 0, result.err
+    (entry,) = open_registry().entries()
+    assert {(i.host, i.download_path) for i in [entry, *entry.installs]} == {("gpu-a", str(folder)), ("gpu-b", str(folder))}
+    on("gpu-c")
+    assert "2 variant(s)" in cli(capsys, "list", "--all-hosts").out
+
+
 def test_shared_storage_stays_one_copy(on: On, isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     shared = isolated / "nfs"
     monkeypatch.setenv("IMAGEWORKS_SHARED_ROOTS", str(shared))
