@@ -226,6 +226,43 @@ def test_scanning_the_same_layout_on_two_hosts_records_both(on: On, isolated: Pa
     assert "2 variant(s)" in cli(capsys, "list", "--all-hosts").out
 
 
+def test_unknown_keys_of_an_install_travel_with_it(both: str, on: On, isolated: Path) -> None:
+    """A newer tool's key in gpu-b's install survives gpu-a's and gpu-b's writes, and stays gpu-b's."""
+    on("gpu-b")
+    open_registry().update(both, lambda _: {"install_extra": {"future_field": 7}})  # gpu-b's install, at the top on gpu-b
+    record_on(on, isolated, "gpu-a")  # gpu-a writes: gpu-b's install goes down into installs, its key with it
+    on("gpu-b")
+    open_registry().update(both, lambda _: {"last_accessed": "now"})  # gpu-b writes: its install comes back up
+    record_on(on, isolated, "gpu-a")
+    entry = entry_on(on, "gpu-a", both)
+    (theirs,) = entry.installs
+    assert theirs.host == "gpu-b" and theirs.extra == {"future_field": 7}
+    assert "install_extra" not in entry.extra  # gpu-a's own install has no such key
+    assert entry_on(on, "gpu-b", both).extra["install_extra"] == {"future_field": 7}
+
+
+def test_a_hand_set_model_path_wins_on_every_host(on: On, isolated: Path, registry_backend: BackendUnderTest) -> None:
+    name = record_on(on, isolated, "gpu-a")
+    registry_backend.seed("curated", [{"name": name, "backend_config": {"model_path": "/models/in-container"}}])
+    record_on(on, isolated, "gpu-b")
+    for host in ("gpu-a", "gpu-b"):
+        entry = entry_on(on, host, name)
+        assert entry.backend_config.model_path == "/models/in-container"
+        assert entry.download_path == str(folder_of(isolated, host))
+
+
+def test_a_damaged_installs_value_is_one_error_naming_the_entry(
+    on: On, registry_backend: BackendUnderTest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry_backend.seed("discovered", [{"name": "x-vllm", "download_path": "/x", "host": "gpu-a", "installs": "oops"}])
+    on("gpu-b")
+    layers = {k: v for k, v in registry_backend.files().items() if k != "model_registry.json"}  # the snapshot is derived
+    result = cli(capsys, "list", "--json")
+    assert result.code == 1 and len(result.err.splitlines()) == 1
+    assert result.err.startswith("Error:") and "x-vllm" in result.err and "installs" in result.err
+    assert {k: v for k, v in registry_backend.files().items() if k != "model_registry.json"} == layers
+
+
 def test_shared_storage_stays_one_copy(on: On, isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     shared = isolated / "nfs"
     monkeypatch.setenv("IMAGEWORKS_SHARED_ROOTS", str(shared))

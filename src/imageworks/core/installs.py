@@ -18,7 +18,8 @@ Installs are told apart by their key (:func:`install_key`): the host, or ``None`
 install every host sees (shared storage, a logical path, one recorded before hosts
 were). Recording an install replaces the one of the same key and any install of no host
 that is not on shared storage (what a single machine recorded before hosts were), and
-keeps every other (:func:`kept_installs`). When the top-level install is cleared
+keeps every other (:func:`recorded_installs`). Keys this version does not know in an
+install travel with it (:data:`INSTALL_EXTRA` while it is at the top). When the top-level install is cleared
 (``remove`` on one host), the best of the others moves up (:func:`settle`), so an entry
 with any install holds one at its top level.
 """
@@ -36,7 +37,10 @@ from imageworks.core.model import Install, RegistryEntry
 
 #: The fields one install holds, at an entry's top level and in each of ``installs``.
 INSTALL_FIELDS = tuple(a.name for a in attrs.fields(Install) if a.name != "extra")
-_STORED = (*INSTALL_FIELDS, "installs")
+#: Where the keys this version does not know of the top-level install wait while it is at
+#: the top (they go back into its object when it moves down), so no install loses them.
+INSTALL_EXTRA = "install_extra"
+_STORED = (*INSTALL_FIELDS, "installs", INSTALL_EXTRA)
 
 
 def install_key(host: str | None, path: str | None, view: HostView) -> str | None:
@@ -59,7 +63,8 @@ def _top(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     """The install held at the top level of a raw entry (None: no path, nothing installed)."""
     if not raw.get("download_path"):
         return None
-    return {f: raw[f] for f in INSTALL_FIELDS if raw.get(f) not in (None, [], {})}
+    extra = raw.get(INSTALL_EXTRA)
+    return {**(extra if isinstance(extra, Mapping) else {}), **{f: raw[f] for f in INSTALL_FIELDS if raw.get(f) not in (None, [], {})}}
 
 
 def _order(install: Mapping[str, Any]) -> tuple[str, str]:
@@ -70,7 +75,10 @@ def _with_top(raw: Mapping[str, Any], chosen: Mapping[str, Any], rest: Sequence[
               old_path: Any) -> dict[str, Any]:
     """``raw`` with ``chosen`` as its top-level install and ``rest`` as ``installs``."""
     moved = {k: v for k, v in raw.items() if k not in _STORED}
-    moved.update(chosen)
+    moved.update({k: v for k, v in chosen.items() if k in INSTALL_FIELDS})
+    extra = {k: v for k, v in chosen.items() if k not in INSTALL_FIELDS}
+    if extra:
+        moved[INSTALL_EXTRA] = extra
     if rest:
         moved["installs"] = sorted((dict(i) for i in rest), key=_order)
     config = raw.get("backend_config")
@@ -134,7 +142,8 @@ def top_install(entry: RegistryEntry) -> Install | None:
     """The install held at ``entry``'s top level (None when it records no path)."""
     if not entry.download_path:
         return None
-    return Install(**{f: getattr(entry, f) for f in INSTALL_FIELDS})
+    extra = entry.extra.get(INSTALL_EXTRA)
+    return Install(**{f: getattr(entry, f) for f in INSTALL_FIELDS}, extra=dict(extra) if isinstance(extra, Mapping) else {})
 
 
 def all_installs(entry: RegistryEntry) -> list[Install]:
@@ -143,17 +152,18 @@ def all_installs(entry: RegistryEntry) -> list[Install]:
     return [*([top] if top else []), *entry.installs]
 
 
-def kept_installs(current: RegistryEntry | None, host: str | None, path: str, view: HostView) -> list[dict[str, Any]]:
-    """The ``installs`` to store when this host records an install at ``path`` (recorded
-    with ``host``): every install of ``current`` but the one it replaces."""
+def recorded_installs(current: RegistryEntry | None, host: str | None, path: str, view: HostView) -> dict[str, Any]:
+    """The updates that keep the other installs when this host records an install at
+    ``path`` (with ``host``) at the top: ``installs`` holds every install of ``current``
+    but the one it replaces."""
     if current is None:
-        return []
+        return {"installs": None, INSTALL_EXTRA: None}
     key = install_key(host, path, view)
     kept = [
         i for i in all_installs(current)
         if install_key(i.host, i.download_path, view) != key and not (i.host is None and not view.on_shared_storage(i.download_path))
     ]
-    return sorted((to_compact_dict(i) for i in kept), key=_order)
+    return {"installs": sorted((to_compact_dict(i) for i in kept), key=_order) or None, INSTALL_EXTRA: None}
 
 
 def per_install(entry: RegistryEntry) -> list[RegistryEntry]:
@@ -166,7 +176,8 @@ def per_install(entry: RegistryEntry) -> list[RegistryEntry]:
         rest = [i for j, i in enumerate(entry.installs) if j != index]
         top = top_install(entry)
         fields = {f: getattr(install, f) for f in INSTALL_FIELDS}
-        views.append(attrs.evolve(entry, **fields, installs=[*([top] if top else []), *rest]))
+        extra = {**{k: v for k, v in entry.extra.items() if k != INSTALL_EXTRA}, **({INSTALL_EXTRA: install.extra} if install.extra else {})}
+        views.append(attrs.evolve(entry, **fields, installs=[*([top] if top else []), *rest], extra=extra))
     return views
 
 

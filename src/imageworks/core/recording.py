@@ -14,7 +14,7 @@ from pathlib import Path
 
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.errors import ImageworksError
-from imageworks.core.installs import kept_installs
+from imageworks.core.installs import recorded_installs
 from imageworks.core.inventory import artifact_files, take_inventory
 from imageworks.core.model import Artifacts, BackendConfig, EntryMetadata, RegistryEntry
 from imageworks.core.naming import display_name, family_from_repo, ollama_family_and_quant, slug, variant_name
@@ -129,7 +129,7 @@ def record_download(
 
     def change(current: RegistryEntry | None) -> dict[str, object]:
         updates = {field: values.get(field) for field in fields}
-        updates["installs"] = kept_installs(current, entry.host, path_text, registry.view)  # other hosts' stay
+        updates.update(recorded_installs(current, entry.host, path_text, registry.view))  # other hosts' stay
         if downloaded_at is None and current is not None and _same_install(current, entry):
             updates["downloaded_at"] = current.downloaded_at
         return updates
