@@ -98,6 +98,15 @@ def test_the_launch_helpers_serve_this_hosts_copy(both: str, on: On, isolated: P
         assert str(folder_of(isolated, other)) not in result.out
 
 
+def test_exports_keep_to_this_hosts_installs(both: str, on: On, isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    on("gpu-b")
+    config = cli(capsys, "export", "llama-swap", "--server", "vllm")
+    assert config.code == 0, config.err
+    assert str(folder_of(isolated, "gpu-b")) in config.out and str(folder_of(isolated, "gpu-a")) not in config.out
+    on("gpu-c")
+    assert both not in cli(capsys, "export", "llama-swap", "--server", "vllm").out
+
+
 def test_list_shows_this_hosts_install_and_every_install_with_a_flag(
     both: str, on: On, isolated: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
