@@ -25,6 +25,7 @@ from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
 from imageworks.core.exports import CommandBuilder, litellm_config, llama_swap_config, to_yaml
 from imageworks.core.hookspecs import hookimpl
+from imageworks.core.hosts import HostView
 from imageworks.core.launch import SERVERS, LaunchCommand, LaunchOptions, Server
 from imageworks.core.launching import resolve
 from imageworks.core.model import RegistryEntry
@@ -111,6 +112,7 @@ def _chosen(app: AppContext, options: dict[str, Any]) -> tuple[list[RegistryEntr
         show_deprecated=options["show_deprecated"],
         include_logical=options["include_logical"],
         include_testing=options["include_testing"],
+        host_view=HostView.of(app.config),  # the servers run here: this host's installs, as `list` shows
     )
     return select(app.registry.entries(), query, app.config.test_model_patterns), options["server"], options["output"]
 

@@ -21,6 +21,7 @@ from imageworks.core.copies import shared_weights
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.hosts import HostView
+from imageworks.core.installs import per_install
 from imageworks.core.memory import HeaderFacts, MemoryEstimate
 from imageworks.core.model import RegistryEntry
 from imageworks.core.query import ListQuery, entry_json, is_installed, select
@@ -47,7 +48,7 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.option("--show-backend", is_flag=True, help="Add a Backend column.")
 @click.option("--show-installed", is_flag=True, help="Add an Installed column (files present on disk).")
 @click.option("--include-testing", is_flag=True, help="Include testing/demo placeholders (testzzz, ...).")
-@click.option("--all-hosts", is_flag=True, help="Every host's installs (shared registry), with a Host column.")
+@click.option("--all-hosts", is_flag=True, help="Every host's installs (shared registry): one row per install, with a Host column.")
 @gpu_mem_option()
 @pass_app
 def list_command(
@@ -84,12 +85,14 @@ def list_command(
         host_view=None if all_hosts else HostView.of(app.config),
     )
     everything = app.registry.entries()
-    entries = select(everything, query, app.config.test_model_patterns)
+    rows_of = [one for e in everything for one in per_install(e)] if all_hosts and not as_json else everything
+    entries = select(rows_of, query, app.config.test_model_patterns)
     copies = shared_weights(everything) if (as_json or details) else {}
-    memory = {e.name: entry_facts(e) for e in entries} if (as_json or details or gpu_bytes is not None) else {}
+    # keyed by object: with --all-hosts one variant gives a row per host's install
+    memory = {id(e): entry_facts(e) for e in entries} if (as_json or details or gpu_bytes is not None) else {}
 
     def estimated(entry: RegistryEntry) -> MemoryEstimate | None:
-        found = memory.get(entry.name)
+        found = memory.get(id(entry))
         return found.estimate(gpu_bytes) if found is not None else None
 
     if as_json:
@@ -105,7 +108,7 @@ def list_command(
         paths = {e.name: e.download_path for e in everything}
         for entry in entries:
             _print_details(entry, [f"{name} ({paths[name]})" for name in copies.get(entry.name, [])],
-                           memory.get(entry.name), estimated(entry))
+                           memory.get(id(entry)), estimated(entry))
         return
     columns = ["Name", "Format", "Quant", "Location", "Size"]
     if show_backend:
@@ -304,7 +307,8 @@ def remove_command(
         out.echo(f"Removed {entry.name} from the registry")
     else:
         registry.update(entry.name, lambda _: cleared_download_fields())
-        out.echo(f"Cleared the download metadata of {entry.name}")
+        kept = f" on this host (the installs on {', '.join(plan.other_hosts)} stay)" if plan.other_hosts else ""
+        out.echo(f"Cleared the download metadata of {entry.name}{kept}")
 
 
 @click.command("verify")
@@ -317,13 +321,10 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
     """Check installed variants this host can see: paths, file inventory and checksum drift. Exit 1 on problems."""
     registry = app.registry
     view = HostView.of(app.config)
-    entries = [registry.get(variant)] if variant else [e for e in registry.entries() if not e.is_logical and view.sees(e)]
-    if variant and not view.sees(entries[0]):
-        raise ImageworksError(
-            f"{entries[0].name} is installed on host {entries[0].host}, not on this host ({view.host})",
-            "run verify on that host; `list --all-hosts` shows every host's installs",
-        )
-    everyone = registry.entries()
+    everyone = [e for e in registry.entries() if view.sees(e)]  # another host's files are not ours to judge
+    entries = [registry.get(variant)] if variant else [e for e in everyone if not e.is_logical]
+    if variant:
+        _refuse_other_host(entries[0], view)
     results = [verify_entry(e, quick=quick, neighbours=everyone) for e in entries]
     used = [r.name for r in results if r.status != "missing"]
     missing = [r for r in results if r.status == "missing"] if fix_missing else []
@@ -353,6 +354,15 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
         raise click.exceptions.Exit(1)
 
 
+def _refuse_other_host(entry: RegistryEntry, view: HostView) -> None:
+    """Verifying is for the host that holds the files: one line for another host's install."""
+    if not view.sees(entry):
+        raise ImageworksError(
+            f"{entry.name} is installed on host {entry.host}, not on this host ({view.host})",
+            "run verify on that host; `list --all-hosts` shows every host's installs",
+        )
+
+
 def _result_json(result: VerifyResult, fixed: bool) -> dict[str, Any]:
     return {
         "name": result.name,
@@ -374,7 +384,9 @@ def registry_verify_command(app: AppContext, variant: str, lock: bool | None) ->
     """Verify one variant and optionally lock its content digest for serving."""
     registry = app.registry
     entry = registry.get(variant)
-    result = verify_entry(entry, neighbours=registry.entries())
+    view = HostView.of(app.config)
+    _refuse_other_host(entry, view)
+    result = verify_entry(entry, neighbours=[e for e in registry.entries() if view.sees(e)])
     if result.status in {"missing", "logical"}:
         raise ImageworksError(f"{entry.name} has no files to verify ({result.status})")
     if lock and result.problems:

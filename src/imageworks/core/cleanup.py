@@ -13,7 +13,9 @@ Which layer a command touches is part of its plan: purges remove the discovered
 layer's record of an entry and leave a curated baseline where it is (reported as
 ``keep``), except ``purge-logical-only --include-curated`` and ``purge-deprecated``,
 which remove the entry from both layers, as ``remove --purge`` does. Files on disk are
-never touched.
+never touched. With many hosts on one registry, ``purge-hf`` judges only the installs
+this host sees, and of a variant other hosts also hold it forgets only this host's
+install (``forget``); their installs stay.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import LayerName, RegistryLayers
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
+from imageworks.core.removal import cleared_download_fields
 
 #: ``remove``: delete from ``layers``; ``retire``: overlay ``deprecated`` and
-#: ``superseded_by`` in discovered (a curated entry); ``keep``: left alone, for the reason given.
-CleanupAction = Literal["remove", "retire", "keep"]
-ACTIONS: tuple[CleanupAction, ...] = ("remove", "retire", "keep")
+#: ``superseded_by`` in discovered (a curated entry); ``forget``: clear this host's install
+#: of a variant other hosts hold too (theirs stay); ``keep``: left alone, for the reason given.
+CleanupAction = Literal["remove", "retire", "forget", "keep"]
+ACTIONS: tuple[CleanupAction, ...] = ("remove", "retire", "forget", "keep")
 
 #: Serving stacks the guide and the tools name; together with the backends found in the
 #: registry they are what ``--backend`` accepts, so a typo is an error, not an empty run.
@@ -180,7 +184,15 @@ def plan_purge_hf(registry: Registry, weights_root: Path, backend: str | None) -
     for entry in entries:
         if wanted is not None and entry.backend.lower() != wanted:
             continue
-        if under_root(entry.download_path, roots):
+        if not registry.view.sees(entry) or not under_root(entry.download_path, roots):
+            continue  # another host's install lies under its own root, not this one
+        if entry.installs:
+            hosts = ", ".join(sorted({i.host or "(every host)" for i in entry.installs}))
+            report.items.append(CleanupItem(
+                name=entry.name, action="forget", layers=["discovered"],
+                reason=f"files under {weights_root}; the installs on {hosts} stay",
+            ))
+        else:
             report.items.append(_discovered_record(entry, layers, f"files under {weights_root}"))
     return report
 
@@ -251,6 +263,8 @@ def apply_cleanup(registry: Registry, planner: Callable[[Registry], CleanupRepor
         for item in changes:
             if item.action == "remove":
                 registry.delete(item.name, backup=False, layers=tuple(item.layers))
+            elif item.action == "forget":
+                registry.update(item.name, lambda _: cleared_download_fields())
             else:
                 fields = {"deprecated": True, "superseded_by": item.superseded_by}
                 registry.update(item.name, lambda _, values=fields: values)  # type: ignore[misc]  # a lambda with a default

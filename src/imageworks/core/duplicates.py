@@ -8,7 +8,8 @@ name of its tuple, the one with the most fields set, the newest download, then b
 Each other member is dropped: removed from the discovered layer, or, when the curated
 layer holds it, retired (``deprecated`` with ``superseded_by`` in the discovered layer),
 so the hand-kept file keeps its bytes. A member whose files are on disk at a path other
-than the winner's is kept and reported: dropping it would lose track of real files.
+than the winner's is kept and reported: dropping it would lose track of real files; so
+is a member installed on another host (its path, missing here, is not this host's to judge).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Iterable
 
 from imageworks.core.cleanup import CleanupItem, CleanupReport, check_backend
 from imageworks.core.convert import to_compact_dict
+from imageworks.core.hosts import HostView
+from imageworks.core.installs import elsewhere
 from imageworks.core.model import RegistryEntry
 from imageworks.core.naming import normalize_name, normalize_quant, variant_name
 from imageworks.core.query import is_installed
@@ -93,11 +96,17 @@ def plan_prune_duplicates(registry: Registry, backend: str | None = None) -> tup
             f"drop {', '.join(e.name for e in losers)}"
         )
         for loser in losers:
-            report.items.append(_drop(loser, winner, set(layers.curated)))
+            report.items.append(_drop(loser, winner, set(layers.curated), registry.view))
     return report, decisions
 
 
-def _drop(loser: RegistryEntry, winner: RegistryEntry, curated: set[str]) -> CleanupItem:
+def _drop(loser: RegistryEntry, winner: RegistryEntry, curated: set[str], view: HostView) -> CleanupItem:
+    away = sorted({i.host or "?" for i in elsewhere(loser, view)})
+    if away:
+        return CleanupItem(
+            name=loser.name, action="keep",
+            reason=f"duplicate of {winner.name} but installed on {', '.join(away)}; `remove` it there if unwanted",
+        )
     same_place = os.path.normpath(loser.download_path or "") == os.path.normpath(winner.download_path or "")
     if is_installed(loser) and not same_place:
         return CleanupItem(

@@ -80,6 +80,28 @@ class VersionLock:
 
 
 @attrs.define(kw_only=True)
+class Install:
+    """One host's copy of a variant's files (``installs[]`` of an entry; see core.installs).
+
+    The fields are the entry's own top-level install fields, under the same names: an
+    entry holds one install at its top level and the other hosts' installs here.
+    """
+
+    download_path: str | None = None
+    download_root: str | None = None
+    download_location: str | None = None
+    host: str | None = None
+    download_size_bytes: int | None = None
+    download_directory_checksum: str | None = None
+    download_files_count: int | None = None
+    download_files: list[str] = attrs.field(factory=list)
+    downloaded_at: str | None = None
+    revision: str | None = None
+    artifacts: Artifacts = attrs.field(factory=Artifacts)
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.define(kw_only=True)
 class RegistryEntry:
     """One model variant, keyed by its canonical ``name`` (guide 4.2 and 14)."""
 
@@ -113,6 +135,7 @@ class RegistryEntry:
     artifacts: Artifacts = attrs.field(factory=Artifacts)
     version_lock: VersionLock = attrs.field(factory=VersionLock)
     deprecated: bool = False
+    installs: list[Install] = attrs.field(factory=list)  # the other hosts' installs (core.installs)
     extra: dict[str, Any] = attrs.field(factory=dict)
 
     @property

@@ -8,6 +8,10 @@ again, and only files whose (size, mtime_ns, inode) changed since they were reco
 read: the rest keep their recorded sha256. With ``prune_missing`` an entry whose files
 are gone is removed from the registry (both layers, as ``remove --purge`` does).
 
+With many hosts on one registry, only the installs this host sees are checked: another
+host's install is never judged (nor pruned) by a path missing here, and pruning a
+variant other hosts also hold forgets only this host's install (core.installs).
+
 A locked entry (``version_lock.locked``) is never rewritten: its drift is reported and
 :attr:`NormalizeReport.locked_drift` names it, so the command can fail. The variant name
 is left as it is (renaming belongs to the slug commands).
@@ -30,6 +34,7 @@ from imageworks.core.detection import FormatDetector
 from imageworks.core.inventory import artifact_files, list_files, recorded_files, take_inventory
 from imageworks.core.model import ArtifactFile, Artifacts, FileRecord, RegistryEntry
 from imageworks.core.registry import Registry
+from imageworks.core.removal import cleared_download_fields
 
 #: The diff columns of guide 6.4, in order.
 DIFF_FIELDS = (
@@ -54,6 +59,7 @@ class EntryChange:
     snapshot: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
     rehashed: int = 0
     note: str = ""
+    other_hosts: list[str] = attrs.field(factory=list)  # a prune forgets only this host's install; these stay
 
     @property
     def changed(self) -> list[str]:
@@ -69,6 +75,7 @@ class EntryChange:
             "fields": {f: {"before": self.before.get(f), "after": self.after.get(f)} for f in DIFF_FIELDS},
             "rehashed_files": self.rehashed,
             "note": self.note,
+            "other_hosts": self.other_hosts,
         }
 
 
@@ -144,11 +151,15 @@ def plan_entry(
     if _is_gone(entry, path):
         snapshot = to_compact_dict(entry)
         action: Action = "prune" if prune_missing else "missing"
-        note = f"files are gone from {path}" + ("" if prune_missing else " (--prune-missing drops the entry)")
+        others = sorted({i.host or "(every host)" for i in entry.installs})
+        drops = f"forgets this host's install; the installs on {', '.join(others)} stay" if others else "drops the entry"
+        note = f"files are gone from {path}" + (f" ({drops})" if prune_missing else f" (--prune-missing {drops})")
         if prune_missing and entry.version_lock.locked:
             action, note = "locked", f"locked; files are gone from {path}"
         after = {f: None for f in DIFF_FIELDS} if action == "prune" else dict(before)
-        return EntryChange(name=entry.name, action=action, before=before, after=after, snapshot=snapshot, note=note)
+        return EntryChange(
+            name=entry.name, action=action, before=before, after=after, snapshot=snapshot, note=note, other_hosts=others
+        )
     files = _own_files(entry, path, neighbours)
     folder, model_name = (path.parent, path.name) if path.is_file() else (path, None)
     detections = detector.detect_directory(
@@ -221,10 +232,11 @@ def normalize_formats(
     """
     everything = registry.entries()
     wanted = set(names) if names is not None else None
-    local = [e for e in everything if not e.is_logical and (wanted is None or e.name in wanted)]
+    seen = [e for e in everything if registry.view.sees(e)]  # another host's files are not ours to judge
+    local = [e for e in seen if not e.is_logical and (wanted is None or e.name in wanted)]
     report = NormalizeReport(applied=not registry.is_scratch, rebuild=rebuild, prune_missing=prune_missing, checked=len(local))
     by_path: dict[str | None, list[RegistryEntry]] = {}
-    for entry in everything:
+    for entry in seen:
         by_path.setdefault(entry.download_path, []).append(entry)
     for entry in local:
         change = plan_entry(entry, by_path[entry.download_path], detector, rebuild, prune_missing)
@@ -242,7 +254,9 @@ def normalize_formats(
             if current.get(change.name) != change.snapshot:
                 change.action, change.note = "stale", "changed by another command meanwhile; run normalize-formats again"
                 continue
-            if change.action == "prune":
+            if change.action == "prune" and change.other_hosts:
+                registry.update(change.name, _setting(cleared_download_fields()))
+            elif change.action == "prune":
                 registry.delete(change.name, backup=False)
             else:
                 registry.update(change.name, _setting(change.updates))

@@ -85,8 +85,8 @@ def dedupe(entries: Sequence[RegistryEntry]) -> list[RegistryEntry]:
     backend, then newest."""
 
     def identity(entry: RegistryEntry) -> tuple[str, ...]:
-        if entry.download_path:
-            return ("path", os.path.normpath(entry.download_path))
+        if entry.download_path:  # one path on two hosts' own disks is two installs
+            return ("path", entry.host or "", os.path.normpath(entry.download_path))
         source = entry.hf_id or entry.served_model_id or entry.name
         return ("source", source.lower(), entry.download_format or "", entry.quantization or "")
 

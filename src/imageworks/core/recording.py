@@ -3,7 +3,8 @@
 ``record_download`` names the variant (guide 4.2), takes the file inventory (size,
 checksum, files), and writes the entry to the discovered layer at once; a second record
 with the same (family, backend, format, quant) updates that entry. No explicit save is
-needed.
+needed. A record is this host's install: another host's install of the same variant
+stays in the entry's ``installs`` (core.installs).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.errors import ImageworksError
-from imageworks.core.hosts import HostView
+from imageworks.core.installs import recorded_installs
 from imageworks.core.inventory import artifact_files, take_inventory
 from imageworks.core.model import Artifacts, BackendConfig, EntryMetadata, RegistryEntry
 from imageworks.core.naming import display_name, family_from_repo, ollama_family_and_quant, slug, variant_name
@@ -109,7 +110,7 @@ def record_download(
         download_path=path_text,
         download_root=str(Path(root).expanduser().absolute()) if root else None,
         download_location=location,
-        host=HostView.of(registry.config).host_for(path_text),
+        host=registry.view.host_for(path_text),
         download_format=format_type,
         downloaded_at=downloaded_at or utc_now(),
     )
@@ -128,6 +129,7 @@ def record_download(
 
     def change(current: RegistryEntry | None) -> dict[str, object]:
         updates = {field: values.get(field) for field in fields}
+        updates.update(recorded_installs(current, entry.host, path_text, registry.view))  # other hosts' stay
         if downloaded_at is None and current is not None and _same_install(current, entry):
             updates["downloaded_at"] = current.downloaded_at
         return updates
@@ -139,6 +141,7 @@ def _same_install(old: RegistryEntry, new: RegistryEntry) -> bool:
     """Whether ``new`` records the very files ``old`` already recorded."""
     return (
         old.download_path == new.download_path
+        and old.host == new.host
         and old.download_directory_checksum == new.download_directory_checksum
         and old.served_model_id == new.served_model_id
         and old.downloaded_at is not None
@@ -158,14 +161,14 @@ def remove_download(
 
     With ``keep_entry`` the entry stays, marked not installed, and is returned;
     otherwise it is removed from the registry and None is returned. Deletion follows
-    the safety rules of :mod:`imageworks.core.removal`.
+    the safety rules of :mod:`imageworks.core.removal`; with many hosts, only this
+    host's install goes (other hosts' stay), unless the entry is removed.
     """
-    config = registry.config
     entry = registry.get(name)
-    if delete:
-        plan = plan_removal(entry, registry.entries(), config, delete_files=True, purge=not keep_entry)
-        if plan.refusal or plan.delete_path is None:
-            raise ImageworksError(f"not deleting files: {plan.refusal}")
+    plan = plan_removal(entry, registry.entries(), registry.config, delete_files=delete, purge=not keep_entry)
+    if plan.refusal or (delete and plan.delete_path is None):
+        raise ImageworksError(f"{'not deleting files' if delete else f'not removing {entry.name}'}: {plan.refusal}")
+    if plan.delete_path is not None:
         delete_installation(plan.delete_path, plan.roots, only=plan.only_files)
     if keep_entry:
         return registry.update(entry.name, lambda _: cleared_download_fields())

@@ -23,6 +23,8 @@ import attrs
 from imageworks.core.config import Config
 from imageworks.core.convert import converter, describe_structure_error, to_compact_dict
 from imageworks.core.errors import ConfigError, RegistryCorruptError, VariantNotFoundError
+from imageworks.core.hosts import HostView
+from imageworks.core.installs import localise, settle, stored_changes
 from imageworks.core.interfaces import BackupSet, LayerName, RegistryLayers, RegistryStore
 from imageworks.core.layers import deep_merge, merge_layers
 from imageworks.core.model import RegistryEntry
@@ -40,6 +42,7 @@ class Registry:
     def __init__(self, store: RegistryStore, config: Config) -> None:
         self.store = store
         self.config = config
+        self.view = HostView.of(config)  # entries are read with this host's install at the top (core.installs)
         self._batch: RegistryLayers | None = None
 
     @classmethod
@@ -91,9 +94,13 @@ class Registry:
         return self.store.restore_backup(backup_id)
 
     def entries(self) -> list[RegistryEntry]:
-        """Every variant, merged across layers, sorted by name."""
+        """Every variant, merged across layers, sorted by name; an entry installed on
+        several hosts shows this host's install at its top level (core.installs)."""
         layers = self._batch or self.store.read()  # inside a batch, read our own writes
-        return [self._structure(name, raw, layers) for name, raw in merge_layers(layers.curated, layers.discovered).items()]
+        return [
+            self._structure(name, localise(raw, self.view), layers)
+            for name, raw in merge_layers(layers.curated, layers.discovered).items()
+        ]
 
     def _structure(self, name: str, raw: dict[str, Any], layers: RegistryLayers) -> RegistryEntry:
         try:
@@ -197,30 +204,31 @@ class Registry:
 
         ``change`` returns top-level field -> new value (``None`` clears a field). The
         current entry is read inside the lock, so concurrent writers never lose updates.
+        It is the entry as this host sees it (its own install at the top, core.installs),
+        and that is how it is stored; an install cleared at the top makes way for another
+        host's.
         """
         with self._layers_for_write() as layers:
-            merged = merge_layers(
-                {name: layers.curated[name]} if name in layers.curated else {},
+            curated = layers.curated.get(name, {})
+            stored = merge_layers(
+                {name: curated} if curated else {},
                 {name: layers.discovered[name]} if name in layers.discovered else {},
             ).get(name)
-            current = self._structure(name, merged, layers) if merged else None
+            local = localise(stored, self.view) if stored else None
+            current = self._structure(name, local, layers) if local else None
             updates = dict(change(current))
             target = layers.discovered.setdefault(name, {"name": name})
-            curated = layers.curated.get(name, {})
-            for field, value in updates.items():
-                if value is None or value == [] or value == {}:
-                    if field in curated and curated[field] not in (None, [], {}):
-                        target[field] = value  # an explicit value hides the curated one
-                    else:
-                        target.pop(field, None)
-                else:
-                    target[field] = value
+            if stored is not None and local is not stored:
+                _store(target, curated, stored_changes(stored, local or {}, target))
+            _store(target, curated, updates)
+            result = merge_layers({name: curated} if curated else {}, {name: target})[name]
+            settled = settle(result, self.view, (local or {}).get("download_path"))
+            if settled is not result:
+                _store(target, curated, stored_changes(result, settled, target))
+                result = merge_layers({name: curated} if curated else {}, {name: target})[name]
             if target == {"name": name} and curated:
                 del layers.discovered[name]  # nothing left to overlay
-            result = merge_layers(
-                {name: curated} if curated else {}, {name: target}
-            )[name]
-            return self._structure(name, result, layers)
+            return self._structure(name, localise(result, self.view), layers)
 
     def set_curated(self, name: str, fields: Mapping[str, Any]) -> RegistryEntry:
         """Store ``fields`` of variant ``name`` in the curated (hand-kept) layer; ``None``,
@@ -262,3 +270,15 @@ class Registry:
     def backup(self) -> list[str]:
         """Copy the registry aside (before destructive changes)."""
         return self.store.backup()
+
+
+def _store(target: dict[str, Any], curated: Mapping[str, Any], updates: Mapping[str, Any]) -> None:
+    """Write ``updates`` into ``target`` (an entry of the discovered layer)."""
+    for field, value in updates.items():
+        if value is None or value == [] or value == {}:
+            if field in curated and curated[field] not in (None, [], {}):
+                target[field] = value  # an explicit value hides the curated one
+            else:
+                target.pop(field, None)
+        else:
+            target[field] = value

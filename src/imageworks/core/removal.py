@@ -8,6 +8,12 @@ one does not count) and what it leads to must both lie inside a root. A symlinke
 loses only the link, and emptied parent folders are removed only while they lie
 strictly inside a root.
 
+With many hosts on one registry, a removal is this host's: it clears (and deletes) the
+install this host sees and leaves the other hosts' installs of the variant recorded
+(core.installs); a variant installed only on another host is refused, except
+``--purge``, which drops the whole entry, every host's installs with it. Only the
+entries this host sees can share its files.
+
 The roots are the configured store roots plus, for one entry, the root its download
 went into (``download_root``, a ``--location PATH``), but only when the recorded path is
 exactly ``<download_root>/<owner>/<repo>[@branch]`` for the entry's ``hf_id``: the
@@ -25,6 +31,8 @@ import attrs
 
 from imageworks.core.config import Config
 from imageworks.core.errors import UnsafePathError
+from imageworks.core.hosts import HostView
+from imageworks.core.installs import elsewhere
 from imageworks.core.model import RegistryEntry
 from imageworks.core.routing import target_directory
 from imageworks.core.safe_paths import link_location
@@ -42,6 +50,7 @@ class RemovalPlan:
     roots: list[Path] = attrs.field(factory=list)
     only_files: list[str] | None = None  # set when the folder is shared: delete just these
     shared_with: list[str] = attrs.field(factory=list)
+    other_hosts: list[str] = attrs.field(factory=list)  # hosts whose installs of the variant stay (or, purged, go)
 
     def describe(self) -> list[str]:
         """Human lines, one per action."""
@@ -53,11 +62,13 @@ class RemovalPlan:
             )
         elif self.delete_path:
             lines.append(f"delete files at {self.delete_path}")
-        lines.append(
-            f"remove registry entry {self.entry.name}"
-            if self.purge
-            else f"clear the download metadata of {self.entry.name} (the entry stays)"
-        )
+        hosts = ", ".join(self.other_hosts)
+        if self.purge:
+            lines.append(f"remove registry entry {self.entry.name}" + (f" (with the installs on {hosts})" if hosts else ""))
+        elif hosts:
+            lines.append(f"clear this host's install of {self.entry.name} (the installs on {hosts} stay)")
+        else:
+            lines.append(f"clear the download metadata of {self.entry.name} (the entry stays)")
         return lines
 
 
@@ -135,10 +146,19 @@ def _sharing(entry: RegistryEntry, others: Iterable[RegistryEntry]) -> list[Regi
 def plan_removal(
     entry: RegistryEntry, others: Iterable[RegistryEntry], config: Config, delete_files: bool, purge: bool
 ) -> RemovalPlan:
-    """Work out a removal without changing anything."""
+    """Work out a removal without changing anything (refused for another host's install,
+    unless ``purge`` without ``delete_files``)."""
+    view = HostView.of(config)
     plan = RemovalPlan(entry=entry, delete_path=None, purge=purge, roots=removal_roots(entry, config))
+    plan.other_hosts = sorted({i.host or "?" for i in elsewhere(entry, view)})
+    if entry.download_path and not view.sees(entry) and (delete_files or not purge):
+        plan.refusal = (
+            f"it is installed on host {entry.host}, not on this host ({view.host}); "
+            "run remove on that host, or --purge to drop the entry for every host"
+        )
+        return plan
     if delete_files:
-        others = list(others)
+        others = [o for o in others if view.sees(o)]  # another host's files are not ours to share
         plan.refusal = deletion_refusal(entry, others, config)
         if plan.refusal is None:
             plan.delete_path = Path(entry.download_path or "")

@@ -15,6 +15,10 @@ Scan writes the discovered layer only. A replaced entry that lives only in disco
 is removed; one the curated layer holds is left there and overlaid in discovered as
 deprecated, with ``superseded_by`` naming its replacement, so the hand-kept file keeps
 its bytes and the merged view shows the new entry.
+
+With many hosts on one registry, a folder is matched only against the installs this
+host sees: another host's install at the same path (the same layout on its own disk)
+is another copy, so scanning records this host's install beside it (core.installs).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from imageworks.core.query import is_testing
 from imageworks.core.readme import capture_readme
 from imageworks.core.recording import record_download
 from imageworks.core.registry import Registry
+from imageworks.core.removal import cleared_download_fields
 from imageworks.providers.local.folders import find_model_folders
 
 log = logging.getLogger("imageworks.scan")
@@ -93,7 +98,7 @@ def plan_scan(
     """Work out what scanning ``options.base`` would do; changes nothing."""
     if not options.base.is_dir():
         raise ImageworksError(f"scan base {options.base} is not a folder")
-    existing = _by_path(registry.entries())
+    existing = _by_path([e for e in registry.entries() if registry.view.sees(e)])  # another host's copy is not this one
     detector = FormatDetector(detectors)
     items = []
     for folder in find_model_folders(options.base, problems):
@@ -194,9 +199,13 @@ def apply_scan(
 
 
 def retire(registry: Registry, name: str, replacement: str) -> None:
-    """Take ``name`` out of the merged view in favour of ``replacement``, in discovered only."""
+    """Take ``name`` out of the merged view in favour of ``replacement``, in discovered only;
+    of an entry other hosts also hold, only this host's install goes (core.installs)."""
     layers = registry.layers()
-    if name in layers.curated:
+    old = registry.find(name)
+    if old is not None and old.installs and registry.view.sees(old):
+        registry.update(name, lambda _: cleared_download_fields())
+    elif name in layers.curated:
         registry.update(name, lambda _: {"deprecated": True, "superseded_by": replacement})
     elif name in layers.discovered:
         registry.delete(name, backup=False, layers=("discovered",))

@@ -21,6 +21,7 @@ from typing import Any
 from imageworks.core.config import Config
 from imageworks.core.convert import converter, to_compact_dict
 from imageworks.core.errors import ImageworksError
+from imageworks.core.hosts import HostView
 from imageworks.core.inventory import take_inventory
 from imageworks.core.layers import merge_layers
 from imageworks.core.model import ArtifactFile, Artifacts, RegistryEntry
@@ -86,6 +87,7 @@ def _backfill_fields(entry: RegistryEntry, model: FoundModel, config: Config, se
         backend_config["model_path"] = str(blob)
     changes: dict[str, Any] = {
         "download_path": str(blob),
+        "host": HostView.of(config).host_for(str(blob)),  # the blob is in this host's Ollama store
         "download_location": entry.download_location or _location_label(config, model),
         "backend_config": backend_config,
         "download_size_bytes": inventory.total_size,
