@@ -129,7 +129,7 @@ def shoot(out: Path) -> list[Path]:
                     panel.get_by_label("Model (owner/repo[@branch])").fill("acme/tiny-chat-7b")
                     panel.get_by_label("Model (owner/repo[@branch])").press("Enter")
                     panel.get_by_text("imageworks-download download").first.wait_for(timeout=10000)
-                    panel.get_by_text("Dry run").click()
+                    panel.get_by_text("Dry run", exact=True).click()
                     panel.get_by_role("button", name="Download", exact=True).click()
                     panel.get_by_text(re.compile(r"MiB of .* \([1-9]\d?%\) .* files")).first.wait_for(timeout=60000)
                     panel.get_by_text("Download jobs").scroll_into_view_if_needed()
@@ -137,8 +137,8 @@ def shoot(out: Path) -> list[Path]:
                     saved.append(out / f"{name}.png")
                     continue
                 if name == "advanced":
-                    panel.get_by_label("Variant").fill("little-llama-1b-gguf-q4_k_m")
-                    panel.get_by_label("Variant").press("Enter")
+                    panel.get_by_role("textbox", name="Variant").fill("little-llama-1b-gguf-q4_k_m")
+                    panel.get_by_role("textbox", name="Variant").press("Enter")
                     panel.get_by_text("imageworks-download remove").first.wait_for(timeout=10000)
                 if name == "browse":
                     panel.locator("canvas").last.wait_for(timeout=10000)  # the chart
