@@ -125,9 +125,27 @@ def local_facts(root: str | Path, files: Sequence[str]) -> ModelFacts | None:
     """Facts for the model made of ``files`` (relative to ``root``), or None when it has
     neither GGUF weights nor config.json plus safetensors.
 
-    Raises :class:`OSError` or :class:`ValueError` (a damaged header or config, or
-    several GGUF models that are not one model's parts) for the caller to report.
+    Remembered per process while every file keeps its size, mtime and inode, so the GUI
+    (which re-runs ``list --json`` on every click) and the proxy (on every ``/v1/models``)
+    read a model's headers once. Raises :class:`OSError` or :class:`ValueError` (a
+    damaged header or config, or several GGUF models that are not one model's parts) for
+    the caller to report; failures are not remembered.
     """
+    base = Path(root)
+    return _cached_facts(str(base), tuple(files), tuple(_signature(base / f) for f in files))
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None  # the read below reports it
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_facts(root: str, files: tuple[str, ...], signature: tuple[tuple[int, int, int] | None, ...]) -> ModelFacts | None:
+    del signature  # only part of the cache key: a changed file is read again
     base = Path(root)
     models = gguf_models(files)
     if len(models) > 1:

@@ -18,7 +18,6 @@ installed variant once per installation, then kept in memory) when known.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import os
 from collections.abc import Iterable
@@ -97,14 +96,8 @@ def context_length(entry: RegistryEntry) -> int | None:
     path = entry.download_path or ""
     if entry.backend.lower() == "ollama" or not is_installed(entry) or not os.path.isdir(path):
         return None
-    return _header_context(path, tuple(entry.download_files), entry.download_directory_checksum)
-
-
-@functools.lru_cache(maxsize=1024)
-def _header_context(path: str, files: tuple[str, ...], checksum: str | None) -> int | None:
-    # keyed on the checksum too: a re-download at the same path is read again
     try:
-        facts = local_facts(path, files)
+        facts = local_facts(path, entry.download_files)  # remembered while the files are unchanged
     except (OSError, ValueError) as error:
         log.debug("no context length for %s: %s", path, error)
         return None
