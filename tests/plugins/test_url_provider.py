@@ -141,7 +141,7 @@ def test_analyze_reports_the_file(server: FileServer, gguf: Path, capsys: pytest
     result = cli(capsys, "analyze", url, "--files", "--json")
     assert result.code == 0, result.err
     data = result.json()
-    assert data["files"] == [{"path": NAME, "size": gguf.stat().st_size, "sha256": digest}]
+    assert data["files"] == [{"path": NAME, "size": gguf.stat().st_size, "sha256": digest, "weight": True}]
     assert [(f["format_type"], f["quantization"]) for f in data["formats"]] == [("gguf", "q4_k_m")]
     assert data["gguf_quants"] == ["q4_k_m"]
 

@@ -164,11 +164,13 @@ class AcquireResult:
 
 @attrs.frozen(kw_only=True)
 class RemoteFileFact:
-    """One file a source offers: path, size and digest, as ``analyze --files`` lists them."""
+    """One file a source offers: path, size, digest and whether it holds weights (a choice
+    for ``download --weights``), as ``analyze --files`` lists them."""
 
     path: str
     size: int
     sha256: str | None = None
+    weight: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -207,5 +209,5 @@ class SourceAnalysis:
             "memory": [item.as_json(gpu_bytes, margin) for item in self.memory],
         }
         if with_files:
-            data["files"] = [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files]
+            data["files"] = [{"path": f.path, "size": f.size, "sha256": f.sha256, "weight": f.weight} for f in self.files]
         return data

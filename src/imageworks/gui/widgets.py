@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
@@ -45,10 +45,10 @@ def form_command(key: str, program: Program, name: str, arguments: list[str], op
             st.code(outcome.stderr, language="text")
 
 
-def cli_json(name: str, options: dict[str, OptionValue] | None = None) -> Any:
-    """What ``imageworks-download NAME --json`` with ``options`` prints, parsed; ``None``
-    (and the error on the page) when it fails."""
-    outcome = commands.run("download", commands.build("download", name, options={**(options or {}), "json": True}))
+def cli_json(name: str, options: dict[str, OptionValue] | None = None, arguments: Sequence[str] = ()) -> Any:
+    """What ``imageworks-download NAME ARGUMENTS --json`` with ``options`` prints, parsed;
+    ``None`` (and the error on the page) when it fails."""
+    outcome = commands.run("download", commands.build("download", name, arguments, {**(options or {}), "json": True}))
     if outcome.exit_code != 0:
         st.error(outcome.stderr.strip() or f"{name} failed")
         return None

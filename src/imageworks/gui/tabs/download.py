@@ -1,5 +1,9 @@
 """📥 Download & Import: 🌐 Download (dry run by default, a real run in the background), 📁 Scan and 🦙 Import Ollama.
 
+The download form reads the repo's real file list with ``analyze --files --json`` when
+asked, so the weights (``--weights``) are chosen from what is there, with their sizes,
+or by one of the GGUF quantisations ``analyze`` found.
+
 A dry run runs in the page, like every other form. A real download runs as a background
 job (:mod:`imageworks.gui.jobs`) with ``--progress-json``: the page polls it once a
 second and shows bytes, rate, ETA and files; a Cancel stops it and a later Download of
@@ -18,7 +22,7 @@ from imageworks.core.config import load_config
 from imageworks.gui import commands, jobs
 from imageworks.gui.commands import OptionValue
 from imageworks.gui.tabs import imports
-from imageworks.gui.widgets import form_command
+from imageworks.gui.widgets import cli_json, form_command
 
 RECENT_JOBS = 5
 
@@ -33,36 +37,84 @@ def draw() -> None:
 
 def download_form() -> None:
     """The download form: a dry run in the page, a real download as a background job."""
-    model = st.text_input("Model (owner/repo[@branch])", key="dl-model")
-    cols = st.columns(2)
+    id_col, branch_col = st.columns([3, 1])
+    model = id_col.text_input("Model (owner/repo[@branch])", key="dl-model").strip()
+    branch = branch_col.text_input("Branch", key="dl-branch", placeholder="main").strip()
+    target = f"{model}@{branch}" if model and branch else model
+    cols = st.columns(3)
     options: dict[str, OptionValue] = {
-        "format": cols[0].text_input("Format", key="dl-format"),
+        "format": cols[0].text_input("Format", key="dl-format", help="Preferred format: gguf, awq, safetensors, ..."),
         "location": cols[1].text_input("Location", key="dl-location"),
+        "support_repo": cols[2].text_input("Support repo", key="dl-support-repo",
+                                           help="Another repo whose configs and tokenizer to add"),
+    }
+    if target:
+        options["weights"] = ",".join(weight_choice(target))
+    options |= {
         "include_optional": st.checkbox("Include optional files", key="dl-optional"),
         "force": st.checkbox("Force", key="dl-force"),
         "non_interactive": True,
         "dry_run": st.checkbox("Dry run", value=True, key="dl-dry-run"),
     }
-    if not model:
+    if not target:
         st.info("Enter a model id.")
         return
     if options["dry_run"]:
-        form_command("dl", "download", "download", [model], options, "Download")
+        form_command("dl", "download", "download", [target], options, "Download")
         return
     try:
-        args = commands.build("download", "download", [model], options)
+        args = commands.build("download", "download", [target], options)
     except Exception as error:  # noqa: BLE001  (the form is incomplete or the CLI rejects it)
         st.warning(f"Not a valid command yet: {error}")
         return
     st.code(commands.shell_line("download", args), language="bash")
     st.caption("Runs in the background with `--progress-json` into the job folder; it goes on when you leave or reload the page.")
     if st.button("Download", key="dl-run"):
-        job, new = jobs.start(job_folder(), model.strip(), "download", lambda progress: commands.build(
-            "download", "download", [model], {**options, "progress_json": str(progress)}))
+        job, new = jobs.start(job_folder(), target, "download", lambda progress: commands.build(
+            "download", "download", [target], {**options, "progress_json": str(progress)}))
         if new:
             st.success(f"Started download job {job.id}.")
         else:
             st.info(f"{job.key} is already downloading (job {job.id}); not starting it twice.")
+
+
+def weight_choice(target: str) -> list[str]:
+    """The repo's real files (``analyze --files --json``, read when asked), its formats and
+    GGUF quantisations, and the weight files chosen for ``--weights`` (none: the
+    download's own choice)."""
+    if st.button("List the repo's files", key="dl-inspect"):
+        with st.spinner(f"Reading {target}…"):
+            found = cli_json("analyze", {"files": True}, arguments=[target])
+        st.session_state["dl-analysis"] = (target, found)
+        st.session_state.pop("dl-weights", None)
+    shown, analysis = st.session_state.get("dl-analysis", (None, None))
+    if shown != target or not isinstance(analysis, dict):
+        st.caption("Without a choice of weights the download picks them (`--format`, else the preferred formats).")
+        return []
+    files = analysis.get("files") or []
+    formats = ", ".join(" / ".join(x for x in (f.get("format_type"), f.get("quantization")) if x)
+                        for f in analysis.get("formats") or []) or "none detected"
+    st.caption(f"{len(files)} files, {human_size(int(analysis.get('total_size') or 0))}; formats: {formats}")
+    with st.expander("Files"):
+        st.dataframe([{"file": f["path"], "size": human_size(int(f["size"])), "weights": bool(f.get("weight"))}
+                      for f in files], hide_index=True)
+    sizes = {f["path"]: int(f["size"]) for f in files if f.get("weight")}
+    quants = analysis.get("gguf_quants") or []
+    if quants:
+        by_quant = {item["label"]: [p for p in item["files"] if p in sizes] for item in analysis.get("memory") or []}
+        st.selectbox("GGUF quantisation", [ANY_QUANT, *quants], key="dl-quant", on_change=_weights_of_quant,
+                     args=(by_quant,), help="Chooses that quantisation's files (split parts included) as the weights")
+    return st.multiselect("Weights", list(sizes), key="dl-weights",
+                          format_func=lambda path: f"{path} ({human_size(sizes[path])})",
+                          help="Exactly these weight files (--weights); none: the download chooses")
+
+
+ANY_QUANT = "(the download chooses)"
+
+
+def _weights_of_quant(by_quant: dict[str, list[str]]) -> None:
+    """A GGUF quantisation was picked: its files become the chosen weights."""
+    st.session_state["dl-weights"] = by_quant.get(st.session_state["dl-quant"], [])
 
 
 def job_folder() -> Path:

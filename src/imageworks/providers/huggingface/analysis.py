@@ -22,7 +22,7 @@ from imageworks.core.plans import RemoteFileFact, SourceAnalysis
 from imageworks.providers.huggingface.metadata import RepoSnapshot, fetch_snapshot, hf_token, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
 from imageworks.providers.huggingface.remote_headers import remote_memory
-from imageworks.providers.huggingface.selection import gguf_groups, quant_label
+from imageworks.providers.huggingface.selection import container_of, gguf_groups, quant_label
 
 log = logging.getLogger("imageworks.huggingface")
 CONFIG_LIMIT = 1024 * 1024
@@ -49,7 +49,8 @@ class Analysis:
             display=self.ref.display,
             revision=self.snapshot.commit,
             gated=bool(self.snapshot.gated),
-            files=tuple(RemoteFileFact(path=f.path, size=f.size, sha256=f.sha256) for f in self.snapshot.files),
+            files=tuple(RemoteFileFact(path=f.path, size=f.size, sha256=f.sha256, weight=container_of(f.path) is not None)
+                        for f in self.snapshot.files),
             formats=self.formats,
             quantizations=self.gguf_quants,
             details={"repo_id": self.ref.repo_id, "revision": self.ref.revision},

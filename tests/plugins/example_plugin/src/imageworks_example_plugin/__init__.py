@@ -94,7 +94,7 @@ class UrlFileSource(Source):
                           evidence=(f"file name {remote.relative_path}",), detector=self.name)
         return SourceAnalysis(
             display=plan.display,
-            files=[RemoteFileFact(path=remote.relative_path, size=remote.size, sha256=remote.sha256)],
+            files=[RemoteFileFact(path=remote.relative_path, size=remote.size, sha256=remote.sha256, weight=True)],
             formats=[guess],
             quantizations=[plan.quantization] if plan.quantization else [],
         )
