@@ -189,3 +189,34 @@ def test_bad_gpu_mem_is_one_error_line_and_no_request(hub_server: HubServer, hf_
     (line,) = result.err.strip().splitlines()
     assert line.startswith("Error:") and "--gpu-mem" in line
     assert hub_server.requests == []
+
+
+def test_no_memory_lists_each_quants_files_and_reads_no_weight_bytes(
+    hub_server: HubServer, hf_client_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "hub-src" / "split"
+    parts = ["tiny-Q4_K_M-00001-of-00002.gguf", "tiny-Q4_K_M-00002-of-00002.gguf"]
+    for number, part in enumerate(parts, start=1):
+        write_gguf(repo / part, file_type=15, split=(number, 2))
+    write_gguf(repo / "tiny-Q8_0.gguf", file_type=7)
+    hub_server.add_repo("acme/split-gguf", repo)
+    data = cli(capsys, "analyze", "acme/split-gguf", "--json", "--files", "--no-memory").json()
+    assert data["gguf_quants"] == ["q4_k_m", "q8_0"]
+    assert data["gguf_quant_files"] == {"q4_k_m": parts, "q8_0": ["tiny-Q8_0.gguf"]}
+    assert data["memory"] == [] and len(data["files"]) == 3
+    assert served(hub_server, "*/resolve/*.gguf") == ([], 0)  # metadata only: no header read
+    text = cli(capsys, "analyze", "acme/split-gguf", "--no-memory")
+    assert text.code == 0 and "GGUF quantisations: q4_k_m, q8_0" in text.out and "memory" not in text.out
+    with_memory = cli(capsys, "analyze", "acme/split-gguf", "--json").json()  # the same map with the estimate
+    assert with_memory["gguf_quant_files"] == data["gguf_quant_files"]
+    assert {item["label"]: item["files"] for item in with_memory["memory"]} == data["gguf_quant_files"]
+
+
+def test_no_memory_with_gpu_mem_is_one_error_line_and_no_request(
+    hub_server: HubServer, hf_client_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = cli(capsys, "analyze", "acme/anything", "--no-memory", "--gpu-mem", "24GiB")
+    assert result.code == 1 and result.out == ""
+    (line,) = result.err.strip().splitlines()
+    assert "--no-memory" in line and "--gpu-mem" in line
+    assert hub_server.requests == []

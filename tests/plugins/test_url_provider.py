@@ -143,7 +143,7 @@ def test_analyze_reports_the_file(server: FileServer, gguf: Path, capsys: pytest
     data = result.json()
     assert data["files"] == [{"path": NAME, "size": gguf.stat().st_size, "sha256": digest, "weight": True}]
     assert [(f["format_type"], f["quantization"]) for f in data["formats"]] == [("gguf", "q4_k_m")]
-    assert data["gguf_quants"] == ["q4_k_m"]
+    assert data["gguf_quants"] == ["q4_k_m"] and data["gguf_quant_files"] == {"q4_k_m": [NAME]}
 
 
 def test_wrong_sha256_option_fails_and_records_nothing(

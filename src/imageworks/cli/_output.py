@@ -58,6 +58,11 @@ def human_size(size: int | None) -> str:
     return str(size)
 
 
+def format_label(format_type: str | None, quantization: str | None) -> str:
+    """A detected format as ``gguf / q4_k_m``; ``unknown`` when nothing was detected."""
+    return " / ".join(x for x in (format_type, quantization) if x) or "unknown"
+
+
 def echo(text: str = "") -> None:
     """A line on stdout, logged at INFO."""
     click.echo(terminal_safe(text))

@@ -28,15 +28,15 @@ class AppContext:
             self._registry = Registry.open(self.config, self.plugins)
         return self._registry
 
-    def source_context(self, interactive: bool = False, progress: bool = False) -> SourceContext:
+    def source_context(self, interactive: bool = False, progress: bool = False, read_headers: bool = True) -> SourceContext:
         """What sources get: config, plugins, registry; a prompt when ``interactive``, a
-        progress display when ``progress``."""
+        progress display when ``progress``; header reads for ``analyze`` unless told not."""
         from imageworks.cli import _output as out
 
         ask = _ask if interactive and sys.stdin.isatty() else None
         return SourceContext(
             config=self.config, plugins=self.plugins, registry=self.registry, choose=ask,
-            progress_bar=out.progress if progress else None,
+            progress_bar=out.progress if progress else None, read_headers=read_headers,
         )
 
 

@@ -174,12 +174,16 @@ def _print_plan(plan: AcquisitionPlan, as_json: bool) -> None:
 @click.argument("url")
 @click.option("--files", "show_files", is_flag=True, help="List every remote file with its size.")
 @gpu_mem_option()
+@click.option("--no-memory", "no_memory", is_flag=True, help="Skip the memory estimate and its header reads (faster).")
 @click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
 @pass_app
-def analyze_command(app: AppContext, url: str, show_files: bool, gpu_bytes: int | None, as_json: bool) -> None:
+def analyze_command(app: AppContext, url: str, show_files: bool, gpu_bytes: int | None, no_memory: bool,
+                    as_json: bool) -> None:
     """Show a model's formats, quantisations, sizes and memory estimate without downloading
-    (the estimate reads the weight files' headers only)."""
-    analysis = app.plugins.source_for(url).analyze(url, app.source_context())
+    (the estimate reads the weight files' headers only; ``--no-memory`` skips it)."""
+    if no_memory and gpu_bytes is not None:
+        raise click.UsageError("--gpu-mem needs the memory estimate; drop --no-memory")
+    analysis = app.plugins.source_for(url).analyze(url, app.source_context(read_headers=not no_memory))
     if as_json:
         out.emit_json(analysis.as_json(with_files=show_files, gpu_bytes=gpu_bytes))
         return
@@ -187,7 +191,7 @@ def analyze_command(app: AppContext, url: str, show_files: bool, gpu_bytes: int 
     out.echo(f"{analysis.display}{revision}{' (gated)' if analysis.gated else ''}")
     out.echo(f"  {len(analysis.files)} files, {out.human_size(analysis.total_size)}")
     for detection in analysis.formats:
-        label = " / ".join(x for x in (detection.format_type, detection.quantization) if x) or "unknown"
+        label = out.format_label(detection.format_type, detection.quantization)
         out.echo(f"  format {label} (confidence {detection.confidence:.2f}): {'; '.join(detection.evidence)}")
     if analysis.quantizations:
         out.echo(f"  GGUF quantisations: {', '.join(analysis.quantizations)}")

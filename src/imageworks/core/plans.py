@@ -71,7 +71,9 @@ class SourceContext:
     """What a source may use while planning and acquiring: config, plugins, registry.
 
     ``choose`` is set on an interactive terminal (``None`` means: never ask, take the
-    preferred choice); ``progress_bar`` shows long work (``None``: show nothing).
+    preferred choice); ``progress_bar`` shows long work (``None``: show nothing);
+    ``read_headers`` False tells :meth:`~imageworks.core.interfaces.Source.analyze` to
+    skip the weight-header reads of the memory estimate (``analyze --no-memory``).
     """
 
     config: Config
@@ -79,6 +81,7 @@ class SourceContext:
     registry: Registry
     choose: Chooser | None = None
     progress_bar: ProgressBar | None = None
+    read_headers: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -175,7 +178,12 @@ class RemoteFileFact:
 
 @attrs.frozen(kw_only=True)
 class SourceAnalysis:
-    """What a model offers without downloading it (``analyze``)."""
+    """What a model offers without downloading it (``analyze``).
+
+    ``quantizations`` are the GGUF quants offered; ``quant_files`` maps each to its files
+    (split parts together), the ``--weights`` that choose it. ``memory`` has one item per
+    model file set, empty when the context said not to read headers.
+    """
 
     display: str
     revision: str | None = None
@@ -183,8 +191,9 @@ class SourceAnalysis:
     files: tuple[RemoteFileFact, ...] = attrs.field(default=(), converter=_file_facts)
     formats: tuple[Detection, ...] = attrs.field(default=(), converter=_detections)
     quantizations: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    quant_files: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
     details: Mapping[str, Any] = attrs.field(factory=dict)
-    memory: tuple[HeaderFacts, ...] = attrs.field(default=(), converter=_header_facts)  # one per model file set
+    memory: tuple[HeaderFacts, ...] = attrs.field(default=(), converter=_header_facts)
 
     @property
     def total_size(self) -> int:
@@ -206,6 +215,7 @@ class SourceAnalysis:
                 for d in self.formats
             ],
             "gguf_quants": list(self.quantizations),
+            "gguf_quant_files": {quant: list(files) for quant, files in self.quant_files.items()},
             "memory": [item.as_json(gpu_bytes, margin) for item in self.memory],
         }
         if with_files:

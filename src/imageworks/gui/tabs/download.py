@@ -1,8 +1,9 @@
 """📥 Download & Import: 🌐 Download (dry run by default, a real run in the background), 📁 Scan and 🦙 Import Ollama.
 
-The download form reads the repo's real file list with ``analyze --files --json`` when
-asked, so the weights (``--weights``) are chosen from what is there, with their sizes,
-or by one of the GGUF quantisations ``analyze`` found.
+The download form reads the repo's real file list with ``analyze --files --no-memory
+--json`` when asked (metadata only, no header reads), so the weights (``--weights``) are
+chosen from what is there, with their sizes, or by one of the GGUF quantisations and
+its files as ``analyze`` lists them.
 
 A dry run runs in the page, like every other form. A real download runs as a background
 job (:mod:`imageworks.gui.jobs`) with ``--progress-json``: the page polls it once a
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from imageworks.cli._output import human_size
+from imageworks.cli._output import format_label, human_size
 from imageworks.core.config import load_config
 from imageworks.gui import commands, jobs
 from imageworks.gui.commands import OptionValue
@@ -79,12 +80,12 @@ def download_form() -> None:
 
 
 def weight_choice(target: str) -> list[str]:
-    """The repo's real files (``analyze --files --json``, read when asked), its formats and
+    """The repo's real files (``analyze --files --no-memory --json``, read when asked), its formats and
     GGUF quantisations, and the weight files chosen for ``--weights`` (none: the
     download's own choice)."""
     if st.button("List the repo's files", key="dl-inspect"):
         with st.spinner(f"Reading {target}…"):
-            found = cli_json("analyze", {"files": True}, arguments=[target])
+            found = cli_json("analyze", {"files": True, "no_memory": True}, arguments=[target])
         st.session_state["dl-analysis"] = (target, found)
         st.session_state.pop("dl-weights", None)
     shown, analysis = st.session_state.get("dl-analysis", (None, None))
@@ -92,17 +93,16 @@ def weight_choice(target: str) -> list[str]:
         st.caption("Without a choice of weights the download picks them (`--format`, else the preferred formats).")
         return []
     files = analysis.get("files") or []
-    formats = ", ".join(" / ".join(x for x in (f.get("format_type"), f.get("quantization")) if x)
+    formats = ", ".join(format_label(f.get("format_type"), f.get("quantization"))
                         for f in analysis.get("formats") or []) or "none detected"
     st.caption(f"{len(files)} files, {human_size(int(analysis.get('total_size') or 0))}; formats: {formats}")
     with st.expander("Files"):
         st.dataframe([{"file": f["path"], "size": human_size(int(f["size"])), "weights": bool(f.get("weight"))}
                       for f in files], hide_index=True)
     sizes = {f["path"]: int(f["size"]) for f in files if f.get("weight")}
-    quants = analysis.get("gguf_quants") or []
-    if quants:
-        by_quant = {item["label"]: [p for p in item["files"] if p in sizes] for item in analysis.get("memory") or []}
-        st.selectbox("GGUF quantisation", [ANY_QUANT, *quants], key="dl-quant", on_change=_weights_of_quant,
+    by_quant: dict[str, list[str]] = analysis.get("gguf_quant_files") or {}
+    if by_quant:
+        st.selectbox("GGUF quantisation", [ANY_QUANT, *by_quant], key="dl-quant", on_change=_weights_of_quant,
                      args=(by_quant,), help="Chooses that quantisation's files (split parts included) as the weights")
     return st.multiselect("Weights", list(sizes), key="dl-weights",
                           format_func=lambda path: f"{path} ({human_size(sizes[path])})",

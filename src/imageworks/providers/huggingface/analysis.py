@@ -35,7 +35,7 @@ class Analysis:
     ref: ModelRef
     snapshot: RepoSnapshot
     formats: tuple[Detection, ...]
-    gguf_quants: tuple[str, ...]
+    gguf_quants: dict[str, tuple[str, ...]]  # quant -> its files, split parts together
     memory: tuple[HeaderFacts, ...] = ()
 
     @property
@@ -52,7 +52,8 @@ class Analysis:
             files=tuple(RemoteFileFact(path=f.path, size=f.size, sha256=f.sha256, weight=container_of(f.path) is not None)
                         for f in self.snapshot.files),
             formats=self.formats,
-            quantizations=self.gguf_quants,
+            quantizations=tuple(self.gguf_quants),
+            quant_files=self.gguf_quants,
             details={"repo_id": self.ref.repo_id, "revision": self.ref.revision},
             memory=self.memory,
         )
@@ -77,8 +78,9 @@ def fetch_config_text(endpoint: str, snapshot: RepoSnapshot, token: str | None) 
         return None
 
 
-def analyze(model: str, endpoint: str, detectors: list[Detector]) -> Analysis:
-    """Analyse ``model`` (an id or URL) on the Hub at ``endpoint`` with ``detectors``."""
+def analyze(model: str, endpoint: str, detectors: list[Detector], read_headers: bool = True) -> Analysis:
+    """Analyse ``model`` (an id or URL) on the Hub at ``endpoint`` with ``detectors``;
+    the memory estimate's header reads only when ``read_headers``."""
     ref = parse_model_ref(model, endpoint)
     token = hf_token()
     snapshot = fetch_snapshot(ref, endpoint, token)
@@ -88,6 +90,10 @@ def analyze(model: str, endpoint: str, detectors: list[Detector]) -> Analysis:
         filenames=[f.path for f in snapshot.files],
         config_content=config_text,
     )
-    quants = tuple(sorted(quant_label(key) for key in gguf_groups(snapshot.files)))
-    memory = remote_memory(endpoint, snapshot, token, config_text)
-    return Analysis(ref=ref, snapshot=snapshot, formats=tuple(detections), gguf_quants=quants, memory=memory)
+    quants: dict[str, tuple[str, ...]] = {}
+    for key, parts in gguf_groups(snapshot.files).items():
+        # two models of one quant in a repo (base and instruct, say): both are that quant's files
+        quants[quant_label(key)] = quants.get(quant_label(key), ()) + tuple(f.path for f in parts)
+    memory = remote_memory(endpoint, snapshot, token, config_text) if read_headers else ()
+    return Analysis(ref=ref, snapshot=snapshot, formats=tuple(detections), gguf_quants=dict(sorted(quants.items())),
+                    memory=memory)

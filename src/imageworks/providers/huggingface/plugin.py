@@ -67,7 +67,8 @@ class HuggingFaceSource(Source):
         """Formats, GGUF quants and files of the repo, from metadata and its config.json."""
         from imageworks.providers.huggingface.analysis import analyze
 
-        return analyze(identifier, context.config.hf_endpoint, context.plugins.detectors()).as_source_analysis()
+        detectors = context.plugins.detectors()
+        return analyze(identifier, context.config.hf_endpoint, detectors, context.read_headers).as_source_analysis()
 
 
 @hookimpl
