@@ -1,5 +1,6 @@
-"""The 🌐 Download form's weight choice: the repo's real files from ``analyze --files --json``
-on the loopback Hub, chosen one by one or by GGUF quantisation, become ``--weights``."""
+"""The 🌐 Download form's weight choice: the repo's real files from ``analyze --files
+--no-memory --json`` on the loopback Hub (metadata only), chosen one by one or by GGUF
+quantisation, become ``--weights``."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def test_weights_are_chosen_from_the_repos_real_files_with_sizes(hub: HubServer,
 
 def test_a_gguf_quantisation_picks_its_files(gemma_hub: HubServer) -> None:
     at = inspected(GEMMA_REPO)
+    assert [r for r in gemma_hub.requests_for(f"*/resolve/*/{GEMMA_FILE}") if r.method == "GET"] == []  # no header read
     assert at.selectbox(key="dl-quant").options[1:] == ["q4_k_m"]
     at.selectbox(key="dl-quant").select("q4_k_m").run()
     assert at.multiselect(key="dl-weights").value == [GEMMA_FILE]
