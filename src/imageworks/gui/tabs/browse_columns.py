@@ -47,7 +47,7 @@ def memory_columns(row: dict[str, Any]) -> dict[str, Any]:
     ``memory`` (empty cells where the CLI estimated nothing)."""
     memory = row.get("memory") or {}
     kv = (memory.get("kv_cache") or {}).get(KV_CACHE) or {}
-    fit = next((f for f in memory.get("fit") or [] if f.get("cache_type") == KV_CACHE), {})
+    fit: dict[str, Any] = next((f for f in memory.get("fit") or [] if f.get("cache_type") == KV_CACHE), {})
     return {
         "weights (bytes)": memory.get("weight_bytes"),
         f"KV {KV_CACHE} per 1k tokens (bytes)": kv.get("bytes_per_1k_tokens"),
