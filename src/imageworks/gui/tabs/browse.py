@@ -1,8 +1,10 @@
 """📚 Browse & Manage: the variant table with filters, the ``stats`` charts, one variant's
 details, its roles (saved to the curated layer with ``set-roles``) and its backend config.
 
-Rows come from ``list --json`` (the filters the CLI has are its options; "installed" and
-the search box filter the rows it returns); the charts from ``stats --json``.
+Rows come from ``list --json`` (the filters the CLI has are its options, "All hosts" and
+"GPU memory" included; "installed" and the search box filter the rows it returns), with
+the host and memory columns of :mod:`imageworks.gui.tabs.browse_columns`; the charts from
+``stats --json``.
 """
 
 from __future__ import annotations
@@ -10,10 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import click
 import streamlit as st
 
+from imageworks.core.config import load_config
+from imageworks.core.hosts import HostView
 from imageworks.gui import commands
 from imageworks.gui.commands import OptionValue
+from imageworks.gui.tabs.browse_columns import extra_columns
 from imageworks.gui.widgets import cli_json, form_command, list_entries
 
 ANY = "(any)"
@@ -25,8 +31,9 @@ def draw() -> None:
     stats = cli_json("stats") or {}
     rows = filtered_rows(stats)
     if rows:
-        st.dataframe([table_row(r) for r in rows], key="browse-table")
-    else:
+        view = HostView.of(load_config())
+        st.dataframe([table_row(r, view) for r in rows], key="browse-table")
+    elif rows is not None:
         st.info("No variants match.")
     statistics(stats)
     if rows:
@@ -39,8 +46,9 @@ def choice(label: str, values: dict[str, int], key: str, column: Any) -> str:
     return "" if picked == ANY else picked
 
 
-def filtered_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
-    """The filters and the ``list --json`` rows they select."""
+def filtered_rows(stats: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The filters and the ``list --json`` rows they select; ``None`` (and the CLI's
+    error on the page) when the CLI rejects the options (a GPU memory that is no size)."""
     cols = st.columns(4)
     options: dict[str, OptionValue] = {
         "format": choice("Format", stats.get("by_format", {}), "browse-format", cols[0]),
@@ -48,17 +56,26 @@ def filtered_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
         "backend": choice("Backend", stats.get("by_backend", {}), "browse-backend", cols[2]),
     }
     installed = INSTALLED[str(cols[3].selectbox("Installed", list(INSTALLED), key="browse-installed"))]
-    search = st.text_input("Search (any field)", key="browse-search")
-    flags = st.columns(3)
+    boxes = st.columns([3, 1])
+    search = boxes[0].text_input("Search (any field)", key="browse-search")
+    gpu_mem = boxes[1].text_input("GPU memory (24GiB: largest context that fits)", key="browse-gpu-mem")
+    flags = st.columns(4)
     options.update({
         "show_deprecated": flags[0].checkbox("Deprecated", key="browse-deprecated"),
         "include_logical": flags[1].checkbox("Not installed (logical)", key="browse-logical"),
         "include_testing": flags[2].checkbox("Testing", key="browse-testing"),
+        "all_hosts": flags[3].checkbox("All hosts", key="browse-all-hosts"),
+        "gpu_mem": gpu_mem.strip(),
     })
     if installed is False:
         options["include_logical"] = True  # without it, list shows installed variants only
+    try:
+        line = commands.shell_line("download", commands.build("download", "list", options=options))
+    except click.UsageError as error:
+        st.error(f"Error: {error.format_message()}")
+        return None
     rows = list_entries(options)
-    st.caption(commands.shell_line("download", commands.build("download", "list", options=options)))
+    st.caption(line)
     if installed is not None:
         rows = [r for r in rows if bool(r.get("installed")) is installed]
     if search:
@@ -66,14 +83,14 @@ def filtered_rows(stats: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def table_row(row: dict[str, Any]) -> dict[str, Any]:
-    """The columns of the variant table."""
+def table_row(row: dict[str, Any], view: HostView) -> dict[str, Any]:
+    """The columns of the variant table (host and memory ones as this host, ``view``, sees them)."""
     return {
         "name": row.get("name"), "display name": row.get("display_name"), "backend": row.get("backend"),
         "format": row.get("download_format"), "quant": row.get("quantization"),
         "location": row.get("download_location"), "size (bytes)": row.get("download_size_bytes"),
         "installed": bool(row.get("installed")), "deprecated": bool(row.get("deprecated")),
-        "roles": ", ".join(row.get("roles") or []), "path": row.get("download_path"),
+        "roles": ", ".join(row.get("roles") or []), **extra_columns(row, view), "path": row.get("download_path"),
     }
 
 
