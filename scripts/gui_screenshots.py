@@ -45,10 +45,15 @@ def safetensors(path: Path, size: int, seed: int) -> None:
     path.write_bytes(struct.pack("<Q", len(header)) + header + random.Random(seed).randbytes(count * 4))
 
 
+ATTENTION = {"num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8, "hidden_size": 2048,
+             "max_position_embeddings": 131072}
+
+
 def hf_model(folder: Path, model_type: str, size: int, seed: int) -> None:
     """A Hugging Face style folder: config, tokenizer, README with a licence, weights."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps({"model_type": model_type, "architectures": ["Model"]}))
+    config = {"model_type": model_type, "architectures": ["Model"], **ATTENTION}  # a 1B-class shape: the memory columns fill
+    (folder / "config.json").write_text(json.dumps(config))
     (folder / "tokenizer.json").write_text(json.dumps({"version": "1.0"}))
     (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ messages }}"}))
     (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# A small example model\n")
@@ -62,6 +67,11 @@ def gguf_model(path: Path) -> None:
     writer.add_name("Little Llama")
     writer.add_file_type(15)  # MOSTLY_Q4_K_M
     writer.add_chat_template("{{ messages }}")
+    writer.add_block_count(ATTENTION["num_hidden_layers"])
+    writer.add_head_count(ATTENTION["num_attention_heads"])
+    writer.add_head_count_kv(ATTENTION["num_key_value_heads"])
+    writer.add_embedding_length(ATTENTION["hidden_size"])
+    writer.add_context_length(ATTENTION["max_position_embeddings"])
     writer.add_tensor("token_embd.weight", np.zeros((64, 64), dtype=np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -140,7 +150,10 @@ def shoot(out: Path) -> list[Path]:
                     panel.get_by_role("textbox", name="Variant").fill("little-llama-1b-gguf-q4_k_m")
                     panel.get_by_role("textbox", name="Variant").press("Enter")
                     panel.get_by_text("imageworks-download remove").first.wait_for(timeout=10000)
-                if name == "browse":
+                if name == "browse":  # with a GPU size, so the memory columns are filled
+                    panel.get_by_label("GPU memory (24GiB: largest context that fits)").fill("24GiB")
+                    panel.get_by_label("GPU memory (24GiB: largest context that fits)").press("Enter")
+                    panel.get_by_text("imageworks-download list --gpu-mem 24GiB").wait_for(timeout=10000)
                     panel.locator("canvas").last.wait_for(timeout=10000)  # the chart
                 page.wait_for_timeout(2500)  # charts and the grid draw after the script run
                 path = out / f"{name}.png"

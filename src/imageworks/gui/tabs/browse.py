@@ -24,6 +24,13 @@ from imageworks.gui.widgets import cli_json, form_command, list_entries
 
 ANY = "(any)"
 INSTALLED = {ANY: None, "installed": True, "not installed": False}
+# Byte and token counts stay numbers (they sort as numbers) but read as 1.2GB and 131K.
+COLUMN_FORMATS = {
+    "size (bytes)": st.column_config.NumberColumn("size", format="bytes"),
+    "weights (bytes)": st.column_config.NumberColumn("weights", format="bytes"),
+    "KV f16 per 1k tokens (bytes)": st.column_config.NumberColumn("KV f16 / 1k tokens", format="bytes"),
+    "max context (tokens)": st.column_config.NumberColumn("max context", format="compact"),
+}
 
 
 def draw() -> None:
@@ -32,7 +39,7 @@ def draw() -> None:
     rows = filtered_rows(stats)
     if rows:
         view = HostView.of(load_config())
-        st.dataframe([table_row(r, view) for r in rows], key="browse-table")
+        st.dataframe([table_row(r, view) for r in rows], key="browse-table", column_config=COLUMN_FORMATS)
     elif rows is not None:
         st.info("No variants match.")
     statistics(stats)
@@ -84,13 +91,18 @@ def filtered_rows(stats: dict[str, Any]) -> list[dict[str, Any]] | None:
 
 
 def table_row(row: dict[str, Any], view: HostView) -> dict[str, Any]:
-    """The columns of the variant table (host and memory ones as this host, ``view``, sees them)."""
+    """The columns of the variant table (host and memory ones as this host, ``view``, sees
+    them); what decides a launch first (format, host, memory), names and paths last."""
+    extra = extra_columns(row, view)
+    hosts, on_host = extra.pop("hosts"), extra.pop("on this host")
     return {
-        "name": row.get("name"), "display name": row.get("display_name"), "backend": row.get("backend"),
+        "name": row.get("name"), "backend": row.get("backend"),
         "format": row.get("download_format"), "quant": row.get("quantization"),
-        "location": row.get("download_location"), "size (bytes)": row.get("download_size_bytes"),
-        "installed": bool(row.get("installed")), "deprecated": bool(row.get("deprecated")),
-        "roles": ", ".join(row.get("roles") or []), **extra_columns(row, view), "path": row.get("download_path"),
+        "size (bytes)": row.get("download_size_bytes"), **extra,
+        "location": row.get("download_location"), "installed": bool(row.get("installed")),
+        "roles": ", ".join(row.get("roles") or []), "deprecated": bool(row.get("deprecated")),
+        "display name": row.get("display_name"), "hosts": hosts, "on this host": on_host,
+        "path": row.get("download_path"),
     }
 
 
