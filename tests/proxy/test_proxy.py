@@ -121,6 +121,35 @@ def test_role_name_resolves_to_the_best_installed_variant(
     assert ollama.chat_requests[-1][1]["model"] == OLLAMA_TAG
 
 
+def test_a_role_no_variant_lists_falls_back_to_capabilities(
+    proxy: ProxyServer, entries: list[dict[str, Any]], isolated: Path, registry_backend: BackendUnderTest,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    here = isolated / "weights" / "acme"
+    here.mkdir(parents=True)
+    capable = "qwen2-vl-2b-vllm-safetensors"
+    with FakeVLLM(capable) as vision:
+        entries += [
+            {"name": capable, "backend": "vllm", "download_path": str(here), "capabilities": {"vision": True},
+             "backend_config": {"base_url": vision.url}},
+            {"name": "zz-vision-vllm", "backend": "vllm", "download_path": str(here), "capabilities": {"vision": True},
+             "backend_config": {"base_url": f"http://127.0.0.1:{free_port()}/v1"}},  # later by name: never asked
+            {"name": "a-vision-gone-vllm", "backend": "vllm", "download_path": str(isolated / "gone"),
+             "capabilities": {"vision": True}, "backend_config": {"base_url": vision.url}},  # not installed
+        ]
+        registry_backend.seed("curated", entries)
+        client = proxy.client()
+        with caplog.at_level(logging.INFO, logger="imageworks.proxy"):
+            answer = client.chat.completions.create(model="vision", messages=[{"role": "user", "content": "what is this?"}])
+        assert answer.choices[0].message.content == "".join(REPLY)
+        assert vision.requests[-1][0] == "/v1/chat/completions" and vision.requests[-1][2]["model"] == capable
+        assert any(f"'vision' (capability -> {capable})" in r.getMessage() for r in caplog.records)
+        assert client.models.retrieve("vision").model_dump()["name"] == capable
+        with pytest.raises(openai.NotFoundError) as raised:  # neither roles[] nor capabilities say audio
+            client.chat.completions.create(model="audio", messages=[{"role": "user", "content": "x"}])
+        assert raised.value.code == "model_not_found"
+
+
 def test_unknown_model_is_openai_404(proxy: ProxyServer) -> None:
     with pytest.raises(openai.NotFoundError) as raised:
         proxy.client().chat.completions.create(model="gemma-3-270m-vllm-gguf", messages=[{"role": "user", "content": "x"}])
