@@ -26,9 +26,10 @@ import pytest
 import yaml
 
 from imageworks.app import open_registry
+from imageworks.core.exports import litellm_config
 from imageworks.core.launch import LaunchCommand, LaunchOptions
 from imageworks.core.launching import resolve, start, stop
-from imageworks.core.model import RegistryEntry
+from imageworks.core.model import BackendConfig, RegistryEntry
 from tests.launch.conftest import GEMMA, MINILM, free_port
 from tests.spine.helpers import cli
 
@@ -120,20 +121,49 @@ def test_litellm_export_routes_through_litellm(
     assert seen[2][0].startswith("/api/") and seen[2][1] == "gemma3:270m"
 
 
-def test_litellm_defaults_and_output_file(fleet: dict[str, RegistryEntry], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    open_registry().update(MINILM, lambda current: {"backend_config": {"model_path": current.backend_config.model_path, "base_url": "http://gpu-box:8001/v1"}})
+def test_litellm_defaults_and_output_file(
+    fleet: dict[str, RegistryEntry], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_registry().update(MINILM, lambda current: {"backend_config": {
+        "model_path": current.backend_config.model_path, "base_url": "http://gpu-box:8001/v1", "api_key_env": "GPU_BOX_KEY"}})
+    assert open_registry().get(MINILM).backend_config.extra["api_key_env"] == "GPU_BOX_KEY"
+    monkeypatch.setenv("GPU_BOX_KEY", "sk-gpu-box-0123456789")
     target = tmp_path / "litellm.yaml"
     result = cli(capsys, "export", "litellm", "--api-key-env", "VLLM_API_KEY", "--backend", "gguf", "-o", str(target))
     assert result.code == 0, result.err
     assert result.out == "" and "Wrote 1 model(s)" in result.err
     (gemma,) = yaml.safe_load(target.read_text())["model_list"]
     assert gemma["litellm_params"] == {"model": f"openai/{GEMMA}", "api_base": "http://127.0.0.1:8080/v1", "api_key": "os.environ/VLLM_API_KEY"}
-    minilm = yaml.safe_load(cli(capsys, "export", "litellm", "--backend", "vllm").out)["model_list"][0]
-    assert minilm["litellm_params"]["api_base"] == "http://gpu-box:8001/v1"  # backend_config.base_url wins
-    assert minilm["litellm_params"]["api_key"] == "none"
+    plain = yaml.safe_load(cli(capsys, "export", "litellm", "--backend", "gguf").out)["model_list"][0]
+    assert plain["litellm_params"]["api_key"] == "none"  # no variable named anywhere: the placeholder
+
+    def minilm_params(*args: str) -> dict[str, Any]:
+        out = cli(capsys, "export", "litellm", "--backend", "vllm", *args).out
+        assert "sk-gpu-box" not in out  # the variable's name, never its value
+        params: dict[str, Any] = yaml.safe_load(out)["model_list"][0]["litellm_params"]
+        return params
+
+    minilm = minilm_params()
+    assert minilm["api_base"] == "http://gpu-box:8001/v1"  # backend_config.base_url wins
+    assert minilm["api_key"] == "os.environ/GPU_BOX_KEY"  # backend_config.api_key_env, as the proxy reads it
+    assert minilm_params("--api-key-env", "VLLM_API_KEY")["api_key"] == "os.environ/GPU_BOX_KEY"  # its own wins
+    routed = minilm_params("--api-base", "http://router:4000/v1", "--api-key-env", "ROUTER_KEY")
+    assert routed == {"model": f"openai/{MINILM}", "api_base": "http://router:4000/v1", "api_key": "os.environ/ROUTER_KEY"}
+    assert minilm_params("--api-base", "http://router:4000/v1")["api_key"] == "none"  # the router's key, not the box's
     bad = cli(capsys, "export", "litellm", "--api-key-env", "sk-123 secret", "-o", str(target))
     assert bad.code == 1 and bad.err.startswith("Error: --api-key-env wants an environment variable name")
     assert "sk-123" not in target.read_text()  # the earlier file is untouched
+
+
+def test_litellm_ollama_key_comes_only_from_its_own_backend_config() -> None:
+    keyed = RegistryEntry(name="o-keyed", backend="ollama", served_model_id="gemma3:270m",
+                          backend_config=BackendConfig(extra={"api_key_env": "REMOTE_OLLAMA_KEY"}))
+    plain = RegistryEntry(name="o-plain", backend="ollama", served_model_id="gemma3:1b")
+    config, notes = litellm_config([keyed, plain], resolve, "http://127.0.0.1:11434", api_key_env="VLLM_API_KEY")
+    params = {m["model_name"]: m["litellm_params"] for m in config["model_list"]}
+    assert params["o-keyed"] == {"model": "ollama/gemma3:270m", "api_base": "http://127.0.0.1:11434",
+                                 "api_key": "os.environ/REMOTE_OLLAMA_KEY"}
+    assert "api_key" not in params["o-plain"] and notes == []  # the global key is the OpenAI-style servers'
 
 
 def test_llama_swap_export_matches_its_schema(fleet: dict[str, RegistryEntry], capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,6 +1,7 @@
 """The chat proxy under test: real uvicorn on a loopback port in a thread, over a hand-kept registry.
 
-The registry is a curated layer as a person writes it (``model_registry.curated.json``):
+The registry is a curated layer as a person writes it (``model_registry.curated.json``, or
+the same JSON imported into PostgreSQL: see :func:`backend`):
 variants installed in folders under the test's weights root (the Gemma one holds the real
 Gemma 3 270M GGUF, so its context length comes from a real header), each pointing at a
 loopback backend through ``backend_config.base_url``, or served by Ollama.
@@ -26,6 +27,7 @@ from imageworks.proxy.settings import ProxySettings
 from tests.model_fixtures import link
 from tests.ollama.helpers import FakeOllamaServer, tags_entry
 from tests.proxy.fake_vllm import FakeVLLM
+from tests.support.backends import BackendUnderTest
 
 GEMMA = "gemma-3-270m-vllm-gguf-q4_k_m"
 GEMMA_SERVED = "google/gemma-3-270m"
@@ -71,6 +73,16 @@ def write_curated(registry_dir: Path, entries: list[dict[str, Any]]) -> None:
 
 
 @pytest.fixture
+def backend(request: pytest.FixtureRequest, isolated: Path) -> BackendUnderTest:
+    """The registry backend the proxy reads: both (JSON, PostgreSQL) for a test that also takes
+    ``registry_backend`` (it is then parametrised), else the JSON files."""
+    if "registry_backend" in request.fixturenames:
+        chosen: BackendUnderTest = request.getfixturevalue("registry_backend")
+        return chosen
+    return BackendUnderTest("json", isolated / "registry")
+
+
+@pytest.fixture
 def vllm() -> Iterator[FakeVLLM]:
     """A fake vLLM serving the Gemma GGUF under its served id."""
     with FakeVLLM(GEMMA_SERVED) as server:
@@ -94,7 +106,9 @@ def ollama(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOllamaServer]:
 
 
 @pytest.fixture
-def entries(isolated: Path, gemma_gguf: Path, vllm: FakeVLLM, vllm_embed: FakeVLLM) -> list[dict[str, Any]]:
+def entries(
+    isolated: Path, gemma_gguf: Path, vllm: FakeVLLM, vllm_embed: FakeVLLM, backend: BackendUnderTest
+) -> list[dict[str, Any]]:
     """The curated entries (installed Gemma on vLLM, MiniLM embeddings, an Ollama variant), written."""
     weights = isolated / "weights"
     gemma_dir = weights / "hugginllam" / "gemma-3-270m-Q4_K_M-GGUF"
@@ -124,7 +138,7 @@ def entries(isolated: Path, gemma_gguf: Path, vllm: FakeVLLM, vllm_embed: FakeVL
             "roles": ["chat"], "role_priorities": {"chat": 5},
         },
     ]
-    write_curated(isolated / "registry", listed)
+    backend.seed("curated", listed)
     return listed
 
 

@@ -11,10 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.proxy.conftest import GEMMA_SERVED
+from tests.support.backends import BackendUnderTest
+from tests.support.postgres import PostgresCluster
 
 SCRIPT = Path(sys.executable).with_name("imageworks-chat-proxy")
 
@@ -79,3 +83,43 @@ def test_damaged_registry_is_one_error_line(isolated: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("Error: registry file ") and result.stderr.count("\n") == 1
     assert (isolated / "registry" / "model_registry.curated.json").read_text(encoding="utf-8") == "[{oops"
+
+
+@pytest.mark.parametrize("registry_backend", ["postgres"], indirect=True)
+def test_postgres_dsn_and_password_never_reach_the_logs(
+    registry_backend: BackendUnderTest, entries: list[dict[str, Any]], postgres_dsn: str,
+    postgres_cluster: PostgresCluster, isolated: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    password = "pg-Secret-7f3a9c"  # the test server trusts its socket, so any password is accepted
+    dsn = f"{postgres_dsn} password={password}"
+    monkeypatch.setenv("IMAGEWORKS_REGISTRY_DSN", dsn)
+    monkeypatch.setenv("IMAGEWORKS_DEBUG", "1")  # the most the proxy ever logs
+    command = [str(SCRIPT), "--port", "0", "--log-level", "debug"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+/v1)", line)
+        assert match, line
+        url = match.group(1)
+        client = openai.OpenAI(base_url=url, api_key="x", max_retries=0, timeout=20)
+        assert GEMMA_SERVED in {m.id for m in client.models.list()}
+        client.chat.completions.create(model=GEMMA_SERVED, messages=[{"role": "user", "content": "hi"}])
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
+        # the database goes away under the running proxy: the driver's errors are what could quote the DSN
+        postgres_cluster.drop_database(conninfo_to_dict(postgres_dsn)["dbname"])
+        failed = httpx.get(f"{url}/models", timeout=20)
+        assert failed.status_code == 500 and failed.json()["error"]["code"] == "registry_error"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(20) == 0
+        stderr = line + process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    structured = (isolated / "logs" / "model_downloader.log").read_text(encoding="utf-8")
+    assert "registry unreadable" in stderr and "registry unreadable" in structured  # the failure was logged
+    assert "/chat/completions" in stderr
+    for text in (stderr, structured, failed.text):
+        assert dsn not in text and postgres_dsn not in text and password not in text

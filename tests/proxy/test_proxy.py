@@ -1,4 +1,8 @@
-"""The chat proxy end to end through the official openai client: listing, streaming, errors, auth, roles."""
+"""The chat proxy end to end through the official openai client: listing, streaming, errors, auth, roles.
+
+Tests taking ``registry_backend`` run twice: over the JSON files and over a PostgreSQL
+registry (the ``backend`` fixture of ``conftest.py`` seeds and edits whichever it is).
+"""
 
 from __future__ import annotations
 
@@ -27,9 +31,10 @@ from tests.proxy.conftest import (
     write_curated,
 )
 from tests.proxy.fake_vllm import REPLY, FakeVLLM
+from tests.support.backends import BackendUnderTest
 
 
-def test_models_lists_installed_variants_in_openai_shape(proxy: ProxyServer) -> None:
+def test_models_lists_installed_variants_in_openai_shape(proxy: ProxyServer, registry_backend: BackendUnderTest) -> None:
     models = {m.id: m for m in proxy.client().models.list()}
     assert set(models) == {GEMMA_SERVED, MINILM, OLLAMA_TAG}
     gemma = models[GEMMA_SERVED].model_dump()
@@ -45,7 +50,9 @@ def test_models_lists_installed_variants_in_openai_shape(proxy: ProxyServer) -> 
     assert proxy.client().models.retrieve("gemma-small").id == GEMMA_SERVED
 
 
-def test_streams_a_chat_completion_to_vllm_unbuffered(proxy: ProxyServer, vllm: FakeVLLM) -> None:
+def test_streams_a_chat_completion_to_vllm_unbuffered(
+    proxy: ProxyServer, vllm: FakeVLLM, registry_backend: BackendUnderTest
+) -> None:
     vllm.gate = threading.Event()
     stream = proxy.client().chat.completions.create(
         model=GEMMA_SERVED, messages=[{"role": "user", "content": "hi"}], stream=True
@@ -61,7 +68,9 @@ def test_streams_a_chat_completion_to_vllm_unbuffered(proxy: ProxyServer, vllm: 
     assert path == "/v1/chat/completions" and body["model"] == GEMMA_SERVED and body["stream"] is True
 
 
-def test_variant_name_and_alias_are_swapped_for_the_served_id(proxy: ProxyServer, vllm: FakeVLLM) -> None:
+def test_variant_name_and_alias_are_swapped_for_the_served_id(
+    proxy: ProxyServer, vllm: FakeVLLM, registry_backend: BackendUnderTest
+) -> None:
     for asked in (GEMMA, "gemma-small"):
         answer = proxy.client().chat.completions.create(model=asked, messages=[{"role": "user", "content": "hi"}])
         assert answer.choices[0].message.content == "".join(REPLY)
@@ -96,7 +105,8 @@ def test_embeddings_are_forwarded(proxy: ProxyServer, vllm_embed: FakeVLLM) -> N
 
 
 def test_role_name_resolves_to_the_best_installed_variant(
-    proxy: ProxyServer, vllm: FakeVLLM, ollama: FakeOllamaServer, entries: list[dict[str, Any]], isolated: Path
+    proxy: ProxyServer, vllm: FakeVLLM, ollama: FakeOllamaServer, entries: list[dict[str, Any]], isolated: Path,
+    registry_backend: BackendUnderTest,
 ) -> None:
     client = proxy.client()
     client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
@@ -106,9 +116,38 @@ def test_role_name_resolves_to_the_best_installed_variant(
     entries[2]["role_priorities"] = {"chat": 1}
     entries.append({"name": "chat-vllm-gone", "backend": "vllm", "download_path": str(isolated / "gone"),
                     "roles": ["chat"], "role_priorities": {"chat": 0}, "backend_config": {"base_url": vllm.url}})
-    write_curated(isolated / "registry", entries)
+    registry_backend.seed("curated", entries)
     client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "hi"}])
     assert ollama.chat_requests[-1][1]["model"] == OLLAMA_TAG
+
+
+def test_a_role_no_variant_lists_falls_back_to_capabilities(
+    proxy: ProxyServer, entries: list[dict[str, Any]], isolated: Path, registry_backend: BackendUnderTest,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    here = isolated / "weights" / "acme"
+    here.mkdir(parents=True)
+    capable = "qwen2-vl-2b-vllm-safetensors"
+    with FakeVLLM(capable) as vision:
+        entries += [
+            {"name": capable, "backend": "vllm", "download_path": str(here), "capabilities": {"vision": True},
+             "backend_config": {"base_url": vision.url}},
+            {"name": "zz-vision-vllm", "backend": "vllm", "download_path": str(here), "capabilities": {"vision": True},
+             "backend_config": {"base_url": f"http://127.0.0.1:{free_port()}/v1"}},  # later by name: never asked
+            {"name": "a-vision-gone-vllm", "backend": "vllm", "download_path": str(isolated / "gone"),
+             "capabilities": {"vision": True}, "backend_config": {"base_url": vision.url}},  # not installed
+        ]
+        registry_backend.seed("curated", entries)
+        client = proxy.client()
+        with caplog.at_level(logging.INFO, logger="imageworks.proxy"):
+            answer = client.chat.completions.create(model="vision", messages=[{"role": "user", "content": "what is this?"}])
+        assert answer.choices[0].message.content == "".join(REPLY)
+        assert vision.requests[-1][0] == "/v1/chat/completions" and vision.requests[-1][2]["model"] == capable
+        assert any(f"'vision' (capability -> {capable})" in r.getMessage() for r in caplog.records)
+        assert client.models.retrieve("vision").model_dump()["name"] == capable
+        with pytest.raises(openai.NotFoundError) as raised:  # neither roles[] nor capabilities say audio
+            client.chat.completions.create(model="audio", messages=[{"role": "user", "content": "x"}])
+        assert raised.value.code == "model_not_found"
 
 
 def test_unknown_model_is_openai_404(proxy: ProxyServer) -> None:
@@ -160,17 +199,21 @@ def test_backend_dying_mid_stream_ends_the_stream_with_an_error(
 
 
 def test_registry_edits_show_without_restart(proxy: ProxyServer, entries: list[dict[str, Any]], isolated: Path,
-                                             gemma_gguf: Path, vllm: FakeVLLM) -> None:
+                                             gemma_gguf: Path, vllm: FakeVLLM, registry_backend: BackendUnderTest) -> None:
     client = proxy.client()
     assert len(client.models.list().data) == 3
     folder = isolated / "weights" / "acme" / "tiny"
     link(gemma_gguf, folder / "tiny.gguf")
     entries.append({"name": "tiny-vllm-gguf", "backend": "vllm", "download_path": str(folder),
                     "download_files": ["tiny.gguf"], "backend_config": {"base_url": vllm.url}})
-    write_curated(isolated / "registry", entries)
+    registry_backend.seed("curated", entries)
     assert "tiny-vllm-gguf" in {m.id for m in client.models.list()}
-    write_curated(isolated / "registry", entries[1:])
+    assert client.models.retrieve("tiny-vllm-gguf").model_dump()["name"] == "tiny-vllm-gguf"
+    registry_backend.seed("curated", entries[1:])
     assert GEMMA_SERVED not in {m.id for m in client.models.list()}
+    with pytest.raises(openai.NotFoundError) as raised:  # gone from the registry: no longer served either
+        client.chat.completions.create(model=GEMMA, messages=[{"role": "user", "content": "hi"}])
+    assert raised.value.code == "model_not_found" and not any(r[2].get("model") == GEMMA_SERVED for r in vllm.requests)
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,42 @@ def test_model_names_resolve_by_name_served_id_alias_then_role(tmp_path: Path) -
     assert resolve_model(variants, "nothing") is None
 
 
+def test_roles_beat_capabilities(tmp_path: Path) -> None:
+    variants = [
+        entry("a-capable", tmp_path, capabilities={"vision": True}),
+        entry("z-listed-gone", tmp_path / "gone", roles=["vision"]),  # listed, even not installed, beats capable
+    ]
+    assert best_for_role(variants, "vision").name == "z-listed-gone"
+    assert resolve_model(variants, "vision").matched == "role"
+
+
+def test_capabilities_are_the_fallback_first_by_name(tmp_path: Path) -> None:
+    variants = [
+        entry("m-capable", tmp_path, capabilities={"vision": True, "text": True}),
+        entry("c-capable", tmp_path, capabilities={"vision": True}),
+        entry("b-says-no", tmp_path, capabilities={"vision": False}),
+        entry("x-chat", tmp_path, roles=["chat"], capabilities={"vision": False}),
+    ]
+    assert best_for_role(variants, "vision").name == "c-capable"
+    assert best_for_role(list(reversed(variants)), "vision").name == "c-capable"  # not the input order
+    found = resolve_model(variants, "vision")
+    assert (found.entry.name, found.matched) == ("c-capable", "capability")
+    assert best_for_role(variants, "chat").name == "x-chat"  # a role in roles[] still wins for its role
+
+
+def test_capability_fallback_skips_not_installed_and_deprecated(tmp_path: Path) -> None:
+    variants = [
+        entry("a-gone", tmp_path / "gone", capabilities={"vision": True}),
+        entry("b-logical", None, capabilities={"vision": True}),
+        entry("c-deprecated", tmp_path, capabilities={"vision": True}, deprecated=True),
+        entry("d-here", tmp_path, capabilities={"vision": True}),
+    ]
+    assert best_for_role(variants, "vision").name == "d-here"
+    assert best_for_role(variants[:3], "vision") is None
+    assert resolve_model(variants[:3], "vision") is None  # what the proxy answers with its 404
+    assert best_for_role(variants, "audio") is None and resolve_model(variants, "audio") is None
+
+
 @pytest.mark.parametrize(
     ("backend", "config", "expected"),
     [

@@ -61,7 +61,8 @@ def export_group() -> None:
 @export_group.command("litellm")
 @_filters
 @click.option("--api-base", metavar="URL", help="Send every non-Ollama variant to this OpenAI-compatible URL (a router such as llama-swap) instead of its own server.")
-@click.option("--api-key-env", metavar="NAME", help="Write api_key as os.environ/NAME (LiteLLM reads it at start-up) instead of the placeholder 'none'.")
+@click.option("--api-key-env", metavar="NAME", help="Write api_key as os.environ/NAME (LiteLLM reads it at start-up) instead of the placeholder 'none', "
+              "for variants whose backend_config.api_key_env names no variable of their own (for all with --api-base).")
 @pass_app
 def export_litellm_command(app: AppContext, api_base: str | None, api_key_env: str | None, **options: Any) -> None:
     """A model_list for LiteLLM's config.yaml: openai/<served id> at each server, ollama/<name:tag> for Ollama."""

@@ -11,7 +11,12 @@ Pure functions from entries to the plain data of each tool's config file, plus t
   ``router_settings.model_group_alias``. ``api_key`` is never a secret: either the
   placeholder ``none`` (a local server started without ``--api-key`` accepts any key,
   but LiteLLM's OpenAI client insists on one) or ``os.environ/NAME``, LiteLLM's way of
-  reading it from the environment at start-up.
+  reading it from the environment at start-up. ``NAME`` is, per variant, the
+  variant's own ``backend_config.api_key_env`` (the variable the chat proxy reads for
+  that server, :func:`imageworks.core.endpoints.api_key_env`), else the global
+  ``api_key_env``; with ``api_base`` every non-Ollama variant goes to that one router,
+  so the global one alone counts. An Ollama variant gets ``api_key`` only when its
+  ``backend_config.api_key_env`` names one.
 - llama-swap (``config.yaml``, ``models:``; see its ``config-schema.json``): one model
   per variant started on demand: ``cmd`` is the launch command of
   :mod:`imageworks.core.launch` with ``--port ${PORT}`` and the variant name as the
@@ -29,6 +34,7 @@ from typing import Any
 
 import yaml
 
+from imageworks.core.endpoints import api_key_env as variant_key_env
 from imageworks.core.endpoints import ollama_tag, recorded_base_url
 from imageworks.core.launch import (
     LaunchCommand,
@@ -58,12 +64,13 @@ def litellm_config(
 
     ``api_base`` sends every non-Ollama variant to one URL (a router in front of the
     servers, such as llama-swap or the chat proxy) instead of each variant's own server;
+    ``api_key_env`` names the variable holding the key of the servers (of that router,
+    with ``api_base``) where a variant's ``backend_config.api_key_env`` names none;
     ``server`` serves every non-Ollama variant with that stack instead of its backend's.
     """
     model_list: list[dict[str, Any]] = []
     wanted_aliases: list[tuple[str, str]] = []  # (alias, model name), resolved once every name is known
     notes: list[str] = []
-    key = f"os.environ/{api_key_env}" if api_key_env else "none"
     for entry in entries:
         if entry.backend.lower() == "ollama":
             tag = ollama_tag(entry)
@@ -71,10 +78,15 @@ def litellm_config(
                 notes.append(f"{entry.name}: an Ollama variant without a served name:tag; left out")
                 continue
             params: dict[str, Any] = {"model": f"ollama/{tag}", "api_base": ollama_url.rstrip("/")}
+            own = variant_key_env(entry)
+            if own:
+                params["api_key"] = f"os.environ/{own}"
         else:
             command = _command(entry, build, server, LaunchOptions(), notes)
             if command is None:
                 continue
+            key_env = api_key_env if api_base else (variant_key_env(entry) or api_key_env)
+            key = f"os.environ/{key_env}" if key_env else "none"  # the variable's name, never its value
             params = {"model": f"openai/{command.served_name}", "api_base": api_base or _base_url(entry, command), "api_key": key}
         info: dict[str, Any] = {"id": entry.name}
         if is_embedding(entry):

@@ -1,15 +1,26 @@
-"""Roles (``roles[]``, ``role_priorities``): which variant serves a role, and which variant a requested model name means.
+"""Roles (``roles[]``, ``role_priorities``, ``capabilities``): which variant serves a role, and which variant a requested model name means.
 
-The convention is the one ``list-roles`` has always sorted by: a **lower**
-``role_priorities`` number is a **higher** priority (1 before 2), and a variant that
-has the role but no priority for it comes after every variant that has one. Among
-equals, an installed variant beats one whose files are not here, then names sort.
+:func:`best_for_role` picks, in two steps:
+
+1. the variants that list the role in ``roles[]``, by the convention ``list-roles`` has
+   always sorted by: a **lower** ``role_priorities`` number is a **higher** priority (1
+   before 2), and a variant that has the role but no priority for it comes after every
+   variant that has one. Among equals, an installed variant beats one whose files are
+   not here, then names sort;
+2. only when no variant lists the role: the installed, not deprecated variants whose
+   ``capabilities[role]`` is true (``{"vision": true}`` answers ``vision``), the first
+   by variant name. A variant whose files are not here never serves a role this way.
+
+Which testing placeholders count is the caller's choice (:func:`servable`, the proxy's
+listing); with nothing found, the answer is ``None`` as before.
 
 :func:`resolve_model` is what a client's ``model`` field means, in this order: a
 variant name, a served id (``served_model_id``, else the variant name, as ``/v1/models``
 shows it), an alias (``model_aliases``), and last a role name (``vision``, ``chat``),
-which resolves to the best variant having that role. The chat proxy and
-``list-roles`` use these functions, so both agree on which variant a role picks.
+which resolves to the best variant having that role (``matched`` is ``"capability"``
+when step 2 found it). The chat proxy and ``list-roles`` use these functions, so both
+agree on which variant a role listed in ``roles[]`` picks; ``list-roles`` shows only
+``roles[]`` (``--show-capabilities`` shows the flags step 2 reads).
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from imageworks.core.model import RegistryEntry
 from imageworks.core.query import is_installed, is_testing
 
 #: How a requested model name matched a variant.
-Match = Literal["name", "served id", "alias", "role"]
+Match = Literal["name", "served id", "alias", "role", "capability"]
 
 
 @attrs.frozen(kw_only=True)
@@ -54,9 +65,22 @@ def rank(entry: RegistryEntry, role: str) -> tuple[bool, bool, int, str]:
 
 
 def best_for_role(entries: Iterable[RegistryEntry], role: str) -> RegistryEntry | None:
-    """The best variant of ``entries`` having ``role`` (see the module docstring), or ``None``."""
+    """The best variant of ``entries`` for ``role``: by ``roles[]``, else by ``capabilities``
+    (see the module docstring); ``None`` when neither has it."""
+    found = _best_for_role(list(entries), role)
+    return found[0] if found else None
+
+
+def _best_for_role(entries: Sequence[RegistryEntry], role: str) -> tuple[RegistryEntry, Match] | None:
     having = [entry for entry in entries if role in entry.roles]
-    return min(having, key=lambda entry: rank(entry, role)) if having else None
+    if having:
+        return min(having, key=lambda entry: rank(entry, role)), "role"
+    capable = [
+        entry
+        for entry in entries
+        if entry.capabilities.get(role) is True and not entry.deprecated and is_installed(entry)
+    ]
+    return (min(capable, key=lambda entry: entry.name), "capability") if capable else None
 
 
 def servable(entries: Iterable[RegistryEntry], test_patterns: Sequence[str], include_testing: bool = False) -> list[RegistryEntry]:
@@ -91,7 +115,7 @@ def role_assignments(entries: Iterable[RegistryEntry]) -> list[RoleAssignment]:
 
 
 def resolve_model(entries: Sequence[RegistryEntry], requested: str) -> Resolution | None:
-    """The variant of ``entries`` that ``requested`` names (name, served id, alias, then role), or ``None``."""
+    """The variant of ``entries`` that ``requested`` names (name, served id, alias, then role or capability), or ``None``."""
     for entry in entries:
         if entry.name == requested:
             return Resolution(entry=entry, matched="name")
@@ -102,5 +126,5 @@ def resolve_model(entries: Sequence[RegistryEntry], requested: str) -> Resolutio
     for matched, found in candidates:
         if found:
             return Resolution(entry=min(found, key=lambda e: (not is_installed(e), e.name)), matched=matched)
-    best = best_for_role(entries, requested)
-    return Resolution(entry=best, matched="role") if best else None
+    best = _best_for_role(entries, requested)
+    return Resolution(entry=best[0], matched=best[1]) if best else None

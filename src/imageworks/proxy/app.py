@@ -8,7 +8,7 @@ restart. The registry is read in a worker thread: the event loop keeps streaming
 Routes: ``GET /v1/models``, ``GET /v1/models/{id}``, and ``POST /v1/chat/completions``,
 ``/v1/completions``, ``/v1/embeddings``. The ``model`` of a request is looked up with
 :func:`imageworks.core.roles.resolve_model` (variant name, served id, alias, then role
-name) among the variants ``/v1/models`` lists, and replaced by the id the backend knows
+name, by ``roles[]`` else ``capabilities``) among the variants ``/v1/models`` lists, and replaced by the id the backend knows
 before the request goes on (:mod:`imageworks.proxy.forwarding`). An unknown model is
 OpenAI's 404 ``model_not_found`` error.
 """
