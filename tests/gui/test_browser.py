@@ -3,50 +3,31 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect, sync_playwright
 
 from imageworks.app import open_registry
 from imageworks.gui.launcher import serving
+from tests.gui.browser import free_port, launch, needs_chromium, open_page, panel
 from tests.support.fixtures import MINILM_REPO
 from tests.support.hub_server import HubServer
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = needs_chromium
 MINILM_VARIANT = "all-minilm-l6-v2-vllm-safetensors-fp32"
-
-if CHROMIUM.exists():
-    from playwright.sync_api import Page, expect, sync_playwright
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def page() -> Iterator[Page]:
     """A chromium page on a fresh ``imageworks-gui`` (it sees this test's folders and HF_ENDPOINT)."""
     with serving(free_port()) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(p)
         try:
-            tab = browser.new_page(viewport={"width": 1280, "height": 900})
-            tab.goto(url)
-            yield tab
+            yield open_page(browser, url)
         finally:
             browser.close()
-
-
-def panel(page: Page, name: str) -> object:
-    """Open the tab called ``name``; return its (visible) panel."""
-    page.get_by_role("tab", name=name).click(timeout=20000)
-    return page.get_by_role("tabpanel", name=name)
 
 
 def test_the_page_shows_its_five_tabs_in_chromium(page: Page) -> None:
