@@ -21,7 +21,6 @@ from tests.support.backends import postgres_cluster, postgres_dsn, registry_back
 from tests.support.isolation import ISOLATED_VARIABLES, isolated_environment
 
 
-
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point every configurable folder into ``tmp_path`` and rebuild plugins per test."""

@@ -1,4 +1,5 @@
-"""What the real-browser tests share: Debian's chromium driven by Playwright, a free port, a tab's panel.
+"""What the real-browser tests share: Debian's chromium driven by Playwright, a free port, a tab's
+panel, its select boxes and the cells of its tables.
 
 Playwright drives ``/usr/bin/chromium`` through ``executable_path``; ``playwright
 install`` (a browser build of its own) is never used. :data:`needs_chromium` skips a
@@ -15,11 +16,18 @@ from playwright.sync_api import Browser, Locator, Page, Playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 VIEWPORT = {"width": 1280, "height": 900}
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
-                                    reason="Debian's chromium is not installed (.ci/run installs it)")
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)"
+)
 
 
 def free_port() -> int:

@@ -43,12 +43,16 @@ def slow_hub(hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> HubServer:
     return hub
 
 
-def test_download_minilm_watch_progress_browse_it_and_remove_it(slow_hub: HubServer, page: Page, isolated: Path) -> None:
+def test_download_minilm_watch_progress_browse_it_and_remove_it(
+    slow_hub: HubServer, page: Page, isolated: Path
+) -> None:
     download = panel(page, "📥 Download & Import")
     download.get_by_label("Model (owner/repo[@branch])").fill(MINILM_REPO)
     download.get_by_label("Model (owner/repo[@branch])").press("Enter")
     download.get_by_text("Dry run", exact=True).click()
-    expect(download.get_by_text(f"imageworks-download download --non-interactive {MINILM_REPO}")).to_be_visible(timeout=10000)
+    expect(download.get_by_text(f"imageworks-download download --non-interactive {MINILM_REPO}")).to_be_visible(
+        timeout=10000
+    )
     download.get_by_role("button", name="Download", exact=True).click()
     expect(download.get_by_text("Started download job")).to_be_visible(timeout=10000)
     running = re.compile(r"MiB of 87\.4 MiB \([1-9]?\d%\) · .*/s · ETA \d+:\d\d:\d\d · \d+/13 files")
