@@ -3,50 +3,31 @@
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect, sync_playwright
 
 from imageworks.app import open_registry
 from imageworks.gui.launcher import serving
+from tests.gui.browser import free_port, launch, needs_chromium, open_page, panel
 from tests.support.fixtures import MINILM_REPO
 from tests.support.hub_server import HubServer
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
+pytestmark = needs_chromium
 MINILM_VARIANT = "all-minilm-l6-v2-vllm-safetensors-fp32"
-
-if CHROMIUM.exists():
-    from playwright.sync_api import Page, expect, sync_playwright
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def page() -> Iterator[Page]:
     """A chromium page on a fresh ``imageworks-gui`` (it sees this test's folders and HF_ENDPOINT)."""
     with serving(free_port()) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch(p)
         try:
-            tab = browser.new_page(viewport={"width": 1280, "height": 900})
-            tab.goto(url)
-            yield tab
+            yield open_page(browser, url)
         finally:
             browser.close()
-
-
-def panel(page: Page, name: str) -> object:
-    """Open the tab called ``name``; return its (visible) panel."""
-    page.get_by_role("tab", name=name).click(timeout=20000)
-    return page.get_by_role("tabpanel", name=name)
 
 
 def test_the_page_shows_its_five_tabs_in_chromium(page: Page) -> None:
@@ -62,12 +43,16 @@ def slow_hub(hub: HubServer, monkeypatch: pytest.MonkeyPatch) -> HubServer:
     return hub
 
 
-def test_download_minilm_watch_progress_browse_it_and_remove_it(slow_hub: HubServer, page: Page, isolated: Path) -> None:
+def test_download_minilm_watch_progress_browse_it_and_remove_it(
+    slow_hub: HubServer, page: Page, isolated: Path
+) -> None:
     download = panel(page, "📥 Download & Import")
     download.get_by_label("Model (owner/repo[@branch])").fill(MINILM_REPO)
     download.get_by_label("Model (owner/repo[@branch])").press("Enter")
     download.get_by_text("Dry run", exact=True).click()
-    expect(download.get_by_text(f"imageworks-download download --non-interactive {MINILM_REPO}")).to_be_visible(timeout=10000)
+    expect(download.get_by_text(f"imageworks-download download --non-interactive {MINILM_REPO}")).to_be_visible(
+        timeout=10000
+    )
     download.get_by_role("button", name="Download", exact=True).click()
     expect(download.get_by_text("Started download job")).to_be_visible(timeout=10000)
     running = re.compile(r"MiB of 87\.4 MiB \([1-9]?\d%\) · .*/s · ETA \d+:\d\d:\d\d · \d+/13 files")
