@@ -99,7 +99,9 @@ def test_role_editing_saves_to_the_curated_layer(tiny: str, tmp_path: Path) -> N
     at.text_input(key=f"priorities-{tiny}").input("caption=1").run()
     assert f"imageworks-download set-roles --role caption --role chat --priority caption=1 {tiny}" in codes(at)
     at.button(key=f"roles-{tiny}-run").click().run()
-    assert at.success, [e.value for e in at.error]
+    assert [s.value for s in at.success] == ["exit status 0"], [e.value for e in at.error]
+    # the page was drawn again after the run: the table above the form already shows the roles
+    assert dict(zip(at.dataframe[0].value["name"], at.dataframe[0].value["roles"], strict=True))[tiny] == "caption, chat"
     curated = json.loads((tmp_path / "registry" / "model_registry.curated.json").read_text(encoding="utf-8"))
     assert curated == [{"name": tiny, "roles": ["caption", "chat"], "role_priorities": {"caption": 1}}]
     assert entries()[tiny].roles == ["caption", "chat"]

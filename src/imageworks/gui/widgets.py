@@ -24,8 +24,10 @@ def form_command(key: str, program: Program, name: str, arguments: list[str], op
                  label: str, enabled: bool = True, show: Callable[[str], None] | None = None) -> None:
     """Show the command a form builds and run it when its button is pressed.
 
-    ``show``, when given, draws the command's stdout (a ``--json`` report as a table)
-    instead of the plain text.
+    After a run the whole page is drawn again, so every table above the form shows the
+    registry as the command left it; the outcome is kept for that one redraw and shown
+    under the form. ``show``, when given, draws the command's stdout (a ``--json`` report
+    as a table) instead of the plain text.
     """
     try:
         args = commands.build(program, name, arguments, options)
@@ -35,14 +37,18 @@ def form_command(key: str, program: Program, name: str, arguments: list[str], op
     st.code(commands.shell_line(program, args), language="bash")
     if st.button(label, key=f"{key}-run", disabled=not enabled):
         with st.spinner(f"Running {name}…"):
-            outcome = commands.run(program, args)
-        (st.success if outcome.exit_code == 0 else st.error)(f"exit status {outcome.exit_code}")
-        if outcome.stdout and show is not None:
-            show(outcome.stdout)
-        elif outcome.stdout:
-            st.code(outcome.stdout, language="text")
-        if outcome.stderr:
-            st.code(outcome.stderr, language="text")
+            st.session_state[f"{key}-outcome"] = commands.run(program, args)
+        st.rerun(scope="app")
+    outcome: commands.Outcome | None = st.session_state.pop(f"{key}-outcome", None)
+    if outcome is None:
+        return
+    (st.success if outcome.exit_code == 0 else st.error)(f"exit status {outcome.exit_code}")
+    if outcome.stdout and show is not None:
+        show(outcome.stdout)
+    elif outcome.stdout:
+        st.code(outcome.stdout, language="text")
+    if outcome.stderr:
+        st.code(outcome.stderr, language="text")
 
 
 def cli_json(name: str, options: dict[str, OptionValue] | None = None, arguments: Sequence[str] = ()) -> Any:
