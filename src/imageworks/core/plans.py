@@ -180,9 +180,10 @@ class RemoteFileFact:
 class SourceAnalysis:
     """What a model offers without downloading it (``analyze``).
 
-    ``quantizations`` are the GGUF quants offered; ``quant_files`` maps each to its files
-    (split parts together), the ``--weights`` that choose it. ``memory`` has one item per
-    model file set, empty when the context said not to read headers.
+    ``quant_files`` maps each GGUF quant offered to its files (split parts together), the
+    ``--weights`` that choose it; ``quantizations`` are its keys unless given (a source
+    that knows the quants but not their files). ``memory`` has one item per model file
+    set, empty when the context said not to read headers.
     """
 
     display: str
@@ -190,10 +191,14 @@ class SourceAnalysis:
     gated: bool = False
     files: tuple[RemoteFileFact, ...] = attrs.field(default=(), converter=_file_facts)
     formats: tuple[Detection, ...] = attrs.field(default=(), converter=_detections)
-    quantizations: tuple[str, ...] = attrs.field(default=(), converter=_strings)
     quant_files: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+    quantizations: tuple[str, ...] = attrs.field(converter=_strings)
     details: Mapping[str, Any] = attrs.field(factory=dict)
     memory: tuple[HeaderFacts, ...] = attrs.field(default=(), converter=_header_facts)
+
+    @quantizations.default
+    def _quants_of_files(self) -> tuple[str, ...]:
+        return tuple(self.quant_files)
 
     @property
     def total_size(self) -> int:

@@ -19,7 +19,7 @@ from imageworks.core.config import load_config
 from imageworks.core.hosts import HostView
 from imageworks.gui import commands
 from imageworks.gui.commands import OptionValue
-from imageworks.gui.tabs.browse_columns import extra_columns
+from imageworks.gui.tabs.browse_columns import host_columns, memory_columns
 from imageworks.gui.widgets import cli_json, form_command, list_entries
 
 ANY = "(any)"
@@ -91,18 +91,15 @@ def filtered_rows(stats: dict[str, Any]) -> list[dict[str, Any]] | None:
 
 
 def table_row(row: dict[str, Any], view: HostView) -> dict[str, Any]:
-    """The columns of the variant table (host and memory ones as this host, ``view``, sees
-    them); what decides a launch first (format, host, memory), names and paths last."""
-    extra = extra_columns(row, view)
-    hosts, on_host = extra.pop("hosts"), extra.pop("on this host")
+    """The columns of the variant table (host ones as this host, ``view``, sees them);
+    what decides a launch first (format, size, memory, host), names and paths last."""
     return {
         "name": row.get("name"), "backend": row.get("backend"),
         "format": row.get("download_format"), "quant": row.get("quantization"),
-        "size (bytes)": row.get("download_size_bytes"), **extra,
+        "size (bytes)": row.get("download_size_bytes"), **memory_columns(row), **host_columns(row, view),
         "location": row.get("download_location"), "installed": bool(row.get("installed")),
         "roles": ", ".join(row.get("roles") or []), "deprecated": bool(row.get("deprecated")),
-        "display name": row.get("display_name"), "hosts": hosts, "on this host": on_host,
-        "path": row.get("download_path"),
+        "display name": row.get("display_name"), "path": row.get("download_path"),
     }
 
 

@@ -25,11 +25,6 @@ EVERY_HOST = "(every host)"
 KV_CACHE = "f16"
 
 
-def extra_columns(row: dict[str, Any], view: HostView) -> dict[str, Any]:
-    """The host and memory columns of ``row`` as this host (``view``) sees them."""
-    return {**host_columns(row, view), **memory_columns(row)}
-
-
 def host_columns(row: dict[str, Any], view: HostView) -> dict[str, Any]:
     """``host``, ``hosts`` and ``on this host`` of a ``list --json`` row."""
     installs = [row, *(row.get("installs") or [])]

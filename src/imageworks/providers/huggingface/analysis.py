@@ -52,7 +52,6 @@ class Analysis:
             files=tuple(RemoteFileFact(path=f.path, size=f.size, sha256=f.sha256, weight=container_of(f.path) is not None)
                         for f in self.snapshot.files),
             formats=self.formats,
-            quantizations=tuple(self.gguf_quants),
             quant_files=self.gguf_quants,
             details={"repo_id": self.ref.repo_id, "revision": self.ref.revision},
             memory=self.memory,

@@ -96,7 +96,6 @@ class UrlFileSource(Source):
             display=plan.display,
             files=[RemoteFileFact(path=remote.relative_path, size=remote.size, sha256=remote.sha256, weight=True)],
             formats=[guess],
-            quantizations=[plan.quantization] if plan.quantization else [],
             quant_files={plan.quantization: (remote.relative_path,)} if plan.quantization else {},
         )
 
