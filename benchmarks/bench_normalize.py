@@ -79,10 +79,10 @@ def in_process(registry_dir: Path) -> float:
     """The incremental rebuild's own time, without interpreter and plugin start-up."""
     from imageworks.core.config import load_config
     from imageworks.core.detection import FormatDetector
-    from imageworks.core.normalize import normalize_formats
     from imageworks.core.plugins import get_plugins
     from imageworks.core.registry import Registry
     from imageworks.plugins.json_registry import JsonRegistryStore
+    from imageworks.services.maintain.normalize import normalize_formats
 
     plugins = get_plugins()
     registry = Registry(JsonRegistryStore(registry_dir), load_config())

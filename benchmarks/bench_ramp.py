@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench_transfer import start_nginx, write_random
 
-from imageworks.transfer.model import RemoteFile, TransferJob, TransferProgress
+from imageworks.core.transfers import RemoteFile, TransferJob, TransferProgress
 from imageworks.transfer.python_engine import PythonEngine
 
 

@@ -78,7 +78,7 @@ def main() -> None:
     make_registry(work / "registry", args.entries)
 
     from imageworks.core.config import load_config
-    from imageworks.core.query import ListQuery, entry_json, select
+    from imageworks.services.listing.query import ListQuery, entry_json, select
 
     registry = open_registry(load_config())
     start = time.perf_counter()

@@ -10,7 +10,7 @@ import click
 import pytest
 
 from imageworks.cli import cleanup
-from imageworks.core.slugs import STRATEGIES
+from imageworks.services.maintain.slugs import STRATEGIES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cleanup.md"
 COMMANDS = [c for c in vars(cleanup).values() if isinstance(c, click.Command)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from imageworks.core.readme import capture_readme, readme_signals
+from imageworks.services.acquire.readme import capture_readme, readme_signals
 
 
 def test_real_minilm_readme(minilm_dir):

@@ -126,8 +126,8 @@ def test_analyze_memory_from_olah_matches_the_local_headers(olah_env: dict[str, 
     """olah ignores ``Range`` and answers 200 with the whole file: the estimate reads only
     as far as the header and gives the figures the same headers give on disk."""
     from imageworks.core.detection import list_model_files
-    from imageworks.core.memory import estimate
-    from imageworks.formats.memory_facts import local_facts
+    from imageworks.services.memory.estimate import estimate
+    from imageworks.services.memory.local_facts import local_facts
 
     result = cli(capsys, "analyze", repo_id, "--json", "--gpu-mem", "8GiB")
     assert result.code == 0, result.err

@@ -14,9 +14,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from imageworks.core.launch import LaunchError, LaunchOptions, build_command, server_for
-from imageworks.core.launching import base_model, prepare
 from imageworks.core.model import BackendConfig, EntryMetadata, RegistryEntry
+from imageworks.services.serve.commands import LaunchError, LaunchOptions, build_command, server_for
+from imageworks.services.serve.running import base_model, prepare
 from tests.launch.conftest import GEMMA, MINILM
 from tests.spine.helpers import cli
 

@@ -26,10 +26,10 @@ import pytest
 import yaml
 
 from imageworks.app import open_registry
-from imageworks.core.exports import litellm_config
-from imageworks.core.launch import LaunchCommand, LaunchOptions
-from imageworks.core.launching import resolve, start, stop
 from imageworks.core.model import BackendConfig, RegistryEntry
+from imageworks.services.serve.commands import LaunchCommand, LaunchOptions
+from imageworks.services.serve.exports import litellm_config
+from imageworks.services.serve.running import resolve, start, stop
 from tests.launch.conftest import GEMMA, MINILM, free_port
 from tests.spine.helpers import cli
 

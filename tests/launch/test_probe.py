@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from imageworks.core.probe import models_url, probe
+from imageworks.services.serve.probe import models_url, probe
 from tests.ollama.helpers import FakeOllamaServer, tags_entry
 from tests.support.model_list_server import ModelListServer
 

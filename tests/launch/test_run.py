@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from imageworks.app import open_registry
-from imageworks.core.launch import LaunchCommand, LaunchError
-from imageworks.core.launching import start
 from imageworks.core.model import RegistryEntry
+from imageworks.services.serve.commands import LaunchCommand, LaunchError
+from imageworks.services.serve.running import start
 from tests.launch.conftest import GEMMA, MINILM, free_port
 from tests.spine.helpers import cli
 

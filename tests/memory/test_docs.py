@@ -10,7 +10,7 @@ import click
 import pytest
 
 from imageworks.cli.main import build_cli
-from imageworks.core.memory import DEFAULT_MARGIN
+from imageworks.services.memory.estimate import DEFAULT_MARGIN
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "memory.md"
@@ -51,10 +51,10 @@ def test_help_states_the_margin_the_docs_explain() -> None:
 
 def test_json_keys_in_the_docs_are_the_ones_emitted() -> None:
     doc = DOC.read_text(encoding="utf-8")
-    from imageworks.core.memory import HeaderFacts, ModelFacts, estimate
+    from imageworks.services.memory.estimate import HeaderFacts, ModelFacts, estimate, item_json
 
     facts = ModelFacts(source="gguf", architecture="x", weight_bytes=1, context_length=None)
     for key in estimate(facts).as_json():
         assert f'"{key}"' in doc, key
-    for key in HeaderFacts(label="x").as_json():
+    for key in item_json(HeaderFacts(label="x")):
         assert f'"{key}"' in doc, key

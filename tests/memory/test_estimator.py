@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from imageworks.core.errors import ImageworksError
-from imageworks.core.memory import (
+from imageworks.services.memory.estimate import (
     CACHE_TYPES,
     CONTEXT_STEP,
     GiB,

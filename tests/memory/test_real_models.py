@@ -11,9 +11,17 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.detection import list_model_files
-from imageworks.core.memory import GiB, MiB, estimate, facts_from_config, fit_context, kv_bytes, kv_bytes_per_1k
 from imageworks.formats.gguf_reader import read_header
-from imageworks.formats.memory_facts import local_facts
+from imageworks.services.memory.estimate import (
+    GiB,
+    MiB,
+    estimate,
+    facts_from_config,
+    fit_context,
+    kv_bytes,
+    kv_bytes_per_1k,
+)
+from imageworks.services.memory.local_facts import local_facts
 from tests.memory.hand import GemmaByHand, pad256
 
 CONFIGS = Path(__file__).parent.parent / "data" / "configs"

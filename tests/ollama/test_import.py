@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from imageworks.app import open_registry
-from imageworks.core import inventory
+from imageworks.core import disk_inventory as inventory
 from imageworks.core.config import load_config
 from imageworks.core.model import RegistryEntry
 from imageworks.core.plugins import get_plugins

@@ -8,10 +8,10 @@ import pytest
 
 from imageworks.core.config import load_config
 from imageworks.core.plugins import get_plugins
+from imageworks.core.transfers import TransferProgress
 from imageworks.providers.ollama.pull import pull_model
 from imageworks.providers.ollama.refs import pull_name
 from imageworks.transfer import progress as progress_module
-from imageworks.transfer.model import TransferProgress
 from tests.ollama.helpers import FakeOllamaServer, FakeOllamaStore
 from tests.ollama.pull_server import PullBehaviour, serve_pulls
 from tests.spine.helpers import cli

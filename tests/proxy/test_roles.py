@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from imageworks.core.endpoints import Endpoint, endpoint_for
 from imageworks.core.model import BackendConfig, RegistryEntry
-from imageworks.core.roles import best_for_role, resolve_model
+from imageworks.services.serve.endpoints import Endpoint, endpoint_for
+from imageworks.services.serve.roles import best_for_role, resolve_model
 from tests.proxy.conftest import write_curated
 from tests.spine.helpers import cli
 

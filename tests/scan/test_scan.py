@@ -147,7 +147,7 @@ def test_loader_ingest_and_purge(weights: Path, isolated: Path, capsys: pytest.C
 
 
 def test_chat_template_status_sources(isolated: Path) -> None:
-    from imageworks.core.chat_template import chat_template_status
+    from imageworks.services.acquire.chat_template import chat_template_status
     from imageworks.tools.model_downloader import FormatDetector
     from tests.model_fixtures import write_gguf
 

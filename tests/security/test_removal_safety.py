@@ -14,8 +14,8 @@ import pytest
 
 from imageworks.app import open_registry
 from imageworks.core.errors import UnsafePathError
-from imageworks.core.removal import delete_installation
 from imageworks.model_loader.download_adapter import record_download
+from imageworks.services.maintain.removal import delete_installation
 from tests.spine.helpers import cli, make_model
 
 

@@ -1,6 +1,6 @@
 """The memory estimate on the command line: the ``--gpu-mem SIZE`` option and the lines
 ``analyze`` and ``list --details`` print (docs/memory.md). The figures are the core's
-(:mod:`imageworks.core.memory`); this module only words them.
+(:mod:`imageworks.services.memory.estimate`); this module only words them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import click
 
 from imageworks.cli._output import human_size
 from imageworks.core.errors import ImageworksError
-from imageworks.core.memory import (
+from imageworks.services.memory.estimate import (
     DEFAULT_MARGIN,
     ContextFit,
     Margin,

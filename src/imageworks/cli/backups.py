@@ -1,6 +1,6 @@
 """``imageworks-download backups list|restore``: the registry backups destructive commands take.
 
-A thin front end over :mod:`imageworks.core.backups`, through the registry backend's
+A thin front end over :mod:`imageworks.services.maintain.backups`, through the registry backend's
 backup interface. ``restore ID --dry-run`` runs the restore on a scratch copy of the
 registry and reports what it would change. A built-in plugin (entry point ``cli-backups``).
 """
@@ -11,8 +11,8 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
-from imageworks.core.backups import RestoreReport, backup_place, restore, summarize_backups
 from imageworks.core.hookspecs import hookimpl
+from imageworks.services.maintain.backups import RestoreReport, backup_place, restore, summarize_backups
 
 pass_app = click.make_pass_decorator(AppContext)
 NAMES_SHOWN = 5  # entry names per cell; --json lists them all

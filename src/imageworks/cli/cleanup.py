@@ -2,7 +2,7 @@
 
 ``prune-duplicates``, ``reset-discovered``, ``purge-hf``, ``purge-logical-only``,
 ``purge-deprecated``, ``preview-simple-slugs`` and ``apply-simple-slugs``: thin fronts
-over ``core/cleanup.py``, ``core/duplicates.py`` and ``core/slugs.py``. Each is one
+over ``services/maintain/cleanup.py``, ``services/maintain/duplicates.py`` and ``services/maintain/slugs.py``. Each is one
 batch on the opened registry; its dry run runs the same code on a scratch copy, so it
 prints exactly what the real run does. A built-in plugin (entry point ``cli-cleanup``).
 """
@@ -15,7 +15,9 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
-from imageworks.core.cleanup import (
+from imageworks.core.hookspecs import hookimpl
+from imageworks.core.registry import Registry
+from imageworks.services.maintain.cleanup import (
     CleanupReport,
     apply_cleanup,
     plan_purge_deprecated,
@@ -23,10 +25,8 @@ from imageworks.core.cleanup import (
     plan_purge_logical_only,
     plan_reset_discovered,
 )
-from imageworks.core.duplicates import plan_prune_duplicates
-from imageworks.core.hookspecs import hookimpl
-from imageworks.core.registry import Registry
-from imageworks.core.slugs import STRATEGIES, SlugPlan, apply_simple_slugs, plan_simple_slugs
+from imageworks.services.maintain.duplicates import plan_prune_duplicates
+from imageworks.services.maintain.slugs import STRATEGIES, SlugPlan, apply_simple_slugs, plan_simple_slugs
 
 pass_app = click.make_pass_decorator(AppContext)
 JSON_HELP = "Plain JSON report on stdout."

@@ -2,7 +2,7 @@
 
 A built-in plugin (entry point ``cli-download``). It imports no provider: the plugin
 host picks the source that handles the identifier (``PluginHost.source_for``) and the
-core runs the acquisition (:mod:`imageworks.core.acquisition`).
+core runs the acquisition (:mod:`imageworks.services.acquire.acquisition`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
 from imageworks.core.plans import AcquireRequest, AcquisitionPlan, SourceContext
-from imageworks.core.query import entry_json
+from imageworks.services.listing.query import entry_json
+from imageworks.services.memory.estimate import analysis_json, estimate_item
 
 if TYPE_CHECKING:
-    from imageworks.transfer.model import ProgressCallback, TransferProgress
+    from imageworks.core.transfers import ProgressCallback, TransferProgress
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -88,7 +89,10 @@ def download_command(
         if current is not None:
             _print_skipped(current, as_json)
             return
-    from imageworks.core.acquisition import acquire, plan_acquisition  # after the quick answer: it loads more
+    from imageworks.services.acquire.acquisition import (  # after the quick answer: it loads more
+        acquire,
+        plan_acquisition,
+    )
     from imageworks.transfer.progress import JsonLinesProgress, ProgressReporter
 
     plan = plan_acquisition(source, model, request, context)
@@ -185,7 +189,7 @@ def analyze_command(app: AppContext, url: str, show_files: bool, gpu_bytes: int 
         raise click.UsageError("--gpu-mem needs the memory estimate; drop --no-memory")
     analysis = app.plugins.source_for(url).analyze(url, app.source_context(read_headers=not no_memory))
     if as_json:
-        out.emit_json(analysis.as_json(with_files=show_files, gpu_bytes=gpu_bytes))
+        out.emit_json(analysis_json(analysis, with_files=show_files, gpu_bytes=gpu_bytes))
         return
     revision = f" @ {analysis.revision[:12]}" if analysis.revision else ""
     out.echo(f"{analysis.display}{revision}{' (gated)' if analysis.gated else ''}")
@@ -196,7 +200,7 @@ def analyze_command(app: AppContext, url: str, show_files: bool, gpu_bytes: int 
     if analysis.quantizations:
         out.echo(f"  GGUF quantisations: {', '.join(analysis.quantizations)}")
     for item in analysis.memory:
-        found = item.estimate(gpu_bytes)
+        found = estimate_item(item, gpu_bytes)
         lines = estimate_lines(found) if found is not None else [f"not estimated: {item.problem}"]
         out.echo(f"  memory {item.label} ({files_label(item.files)}): {lines[0]}")
         for line in lines[1:]:

@@ -1,6 +1,6 @@
 """``imageworks-download export litellm|llama-swap``: the registry as another router's config file.
 
-A thin front end over :mod:`imageworks.core.exports`: the same filters as ``list``
+A thin front end over :mod:`imageworks.services.serve.exports`: the same filters as ``list``
 choose the variants (installed ones by default), the YAML goes to stdout or
 ``--output FILE`` (written whole, then moved into place, so a failed export never
 leaves half a config), and a line on stderr names every variant left out and why.
@@ -23,13 +23,13 @@ import click
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
-from imageworks.core.exports import CommandBuilder, litellm_config, llama_swap_config, to_yaml
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.hosts import HostView
-from imageworks.core.launch import SERVERS, LaunchCommand, LaunchOptions, Server
-from imageworks.core.launching import resolve
 from imageworks.core.model import RegistryEntry
-from imageworks.core.query import ListQuery, select
+from imageworks.services.listing.query import ListQuery, select
+from imageworks.services.serve.commands import SERVERS, LaunchCommand, LaunchOptions, Server
+from imageworks.services.serve.exports import CommandBuilder, litellm_config, llama_swap_config, to_yaml
+from imageworks.services.serve.running import resolve
 
 pass_app = click.make_pass_decorator(AppContext)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

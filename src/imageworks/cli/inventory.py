@@ -14,23 +14,23 @@ import click
 from imageworks.cli import _output as out
 from imageworks.cli._memory import estimate_lines, gpu_mem_option, max_context_cell
 from imageworks.cli.context import AppContext
-from imageworks.core.access import record_access
-from imageworks.core.backups import backup_place
 from imageworks.core.convert import to_compact_dict
-from imageworks.core.copies import shared_weights
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.hosts import HostView
 from imageworks.core.installs import per_install
-from imageworks.core.memory import HeaderFacts, MemoryEstimate
 from imageworks.core.model import RegistryEntry
-from imageworks.core.query import ListQuery, entry_json, is_installed, select
-from imageworks.core.removal import cleared_download_fields, delete_installation, plan_removal
-from imageworks.core.roles import role_assignments, servable
-from imageworks.core.stats import registry_stats
 from imageworks.core.timestamps import utc_now
-from imageworks.core.verify import VerifyResult, verify_entry
-from imageworks.formats.memory_facts import entry_facts
+from imageworks.services.listing.access import record_access
+from imageworks.services.listing.copies import shared_weights
+from imageworks.services.listing.query import ListQuery, entry_json, is_installed, select
+from imageworks.services.listing.stats import registry_stats
+from imageworks.services.maintain.backups import backup_place
+from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
+from imageworks.services.maintain.verify import VerifyResult, verify_entry
+from imageworks.services.memory.estimate import HeaderFacts, MemoryEstimate, estimate_item
+from imageworks.services.memory.local_facts import entry_facts
+from imageworks.services.serve.roles import role_assignments, servable
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -93,7 +93,7 @@ def list_command(
 
     def estimated(entry: RegistryEntry) -> MemoryEstimate | None:
         found = memory.get(id(entry))
-        return found.estimate(gpu_bytes) if found is not None else None
+        return estimate_item(found, gpu_bytes) if found is not None else None
 
     if as_json:
         out.emit_json([

@@ -1,7 +1,7 @@
 """``imageworks-download serve-vllm`` and ``serve-lmdeploy`` (guide 10): start a serving stack from the registry.
 
-A thin front end over :mod:`imageworks.core.launch` (the command line) and
-:mod:`imageworks.core.launching` (the checks, the run and the wait). ``--print`` shows
+A thin front end over :mod:`imageworks.services.serve.commands` (the command line) and
+:mod:`imageworks.services.serve.running` (the checks, the run and the wait). ``--print`` shows
 the command, shell-quoted, and exits; otherwise the command runs in the foreground:
 once ``/v1/models`` lists the served id a line says where, and the command ends when
 the server does (exit 1 if the server failed). Arguments after ``--`` go to the server unchanged.
@@ -18,10 +18,10 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
-from imageworks.core.access import record_access
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.launch import LaunchError, LaunchOptions, Server
-from imageworks.core.launching import prepare, start, stop
+from imageworks.services.listing.access import record_access
+from imageworks.services.serve.commands import LaunchError, LaunchOptions, Server
+from imageworks.services.serve.running import prepare, start, stop
 
 pass_app = click.make_pass_decorator(AppContext)
 

@@ -1,6 +1,6 @@
 """``imageworks-download normalize-formats`` (guide 6.4, 7.2): re-detect and rebuild registry metadata.
 
-A thin front end over :mod:`imageworks.core.normalize`: a dry run by default (the same
+A thin front end over :mod:`imageworks.services.maintain.normalize`: a dry run by default (the same
 work on a scratch copy of the registry), ``--apply`` to write. Detection goes through
 the detector plugins the host provides. A built-in plugin (entry point ``cli-normalize``).
 """
@@ -13,11 +13,11 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
-from imageworks.core.backups import backup_place
 from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.normalize import DIFF_FIELDS, EntryChange, NormalizeReport, normalize_formats
+from imageworks.services.maintain.backups import backup_place
+from imageworks.services.maintain.normalize import DIFF_FIELDS, EntryChange, NormalizeReport, normalize_formats
 
 pass_app = click.make_pass_decorator(AppContext)
 CHECKSUM_SHOWN = 12  # leading hex digits of a checksum in the table (--json has them all)

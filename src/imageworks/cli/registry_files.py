@@ -17,11 +17,11 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
-from imageworks.core.backups import backup_place
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import LayerName, RegistryStore
 from imageworks.plugins.json_registry import CURATED, DISCOVERED, JsonRegistryStore
+from imageworks.services.maintain.backups import backup_place
 
 pass_app = click.make_pass_decorator(AppContext)
 FOLDER = click.Path(file_okay=False, path_type=Path)

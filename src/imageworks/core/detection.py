@@ -27,8 +27,8 @@ from pathlib import Path
 
 import attrs
 
+from imageworks.core.disk_inventory import list_files
 from imageworks.core.interfaces import Detector
-from imageworks.core.inventory import list_files
 from imageworks.core.model import Detection, DetectionSubject, Trust
 
 log = logging.getLogger("imageworks.detection")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from imageworks.core.plans import AcquireRequest, Acquisition, AcquisitionPlan, SourceAnalysis, SourceContext
     from imageworks.core.registry import Registry
     from imageworks.core.reports import ImportOutcome
-    from imageworks.transfer.model import ProgressCallback
+    from imageworks.core.transfers import ProgressCallback
 
 #: The registry's layers: the two a store keeps, and the merged snapshot written beside them.
 LayerName = Literal["curated", "discovered", "merged"]

@@ -2,7 +2,7 @@
 
 A :class:`~imageworks.core.interfaces.Source` turns an identifier and an
 :class:`AcquireRequest` into an :class:`Acquisition` (what to fetch, from where, what it
-is); :mod:`imageworks.core.acquisition` routes it to a folder (an
+is); :mod:`imageworks.services.acquire.acquisition` routes it to a folder (an
 :class:`AcquisitionPlan`), moves the bytes with the shared transfer engines, detects,
 captures the README and records. Nothing here does I/O.
 """
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from imageworks.core.memory import DEFAULT_MARGIN, HeaderFacts, Margin
+from imageworks.core.memory_facts import HeaderFacts
 from imageworks.core.model import Detection, RegistryEntry, Route
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from imageworks.core.plugins import PluginHost
     from imageworks.core.registry import Registry
     from imageworks.core.reports import ProgressBar
-    from imageworks.transfer.model import RemoteFile  # imageworks.transfer imports requests: only when transferring
+    from imageworks.core.transfers import RemoteFile  # imageworks.transfer imports requests: only when transferring
 
 Chooser = Callable[[str, list[str], str], str]
 """Asks the user to pick one of ``choices``: ``(question, choices, default) -> choice``."""
@@ -205,9 +205,9 @@ class SourceAnalysis:
         """Bytes of every file offered."""
         return sum(f.size for f in self.files)
 
-    def as_json(self, with_files: bool = False, gpu_bytes: int | None = None,
-                margin: Margin = DEFAULT_MARGIN) -> dict[str, Any]:
-        """Plain data for ``analyze --json``; ``memory`` fits ``gpu_bytes`` when given."""
+    def as_json(self, with_files: bool = False) -> dict[str, Any]:
+        """Plain data for ``analyze --json``, but for ``memory``: the estimate's figures are
+        the memory service's (:func:`imageworks.services.memory.estimate.analysis_json`)."""
         data: dict[str, Any] = {
             **self.details,
             "commit": self.revision,
@@ -221,7 +221,6 @@ class SourceAnalysis:
             ],
             "gguf_quants": list(self.quantizations),
             "gguf_quant_files": {quant: list(files) for quant, files in self.quant_files.items()},
-            "memory": [item.as_json(gpu_bytes, margin) for item in self.memory],
         }
         if with_files:
             data["files"] = [{"path": f.path, "size": f.size, "sha256": f.sha256, "weight": f.weight} for f in self.files]

@@ -1,7 +1,7 @@
 """The guide's import path for the download adapter (guide 9.2).
 
 The recording policy itself (naming, inventory, merge) is core machinery and lives in
-:mod:`imageworks.core.recording`; these wrappers keep the guide's calls working
+:mod:`imageworks.services.acquire.recording`; these wrappers keep the guide's calls working
 (``record_download(...)`` with no registry argument opens the configured registry).
 """
 
@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from imageworks.app import open_registry
-from imageworks.core import recording
 from imageworks.core.config import Config
 from imageworks.core.model import RegistryEntry
-from imageworks.core.recording import RECORDED_FIELDS
 from imageworks.core.registry import Registry
+from imageworks.services.acquire import recording
+from imageworks.services.acquire.recording import RECORDED_FIELDS
 
 __all__ = ["RECORDED_FIELDS", "list_downloads", "record_download", "remove_download"]
 
@@ -32,7 +32,7 @@ def record_download(
     registry: Registry | None = None,
     **details: Any,
 ) -> RegistryEntry:
-    """Record an installed model (see :func:`imageworks.core.recording.record_download`)."""
+    """Record an installed model (see :func:`imageworks.services.acquire.recording.record_download`)."""
     return recording.record_download(
         hf_id, backend, format_type, quantization, path, location,
         registry=registry or open_registry(config), **details,

@@ -7,7 +7,7 @@ restart. The registry is read in a worker thread: the event loop keeps streaming
 
 Routes: ``GET /v1/models``, ``GET /v1/models/{id}``, and ``POST /v1/chat/completions``,
 ``/v1/completions``, ``/v1/embeddings``. The ``model`` of a request is looked up with
-:func:`imageworks.core.roles.resolve_model` (variant name, served id, alias, then role
+:func:`imageworks.services.serve.roles.resolve_model` (variant name, served id, alias, then role
 name, by ``roles[]`` else ``capabilities``) among the variants ``/v1/models`` lists, and replaced by the id the backend knows
 before the request goes on (:mod:`imageworks.proxy.forwarding`). An unknown model is
 OpenAI's 404 ``model_not_found`` error.
@@ -28,15 +28,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imageworks.core.endpoints import Endpoint
 from imageworks.core.errors import ImageworksError
-from imageworks.core.launch import served_name
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
-from imageworks.core.roles import Resolution, resolve_model
 from imageworks.proxy.catalog import model_card, model_list, routable, visible
 from imageworks.proxy.forwarding import backend_headers, error_response, forward
 from imageworks.proxy.settings import ProxySettings
+from imageworks.services.serve.commands import served_name
+from imageworks.services.serve.endpoints import Endpoint
+from imageworks.services.serve.roles import Resolution, resolve_model
 
 log = logging.getLogger("imageworks.proxy")
 FORWARDED_PATHS = ("/chat/completions", "/completions", "/embeddings")

@@ -1,6 +1,6 @@
 """``GET /v1/models``: the registry's variants in OpenAI's list shape, with vLLM / LM Studio style extras.
 
-Which variants: those ``list`` shows by default (the core's :func:`~imageworks.core.query.select`:
+Which variants: those ``list`` shows by default (the core's :func:`~imageworks.services.listing.query.select`:
 installed, on this host (``core/hosts.py``), not deprecated, not testing placeholders), widened by
 ``CHAT_PROXY_INCLUDE_NON_INSTALLED`` (logical entries, missing paths, other hosts' installs too) and
 ``CHAT_PROXY_INCLUDE_TEST_MODELS``. Only variants the proxy can send a request to are
@@ -24,13 +24,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from imageworks.core.config import Config
-from imageworks.core.endpoints import Endpoint, endpoint_for
 from imageworks.core.hosts import HostView
-from imageworks.core.launch import served_name
 from imageworks.core.model import RegistryEntry
-from imageworks.core.query import ListQuery, is_installed, select
-from imageworks.formats.memory_facts import local_facts
 from imageworks.proxy.settings import ProxySettings
+from imageworks.services.listing.query import ListQuery, is_installed, select
+from imageworks.services.memory.local_facts import local_facts
+from imageworks.services.serve.commands import served_name
+from imageworks.services.serve.endpoints import Endpoint, endpoint_for
 
 log = logging.getLogger("imageworks.proxy")
 
@@ -58,7 +58,7 @@ def routable(entries: Iterable[RegistryEntry], ollama_url: str) -> list[tuple[Re
 
 def model_list(entries: Iterable[RegistryEntry]) -> dict[str, Any]:
     """``{"object": "list", "data": [card, ...]}``, one card per served id: of variants sharing one,
-    the variant a request for that id goes to (installed first, then by name; see ``core/roles.py``)."""
+    the variant a request for that id goes to (installed first, then by name; see ``services/serve/roles.py``)."""
     by_id: dict[str, RegistryEntry] = {}
     for entry in sorted(entries, key=lambda e: (not is_installed(e), e.name)):
         by_id.setdefault(served_name(entry), entry)

@@ -25,7 +25,7 @@ import httpx
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from imageworks.core.endpoints import Endpoint
+from imageworks.services.serve.endpoints import Endpoint
 
 log = logging.getLogger("imageworks.proxy")
 PASSED_REQUEST_HEADERS = ("content-type", "accept", "user-agent", "x-request-id")

@@ -11,18 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from imageworks.app import open_registry
-from imageworks.core.access import record_access
 from imageworks.core.config import Config, load_config
 from imageworks.core.detection import FormatDetector as _CoreFormatDetector
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Detector
 from imageworks.core.model import RegistryEntry
 from imageworks.core.plugins import get_plugins
-from imageworks.core.query import ListQuery, select
-from imageworks.core.recording import remove_download
 from imageworks.core.registry import Registry
-from imageworks.core.stats import registry_stats
-from imageworks.core.verify import verify_entry
+from imageworks.services.acquire.recording import remove_download
+from imageworks.services.listing.access import record_access
+from imageworks.services.listing.query import ListQuery, select
+from imageworks.services.listing.stats import registry_stats
+from imageworks.services.maintain.verify import verify_entry
 
 __all__ = ["FormatDetector", "ModelDownloader", "URLAnalyzer"]
 
@@ -52,8 +52,8 @@ class ModelDownloader:
         ``include_optional``, ``weights`` (a sequence), ``support_repo``, ``force``,
         ``engine`` (``"python"`` or ``"aria2"``). Never asks questions (a GGUF repo gives its preferred quant).
         """
-        from imageworks.core.acquisition import acquire, plan_acquisition
         from imageworks.core.plans import AcquireRequest, SourceContext
+        from imageworks.services.acquire.acquisition import acquire, plan_acquisition
 
         plugins = get_plugins()
         request = AcquireRequest(non_interactive=True, **options)

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from imageworks.transfer.errors import (
-    Aria2NotFoundError,
-    AuthenticationRequiredError,
-    ChecksumMismatchError,
-    NotEnoughSpaceError,
-    TransferError,
-)
-from imageworks.transfer.model import (
+from imageworks.core.transfers import (
     Engine,
     ProgressCallback,
     RemoteFile,
     TransferJob,
     TransferProgress,
     VerifiedFile,
+)
+from imageworks.transfer.errors import (
+    Aria2NotFoundError,
+    AuthenticationRequiredError,
+    ChecksumMismatchError,
+    NotEnoughSpaceError,
+    TransferError,
 )
 
 if TYPE_CHECKING:

@@ -48,7 +48,13 @@ from typing import Any
 
 import requests
 
-from imageworks.core.inventory import sha256_file
+from imageworks.core.disk_inventory import sha256_file
+from imageworks.core.transfers import (
+    ProgressCallback,
+    TransferJob,
+    TransferProgress,
+    VerifiedFile,
+)
 from imageworks.transfer.aria2_input import InputEntry, input_text
 from imageworks.transfer.digests import git_blob_id
 from imageworks.transfer.errors import (
@@ -56,12 +62,6 @@ from imageworks.transfer.errors import (
     AuthenticationRequiredError,
     ChecksumMismatchError,
     TransferError,
-)
-from imageworks.transfer.model import (
-    ProgressCallback,
-    TransferJob,
-    TransferProgress,
-    VerifiedFile,
 )
 from imageworks.transfer.redirects import Probed, probe_all
 from imageworks.transfer.safety import (

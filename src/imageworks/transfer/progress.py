@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Self, TextIO
 
-from imageworks.transfer.model import TransferProgress
+from imageworks.core.transfers import TransferProgress
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID

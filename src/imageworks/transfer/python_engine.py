@@ -48,18 +48,18 @@ from urllib.parse import urlsplit
 import requests
 
 from imageworks.core.errors import UnsafePathError
+from imageworks.core.transfers import (
+    ProgressCallback,
+    TransferJob,
+    TransferProgress,
+    VerifiedFile,
+)
 from imageworks.transfer.adaptive import ConnectionGovernor
 from imageworks.transfer.digests import git_blob_id
 from imageworks.transfer.errors import (
     AuthenticationRequiredError,
     ChecksumMismatchError,
     TransferError,
-)
-from imageworks.transfer.model import (
-    ProgressCallback,
-    TransferJob,
-    TransferProgress,
-    VerifiedFile,
 )
 from imageworks.transfer.nofollow import Folder, open_folder
 from imageworks.transfer.safety import (

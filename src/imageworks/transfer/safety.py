@@ -17,10 +17,10 @@ from pathlib import Path, PurePosixPath
 
 import attrs
 
+from imageworks.core.disk_inventory import sha256_file
 from imageworks.core.errors import UnsafePathError
-from imageworks.core.inventory import sha256_file
+from imageworks.core.transfers import RemoteFile, TransferJob
 from imageworks.transfer.errors import NotEnoughSpaceError
-from imageworks.transfer.model import RemoteFile, TransferJob
 
 PARTIAL_SUFFIX = ".imageworks-partial"
 NAME_MAX = 255  # bytes per path segment on the usual Linux file systems

@@ -3,7 +3,7 @@ launch command of a variant.
 
 The servers are the Ollama host of ``config`` and every ``backend_config.base_url`` the
 registry's entries record (vLLM, LMDeploy and other OpenAI-style servers); each is asked
-once, briefly, by :func:`imageworks.core.probe.probe` (``/api/tags``, ``/v1/models``).
+once, briefly, by :func:`imageworks.services.serve.probe.probe` (``/api/tags``, ``/v1/models``).
 Launch notes are ``serve-vllm --print`` / ``serve-lmdeploy --print``: the command that
 would start the server, run through the CLI without starting anything.
 """
@@ -14,8 +14,8 @@ from typing import Any
 
 import streamlit as st
 
-from imageworks.core.probe import ProbeResult, ServerKind, probe
 from imageworks.gui.widgets import cli_json, form_command, list_entries
+from imageworks.services.serve.probe import ProbeResult, ServerKind, probe
 
 PROBE_TTL = 15.0  # seconds: Streamlit re-runs the page on every click; do not re-ask on each
 

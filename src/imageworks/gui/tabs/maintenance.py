@@ -13,9 +13,9 @@ from typing import Any
 
 import streamlit as st
 
-from imageworks.core.normalize import DIFF_FIELDS
 from imageworks.gui.commands import OptionValue
 from imageworks.gui.widgets import dry_run_gate, form_command, show_report
+from imageworks.services.maintain.normalize import DIFF_FIELDS
 
 #: Purge and cleanup commands: what they remove (for the confirmation) and whether the
 #: guide gives them a ``--dry-run|--apply`` pair (dry run by default) or a plain ``--dry-run``.

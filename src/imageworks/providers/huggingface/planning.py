@@ -12,6 +12,7 @@ from __future__ import annotations
 from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
 from imageworks.core.plans import AcquireRequest, Acquisition, SourceContext
+from imageworks.core.transfers import RemoteFile
 from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, fetch_snapshot, hf_token, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, branch_of, parse_model_ref
 from imageworks.providers.huggingface.selection import (
@@ -22,7 +23,6 @@ from imageworks.providers.huggingface.selection import (
     container_of,
     is_optional,
 )
-from imageworks.transfer.model import RemoteFile
 from imageworks.transfer.safety import safe_relative_path
 
 

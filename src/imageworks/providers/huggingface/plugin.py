@@ -3,7 +3,7 @@
 Handles ``owner/repo[@branch]``, ``hf://owner/repo[@branch]`` and Hub URLs
 (``/tree/``, ``/blob/``, ``/resolve/``); plans with :mod:`.planning`, answers a plain
 re-run with :mod:`.quick_check`, analyses with :mod:`.analysis`. Transfer, routing,
-recording and the rest are the core's (:mod:`imageworks.core.acquisition`).
+recording and the rest are the core's (:mod:`imageworks.services.acquire.acquisition`).
 """
 
 from __future__ import annotations

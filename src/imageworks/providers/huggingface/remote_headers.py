@@ -12,7 +12,7 @@ identity``; an encoded body is refused), each file within a deadline.
 
 Redirects are walked by :func:`imageworks.transfer.redirects.probe`, the downloader's
 own, so the token reaches only the endpoint's origin (a CDN gets none). The arithmetic
-is the core's (:mod:`imageworks.core.memory`); this module only fetches bytes.
+is the core's (:mod:`imageworks.services.memory.estimate`); this module only fetches bytes.
 """
 
 from __future__ import annotations
@@ -26,10 +26,11 @@ from typing import BinaryIO, cast
 import requests
 
 from imageworks.core.errors import ImageworksError
-from imageworks.core.memory import HeaderFacts, ModelFacts
-from imageworks.formats import gguf_reader, memory_facts, safetensors_reader
+from imageworks.formats import gguf_reader, safetensors_reader
 from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, resolve_url
 from imageworks.providers.huggingface.selection import gguf_groups, quant_label
+from imageworks.services.memory import local_facts as memory_facts
+from imageworks.services.memory.estimate import HeaderFacts, ModelFacts
 from imageworks.transfer.errors import TransferError
 from imageworks.transfer.redirects import probe
 

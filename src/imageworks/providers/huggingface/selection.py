@@ -20,8 +20,8 @@ import attrs
 
 from imageworks.core.errors import ImageworksError
 from imageworks.core.naming import split_quant
-from imageworks.formats.memory_facts import gguf_models
 from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot
+from imageworks.services.memory.local_facts import gguf_models
 
 CONTAINERS = {".safetensors": "safetensors", ".bin": "pytorch", ".pt": "pytorch", ".pth": "pytorch", ".gguf": "gguf", ".onnx": "onnx"}
 OPTIONAL_DIRS = ("onnx/", "openvino/", "coreml/", "original/", "tflite/", "runs/", "checkpoints/")

@@ -7,7 +7,7 @@ skipped unless asked for; a folder already registered under backend ``unassigned
 migrates to the detected backend instead of gaining a twin.
 
 A folder a download made keeps its provenance: the download's record in the folder
-(:mod:`imageworks.core.provenance`), else the entry already registered for the path,
+(:mod:`imageworks.services.acquire.provenance`), else the entry already registered for the path,
 gives ``source_provider``, ``hf_id``, ``revision``, ``downloaded_at`` and the location
 label, so a purge and re-scan (guide 6.7) does not turn a Hub download into ``local``.
 
@@ -31,7 +31,6 @@ from typing import Any
 
 import attrs
 
-from imageworks.core.chat_template import chat_template_status
 from imageworks.core.config import Config
 from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
@@ -39,13 +38,14 @@ from imageworks.core.interfaces import Detector
 from imageworks.core.locations import location_label_for
 from imageworks.core.model import Detection, EntryMetadata, RegistryEntry
 from imageworks.core.naming import default_backend, family_from_repo, variant_name
-from imageworks.core.provenance import Provenance, provenance_for
-from imageworks.core.query import is_testing
-from imageworks.core.readme import capture_readme
-from imageworks.core.recording import record_download
 from imageworks.core.registry import Registry
-from imageworks.core.removal import cleared_download_fields
 from imageworks.providers.local.folders import find_model_folders
+from imageworks.services.acquire.chat_template import chat_template_status
+from imageworks.services.acquire.provenance import Provenance, provenance_for
+from imageworks.services.acquire.readme import capture_readme
+from imageworks.services.acquire.recording import record_download
+from imageworks.services.listing.query import is_testing
+from imageworks.services.maintain.removal import cleared_download_fields
 
 log = logging.getLogger("imageworks.scan")
 

@@ -15,9 +15,9 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.model import RegistryEntry
 from imageworks.core.naming import ollama_family_and_quant
 from imageworks.core.plans import AcquireRequest, Acquisition, AcquisitionPlan, SourceContext
+from imageworks.core.transfers import ProgressCallback
 from imageworks.providers.ollama.refs import pull_name
 from imageworks.providers.ollama.store import canonical_name
-from imageworks.transfer.model import ProgressCallback
 
 SOURCE = "ollama"
 

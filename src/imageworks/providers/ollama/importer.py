@@ -23,10 +23,10 @@ from imageworks.core.convert import converter, to_compact_dict
 from imageworks.core.errors import ImageworksError
 from imageworks.core.model import EntryMetadata, RegistryEntry
 from imageworks.core.naming import ollama_family_and_quant, variant_name
-from imageworks.core.recording import record_download
 from imageworks.core.registry import Registry
 from imageworks.providers.ollama.catalog import Catalog, FoundModel, build_catalog
 from imageworks.providers.ollama.store import canonical_name
+from imageworks.services.acquire.recording import record_download
 
 ACTIONS = ("add", "update", "unchanged", "skip", "deprecate", "restore")
 

@@ -20,9 +20,9 @@ from typing import Any
 
 from imageworks.core.config import Config
 from imageworks.core.convert import converter, to_compact_dict
+from imageworks.core.disk_inventory import take_inventory
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hosts import HostView
-from imageworks.core.inventory import take_inventory
 from imageworks.core.layers import merge_layers
 from imageworks.core.model import ArtifactFile, Artifacts, RegistryEntry
 from imageworks.core.registry import Registry

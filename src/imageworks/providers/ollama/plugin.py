@@ -23,8 +23,8 @@ from imageworks.providers.ollama.refs import is_scheme, pull_name
 if TYPE_CHECKING:  # keep start-up light: the CLI loads every plugin before parsing its arguments
     from imageworks.core.plans import AcquireRequest, Acquisition, AcquisitionPlan, SourceContext
     from imageworks.core.registry import Registry
+    from imageworks.core.transfers import ProgressCallback
     from imageworks.providers.ollama.importer import ImportReport
-    from imageworks.transfer.model import ProgressCallback
 
 
 class OllamaSource(Source):

@@ -4,7 +4,7 @@ The server fetches the layers itself and streams NDJSON: ``pulling manifest``, t
 layer ``{"status": "pulling <digest>", "digest", "total", "completed"}`` lines, then
 ``verifying sha256 digest``, ``writing manifest`` and ``success``; a failure is a line
 ``{"error": "..."}`` (or an HTTP error). :class:`PullProgress` turns the layer lines into
-the :class:`~imageworks.transfer.model.TransferProgress` snapshots the CLI's progress
+the :class:`~imageworks.core.transfers.TransferProgress` snapshots the CLI's progress
 reporter draws (one "file" per layer); :func:`pull_model` turns every way a pull can
 fail into one :class:`~imageworks.core.errors.ImageworksError` line with a hint.
 """
@@ -20,7 +20,7 @@ import httpx
 import ollama
 
 from imageworks.core.errors import ImageworksError
-from imageworks.transfer.model import ProgressCallback, TransferProgress
+from imageworks.core.transfers import ProgressCallback, TransferProgress
 
 log = logging.getLogger("imageworks.ollama.pull")
 

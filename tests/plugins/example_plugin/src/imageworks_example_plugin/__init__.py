@@ -12,7 +12,7 @@ sha-256=:<base64>:`` (RFC 9530), ``Digest: sha-256=<base64>`` (RFC 3230) or an
 the file is checked by its size and hashed when recorded.
 
 A plugin imports only public imageworks modules (``imageworks.core.*``,
-``imageworks.transfer.model``, ``imageworks.hookimpl``) and loads its heavy libraries
+``imageworks.core.transfers``, ``imageworks.hookimpl``) and loads its heavy libraries
 (here ``requests``) only when it works, since every command loads every plugin.
 """
 
@@ -33,7 +33,7 @@ from imageworks.core.interfaces import Source
 from imageworks.core.model import Detection
 from imageworks.core.naming import split_quant
 from imageworks.core.plans import AcquireRequest, Acquisition, RemoteFileFact, SourceAnalysis, SourceContext
-from imageworks.transfer.model import RemoteFile
+from imageworks.core.transfers import RemoteFile
 
 FORMATS = {".gguf": "gguf", ".safetensors": "safetensors"}  # weight file extension -> format
 HUB_HOSTS = ("huggingface.co", "hf.co")  # with their subdomains (CDNs): the huggingface source's

@@ -53,8 +53,8 @@ def example_import(catalog: str | None) -> None:
     """Record every model of the example catalog in the registry."""
     from imageworks.core.config import load_config
     from imageworks.core.plugins import get_plugins
-    from imageworks.core.recording import record_download
     from imageworks.core.registry import Registry
+    from imageworks.services.acquire.recording import record_download
 
     registry = Registry.open(load_config(), get_plugins())
     for entry in CatalogSource().discover({"catalog": catalog}):

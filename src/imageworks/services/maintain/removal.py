@@ -36,7 +36,7 @@ from imageworks.core.installs import elsewhere
 from imageworks.core.model import RegistryEntry
 from imageworks.core.routing import target_directory
 from imageworks.core.safe_paths import link_location
-from imageworks.core.verify import DOWNLOAD_FIELDS
+from imageworks.services.maintain.verify import DOWNLOAD_FIELDS
 
 
 @attrs.define(kw_only=True)

@@ -5,7 +5,7 @@ Pure functions of an entry (and the configured Ollama URL):
 - an Ollama variant is served by Ollama under its ``name:tag`` (``served_model_id``, else
   the tag of an ``ollama://`` path), at Ollama's OpenAI-compatible API, ``<ollama>/v1``;
 - any other variant at ``backend_config.base_url`` when the registry records where its
-  server lives, else where :mod:`imageworks.core.launch` would start it (loopback,
+  server lives, else where :mod:`imageworks.services.serve.commands` would start it (loopback,
   ``backend_config.port`` or the stack's default port), under its served id
   (``served_model_id``, else the variant name: what ``serve-vllm`` passes as
   ``--served-model-name``);
@@ -19,8 +19,8 @@ import re
 
 import attrs
 
-from imageworks.core.launch import default_base_url, served_name
 from imageworks.core.model import RegistryEntry
+from imageworks.services.serve.commands import default_base_url, served_name
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -31,10 +31,10 @@ import attrs
 
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.detection import FormatDetector
-from imageworks.core.inventory import artifact_files, list_files, recorded_files, take_inventory
+from imageworks.core.disk_inventory import artifact_files, list_files, recorded_files, take_inventory
 from imageworks.core.model import ArtifactFile, Artifacts, FileRecord, RegistryEntry
 from imageworks.core.registry import Registry
-from imageworks.core.removal import cleared_download_fields
+from imageworks.services.maintain.removal import cleared_download_fields
 
 #: The diff columns of guide 6.4, in order.
 DIFF_FIELDS = (

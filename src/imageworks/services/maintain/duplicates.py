@@ -17,15 +17,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from imageworks.core.cleanup import CleanupItem, CleanupReport, check_backend
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.hosts import HostView
 from imageworks.core.installs import elsewhere
 from imageworks.core.model import RegistryEntry
 from imageworks.core.naming import normalize_name, normalize_quant, variant_name
-from imageworks.core.query import is_installed
 from imageworks.core.registry import Registry
-from imageworks.core.slugs import entry_family
+from imageworks.services.listing.query import is_installed
+from imageworks.services.maintain.cleanup import CleanupItem, CleanupReport, check_backend
+from imageworks.services.maintain.slugs import entry_family
 
 Tuple = tuple[str, str, str, str]
 

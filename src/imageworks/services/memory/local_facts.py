@@ -2,7 +2,7 @@
 safetensors), for files on disk; providers feed the same functions headers read remotely.
 
 Only headers are read: a GGUF's key/value and tensor tables, a safetensors file's JSON
-header, a config.json. The arithmetic lives in :mod:`imageworks.core.memory`.
+header, a config.json. The arithmetic lives in :mod:`imageworks.services.memory.estimate`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from imageworks.core.detection import list_model_files
-from imageworks.core.memory import HeaderFacts, ModelFacts, facts_from_config, facts_from_gguf
 from imageworks.core.model import RegistryEntry
 from imageworks.formats import gguf_reader, safetensors_reader
 from imageworks.formats.gguf_reader import GGUFHeader
 from imageworks.formats.safetensors_reader import SafetensorsHeader
+from imageworks.services.memory.estimate import HeaderFacts, ModelFacts, facts_from_config, facts_from_gguf
 
 #: Bytes per element of safetensors dtypes (the format's own list); F4 packs two a byte.
 SAFETENSORS_DTYPE_BITS: dict[str, int] = {

@@ -30,9 +30,9 @@ from typing import Literal
 
 import attrs
 
-from imageworks.core.launch import served_name
 from imageworks.core.model import RegistryEntry
-from imageworks.core.query import is_installed, is_testing
+from imageworks.services.listing.query import is_installed, is_testing
+from imageworks.services.serve.commands import served_name
 
 #: How a requested model name matched a variant.
 Match = Literal["name", "served id", "alias", "role", "capability"]

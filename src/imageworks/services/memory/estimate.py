@@ -19,12 +19,20 @@ keys, a ``config.json``), so this module reads no file and knows no format reade
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from imageworks.core.errors import ImageworksError
+from imageworks.core.memory_facts import (
+    GGUF_CACHE_TYPES,
+    SAFETENSORS_CACHE_TYPES,
+    HeaderFacts,
+    LayerAttention,
+    ModelFacts,
+)
+from imageworks.core.plans import SourceAnalysis
 
 KiB, MiB, GiB = 1024, 1024**2, 1024**3
 TOKENS_PER_K = 1024  # "per 1k tokens" means 1024: contexts are sized in powers of two
@@ -53,10 +61,6 @@ CACHE_TYPES: dict[str, CacheType] = {
     "q4_0": CacheType("q4_0", 32, 18),
     "fp8": CacheType("fp8", 1, 1),
 }
-#: The cache types each kind of engine offers: llama.cpp's ``--cache-type-k/-v`` for GGUF,
-#: vLLM's ``--kv-cache-dtype auto|fp8`` for safetensors (auto = the 16-bit model dtype).
-GGUF_CACHE_TYPES = ("f16", "q8_0", "q4_0")
-SAFETENSORS_CACHE_TYPES = ("f16", "fp8")
 
 
 @attrs.frozen(kw_only=True)
@@ -81,36 +85,6 @@ class Margin:
 
 
 DEFAULT_MARGIN = Margin()
-
-
-@attrs.frozen(kw_only=True)
-class LayerAttention:
-    """What one layer caches per token: its KV heads and their key/value lengths."""
-
-    kv_heads: int
-    key_length: int
-    value_length: int
-    sliding: bool = False
-
-
-@attrs.frozen(kw_only=True)
-class ModelFacts:
-    """The header facts an estimate needs; ``layers`` empty when there is no KV cache
-    (``no_kv_reason`` says why: an encoder, a recurrent model, missing keys)."""
-
-    source: str  # "gguf" or "config.json"
-    architecture: str | None
-    weight_bytes: int
-    context_length: int | None
-    layers: tuple[LayerAttention, ...] = ()
-    sliding_window: int | None = None
-    cache_types: tuple[str, ...] = GGUF_CACHE_TYPES
-    no_kv_reason: str | None = None
-
-    @property
-    def sliding_layers(self) -> int:
-        """How many layers use the sliding window."""
-        return sum(1 for layer in self.layers if layer.sliding)
 
 
 @attrs.frozen(kw_only=True)
@@ -273,35 +247,30 @@ def estimate(facts: ModelFacts, gpu_bytes: int | None = None, margin: Margin = D
     return MemoryEstimate(facts=facts, fits=fits)
 
 
-def _strings(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(values)  # a typed ``converter=tuple``: mypy's attrs plugin cannot solve the generic one
+def estimate_item(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> MemoryEstimate | None:
+    """The figures for one model's header facts (and ``gpu_bytes``), None without facts."""
+    return estimate(item.facts, gpu_bytes, margin) if item.facts is not None else None
 
 
-@attrs.frozen(kw_only=True)
-class HeaderFacts:
-    """The facts of one model's files (a GGUF quant with its split parts, or a config.json
-    with its safetensors), or the reason there are none (``problem``: a damaged header, a
-    file the server refused)."""
+def item_json(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> dict[str, Any]:
+    """One item of ``analyze --json``'s ``memory`` list: label, files, estimate (the
+    :meth:`MemoryEstimate.as_json` shape, or null) and problem."""
+    found = estimate_item(item, gpu_bytes, margin)
+    return {
+        "label": item.label,
+        "files": list(item.files),
+        "estimate": found.as_json() if found is not None else None,
+        "problem": item.problem,
+    }
 
-    label: str
-    files: tuple[str, ...] = attrs.field(default=(), converter=_strings)
-    facts: ModelFacts | None = None
-    problem: str | None = None
 
-    def estimate(self, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> MemoryEstimate | None:
-        """The figures for these facts (and ``gpu_bytes``), None without facts."""
-        return estimate(self.facts, gpu_bytes, margin) if self.facts is not None else None
-
-    def as_json(self, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> dict[str, Any]:
-        """One item of ``analyze --json``'s ``memory`` list: label, files, estimate (the
-        :meth:`MemoryEstimate.as_json` shape, or null) and problem."""
-        found = self.estimate(gpu_bytes, margin)
-        return {
-            "label": self.label,
-            "files": list(self.files),
-            "estimate": found.as_json() if found is not None else None,
-            "problem": self.problem,
-        }
+def analysis_json(analysis: SourceAnalysis, with_files: bool = False, gpu_bytes: int | None = None,
+                  margin: Margin = DEFAULT_MARGIN) -> dict[str, Any]:
+    """``analyze --json``: the source's analysis with each model's ``memory`` figures,
+    fitted to ``gpu_bytes`` when given."""
+    data = analysis.as_json(with_files)
+    data["memory"] = [item_json(item, gpu_bytes, margin) for item in analysis.memory]
+    return data
 
 
 # -- sizes on the command line ------------------------------------------------------

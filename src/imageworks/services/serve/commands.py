@@ -2,8 +2,8 @@
 
 Pure functions: an entry and :class:`LaunchOptions` in, a :class:`LaunchCommand` (an
 argv list, never a shell string, plus the warnings a user should see) out. Nothing here
-touches the disk or starts a process; :mod:`imageworks.core.launching` checks the
-installation and runs the command, and :mod:`imageworks.core.exports` writes the same
+touches the disk or starts a process; :mod:`imageworks.services.serve.running` checks the
+installation and runs the command, and :mod:`imageworks.services.serve.exports` writes the same
 command lines into llama-swap's config.
 
 What each stack is told, and why:

@@ -6,8 +6,8 @@ source.plan (resolve, choose files) -> route (the router plugins) -> target fold
 -> registry preflight -> one download per target folder (a lock) -> already complete?
 -> transfer with the shared engines (free-space check, multi-stream, resume, sha256 as
 bytes arrive) -> second-pass detection on disk -> README, licence and chat template
--> :func:`~imageworks.core.recording.record_download` -> the provenance record in the
-folder (:mod:`imageworks.core.provenance`).
+-> :func:`~imageworks.services.acquire.recording.record_download` -> the provenance record in the
+folder (:mod:`imageworks.services.acquire.provenance`).
 
 Nothing is recorded until every file is verified. A source that fetches by itself
 (:meth:`Source.acquire`, e.g. an Ollama pull) keeps the preflight and the recording
@@ -23,7 +23,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from imageworks.core.chat_template import chat_template_status
 from imageworks.core.config import Config
 from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
@@ -31,11 +30,12 @@ from imageworks.core.interfaces import Source
 from imageworks.core.model import EntryMetadata, RegistryEntry, RouteRequest
 from imageworks.core.naming import default_backend
 from imageworks.core.plans import AcquireRequest, AcquireResult, AcquisitionPlan, SourceContext
-from imageworks.core.provenance import write_provenance
-from imageworks.core.readme import capture_readme
-from imageworks.core.recording import record_download
 from imageworks.core.routing import resolve_route, target_directory
-from imageworks.transfer.model import ProgressCallback, TransferJob
+from imageworks.core.transfers import ProgressCallback, TransferJob
+from imageworks.services.acquire.chat_template import chat_template_status
+from imageworks.services.acquire.provenance import write_provenance
+from imageworks.services.acquire.readme import capture_readme
+from imageworks.services.acquire.recording import record_download
 
 log = logging.getLogger("imageworks.download")
 

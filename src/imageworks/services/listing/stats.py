@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from imageworks.core.model import RegistryEntry
-from imageworks.core.query import is_installed, is_testing
+from imageworks.services.listing.query import is_installed, is_testing
 
 
 def installed_bytes(entries: Iterable[RegistryEntry]) -> int:

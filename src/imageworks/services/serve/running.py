@@ -1,9 +1,9 @@
 """Starting a serving stack for an installed variant, and waiting until it answers.
 
 :func:`prepare` is what every front end calls before running a command from
-:mod:`imageworks.core.launch`: it refuses a variant that is not installed, or that is
+:mod:`imageworks.services.serve.commands`: it refuses a variant that is not installed, or that is
 locked (``version_lock``) and whose files no longer match the locked digest (the full
-check of :func:`imageworks.core.verify.verify_entry`), and fills in what the builders
+check of :func:`imageworks.services.maintain.verify.verify_entry`), and fills in what the builders
 cannot know without reading the disk (a GGUF's base repo, for the tokenizer, from the
 model card's ``base_model:``). :func:`start` runs the argv (never through a shell) and
 polls ``GET <base_url>/models`` until the served id is listed, the process exits, or the
@@ -23,11 +23,11 @@ from pathlib import Path
 import attrs
 import yaml
 
-from imageworks.core.launch import LaunchCommand, LaunchError, LaunchOptions, Server, build_command
 from imageworks.core.model import RegistryEntry
-from imageworks.core.query import is_installed
 from imageworks.core.regular_files import read_regular_file
-from imageworks.core.verify import verify_entry
+from imageworks.services.listing.query import is_installed
+from imageworks.services.maintain.verify import verify_entry
+from imageworks.services.serve.commands import LaunchCommand, LaunchError, LaunchOptions, Server, build_command
 
 log = logging.getLogger("imageworks.launch")
 MAX_CARD_BYTES = 2 * 1024 * 1024

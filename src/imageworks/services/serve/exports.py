@@ -13,13 +13,13 @@ Pure functions from entries to the plain data of each tool's config file, plus t
   but LiteLLM's OpenAI client insists on one) or ``os.environ/NAME``, LiteLLM's way of
   reading it from the environment at start-up. ``NAME`` is, per variant, the
   variant's own ``backend_config.api_key_env`` (the variable the chat proxy reads for
-  that server, :func:`imageworks.core.endpoints.api_key_env`), else the global
+  that server, :func:`imageworks.services.serve.endpoints.api_key_env`), else the global
   ``api_key_env``; with ``api_base`` every non-Ollama variant goes to that one router,
   so the global one alone counts. An Ollama variant gets ``api_key`` only when its
   ``backend_config.api_key_env`` names one.
 - llama-swap (``config.yaml``, ``models:``; see its ``config-schema.json``): one model
   per variant started on demand: ``cmd`` is the launch command of
-  :mod:`imageworks.core.launch` with ``--port ${PORT}`` and the variant name as the
+  :mod:`imageworks.services.serve.commands` with ``--port ${PORT}`` and the variant name as the
   served id (so llama-swap needs no ``useModelName``), ``proxy`` is
   ``http://127.0.0.1:${PORT}``, ``aliases`` the registry's aliases (each alias must be
   unique across the file: a clash is left out, with a note). Ollama variants are left
@@ -34,9 +34,8 @@ from typing import Any
 
 import yaml
 
-from imageworks.core.endpoints import api_key_env as variant_key_env
-from imageworks.core.endpoints import ollama_tag, recorded_base_url
-from imageworks.core.launch import (
+from imageworks.core.model import RegistryEntry
+from imageworks.services.serve.commands import (
     LaunchCommand,
     LaunchError,
     LaunchOptions,
@@ -45,9 +44,10 @@ from imageworks.core.launch import (
     served_name,
     server_for,
 )
-from imageworks.core.model import RegistryEntry
+from imageworks.services.serve.endpoints import api_key_env as variant_key_env
+from imageworks.services.serve.endpoints import ollama_tag, recorded_base_url
 
-#: How a front end builds a launch command (usually :func:`imageworks.core.launching.resolve`).
+#: How a front end builds a launch command (usually :func:`imageworks.services.serve.running.resolve`).
 CommandBuilder = Callable[[Server, RegistryEntry, LaunchOptions], LaunchCommand]
 PORT_MACRO = "${PORT}"
 

@@ -2,7 +2,7 @@
 
 Every command is a plan and its application. A plan (:func:`plan_reset_discovered`,
 :func:`plan_purge_hf`, :func:`plan_purge_logical_only`, :func:`plan_purge_deprecated`
-and ``core/duplicates.py``) reads the registry and decides, per entry, what happens and
+and ``services/maintain/duplicates.py``) reads the registry and decides, per entry, what happens and
 why; it writes nothing, and reading a damaged layer raises before anything is written.
 :func:`apply_cleanup` takes a backup (unless told not to) and carries the plan out in
 one :meth:`Registry.batch`, so the files end as before or as after, never between. A dry
@@ -28,12 +28,12 @@ from typing import Any, Literal
 
 import attrs
 
-from imageworks.core.backups import backup_place
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import LayerName, RegistryLayers
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
-from imageworks.core.removal import cleared_download_fields
+from imageworks.services.maintain.backups import backup_place
+from imageworks.services.maintain.removal import cleared_download_fields
 
 #: ``remove``: delete from ``layers``; ``retire``: overlay ``deprecated`` and
 #: ``superseded_by`` in discovered (a curated entry); ``forget``: clear this host's install

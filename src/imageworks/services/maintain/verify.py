@@ -13,7 +13,7 @@ from typing import Literal
 
 import attrs
 
-from imageworks.core.inventory import ProgressCallback, list_files, take_inventory
+from imageworks.core.disk_inventory import ProgressCallback, list_files, take_inventory
 from imageworks.core.model import RegistryEntry
 
 DOWNLOAD_FIELDS = (

@@ -13,15 +13,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from imageworks.core.convert import to_compact_dict
+from imageworks.core.disk_inventory import artifact_files, take_inventory
 from imageworks.core.errors import ImageworksError
 from imageworks.core.installs import recorded_installs
-from imageworks.core.inventory import artifact_files, take_inventory
 from imageworks.core.model import Artifacts, BackendConfig, EntryMetadata, RegistryEntry
 from imageworks.core.naming import display_name, family_from_repo, ollama_family_and_quant, slug, variant_name
-from imageworks.core.query import ListQuery, select
 from imageworks.core.registry import Registry
-from imageworks.core.removal import cleared_download_fields, delete_installation, plan_removal
 from imageworks.core.timestamps import utc_now
+from imageworks.services.listing.query import ListQuery, select
+from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
 
 RECORDED_FIELDS = (
     "family",
@@ -161,7 +161,7 @@ def remove_download(
 
     With ``keep_entry`` the entry stays, marked not installed, and is returned;
     otherwise it is removed from the registry and None is returned. Deletion follows
-    the safety rules of :mod:`imageworks.core.removal`; with many hosts, only this
+    the safety rules of :mod:`imageworks.services.maintain.removal`; with many hosts, only this
     host's install goes (other hosts' stay), unless the entry is removed.
     """
     entry = registry.get(name)

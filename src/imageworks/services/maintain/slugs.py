@@ -43,13 +43,13 @@ from typing import Any, Literal, get_args
 
 import attrs
 
-from imageworks.core.cleanup import is_ollama
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import RegistryLayers
 from imageworks.core.model import RegistryEntry
 from imageworks.core.naming import display_name, family_from_repo, normalize_name, ollama_family_and_quant, slug
-from imageworks.core.query import is_testing
 from imageworks.core.registry import Registry
+from imageworks.services.listing.query import is_testing
+from imageworks.services.maintain.cleanup import is_ollama
 
 Strategy = Literal["backend", "format", "producer", "index", "none"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
