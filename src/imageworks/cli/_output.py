@@ -25,6 +25,10 @@ from typing import Any
 import click
 import orjson
 
+# the words both front ends use, re-exported for the CLI's modules (``out.human_size``)
+from imageworks.services.listing.labels import format_label as format_label
+from imageworks.services.listing.labels import human_size as human_size
+
 log = logging.getLogger("imageworks.console")
 LOGGED_ROWS = 50  # a 10,000-row listing should not write megabytes to the log
 _BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # marks and overrides that reorder text
@@ -44,23 +48,6 @@ def terminal_safe(text: str, one_line: bool = False) -> str:
     Newline and tab pass unless ``one_line`` (error lines must stay one line).
     """
     return (_UNSAFE_ONE_LINE if one_line else _UNSAFE).sub(_escape, text)
-
-
-def human_size(size: int | None) -> str:
-    """Bytes as ``1.2 GiB``; empty for unknown."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(size)
-
-
-def format_label(format_type: str | None, quantization: str | None) -> str:
-    """A detected format as ``gguf / q4_k_m``; ``unknown`` when nothing was detected."""
-    return " / ".join(x for x in (format_type, quantization) if x) or "unknown"
 
 
 def echo(text: str = "") -> None:

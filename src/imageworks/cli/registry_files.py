@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import click
 
 from imageworks.cli import _output as out
@@ -20,7 +21,7 @@ from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import LayerName, RegistryStore
-from imageworks.plugins.json_registry import CURATED, DISCOVERED, JsonRegistryStore
+from imageworks.core.layers import CURATED, DISCOVERED
 from imageworks.services.maintain.backups import backup_place
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -46,6 +47,14 @@ def _report(action: str, source: str, target: str, files: dict[LayerName, bytes 
              f"from {source} to {target}")
 
 
+def _json_store(app: AppContext, folder: Path) -> RegistryStore:
+    """The JSON backend's store in ``folder``, found through the plugin host like any backend."""
+    backend = app.plugins.registry_backends().get("json")
+    if backend is None:
+        raise ImageworksError("the JSON registry backend is not loaded", "see `imageworks-download plugins`")
+    return backend.open(attrs.evolve(app.config, registry_dir=folder))
+
+
 @registry_group.command("export")
 @click.option("--to-json", "folder", type=FOLDER, required=True, metavar="DIR",
               help="Folder to write model_registry.curated.json, .discovered.json and model_registry.json into.")
@@ -55,7 +64,7 @@ def export_command(app: AppContext, folder: Path, as_json: bool) -> None:
     """Write the registry as JSON layer files in DIR (files already there are backed up first)."""
     source = app.registry.store
     files = source.export_layers()
-    target = JsonRegistryStore(folder.expanduser().absolute())
+    target = _json_store(app, folder.expanduser().absolute())
     copies = target.import_layers(files)
     _report("export", source.description, target.description, files, target, copies, as_json)
 
@@ -71,7 +80,7 @@ def import_command(app: AppContext, folder: Path, no_backup: bool, as_json: bool
     folder = folder.expanduser().absolute()
     if not any((folder / name).is_file() for name in (CURATED, DISCOVERED)):
         raise ImageworksError(f"{folder} holds no registry layer files", f"expected {CURATED} and/or {DISCOVERED}")
-    source = JsonRegistryStore(folder)
+    source = _json_store(app, folder)
     files = source.export_layers()
     target = app.registry.store
     copies = target.import_layers(files, backup_first=not no_backup)

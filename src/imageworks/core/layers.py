@@ -23,6 +23,11 @@ from typing import Any
 
 import orjson
 
+#: The layer files of the guide (4.1): hand-kept curated, tool-written discovered, the merged snapshot.
+CURATED = "model_registry.curated.json"
+DISCOVERED = "model_registry.discovered.json"
+MERGED = "model_registry.json"
+
 #: Fields a person keeps in the curated layer; a curated value of one is never overwritten.
 #: ``aliases`` is the older spelling of ``model_aliases`` that some hand-kept files use.
 HUMAN_FIELDS = frozenset(

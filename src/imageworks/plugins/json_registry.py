@@ -44,7 +44,7 @@ from imageworks.core.config import Config
 from imageworks.core.errors import ImageworksError, RegistryCorruptError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import BackupSet, LayerName, RegistryBackend, RegistryLayers, RegistryStore
-from imageworks.core.layers import dump_layer, merge_layers
+from imageworks.core.layers import CURATED, DISCOVERED, MERGED, dump_layer, merge_layers
 from imageworks.plugins import json_journal
 
 if TYPE_CHECKING:
@@ -52,9 +52,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("imageworks.registry")
 
-CURATED = "model_registry.curated.json"
-DISCOVERED = "model_registry.discovered.json"
-MERGED = "model_registry.json"
 LOCK = ".model_registry.lock"
 STAMP = ".model_registry.stamp"  # what model_registry.json was made from (see JsonRegistryStore.read)
 BACKUPS = "backups"

@@ -16,6 +16,7 @@ from imageworks.core.detection import FormatDetector as _CoreFormatDetector
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Detector
 from imageworks.core.model import RegistryEntry
+from imageworks.core.plans import SourceAnalysis, SourceContext
 from imageworks.core.plugins import get_plugins
 from imageworks.core.registry import Registry
 from imageworks.services.acquire.recording import remove_download
@@ -110,9 +111,10 @@ class URLAnalyzer:
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or load_config()
 
-    def analyze_url(self, url: str) -> Any:
-        """An :class:`~imageworks.providers.huggingface.analysis.Analysis` of ``url``:
-        ``formats`` (best first, each with ``format_type``), ``total_size``, ``snapshot``."""
-        from imageworks.providers.huggingface.analysis import analyze
-
-        return analyze(url, self.config.hf_endpoint, get_plugins().detectors())
+    def analyze_url(self, url: str) -> SourceAnalysis:
+        """What ``url`` offers (``analyze``'s code path, through the source that handles it):
+        ``formats`` (best first, each with ``format_type``), ``total_size``, ``files``."""
+        plugins = get_plugins()
+        context = SourceContext(config=self.config, plugins=plugins, registry=open_registry(self.config),
+                                read_headers=False)
+        return plugins.source_for(url).analyze(url, context)

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from imageworks.cli._output import format_label, human_size
 from imageworks.core.config import load_config
 from imageworks.gui import commands, jobs
 from imageworks.gui.commands import OptionValue
 from imageworks.gui.tabs import imports
 from imageworks.gui.widgets import cli_json, form_command
+from imageworks.services.listing.labels import format_label, human_size
 
 RECENT_JOBS = 5
 

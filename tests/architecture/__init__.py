@@ -1,0 +1,1 @@
+"""Tests of the architecture: layering, import cycles, the kernel budget."""
