@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -21,10 +22,12 @@ from imageworks.services.memory.estimate import (
     parse_size,
 )
 
+FC = TypeVar("FC", bound=Callable[..., Any])
+
 SOURCES = {"gguf": "gguf header", "config.json": "config.json + safetensors headers"}
 
 
-class MemorySize(click.ParamType):
+class MemorySize(click.ParamType[Any, int]):
     """``24GiB``, ``24G``, ``16384MiB``... as bytes (core's :func:`parse_size`)."""
 
     name = "SIZE"
@@ -39,7 +42,7 @@ class MemorySize(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-def gpu_mem_option() -> Any:
+def gpu_mem_option() -> Callable[[FC], FC]:
     """The ``--gpu-mem SIZE`` option shared by ``analyze`` and ``list``."""
     return click.option(
         "--gpu-mem", "gpu_bytes", type=MemorySize(), metavar="SIZE",

@@ -64,7 +64,7 @@ def export_group() -> None:
 @click.option("--api-key-env", metavar="NAME", help="Write api_key as os.environ/NAME (LiteLLM reads it at start-up) instead of the placeholder 'none', "
               "for variants whose backend_config.api_key_env names no variable of their own (for all with --api-base).")
 @pass_app
-def export_litellm_command(app: AppContext, api_base: str | None, api_key_env: str | None, **options: Any) -> None:
+def export_litellm_command(app: AppContext, /, api_base: str | None, api_key_env: str | None, **options: Any) -> None:
     """A model_list for LiteLLM's config.yaml: openai/<served id> at each server, ollama/<name:tag> for Ollama."""
     if api_key_env is not None and not _ENV_NAME.match(api_key_env):
         raise ImageworksError(f"--api-key-env wants an environment variable name, not {api_key_env!r}")
@@ -82,7 +82,7 @@ def export_litellm_command(app: AppContext, api_base: str | None, api_key_env: s
 @click.option("--health-check-timeout", type=click.IntRange(15), default=300, show_default=True,
               help="llama-swap's wait for a model to start (its own default, 120 s, is short for vLLM).")
 @pass_app
-def export_llama_swap_command(app: AppContext, health_check_timeout: int, **options: Any) -> None:
+def export_llama_swap_command(app: AppContext, /, health_check_timeout: int, **options: Any) -> None:
     """A models: map for llama-swap's config.yaml: cmd (the serve-* command with ${PORT}), proxy, aliases."""
     entries, server, output = _chosen(app, options)
     config, notes = llama_swap_config(entries, _builder(), server=server, health_check_timeout=health_check_timeout)

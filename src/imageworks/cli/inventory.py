@@ -19,6 +19,7 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.hosts import HostView
 from imageworks.core.installs import per_install
+from imageworks.core.memory_facts import HeaderFacts
 from imageworks.core.model import RegistryEntry
 from imageworks.core.timestamps import utc_now
 from imageworks.services.listing.access import record_access
@@ -28,7 +29,7 @@ from imageworks.services.listing.stats import registry_stats
 from imageworks.services.maintain.backups import backup_place
 from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
 from imageworks.services.maintain.verify import VerifyResult, verify_entry
-from imageworks.services.memory.estimate import HeaderFacts, MemoryEstimate, estimate_item
+from imageworks.services.memory.estimate import MemoryEstimate, estimate_item
 from imageworks.services.memory.local_facts import entry_facts
 from imageworks.services.serve.roles import role_assignments, servable
 

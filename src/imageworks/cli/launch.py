@@ -56,7 +56,7 @@ def _common(server: Server, bin_flag: str, env: str, template_help: str) -> Call
 @_common("vllm", "vllm-bin", "IMAGEWORKS_VLLM_BIN", "Chat template file (default: the model's chat_template.jinja when it has one).")
 @click.option("--tokenizer", metavar="REPO|DIR", help="Tokenizer for a GGUF (default: backend_config.tokenizer, else the card's base_model).")
 @pass_app
-def serve_vllm_command(app: AppContext, variant: str, tokenizer: str | None, **options: Any) -> None:
+def serve_vllm_command(app: AppContext, /, variant: str, tokenizer: str | None, **options: Any) -> None:
     """Start `vllm serve` for an installed VARIANT and wait until it answers."""
     _serve(app, "vllm", variant, tokenizer=tokenizer, **options)
 
@@ -64,7 +64,7 @@ def serve_vllm_command(app: AppContext, variant: str, tokenizer: str | None, **o
 @click.command("serve-lmdeploy")
 @_common("lmdeploy", "lmdeploy-bin", "IMAGEWORKS_LMDEPLOY_BIN", "LMDeploy chat template (its JSON format or a built-in name).")
 @pass_app
-def serve_lmdeploy_command(app: AppContext, variant: str, **options: Any) -> None:
+def serve_lmdeploy_command(app: AppContext, /, variant: str, **options: Any) -> None:
     """Start `lmdeploy serve api_server` for an installed VARIANT and wait until it answers.
 
     Warns first when the model has no chat template or no generation_config.json.

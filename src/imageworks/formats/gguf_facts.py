@@ -42,7 +42,8 @@ def guess_from_tensors(header: GGUFHeader) -> str | None:
     if not kinds:
         return None
     try:
-        return _gguf().GGMLQuantizationType(kinds.most_common(1)[0][0]).name.lower()
+        name: str = _gguf().GGMLQuantizationType(kinds.most_common(1)[0][0]).name
+        return name.lower()
     except ValueError:
         return None
 

@@ -56,6 +56,7 @@ class ProgressReporter:
         return self
 
     def __call__(self, update: TransferProgress) -> None:
+        """Show ``update`` on the bar."""
         self._last = update
         if self._bar is not None and self._task is not None:
             self._bar.update(
@@ -109,6 +110,7 @@ class JsonLinesProgress:
         return self
 
     def __call__(self, update: TransferProgress) -> None:
+        """Record ``update``; write it out when the interval has passed."""
         self._last = update
         now = time.monotonic()
         if now - self._last_line >= self.interval:

@@ -16,13 +16,13 @@ import requests
 
 from imageworks.core.detection import FormatDetector
 from imageworks.core.interfaces import Detector
+from imageworks.core.memory_facts import HeaderFacts
 from imageworks.core.model import Detection
 from imageworks.core.plans import RemoteFileFact, SourceAnalysis
 from imageworks.providers.huggingface.metadata import RepoSnapshot, fetch_snapshot, hf_token, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
 from imageworks.providers.huggingface.remote_headers import remote_memory
 from imageworks.providers.huggingface.selection import container_of, gguf_groups, quant_label
-from imageworks.services.memory.estimate import HeaderFacts
 
 log = logging.getLogger("imageworks.huggingface")
 CONFIG_LIMIT = 1024 * 1024

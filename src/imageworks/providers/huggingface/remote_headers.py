@@ -26,11 +26,11 @@ from typing import BinaryIO, cast
 import requests
 
 from imageworks.core.errors import ImageworksError
+from imageworks.core.memory_facts import HeaderFacts, ModelFacts
 from imageworks.formats import gguf_reader, safetensors_reader
 from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, resolve_url
 from imageworks.providers.huggingface.selection import gguf_groups, quant_label
 from imageworks.services.memory import local_facts as memory_facts
-from imageworks.services.memory.estimate import HeaderFacts, ModelFacts
 from imageworks.transfer.errors import TransferError
 from imageworks.transfer.redirects import probe
 

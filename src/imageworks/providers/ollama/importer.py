@@ -63,7 +63,7 @@ class ImportReport:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able dict (used by ``--json``)."""
-        data = converter.unstructure(self)
+        data: dict[str, Any] = converter.unstructure(self)
         data["counts"] = self.counts()
         return data
 

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from imageworks.core.detection import list_model_files
+from imageworks.core.memory_facts import HeaderFacts, ModelFacts
 from imageworks.core.model import RegistryEntry
 from imageworks.formats import gguf_reader, safetensors_reader
 from imageworks.formats.gguf_reader import GGUFHeader
 from imageworks.formats.safetensors_reader import SafetensorsHeader
-from imageworks.services.memory.estimate import HeaderFacts, ModelFacts, facts_from_config, facts_from_gguf
+from imageworks.services.memory.estimate import facts_from_config, facts_from_gguf
 
 #: Bytes per element of safetensors dtypes (the format's own list); F4 packs two a byte.
 SAFETENSORS_DTYPE_BITS: dict[str, int] = {
