@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.cleanup.helpers import backups, layer, snapshot, write_layers
-from tests.spine.helpers import cli, make_model
+from tests.support.cli import cli, make_model
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from imageworks.app import open_registry
 from tests.cleanup.helpers import backups, layer, snapshot, write_layers
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 LLAMA_OLLAMA = "llama3-8b-ollama-gguf-q4_k_m"
 LLAMA_CPP = "llama3-8b-llamacpp-gguf-q4_k_m"

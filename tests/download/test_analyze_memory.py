@@ -15,7 +15,7 @@ from imageworks.providers.huggingface import remote_headers
 from tests.download.conftest import GEMMA, MINILM
 from tests.memory.hand import GemmaByHand
 from tests.model_fixtures import link, write_gguf
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.hub_server import HubServer
 from tests.support.ranges import requested_bytes
 

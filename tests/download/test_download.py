@@ -13,7 +13,7 @@ import pytest
 from imageworks.app import open_registry
 from imageworks.tools.model_downloader import ModelDownloader, URLAnalyzer
 from tests.download.conftest import GEMMA, MINILM
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.fixtures import add_big_repo
 from tests.support.hub_server import HubServer
 from tests.support.ranges import requested_bytes

@@ -10,7 +10,7 @@ import pytest
 
 from imageworks.app import open_registry
 from tests.download.conftest import MINILM
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.hub_server import HubServer
 
 ENGINE_FLAGS = {"python": "--no-aria2", "aria2": "--aria2"}

@@ -16,7 +16,7 @@ import pytest
 
 from imageworks.app import open_registry
 from tests.model_fixtures import link
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.olah_mirror import OlahServer, build_git_mirror
 from tests.support.olah_mirror import sha256_file as sha256
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.download.conftest import MINILM
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.hub_server import HubServer
 
 

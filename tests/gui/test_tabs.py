@@ -18,7 +18,7 @@ from imageworks.model_loader.download_adapter import record_download
 from imageworks.providers.ollama import store as store_module
 from tests.model_fixtures import link, write_gguf
 from tests.ollama.helpers import FakeOllamaServer, FakeOllamaStore
-from tests.spine.helpers import make_model
+from tests.support.cli import make_model
 from tests.support.fixtures import write_tiny_repo
 from tests.support.model_list_server import ModelListServer
 

@@ -21,7 +21,7 @@ import pytest
 from imageworks.app import open_registry
 from imageworks.core.model import RegistryEntry
 from tests.model_fixtures import link
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 MINILM = "all-minilm-l6-v2-vllm-safetensors-fp32"
 GEMMA = "gemma-3-270m-gguf-q4_k_m"

@@ -18,7 +18,7 @@ from imageworks.core.model import BackendConfig, EntryMetadata, RegistryEntry
 from imageworks.services.serve.commands import LaunchError, LaunchOptions, build_command, server_for
 from imageworks.services.serve.running import base_model, prepare
 from tests.launch.conftest import GEMMA, MINILM
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 
 def test_vllm_minilm(registry: dict[str, RegistryEntry], weights: Path) -> None:

@@ -31,7 +31,7 @@ from imageworks.services.serve.commands import LaunchCommand, LaunchOptions
 from imageworks.services.serve.exports import litellm_config
 from imageworks.services.serve.running import resolve, start, stop
 from tests.launch.conftest import GEMMA, MINILM, free_port
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 SCHEMA = Path(__file__).resolve().parents[1] / "data" / "llama-swap-config-schema.json"
 OLLAMA = "gemma3-270m-ollama-gguf-q4_k_m"

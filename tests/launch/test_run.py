@@ -23,7 +23,7 @@ from imageworks.core.model import RegistryEntry
 from imageworks.services.serve.commands import LaunchCommand, LaunchError
 from imageworks.services.serve.running import start
 from tests.launch.conftest import GEMMA, MINILM, free_port
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 
 def test_serve_vllm_runs_and_waits(

@@ -17,7 +17,7 @@ import pytest
 
 from imageworks.core.layers import merge_entry
 from imageworks.plugins.json_registry import LOCK
-from tests.spine.helpers import cli, make_model
+from tests.support.cli import cli, make_model
 
 CURATED = "model_registry.curated.json"
 MERGED = "model_registry.json"

@@ -11,7 +11,7 @@ import pytest
 
 from imageworks.tools.model_downloader import ModelDownloader
 from tests.ollama.helpers import FakeOllamaStore
-from tests.spine.helpers import cli, make_model
+from tests.support.cli import cli, make_model
 
 AWQ_CONFIG = {"architectures": ["MistralForCausalLM"], "torch_dtype": "float16",
               "quantization_config": {"quant_method": "awq", "zero_point": True, "group_size": 128, "bits": 4,

@@ -16,7 +16,7 @@ import pytest
 
 from tests.maintenance.conftest import GGUF_REPO
 from tests.ollama.helpers import FakeOllamaStore
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.fixtures import TINY_REPO
 from tests.support.hub_server import HubServer
 

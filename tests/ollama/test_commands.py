@@ -13,7 +13,7 @@ from imageworks.app import open_registry
 from imageworks.core.config import load_config
 from imageworks.core.model import RegistryEntry
 from tests.ollama.helpers import FakeOllamaStore
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_FILES = ("model_registry.curated.json", "model_registry.discovered.json", "model_registry.json")

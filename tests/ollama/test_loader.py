@@ -9,7 +9,7 @@ import pytest
 
 from tests.model_fixtures import link
 from tests.ollama.helpers import FakeOllamaStore
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 
 def listed(capsys: pytest.CaptureFixture[str]) -> dict[str, dict]:

@@ -14,7 +14,7 @@ from imageworks.providers.ollama.refs import pull_name
 from imageworks.transfer import progress as progress_module
 from tests.ollama.helpers import FakeOllamaServer, FakeOllamaStore
 from tests.ollama.pull_server import PullBehaviour, serve_pulls
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.fixtures import TINY_REPO, hf_client_env, hub_server, tiny_repo  # noqa: F401  (fixtures)
 
 NAME = "tiny:1b"

@@ -20,7 +20,7 @@ import pytest
 from imageworks.app import open_registry
 from imageworks.core import plugins
 from tests.model_fixtures import link, write_gguf
-from tests.spine.helpers import CliResult, cli
+from tests.support.cli import CliResult, cli
 from tests.support.file_server import FileServer
 from tests.support.fixtures import hf_client_env, hub_server  # noqa: F401  (fixtures)
 from tests.support.hub_server import HubServer

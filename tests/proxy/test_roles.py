@@ -10,7 +10,7 @@ from imageworks.core.model import BackendConfig, RegistryEntry
 from imageworks.services.serve.endpoints import Endpoint, endpoint_for
 from imageworks.services.serve.roles import best_for_role, resolve_model
 from tests.proxy.conftest import write_curated
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 
 def entry(name: str, path: Path | str | None, **fields: object) -> RegistryEntry:

@@ -10,7 +10,7 @@ import pytest
 
 from imageworks.app import open_registry
 from imageworks.model_loader.download_adapter import record_download
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.postgres import PostgresCluster
 
 LAYER_FILES = ("model_registry.curated.json", "model_registry.discovered.json")

@@ -19,8 +19,8 @@ import pytest
 from imageworks.app import open_registry
 from imageworks.core.model import RegistryEntry
 from imageworks.model_loader.download_adapter import record_download
-from tests.spine.helpers import cli, make_model
 from tests.support.backends import BackendUnderTest
+from tests.support.cli import cli, make_model
 
 SAME = "acme/same"
 On = Callable[[str], None]

@@ -1,7 +1,7 @@
 """The ``postgres`` registry backend on a real server: plugin, schema, secrecy, storage, locking.
 
 What the JSON backend's suite checks for both backends lives with that suite
-(``registry_backend``-parametrised tests in ``tests/spine``); here is what only a database
+(``registry_backend``-parametrised tests in ``tests/registry`` and ``tests/listing``); here is what only a database
 has: migrations, the DSN's secrecy, jsonb, damaged rows, a read-only server, the lock.
 """
 
@@ -20,7 +20,7 @@ from imageworks.app import open_registry
 from imageworks.core.errors import ImageworksError, RegistryCorruptError
 from imageworks.model_loader.download_adapter import record_download
 from imageworks.plugins import postgres_registry, postgres_schema
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.postgres import PostgresCluster
 
 PASSWORD = "pw-Zq8-never-shown"

@@ -13,8 +13,8 @@ from imageworks.app import open_registry
 from imageworks.model_loader.download_adapter import record_download
 from imageworks.providers.local import folders
 from tests.model_fixtures import link
-from tests.spine.helpers import cli
 from tests.support.backends import BackendUnderTest
+from tests.support.cli import cli
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 
 from imageworks.app import open_registry
 from tests.security.conftest import TOKEN, Sandbox
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.hostile_hub import HostileFile, HostileHub, Scenario
 
 WEIGHTS = os.urandom(3 * 1024 * 1024 + 17)

@@ -30,7 +30,7 @@ from imageworks.providers.huggingface.http_limits import (
 )
 from imageworks.providers.huggingface.metadata import RepoSnapshot, resolve_url
 from tests.security.conftest import TOKEN
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.hostile_hub import HostileFile, HostileHub, Scenario, Witness, _bomb
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -28,7 +28,7 @@ from tests.ollama.helpers import (
     tags_entry,
 )
 from tests.security.conftest import SECRET
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 HEX = "ab" * 32
 

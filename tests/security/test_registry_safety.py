@@ -20,7 +20,7 @@ from imageworks.app import open_registry
 from imageworks.core.errors import RegistryCorruptError
 from imageworks.plugins.json_registry import LOCK, JsonRegistryStore, read_layer_file
 from tests.security.conftest import Sandbox
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.fixtures import hf_client_env, hub_server, write_tiny_repo  # noqa: F401  (fixtures)
 from tests.support.hub_server import HubServer
 

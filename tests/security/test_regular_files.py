@@ -28,7 +28,7 @@ from imageworks.formats import safetensors_reader as _safetensors_reader
 from imageworks.plugins.detectors import _files
 from imageworks.plugins.detectors._files import load_json
 from tests.ollama.helpers import FakeOllamaStore
-from tests.spine.helpers import make_model
+from tests.support.cli import make_model
 
 AWQ_CONFIG = {"torch_dtype": "float16", "quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128}}
 MEMORY_LIMIT = 2 << 30  # far above what a scan needs; reading /dev/zero without a bound hits it in a second

@@ -16,7 +16,7 @@ from imageworks.app import open_registry
 from imageworks.core.errors import UnsafePathError
 from imageworks.model_loader.download_adapter import record_download
 from imageworks.services.maintain.removal import delete_installation
-from tests.spine.helpers import cli, make_model
+from tests.support.cli import cli, make_model
 
 
 def snapshot(folder: Path) -> dict[str, bytes | str]:

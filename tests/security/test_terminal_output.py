@@ -18,7 +18,7 @@ import pytest
 
 from imageworks.cli import _output as out
 from imageworks.cli import main
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 from tests.support.hostile_hub import HostileHub, Scenario, Witness, _bomb
 
 TITLE = "\x1b]0;owned\x07"

@@ -16,8 +16,8 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import RegistryLayers
 from imageworks.core.model import RegistryEntry
 from imageworks.core.scratch import MemoryStore
-from tests.spine.helpers import cli
 from tests.support.backends import BackendUnderTest
+from tests.support.cli import cli
 
 FILES = ("model_registry.curated.json", "model_registry.discovered.json", "model_registry.json")
 

@@ -9,7 +9,7 @@ import pytest
 
 from imageworks.core.config import load_config
 from imageworks.core.errors import ConfigError
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 PYPROJECT = """
 [project]

@@ -1,4 +1,4 @@
-"""Helpers for the spine tests: run the CLI in-process, make model folders."""
+"""Test helpers: run the CLI in-process, make model folders."""
 
 from __future__ import annotations
 

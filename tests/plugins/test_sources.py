@@ -12,7 +12,7 @@ import imageworks
 from imageworks.core import plugins
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Source
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 SRC = Path(imageworks.__file__).parent
 

@@ -10,7 +10,7 @@ from imageworks.core import hookspecs, plugins
 from imageworks.core.config import load_config
 from imageworks.core.model import PluginRecord, Route, RouteRequest
 from imageworks.core.plugins import EssentialPluginError, PluginHost
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 GGUF = RouteRequest(model_id="acme/tiny", format_type="gguf")
 

@@ -9,7 +9,7 @@ import pytest
 from imageworks.core.errors import VariantNotFoundError
 from imageworks.model_loader.download_adapter import list_downloads, record_download, remove_download
 from imageworks.tools.model_downloader import ModelDownloader
-from tests.spine.helpers import make_model
+from tests.support.cli import make_model
 
 
 def test_download_adapter_as_in_guide_9_2(isolated: Path) -> None:

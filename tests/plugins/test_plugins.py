@@ -17,7 +17,7 @@ from imageworks.core import hookspecs, plugins
 from imageworks.core.interfaces import Detector, Source
 from imageworks.core.model import PluginRecord
 from imageworks.core.plugins import PluginHost
-from tests.spine.helpers import cli
+from tests.support.cli import cli
 
 BUILTIN_COMMAND_PLUGINS = {"cli-admin", "cli-inventory", "registry-json"}
 

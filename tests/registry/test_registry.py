@@ -20,8 +20,8 @@ from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError, RegistryCorruptError, VariantNotFoundError
 from imageworks.core.model import RegistryEntry
 from imageworks.model_loader.download_adapter import record_download
-from tests.spine.helpers import cli, make_model
 from tests.support.backends import BackendUnderTest
+from tests.support.cli import cli, make_model
 
 
 def write_layer(folder: Path, layer: str, entries: list[dict]) -> Path:

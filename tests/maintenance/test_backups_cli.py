@@ -14,8 +14,8 @@ import pytest
 
 from imageworks.app import open_registry
 from imageworks.model_loader.download_adapter import record_download
-from tests.spine.helpers import cli
 from tests.support.backends import BackendUnderTest
+from tests.support.cli import cli
 
 FILES = ("model_registry.curated.json", "model_registry.discovered.json", "model_registry.json")
 

@@ -11,8 +11,8 @@ import pytest
 from imageworks.app import open_registry
 from imageworks.model_loader.download_adapter import record_download
 from tests.model_fixtures import write_gguf
-from tests.spine.helpers import CliResult, cli, make_model
 from tests.support.backends import BackendUnderTest
+from tests.support.cli import CliResult, cli, make_model
 
 FILES = ("model_registry.curated.json", "model_registry.discovered.json", "model_registry.json")
 BF16_CONFIG = b'{"model_type": "llama", "torch_dtype": "bfloat16"}'
