@@ -70,7 +70,7 @@ def new_client(timeout: float, max_connections: int = 100) -> httpx.AsyncClient:
         timeout=httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout)),
         trust_env=False,
         follow_redirects=False,
-        cookies=httpx.Cookies(jar),
+        cookies=jar,  # kept as is (httpx copies a Cookies object into a jar of its own, without the policy)
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=20),
     )
 
