@@ -28,6 +28,7 @@ from imageworks.proxy.settings import ProxySettings
 from tests.model_fixtures import link
 from tests.ollama.helpers import FakeOllamaServer, tags_entry
 from tests.proxy.fake_vllm import FakeVLLM
+from tests.proxy.hostile_backend import HostileBackend
 from tests.support.backends import BackendUnderTest
 
 GEMMA = "gemma-3-270m-vllm-gguf-q4_k_m"
@@ -152,4 +153,19 @@ def entries(
 def proxy(entries: list[dict[str, Any]], ollama: FakeOllamaServer) -> Iterator[ProxyServer]:
     """The proxy over :func:`entries`, with the default settings."""
     with ProxyServer(ProxySettings()) as server:
+        yield server
+
+
+@pytest.fixture
+def hostile(entries: list[dict[str, Any]], isolated: Path, ollama: FakeOllamaServer) -> Iterator[HostileBackend]:
+    """The hostile backend, one registry variant per behaviour (``<behaviour>-vllm``), next to the usual entries."""
+    folder = isolated / "weights" / "hostile"
+    folder.mkdir(parents=True)
+    with HostileBackend() as server:
+        extra = [
+            {"name": f"{behaviour}-vllm", "backend": "vllm", "download_path": str(folder),
+             "backend_config": {"base_url": server.url(behaviour)}}
+            for behaviour in ("cookies", "huge", "trickle", "endless", "boundless")
+        ]
+        write_curated(isolated / "registry", entries + extra)
         yield server

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +24,6 @@ from tests.proxy.hostile_backend import MIB, HostileBackend
 
 JSON = {"content-type": "application/json"}
 CHAT = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture
-def hostile(entries: list[dict[str, Any]], isolated: Path, ollama: FakeOllamaServer) -> Iterator[HostileBackend]:
-    """The hostile backend, one registry variant per behaviour (``<behaviour>-vllm``), next to the usual entries."""
-    folder = isolated / "weights" / "hostile"
-    folder.mkdir(parents=True)
-    with HostileBackend() as server:
-        extra = [
-            {"name": f"{behaviour}-vllm", "backend": "vllm", "download_path": str(folder),
-             "backend_config": {"base_url": server.url(behaviour)}}
-            for behaviour in ("cookies", "huge", "trickle", "endless", "boundless")
-        ]
-        write_curated(isolated / "registry", entries + extra)
-        yield server
 
 
 def post(proxy: ProxyServer, payload: dict[str, Any], timeout: float = 20) -> httpx.Response:

@@ -118,9 +118,9 @@ def create_app(
                 body = await read_body(request, chosen.max_body)
             payload = parse_json(body)
         except TimeoutError:
-            return error_response(408, "the request body did not arrive in time", "invalid_request_error", "request_timeout")
+            return RequestRefused(408, "the request body did not arrive in time", "request_timeout").response()
         except RequestRefused as refused:
-            return error_response(refused.status, refused.message, "invalid_request_error", refused.code)
+            return refused.response()
         requested = payload.get("model") if isinstance(payload, dict) else None
         if not isinstance(requested, str) or not requested:
             return error_response(400, "the request names no model", "invalid_request_error", "missing_model", "model")

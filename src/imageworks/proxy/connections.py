@@ -25,14 +25,17 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 #: Descriptors kept free for backend connections (httpx's pool), the registry, logs and the listener.
 RESERVED_DESCRIPTORS = 160
+#: The listen backlog, which is also how many connections asyncio accepts in one go (before any is looked at).
+BACKLOG = 128
 
 
 def connection_cap(wanted: int) -> int:
-    """``wanted``, lowered so that the client connections and :data:`RESERVED_DESCRIPTORS` fit the descriptor limit."""
+    """``wanted``, lowered so that the client connections, one accept batch (:data:`BACKLOG`) and
+    :data:`RESERVED_DESCRIPTORS` fit the descriptor limit."""
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return wanted
-    return max(16, min(wanted, soft - RESERVED_DESCRIPTORS))
+    return min(wanted, max(16, soft - RESERVED_DESCRIPTORS - BACKLOG))
 
 
 def guarded_protocol(header_timeout: float, max_connections: int) -> type[H11Protocol]:
@@ -98,5 +101,5 @@ def server_options(header_timeout: float, max_connections: int) -> dict[str, Any
         "http": guarded_protocol(header_timeout, cap),
         "timeout_keep_alive": min(5, max(1, int(header_timeout))),
         "h11_max_incomplete_event_size": 64 * 1024,  # a request head longer than this is a 400
-        "backlog": 2048,
+        "backlog": BACKLOG,
     }

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 from starlette.datastructures import Headers
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from imageworks.proxy.forwarding import error_response
@@ -48,14 +49,18 @@ class RequestRefused(Exception):
         self.message = message
         self.code = code
 
-    async def send(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer with the OpenAI-style error (and close the connection when a body may still be coming)."""
+    def response(self) -> Response:
+        """The OpenAI-style error (closing the connection when a body may still be coming: it is never read)."""
         response = error_response(self.status, self.message, "invalid_request_error", self.code)
-        if self.status in {413, 415}:
+        if self.status in {408, 413, 415}:
             response.headers["connection"] = "close"
         if self.status == 401:
             response.headers["www-authenticate"] = "Bearer"
-        await response(scope, receive, send)
+        return response
+
+    async def send(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer with :meth:`response`."""
+        await self.response()(scope, receive, send)
 
 
 def served_hosts(bound_host: str, extra: Iterable[str]) -> frozenset[str]:

@@ -22,7 +22,7 @@ from imageworks.app import open_registry
 from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError
 from imageworks.core.logs import redact, setup_logging
-from imageworks.proxy.connections import server_options
+from imageworks.proxy.connections import BACKLOG, server_options
 from imageworks.proxy.settings import API_KEY_VARIABLE, ProxySettings
 
 DEFAULT_HOST = "127.0.0.1"
@@ -112,7 +112,7 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(address)
-        listener.listen(2048)
+        listener.listen(BACKLOG)
     except OSError as error:
         listener.close()
         raise ImageworksError(
