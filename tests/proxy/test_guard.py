@@ -111,7 +111,7 @@ def test_settings_refuse_unsafe_combinations() -> None:
             ProxySettings.from_environ({name: "-1"})
     settings = ProxySettings.from_environ({"CHAT_PROXY_ALLOWED_HOSTS": "My.Box, other", "CHAT_PROXY_MAX_BODY": "1024"})
     assert settings.allowed_hosts == ("my.box", "other") and settings.max_body == 1024
-    assert "k" not in repr(ProxySettings(api_key="secret-key")).replace("api_key", "")
+    assert "secret-key" not in repr(ProxySettings(api_key="secret-key"))
 
 
 def test_a_body_over_the_limit_is_413_without_reading_it(entries: list[dict[str, Any]], vllm: FakeVLLM) -> None:
