@@ -125,15 +125,15 @@ def test_litellm_defaults_and_output_file(
     fleet: dict[str, RegistryEntry], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     open_registry().update(MINILM, lambda current: {"backend_config": {
-        "model_path": current.backend_config.model_path, "base_url": "http://gpu-box:8001/v1", "api_key_env": "GPU_BOX_KEY"}})
-    assert open_registry().get(MINILM).backend_config.extra["api_key_env"] == "GPU_BOX_KEY"
-    monkeypatch.setenv("GPU_BOX_KEY", "sk-gpu-box-0123456789")
+        "model_path": current.backend_config.model_path, "base_url": "http://gpu-box:8001/v1", "api_key_env": "IMAGEWORKS_BACKEND_KEY_GPU_BOX"}})
+    assert open_registry().get(MINILM).backend_config.extra["api_key_env"] == "IMAGEWORKS_BACKEND_KEY_GPU_BOX"
+    monkeypatch.setenv("IMAGEWORKS_BACKEND_KEY_GPU_BOX", "sk-gpu-box-0123456789")
     target = tmp_path / "litellm.yaml"
-    result = cli(capsys, "export", "litellm", "--api-key-env", "VLLM_API_KEY", "--backend", "gguf", "-o", str(target))
+    result = cli(capsys, "export", "litellm", "--api-key-env", "IMAGEWORKS_BACKEND_KEY_VLLM", "--backend", "gguf", "-o", str(target))
     assert result.code == 0, result.err
     assert result.out == "" and "Wrote 1 model(s)" in result.err
     (gemma,) = yaml.safe_load(target.read_text())["model_list"]
-    assert gemma["litellm_params"] == {"model": f"openai/{GEMMA}", "api_base": "http://127.0.0.1:8080/v1", "api_key": "os.environ/VLLM_API_KEY"}
+    assert gemma["litellm_params"] == {"model": f"openai/{GEMMA}", "api_base": "http://127.0.0.1:8080/v1", "api_key": "os.environ/IMAGEWORKS_BACKEND_KEY_VLLM"}
     plain = yaml.safe_load(cli(capsys, "export", "litellm", "--backend", "gguf").out)["model_list"][0]
     assert plain["litellm_params"]["api_key"] == "none"  # no variable named anywhere: the placeholder
 
@@ -145,24 +145,24 @@ def test_litellm_defaults_and_output_file(
 
     minilm = minilm_params()
     assert minilm["api_base"] == "http://gpu-box:8001/v1"  # backend_config.base_url wins
-    assert minilm["api_key"] == "os.environ/GPU_BOX_KEY"  # backend_config.api_key_env, as the proxy reads it
-    assert minilm_params("--api-key-env", "VLLM_API_KEY")["api_key"] == "os.environ/GPU_BOX_KEY"  # its own wins
-    routed = minilm_params("--api-base", "http://router:4000/v1", "--api-key-env", "ROUTER_KEY")
-    assert routed == {"model": f"openai/{MINILM}", "api_base": "http://router:4000/v1", "api_key": "os.environ/ROUTER_KEY"}
+    assert minilm["api_key"] == "os.environ/IMAGEWORKS_BACKEND_KEY_GPU_BOX"  # backend_config.api_key_env, as the proxy reads it
+    assert minilm_params("--api-key-env", "IMAGEWORKS_BACKEND_KEY_VLLM")["api_key"] == "os.environ/IMAGEWORKS_BACKEND_KEY_GPU_BOX"  # its own wins
+    routed = minilm_params("--api-base", "http://router:4000/v1", "--api-key-env", "IMAGEWORKS_BACKEND_KEY_ROUTER")
+    assert routed == {"model": f"openai/{MINILM}", "api_base": "http://router:4000/v1", "api_key": "os.environ/IMAGEWORKS_BACKEND_KEY_ROUTER"}
     assert minilm_params("--api-base", "http://router:4000/v1")["api_key"] == "none"  # the router's key, not the box's
     bad = cli(capsys, "export", "litellm", "--api-key-env", "sk-123 secret", "-o", str(target))
-    assert bad.code == 1 and bad.err.startswith("Error: --api-key-env wants an environment variable name")
+    assert bad.code == 1 and bad.err.startswith("Error: --api-key-env wants an IMAGEWORKS_BACKEND_KEY_* variable name")
     assert "sk-123" not in target.read_text()  # the earlier file is untouched
 
 
 def test_litellm_ollama_key_comes_only_from_its_own_backend_config() -> None:
     keyed = RegistryEntry(name="o-keyed", backend="ollama", served_model_id="gemma3:270m",
-                          backend_config=BackendConfig(extra={"api_key_env": "REMOTE_OLLAMA_KEY"}))
+                          backend_config=BackendConfig(extra={"api_key_env": "IMAGEWORKS_BACKEND_KEY_OLLAMA"}))
     plain = RegistryEntry(name="o-plain", backend="ollama", served_model_id="gemma3:1b")
-    config, notes = litellm_config([keyed, plain], resolve, "http://127.0.0.1:11434", api_key_env="VLLM_API_KEY")
+    config, notes = litellm_config([keyed, plain], resolve, "http://127.0.0.1:11434", api_key_env="IMAGEWORKS_BACKEND_KEY_VLLM")
     params = {m["model_name"]: m["litellm_params"] for m in config["model_list"]}
     assert params["o-keyed"] == {"model": "ollama/gemma3:270m", "api_base": "http://127.0.0.1:11434",
-                                 "api_key": "os.environ/REMOTE_OLLAMA_KEY"}
+                                 "api_key": "os.environ/IMAGEWORKS_BACKEND_KEY_OLLAMA"}
     assert "api_key" not in params["o-plain"] and notes == []  # the global key is the OpenAI-style servers'
 
 

@@ -23,10 +23,12 @@ import uvicorn
 
 from imageworks.app import open_registry
 from imageworks.proxy.app import create_app
+from imageworks.proxy.connections import server_options
 from imageworks.proxy.settings import ProxySettings
 from tests.model_fixtures import link
 from tests.ollama.helpers import FakeOllamaServer, tags_entry
 from tests.proxy.fake_vllm import FakeVLLM
+from tests.proxy.hostile_backend import HostileBackend
 from tests.support.backends import BackendUnderTest
 
 GEMMA = "gemma-3-270m-vllm-gguf-q4_k_m"
@@ -37,15 +39,20 @@ OLLAMA_TAG = "gemma3:270m"
 
 
 class ProxyServer:
-    """The proxy app served by uvicorn on 127.0.0.1 (a free port) in a daemon thread."""
+    """The proxy app served by uvicorn on 127.0.0.1 (a free port, or ``port``) in a daemon thread, with the
+    connection rules the console script uses."""
 
-    def __init__(self, settings: ProxySettings | None = None) -> None:
+    def __init__(self, settings: ProxySettings | None = None, port: int = 0) -> None:
+        chosen = settings or ProxySettings.from_environ()
         self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", port))
         self.socket.listen(64)
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}/v1"
-        app = create_app(open_registry, settings)
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.port = int(self.socket.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        app = create_app(open_registry, chosen, bound_host="127.0.0.1")
+        options = server_options(chosen.header_timeout, chosen.max_connections)
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", **options))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def __enter__(self) -> ProxyServer:
@@ -146,4 +153,19 @@ def entries(
 def proxy(entries: list[dict[str, Any]], ollama: FakeOllamaServer) -> Iterator[ProxyServer]:
     """The proxy over :func:`entries`, with the default settings."""
     with ProxyServer(ProxySettings()) as server:
+        yield server
+
+
+@pytest.fixture
+def hostile(entries: list[dict[str, Any]], isolated: Path, ollama: FakeOllamaServer) -> Iterator[HostileBackend]:
+    """The hostile backend, one registry variant per behaviour (``<behaviour>-vllm``), next to the usual entries."""
+    folder = isolated / "weights" / "hostile"
+    folder.mkdir(parents=True)
+    with HostileBackend() as server:
+        extra = [
+            {"name": f"{behaviour}-vllm", "backend": "vllm", "download_path": str(folder),
+             "backend_config": {"base_url": server.url(behaviour)}}
+            for behaviour in ("cookies", "huge", "trickle", "endless", "boundless")
+        ]
+        write_curated(isolated / "registry", entries + extra)
         yield server

@@ -162,7 +162,7 @@ def test_unknown_model_is_openai_404(proxy: ProxyServer) -> None:
 
 
 def test_bad_requests_are_openai_400(proxy: ProxyServer) -> None:
-    answer = httpx.post(f"{proxy.url}/chat/completions", content=b"{not json")
+    answer = httpx.post(f"{proxy.url}/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_json"
     answer = httpx.post(f"{proxy.url}/chat/completions", json={"messages": []})
     assert answer.status_code == 400 and answer.json()["error"]["param"] == "model"
@@ -256,8 +256,8 @@ def test_client_authorization_is_not_forwarded_unless_configured(
         forwarding.client("sk-client-secret").chat.completions.create(model=GEMMA, messages=[{"role": "user", "content": "x"}])
     assert vllm.requests[-1][1]["authorization"] == "Bearer sk-client-secret"
     # a backend key named in backend_config.api_key_env wins, and is never logged
-    monkeypatch.setenv("FAKE_VLLM_KEY", "backend-key-0123456789")
-    entries[0]["backend_config"]["api_key_env"] = "FAKE_VLLM_KEY"
+    monkeypatch.setenv("IMAGEWORKS_BACKEND_KEY_FAKE_VLLM", "backend-key-0123456789")
+    entries[0]["backend_config"]["api_key_env"] = "IMAGEWORKS_BACKEND_KEY_FAKE_VLLM"
     write_curated(isolated / "registry", entries)
     proxy.client().chat.completions.create(model=GEMMA, messages=[{"role": "user", "content": "x"}])
     assert vllm.requests[-1][1]["authorization"] == "Bearer backend-key-0123456789"

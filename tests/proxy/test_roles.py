@@ -101,8 +101,11 @@ def test_endpoint_of_a_served_variant(backend: str, config: dict[str, object], e
 def test_endpoint_of_ollama_and_of_nothing() -> None:
     ollama = RegistryEntry(name="m-ollama-gguf", backend="ollama", download_path="ollama://gemma3:270m")
     assert endpoint_for(ollama, "http://ollama:11434/") == Endpoint(base_url="http://ollama:11434/v1", model="gemma3:270m")
-    keyed = RegistryEntry(name="k", backend="vllm", backend_config=BackendConfig(extra={"api_key_env": "MY_KEY"}))
-    assert endpoint_for(keyed, "http://o").api_key_env == "MY_KEY"
+    keyed = RegistryEntry(name="k", backend="vllm", backend_config=BackendConfig(extra={"api_key_env": "IMAGEWORKS_BACKEND_KEY_MY"}))
+    assert endpoint_for(keyed, "http://o").api_key_env == "IMAGEWORKS_BACKEND_KEY_MY"
+    for refused in ("MY_KEY", "HF_TOKEN", "IMAGEWORKS_REGISTRY_DSN", "imageworks_backend_key_lower"):
+        other = RegistryEntry(name="k", backend="vllm", backend_config=BackendConfig(extra={"api_key_env": refused}))
+        assert endpoint_for(other, "http://o").api_key_env is None  # only names the operator set aside
     assert endpoint_for(RegistryEntry(name="u"), "http://o") is None  # unassigned, no base URL
     assert endpoint_for(RegistryEntry(name="o", backend="ollama"), "http://o") is None  # no name:tag
 

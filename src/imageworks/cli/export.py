@@ -28,11 +28,11 @@ from imageworks.core.hosts import HostView
 from imageworks.core.model import RegistryEntry
 from imageworks.services.listing.query import ListQuery, select
 from imageworks.services.serve.commands import SERVERS, LaunchCommand, LaunchOptions, Server
+from imageworks.services.serve.endpoints import BACKEND_KEY_PREFIX, allowed_key_env
 from imageworks.services.serve.exports import CommandBuilder, litellm_config, llama_swap_config, to_yaml
 from imageworks.services.serve.running import resolve
 
 pass_app = click.make_pass_decorator(AppContext)
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _filters(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -62,12 +62,15 @@ def export_group() -> None:
 @_filters
 @click.option("--api-base", metavar="URL", help="Send every non-Ollama variant to this OpenAI-compatible URL (a router such as llama-swap) instead of its own server.")
 @click.option("--api-key-env", metavar="NAME", help="Write api_key as os.environ/NAME (LiteLLM reads it at start-up) instead of the placeholder 'none', "
-              "for variants whose backend_config.api_key_env names no variable of their own (for all with --api-base).")
+              "NAME an IMAGEWORKS_BACKEND_KEY_* variable, for variants whose backend_config.api_key_env names no variable of their own (for all with --api-base).")
 @pass_app
 def export_litellm_command(app: AppContext, /, api_base: str | None, api_key_env: str | None, **options: Any) -> None:
     """A model_list for LiteLLM's config.yaml: openai/<served id> at each server, ollama/<name:tag> for Ollama."""
-    if api_key_env is not None and not _ENV_NAME.match(api_key_env):
-        raise ImageworksError(f"--api-key-env wants an environment variable name, not {api_key_env!r}")
+    if api_key_env is not None and not allowed_key_env(api_key_env):
+        raise ImageworksError(
+            f"--api-key-env wants an {BACKEND_KEY_PREFIX}* variable name, not {api_key_env!r}",
+            "backend keys come only from IMAGEWORKS_BACKEND_KEY_* variables (docs/security.md)",
+        )
     if api_base is not None and not re.match(r"^https?://[^\s/]+", api_base):
         raise ImageworksError(f"--api-base wants an http(s) URL, not {api_base!r}")
     entries, server, output = _chosen(app, options)

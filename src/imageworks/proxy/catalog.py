@@ -4,7 +4,8 @@ Which variants: those ``list`` shows by default (the core's :func:`~imageworks.s
 installed, on this host (``core/hosts.py``), not deprecated, not testing placeholders), widened by
 ``CHAT_PROXY_INCLUDE_NON_INSTALLED`` (logical entries, missing paths, other hosts' installs too) and
 ``CHAT_PROXY_INCLUDE_TEST_MODELS``. Only variants the proxy can send a request to are
-listed (an unassigned backend without ``backend_config.base_url`` is left out).
+listed (an unassigned backend without ``backend_config.base_url``, or one whose
+``base_url`` is not http(s), is left out).
 
 Each card has OpenAI's ``id`` (the served id: ``served_model_id``, else the variant
 name), ``object``, ``created`` (the download time, else 0) and ``owned_by`` (the
@@ -30,7 +31,7 @@ from imageworks.proxy.settings import ProxySettings
 from imageworks.services.listing.query import ListQuery, is_installed, select
 from imageworks.services.memory.local_facts import local_facts
 from imageworks.services.serve.commands import served_name
-from imageworks.services.serve.endpoints import Endpoint, endpoint_for
+from imageworks.services.serve.endpoints import Endpoint, endpoint_for, web_url
 
 log = logging.getLogger("imageworks.proxy")
 
@@ -47,12 +48,16 @@ def visible(entries: Iterable[RegistryEntry], settings: ProxySettings, config: C
 
 
 def routable(entries: Iterable[RegistryEntry], ollama_url: str) -> list[tuple[RegistryEntry, Endpoint]]:
-    """``(entry, endpoint)`` for each entry the proxy can send a request to."""
+    """``(entry, endpoint)`` for each entry the proxy can send a request to (an http(s) API root)."""
     pairs = []
     for entry in entries:
         endpoint = endpoint_for(entry, ollama_url)
-        if endpoint is not None:
-            pairs.append((entry, endpoint))
+        if endpoint is None:
+            continue
+        if not web_url(endpoint.base_url):
+            log.debug("%s left out: its base_url is not an http(s) URL", entry.name)
+            continue
+        pairs.append((entry, endpoint))
     return pairs
 
 

@@ -2,12 +2,15 @@
 
 The socket is bound here, before uvicorn starts, so a port in use or a bad address is one
 ``Error:`` line and exit 1 like every other imageworks command; so are a registry that
-cannot be opened and a bad ``CHAT_PROXY_*`` value. Requests are logged one line each
+cannot be opened, a bad ``CHAT_PROXY_*`` value and a non-loopback address without
+``CHAT_PROXY_API_KEY``. uvicorn runs with the connection rules of
+:mod:`imageworks.proxy.connections` (a request-head deadline, a connection cap). Requests are logged one line each
 to stderr and to the imageworks log (``IMAGEWORKS_LOG_DIR``), secrets redacted.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 import sys
@@ -19,7 +22,8 @@ from imageworks.app import open_registry
 from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError
 from imageworks.core.logs import redact, setup_logging
-from imageworks.proxy.settings import ProxySettings
+from imageworks.proxy.connections import BACKLOG, server_options
+from imageworks.proxy.settings import API_KEY_VARIABLE, ProxySettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8100
@@ -34,13 +38,20 @@ class _RedactingFormatter(logging.Formatter):
     "imageworks-chat-proxy",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=(
-        "Environment: CHAT_PROXY_INCLUDE_NON_INSTALLED=1 lists entries whose files are not here; "
-        "CHAT_PROXY_INCLUDE_TEST_MODELS=1 lists testing placeholders; CHAT_PROXY_FORWARD_AUTH=1 sends "
-        "the client's Authorization header on to backends; CHAT_PROXY_TIMEOUT=S (default 600) is how "
-        "long a backend may stay silent. See docs/serving.md."
+        "Environment: CHAT_PROXY_API_KEY=KEY is the key clients must send (Authorization: Bearer), required "
+        "off loopback; CHAT_PROXY_ALLOWED_HOSTS=a,b adds Host names served; CHAT_PROXY_CORS_ORIGINS=o1,o2 lets "
+        "web pages of those origins call (none by default); CHAT_PROXY_INCLUDE_NON_INSTALLED=1 lists entries "
+        "whose files are not here; CHAT_PROXY_INCLUDE_TEST_MODELS=1 lists testing placeholders; "
+        "CHAT_PROXY_HIDE_OFFLINE=1 lists only variants whose backend answers; CHAT_PROXY_FORWARD_AUTH=1 sends "
+        "the client's Authorization header on to backends; CHAT_PROXY_TIMEOUT=S (default 600) is how long a "
+        "backend may stay silent, CHAT_PROXY_DEADLINE=S (default 1800) how long one request may take; "
+        "CHAT_PROXY_MAX_BODY=BYTES (default 33554432), CHAT_PROXY_HEADER_TIMEOUT=S (default 10) and "
+        "CHAT_PROXY_MAX_CONNECTIONS=N (default 512) bound clients. Backend keys come only from "
+        "IMAGEWORKS_BACKEND_KEY_* variables. See docs/serving.md."
     ),
 )
-@click.option("--host", default=DEFAULT_HOST, show_default=True, help="Address to bind (0.0.0.0 exposes the proxy to your network).")
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
+              help="Address to bind (anything but loopback, such as 0.0.0.0, needs CHAT_PROXY_API_KEY).")
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True, help="Port to listen on (0: any free port).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True,
               help="uvicorn's and the proxy's log level.")
@@ -55,6 +66,11 @@ def proxy_command(host: str, port: int, log_level: str) -> None:
     config = load_config()
     setup_logging(config.log_dir, "chat-proxy", config.debug)
     settings = ProxySettings.from_environ()
+    if not _loopback(host) and not settings.api_key:
+        raise ImageworksError(
+            f"--host {host} exposes the proxy beyond this machine and {API_KEY_VARIABLE} is not set",
+            f"set {API_KEY_VARIABLE} to the key clients must send, or bind 127.0.0.1",
+        )
     open_registry(config).entries()  # fail now, not on the first request, when the registry cannot be read
     proxy_log = logging.getLogger("imageworks.proxy")
     proxy_log.setLevel(log_level.upper())
@@ -65,13 +81,24 @@ def proxy_command(host: str, port: int, log_level: str) -> None:
     bound = listener.getsockname()
     shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
     click.echo(f"imageworks-chat-proxy: listening on http://{shown}:{bound[1]}/v1", err=True)
-    app = create_app(open_registry, settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on"))
+    app = create_app(open_registry, settings, bound_host=host)
+    options = server_options(settings.header_timeout, settings.max_connections)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", **options))
     try:
         server.run(sockets=[listener])
     except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised the Ctrl-C it caught: a normal stop
         pass
     click.echo("imageworks-chat-proxy: stopped", err=True)
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (a loopback name or address)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -85,7 +112,7 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(address)
-        listener.listen(128)
+        listener.listen(BACKLOG)
     except OSError as error:
         listener.close()
         raise ImageworksError(

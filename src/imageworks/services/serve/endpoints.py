@@ -10,12 +10,17 @@ Pure functions of an entry (and the configured Ollama URL):
   (``served_model_id``, else the variant name: what ``serve-vllm`` passes as
   ``--served-model-name``);
 - ``backend_config.api_key_env`` names the environment variable holding the server's API
-  key (the key itself is never in the registry).
+  key (the key itself is never in the registry). Only names the operator set aside for
+  backend keys count (:data:`BACKEND_KEY_PREFIX`): a registry, maybe shared, never decides
+  that ``HF_TOKEN`` or any other secret of this machine goes to a server it names.
+- a ``base_url`` is used only when it is an http(s) URL (:func:`web_url`), and shown only
+  without its credentials (:func:`shown_url`).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -23,6 +28,9 @@ from imageworks.core.model import RegistryEntry
 from imageworks.services.serve.commands import default_base_url, served_name
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: The only environment variables whose values go to a backend as its API key (and into exported configs).
+BACKEND_KEY_PREFIX = "IMAGEWORKS_BACKEND_KEY_"
+_BACKEND_KEY = re.compile(rf"^{BACKEND_KEY_PREFIX}[A-Z0-9_]+$")
 
 
 @attrs.frozen(kw_only=True)
@@ -47,10 +55,49 @@ def recorded_base_url(entry: RegistryEntry) -> str | None:
     return recorded.rstrip("/") if isinstance(recorded, str) and recorded.strip() else None
 
 
+def allowed_key_env(name: str) -> bool:
+    """Whether ``name`` is a variable the operator set aside for backend keys (``IMAGEWORKS_BACKEND_KEY_*``)."""
+    return bool(_BACKEND_KEY.match(name))
+
+
 def api_key_env(entry: RegistryEntry) -> str | None:
-    """``backend_config.api_key_env``, when it is an environment variable name."""
+    """``backend_config.api_key_env``, when it names an allowed backend-key variable (:func:`allowed_key_env`)."""
     name = entry.backend_config.extra.get("api_key_env")
-    return name if isinstance(name, str) and _ENV_NAME.match(name) else None
+    return name if isinstance(name, str) and allowed_key_env(name) else None
+
+
+def refused_key_env(entry: RegistryEntry) -> str | None:
+    """``backend_config.api_key_env`` when it is set but not an allowed name (what a front end warns about)."""
+    name = entry.backend_config.extra.get("api_key_env")
+    if not isinstance(name, str) or not name or allowed_key_env(name):
+        return None
+    return name if _ENV_NAME.match(name) else repr(name)
+
+
+def web_url(url: str) -> bool:
+    """Whether ``url`` is an ``http://`` or ``https://`` URL with a host (the only kind a request is sent to)."""
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # an invalid port raises
+    except ValueError:
+        return False
+    return parts.scheme.lower() in {"http", "https"} and bool(parts.hostname)
+
+
+def shown_url(url: str) -> str:
+    """``url`` without user name, password, query or fragment: what messages and logs may carry."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "<an unparsable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    return f"{parts.scheme}://{netloc}{parts.path}"
 
 
 def endpoint_for(entry: RegistryEntry, ollama_url: str) -> Endpoint | None:

@@ -16,7 +16,10 @@ Pure functions from entries to the plain data of each tool's config file, plus t
   that server, :func:`imageworks.services.serve.endpoints.api_key_env`), else the global
   ``api_key_env``; with ``api_base`` every non-Ollama variant goes to that one router,
   so the global one alone counts. An Ollama variant gets ``api_key`` only when its
-  ``backend_config.api_key_env`` names one.
+  ``backend_config.api_key_env`` names one. Only ``IMAGEWORKS_BACKEND_KEY_*`` names count
+  (:func:`imageworks.services.serve.endpoints.allowed_key_env`, the chat proxy's rule): any other
+  name a registry entry carries is left out with a note, and ``--api-key-env`` refuses it.
+  A ``backend_config.base_url`` that is not http(s) leaves its variant out, with a note.
 - llama-swap (``config.yaml``, ``models:``; see its ``config-schema.json``): one model
   per variant started on demand: ``cmd`` is the launch command of
   :mod:`imageworks.services.serve.commands` with ``--port ${PORT}`` and the variant name as the
@@ -44,8 +47,8 @@ from imageworks.services.serve.commands import (
     served_name,
     server_for,
 )
+from imageworks.services.serve.endpoints import allowed_key_env, ollama_tag, recorded_base_url, refused_key_env, web_url
 from imageworks.services.serve.endpoints import api_key_env as variant_key_env
-from imageworks.services.serve.endpoints import ollama_tag, recorded_base_url
 
 #: How a front end builds a launch command (usually :func:`imageworks.services.serve.running.resolve`).
 CommandBuilder = Callable[[Server, RegistryEntry, LaunchOptions], LaunchCommand]
@@ -68,10 +71,21 @@ def litellm_config(
     with ``api_base``) where a variant's ``backend_config.api_key_env`` names none;
     ``server`` serves every non-Ollama variant with that stack instead of its backend's.
     """
+    if api_key_env is not None and not allowed_key_env(api_key_env):
+        raise ValueError(f"{api_key_env!r} is not an IMAGEWORKS_BACKEND_KEY_* variable")
     model_list: list[dict[str, Any]] = []
     wanted_aliases: list[tuple[str, str]] = []  # (alias, model name), resolved once every name is known
     notes: list[str] = []
     for entry in entries:
+        recorded = recorded_base_url(entry)
+        if recorded is not None and not web_url(recorded):
+            notes.append(f"{entry.name}: backend_config.base_url is not an http(s) URL; left out")
+            continue
+        refused = refused_key_env(entry)
+        if refused:
+            notes.append(
+                f"{entry.name}: backend_config.api_key_env {refused} is not an IMAGEWORKS_BACKEND_KEY_* variable; no key written"
+            )
         if entry.backend.lower() == "ollama":
             tag = ollama_tag(entry)
             if not tag:
