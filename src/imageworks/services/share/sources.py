@@ -1,0 +1,71 @@
+"""The files of an installed variant, each with its sha256 (a recorded digest reused when the
+file still stats as it did when hashed; otherwise hashed now)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+
+from imageworks.core.errors import ImageworksError
+from imageworks.core.inventory import list_files, sha256_file
+from imageworks.core.model import RegistryEntry
+
+WEIGHT_SUFFIXES = (".gguf", ".safetensors", ".bin", ".pt", ".pth", ".onnx", ".ckpt", ".npz", ".h5", ".msgpack")
+
+
+@attrs.define(frozen=True)
+class SourceFile:
+    """One file of a variant: where it is, its name inside the variant, size and digest."""
+
+    path: Path
+    relative: str
+    size: int
+    sha256: str
+
+    @property
+    def is_gguf(self) -> bool:
+        """Whether the file is a GGUF (by name, as the apps judge it)."""
+        return self.relative.lower().endswith(".gguf")
+
+    @property
+    def is_weights(self) -> bool:
+        """Whether the file holds weights (by suffix)."""
+        return self.relative.lower().endswith(WEIGHT_SUFFIXES)
+
+
+def variant_folder(entry: RegistryEntry) -> Path:
+    """The folder the entry's ``download_files`` are relative to."""
+    path = Path(entry.download_path or "")
+    return path.parent if path.is_file() else path
+
+
+def variant_files(entry: RegistryEntry) -> list[SourceFile]:
+    """Every file of ``entry`` on disk, with digests; raise when it has none here."""
+    if entry.is_logical:
+        raise ImageworksError(f"{entry.name} has no local files to share", "download or scan it first")
+    path = Path(entry.download_path or "")
+    if not path.exists():
+        raise ImageworksError(f"{entry.name}: {path} does not exist", "run `imageworks-download verify --fix-missing`")
+    folder = variant_folder(entry)
+    names = entry.download_files or ([path.name] if path.is_file() else list_files(path))
+    recorded = {f.path: f for f in entry.artifacts.files}
+    files = []
+    for name in names:
+        full = folder / name
+        try:
+            info = full.stat()
+        except OSError as error:
+            raise ImageworksError(f"{entry.name}: {full} is missing ({error.strerror})", "run `imageworks-download verify`") from error
+        known = recorded.get(name)
+        fresh = known is not None and known.sha256 and (known.size, known.mtime_ns, known.inode) == (
+            info.st_size, info.st_mtime_ns, info.st_ino)
+        digest = known.sha256 if fresh and known is not None and known.sha256 else sha256_file(full)
+        files.append(SourceFile(path=full, relative=name, size=info.st_size, sha256=digest))
+    return files
+
+
+def real_path(path: Path) -> Path:
+    """``path`` with links resolved (the file a hard link must be made to)."""
+    return Path(os.path.realpath(path))
