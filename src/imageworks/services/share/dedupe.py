@@ -43,6 +43,7 @@ from imageworks.services.share.linking import (
     same_file,
     sweep_temporaries,
     temporary_name,
+    writable,
 )
 from imageworks.services.share.sources import variant_folder
 from imageworks.services.share.stores import app_stores
@@ -203,8 +204,7 @@ def _digest(found: Found, known: dict[Path, tuple[int, int | None, int | None, s
 
 def _keeper_order(found: Found, me: int) -> tuple[bool, bool, int, bool, str]:
     """Own files first, then in a writable folder, with the most names, with a checked digest."""
-    writable = os.access(found.path.parent, os.W_OK | os.X_OK)
-    return (found.uid != me, not writable, -found.nlink, found.digest_from == "name", str(found.path))
+    return (found.uid != me, not writable(found.path.parent), -found.nlink, found.digest_from == "name", str(found.path))
 
 
 def plan_dedupe(config: Config, entries: list[RegistryEntry], min_size: int = MIN_SIZE) -> DedupeReport:
@@ -265,7 +265,7 @@ def plan_dedupe(config: Config, entries: list[RegistryEntry], min_size: int = MI
 
 
 def _refusal(found: Found, keeper: Found) -> str | None:
-    if not os.access(found.path.parent, os.W_OK | os.X_OK):
+    if not writable(found.path.parent):
         return f"read-only store ({found.path.parent} is not writable): reported, not touched"
     if found.uid != keeper.uid:
         return f"owned by uid {found.uid}, the keeper by uid {keeper.uid}: a link would change its owner"
@@ -290,7 +290,7 @@ def apply_dedupe(config: Config, registry: Registry, report: DedupeReport,
     sweep_temporaries({f.path.parent for g in report.groups for f in [g.keeper, *g.fold]})
     journal = Journal.create(config)
     report.applied, report.journal = True, journal.id
-    made: list[tuple[Found, Found]] = []
+    made: list[list[Found]] = []
     for group in report.groups:
         if not group.fold:
             continue
@@ -299,6 +299,7 @@ def apply_dedupe(config: Config, registry: Registry, report: DedupeReport,
             continue
         keeper_mode = stat.S_IMODE(group.keeper.path.stat().st_mode)
         journal.data["keepers"].setdefault(str(group.keeper.path), keeper_mode)
+        members = [group.keeper]
         for found in group.fold:
             if not _confirmed(found, group.sha256):
                 report.failures.append(f"{found.path} changed since it was examined; left alone")
@@ -317,11 +318,13 @@ def apply_dedupe(config: Config, registry: Registry, report: DedupeReport,
                 continue
             journal.mark(step, "done", method=method)
             report.folded += 1
-            made.append((group.keeper, found))
+            members.append(found)
             if method == "hardlink":
                 note = make_read_only(group.keeper.path)
                 if note:
                     report.notes.append(note)
+        if len(members) > 1:
+            made.append(members)
     journal.data["state"] = "applied"
     journal.save()
     _record_links(registry, config, made, journal.id)
@@ -340,19 +343,22 @@ def _owners(registry: Registry, config: Config) -> dict[Path, tuple[str, str]]:
     return owners
 
 
-def _record_links(registry: Registry, config: Config, made: list[tuple[Found, Found]], journal_id: str) -> None:
+def _record_links(registry: Registry, config: Config, made: list[list[Found]], journal_id: str) -> None:
     """Record each fold on the variants whose files took part, so remove and verify know of it."""
     owners = _owners(registry, config)
     new: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for keeper, copy in made:
-        for mine, other in ((keeper, copy), (copy, keeper)):
+    for members in made:
+        for mine in members:
             owner = owners.get(mine.path)
             if owner is None:
                 continue
-            new[owner[0]].append({"app": other.store, "path": str(other.path), "name": f"dedupe {journal_id}",
-                                  "opens": [str(other.path)], "source": owner[1], "method": "hardlink",
-                                  "sha256": keeper.sha256, "size": keeper.size, "host": config.host,
-                                  "journal": journal_id})
+            for other in members:
+                if other is mine:
+                    continue
+                new[owner[0]].append({"app": other.store, "path": str(other.path), "name": f"dedupe {journal_id}",
+                                      "opens": [str(other.path)], "source": owner[1], "method": "hardlink",
+                                      "sha256": mine.sha256, "size": mine.size, "host": config.host,
+                                      "journal": journal_id})
     if not new:
         return
     with registry.batch():

@@ -82,6 +82,23 @@ def _why(error: OSError) -> str:
     return error.strerror or str(error)
 
 
+def writable(folder: Path) -> bool:
+    """Whether this user may add names to ``folder``, as its permissions say.
+
+    A read-only mount is read-only; so is a folder whose mode grants no write to anyone,
+    even for root (who could write it anyway): permissions are respected, not bypassed.
+    """
+    try:
+        info = folder.stat()
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return False
+    except OSError:
+        return False
+    if os.geteuid() == 0:
+        return bool(info.st_mode & WRITE_BITS)
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
 def link_into_place(source: Path, target: Path, *, symlink_ok: bool, what: str) -> Method:
     """Make ``target`` a second name of ``source``'s bytes, atomically, and say how.
 
@@ -92,7 +109,7 @@ def link_into_place(source: Path, target: Path, *, symlink_ok: bool, what: str) 
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ShareRefused(f"cannot create {target.parent} for {what}: {error.strerror or error}") from error
-    if not os.access(target.parent, os.W_OK | os.X_OK):
+    if not writable(target.parent):
         raise ShareRefused(f"{target.parent} is read-only for this user; {what} left untouched")
     temporary = temporary_name(target)
     temporary.unlink(missing_ok=True)
