@@ -32,6 +32,7 @@ from imageworks.services.share.linking import (
     link_into_place,
     make_read_only,
     same_file,
+    sweep_temporaries,
     symlink_into_place,
     write_small_file,
 )
@@ -114,6 +115,11 @@ def share_with(app: App, entry: RegistryEntry, files: list[SourceFile], stores: 
         return result, []
     made: list[dict[str, Any]] = []
     try:
+        if not dry_run:
+            touched = {t.parent for _, t in layout.blobs} | {p.parent for _, p in layout.symlinks}
+            sweep_temporaries(touched | {p.parent for p, _ in layout.small_files})  # what a killed run left
+            for folder in layout.folders:
+                folder.mkdir(parents=True, exist_ok=True)
         for source, target in layout.blobs:
             kept = _existing(source, target, app)
             if kept is not None:
@@ -133,15 +139,18 @@ def share_with(app: App, entry: RegistryEntry, files: list[SourceFile], stores: 
                 if note:
                     result.notes.append(note)
             made.append(_record(app, layout, source, target, method, host))
+        if not dry_run:
+            for pointing_to, link in layout.symlinks:
+                symlink_into_place(pointing_to, link)
+            for path, data in layout.small_files:
+                write_small_file(path, data)
+                result.new_bytes += len(data)
     except ShareRefused as error:
         result.status, result.message = "refused", str(error)
         return result, made
-    if not dry_run:
-        for pointing_to, link in layout.symlinks:
-            symlink_into_place(pointing_to, link)
-        for path, data in layout.small_files:
-            write_small_file(path, data)
-            result.new_bytes += len(data)
+    except OSError as error:  # a folder we may not write, a full disk: this app is left as it was found
+        result.status, result.message = "refused", f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")
+        return result, made
     result.message = f"{layout.name}: " + ", ".join(sorted(set(result.methods)))
     return result, made
 

@@ -97,6 +97,8 @@ def history(config: Config) -> list[dict[str, Any]]:
     """Every journal, newest first: id, created, state and step count."""
     found = []
     for path in sorted(journal_dir(config).glob("*.json"), reverse=True):
+        if not JOURNAL_ID.match(path.stem):  # a temporary name a killed save left
+            continue
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

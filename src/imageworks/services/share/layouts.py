@@ -53,6 +53,7 @@ class Layout:
 
     app: App
     name: str  # how the app names the model
+    folders: list[Path] = attrs.field(factory=list)  # made first (an empty snapshot is a valid one)
     blobs: list[tuple[SourceFile, Path]] = attrs.field(factory=list)  # bytes to share: source -> new name
     symlink_ok: bool = False
     opens: list[Path] = attrs.field(factory=list)  # the paths the app opens
@@ -215,6 +216,7 @@ def hf_cache_layout(entry: RegistryEntry, files: list[SourceFile], cache: Path) 
     if commit != entry.revision:
         layout.notes.append(f"no Hub commit recorded: the snapshot is named {commit} (derived from the content)")
     snapshot = folder / "snapshots" / commit
+    layout.folders.append(snapshot)  # before any blob: a repo folder without snapshots/ is corrupt to scan_cache_dir
     for source in files:
         etag = source.sha256 if source.is_weights or source.size >= LFS_THRESHOLD else git_blob_id(source.path, source.size)
         blob = folder / "blobs" / etag
