@@ -177,3 +177,33 @@ def test_dry_run_changes_nothing(stores: Stores, tiny: tuple[str, Path], capsys:
     assert list((stores.ollama / "blobs").iterdir()) == [] and list(stores.lmstudio.iterdir()) == []
     assert list(stores.hf_cache.iterdir()) == [] and source.stat().st_mode & 0o200
     assert "shared_links" not in open_registry().get(name).extra
+
+
+def test_a_model_pulled_by_ollama_becomes_a_gguf_file_for_lm_studio_and_the_hf_cache(
+        stores: Stores, capsys: pytest.CaptureFixture[str]) -> None:
+    import gguf
+
+    from tests.ollama.helpers import FakeOllamaStore
+
+    ollama = FakeOllamaStore(stores.ollama)
+    data = write_gguf(stores.weights.parent / "pulled.gguf", tokens=400, seed=11).read_bytes()
+    digest = ollama.add_blob(data)
+    ollama.add_model("hf.co/acme/pulled-GGUF:Q4_K_M", digest)
+    ollama.add_model("gemma3:270m", digest)  # a library model sharing the blob
+    assert cli(capsys, "import-ollama", "--no-api").code == 0
+    names = {e.served_model_id: e.name for e in open_registry().entries()}
+    blob = stores.ollama / "blobs" / f"sha256-{digest}"
+    # an hf.co pull: LM Studio and the Hugging Face cache under its Hub repo
+    result = cli(capsys, "share", names["hf.co/acme/pulled-GGUF:Q4_K_M"], "--to", "lmstudio,hf-cache,ollama", "--json")
+    assert result.code == 0, result.err
+    statuses = {r["app"]: r["status"] for r in result.json()}
+    assert statuses == {"lmstudio": "shared", "hf-cache": "shared", "ollama": "already"}
+    lm = stores.lmstudio / "acme" / "pulled-GGUF" / "pulled-GGUF-Q4_K_M.gguf"
+    assert os.path.samefile(lm, blob)
+    assert gguf.GGUFReader(str(lm)).fields["general.architecture"] is not None  # llama.cpp's own reader opens it
+    found = hf_hub_download("acme/pulled-GGUF", "pulled-GGUF-Q4_K_M.gguf", cache_dir=stores.hf_cache, local_files_only=True)
+    assert os.path.samefile(found, blob)
+    # a library model has no Hub repo: LM Studio only, and the HF cache says why not
+    library = cli(capsys, "share", names["gemma3:270m"], "--to", "lmstudio,hf-cache")
+    assert library.code == 1 and "records none (hf_id)" in library.err
+    assert os.path.samefile(stores.lmstudio / "ollama" / "gemma3" / "gemma3-270m-Q4_K_M.gguf", blob)

@@ -71,9 +71,13 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def _repo(entry: RegistryEntry) -> tuple[str, str] | None:
+    """(owner, repo) on the Hub: the recorded ``hf_id``, or an Ollama ``hf.co/<owner>/<repo>:<tag>`` pull."""
     if entry.hf_id and "/" in entry.hf_id:
         owner, _, rest = entry.hf_id.partition("/")
         return owner, rest.partition("@")[0]
+    served = (entry.served_model_id or "").split(":")[0].split("/")
+    if len(served) == 3 and served[0].lower() in {"hf.co", "huggingface.co"} and all(served[1:]):
+        return served[1], served[2]
     return None
 
 
@@ -96,15 +100,16 @@ def lmstudio_layout(entry: RegistryEntry, files: list[SourceFile], root: Path) -
     """``<root>/<publisher>/<model>/<file>.gguf`` for each GGUF of the variant."""
     models, projectors = _ggufs(entry, files, "LM Studio")
     repo = _repo(entry)
+    served = (entry.served_model_id or "").split(":")[0].rsplit("/", 1)[-1]
     publisher = _clean(repo[0] if repo else entry.producer or "imageworks")
-    model = _clean(repo[1] if repo else entry.slug or entry.family or entry.name)
+    model = _clean(repo[1] if repo else served or entry.slug or entry.family or entry.name)
     folder = root / publisher / model
     layout = Layout(app="lmstudio", name=f"{publisher}/{model}", symlink_ok=True)
     chosen = models + projectors
     if all(Path(os.path.realpath(f.path)).parent == Path(os.path.realpath(folder)) for f in chosen):
         layout.already = f"its files are in LM Studio's folder already ({folder})"
     for source in chosen:
-        target = folder / Path(source.relative).name
+        target = folder / Path(source.app_name).name
         layout.blobs.append((source, target))
         layout.opens.append(target)
     return layout
@@ -198,7 +203,7 @@ def git_blob_id(path: Path, size: int) -> str:
 
 def local_commit(files: list[SourceFile]) -> str:
     """A stable 40-hex revision for a snapshot whose Hub commit was not recorded."""
-    text = "\n".join(f"{f.relative}\t{f.sha256}" for f in sorted(files, key=lambda f: f.relative))
+    text = "\n".join(f"{f.app_name}\t{f.sha256}" for f in sorted(files, key=lambda f: f.app_name))
     return hashlib.sha1(f"imageworks-local\n{text}".encode(), usedforsecurity=False).hexdigest()
 
 
@@ -221,7 +226,7 @@ def hf_cache_layout(entry: RegistryEntry, files: list[SourceFile], cache: Path) 
         etag = source.sha256 if source.is_weights or source.size >= LFS_THRESHOLD else git_blob_id(source.path, source.size)
         blob = folder / "blobs" / etag
         layout.blobs.append((source, blob))
-        link = snapshot / source.relative
+        link = snapshot / source.app_name
         layout.symlinks.append((os.path.relpath(blob, link.parent), link))
         layout.opens.append(link)
     ref = folder / "refs" / "main"

@@ -23,16 +23,23 @@ class SourceFile:
     relative: str
     size: int
     sha256: str
+    gguf: bool = False  # a GGUF by its magic bytes (an Ollama blob has no suffix)
+    shown_as: str = ""  # the name other apps get: ``relative``, or ``<model>-<QUANT>.gguf`` for a bare blob
 
     @property
     def is_gguf(self) -> bool:
-        """Whether the file is a GGUF (by name, as the apps judge it)."""
-        return self.relative.lower().endswith(".gguf")
+        """Whether the file is a GGUF."""
+        return self.gguf or self.relative.lower().endswith(".gguf")
+
+    @property
+    def app_name(self) -> str:
+        """The file's name in another app's layout."""
+        return self.shown_as or self.relative
 
     @property
     def is_weights(self) -> bool:
         """Whether the file holds weights (by suffix)."""
-        return self.relative.lower().endswith(WEIGHT_SUFFIXES)
+        return self.gguf or self.relative.lower().endswith(WEIGHT_SUFFIXES)
 
 
 def variant_folder(entry: RegistryEntry) -> Path:
@@ -62,8 +69,26 @@ def variant_files(entry: RegistryEntry) -> list[SourceFile]:
         fresh = known is not None and known.sha256 and (known.size, known.mtime_ns, known.inode) == (
             info.st_size, info.st_mtime_ns, info.st_ino)
         digest = known.sha256 if fresh and known is not None and known.sha256 else sha256_file(full)
-        files.append(SourceFile(path=full, relative=name, size=info.st_size, sha256=digest))
+        gguf = _is_gguf(full)
+        shown = gguf_name(entry) if gguf and not name.lower().endswith(".gguf") else ""
+        files.append(SourceFile(path=full, relative=name, size=info.st_size, sha256=digest, gguf=gguf, shown_as=shown))
     return files
+
+
+def _is_gguf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"GGUF"
+    except OSError:
+        return False
+
+
+def gguf_name(entry: RegistryEntry) -> str:
+    """A ``.gguf`` file name for a GGUF stored without one (an Ollama blob): ``gemma3-270m-Q4_K_M.gguf``."""
+    base = (entry.served_model_id or entry.slug or entry.name).rsplit("/", 1)[-1].replace(":", "-")
+    base = "".join(c if c.isalnum() or c in "._-" else "-" for c in base).strip("-.") or "model"
+    quant = (entry.quantization or "").upper()
+    return f"{base}-{quant}.gguf" if quant and quant.lower() not in base.lower() else f"{base}.gguf"
 
 
 def real_path(path: Path) -> Path:
