@@ -51,7 +51,7 @@ def share_command(app: AppContext, variant: str, to: str, dry_run: bool, as_json
     else:
         title = "share" + (" (dry run: nothing written)" if dry_run else "")
         out.table(title, ["App", "Status", "Name", "How", "Opens"],
-                  [[r.app, r.status, r.name or "", ", ".join(sorted(set(r.methods))), "\n".join(r.opens[:3])]
+                  [[r.app, r.status, r.name or "", ", ".join(sorted(set(r.methods))), ", ".join(r.opens[:3])]
                    for r in results])
         for result in results:
             for line in result.notes:
