@@ -85,3 +85,15 @@ def test_text_report_names_the_bytes(copies: Copies, capsys: pytest.CaptureFixtu
     result = cli(capsys, "dedupe")
     assert result.code == 0
     assert f"{3 * SIZE} bytes" in result.out + result.err and "dry run" in result.out + result.err
+
+
+def test_files_being_written_are_never_folded(copies: Copies, stores: Stores, capsys: pytest.CaptureFixture[str]) -> None:
+    data = copies.paths[0].read_bytes()
+    partials = [stores.ollama / "blobs" / f"sha256-{copies.sha256}-partial-0",  # Ollama's pull in progress
+                stores.hf_cache / "models--acme--dup" / "blobs" / f"{copies.sha256}.incomplete",  # huggingface_hub's
+                stores.weights / "acme" / "dup" / "next.safetensors.imageworks-partial"]  # ours
+    for path in partials:
+        path.write_bytes(data)
+    group = cli(capsys, "dedupe", "--json").json()["groups"][0]
+    named = {group["keeper"]["path"], *(d["path"] for d in group["duplicates"])}
+    assert named.isdisjoint(map(str, partials)) and len(named) == 5

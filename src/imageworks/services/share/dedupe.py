@@ -49,7 +49,9 @@ from imageworks.services.share.sources import variant_folder
 from imageworks.services.share.stores import app_stores
 
 MIN_SIZE = 1024 * 1024  # weights are megabytes at least; small files are not worth a link
-SKIPPED_SUFFIXES = (".incomplete", ".part", ".partial", ".aria2", ".lock", ".tmp")
+# files still being written (ours, aria2c's, huggingface_hub's, LM Studio's): never a keeper, never folded
+SKIPPED_SUFFIXES = (".incomplete", ".part", ".partial", ".aria2", ".lock", ".tmp", ".imageworks-partial",
+                    ".imageworks-partial.json", ".downloading")
 HEX64 = frozenset("0123456789abcdef")
 
 
@@ -150,7 +152,7 @@ def find_files(roots: list[tuple[str, Path]], min_size: int) -> list[Found]:
         for folder, dirs, names in os.walk(root):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") or d == ".cache")
             for name in names:
-                if name.startswith(TEMP_PREFIX) or name.endswith(SKIPPED_SUFFIXES):
+                if name.startswith(TEMP_PREFIX) or name.endswith(SKIPPED_SUFFIXES) or "-partial" in name:
                     continue
                 path = Path(folder, name)
                 if path in seen:
