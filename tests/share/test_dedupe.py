@@ -23,7 +23,9 @@ def inodes(paths: list[Path]) -> set[int]:
     return {p.stat().st_ino for p in paths}
 
 
-def test_report_fold_and_undo(copies: Copies, stores: Stores, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_fold_and_undo(registry_backend: object, copies: Copies, stores: Stores,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    """On both registry backends (the fold's links are recorded on the scanned variant)."""
     report = cli(capsys, "dedupe", "--json")
     assert report.code == 0, report.err
     data = report.json()

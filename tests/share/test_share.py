@@ -100,7 +100,9 @@ def test_verify_sees_a_broken_link(stores: Stores, tiny: tuple[str, Path], capsy
     assert row["status"] == "drift" and any("lmstudio link" in p and "gone" in p for p in row["problems"])
 
 
-def test_remove_keeps_the_bytes_other_apps_use(stores: Stores, tiny: tuple[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_remove_keeps_the_bytes_other_apps_use(registry_backend: object, stores: Stores, tiny: tuple[str, Path],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """On both registry backends: the links are recorded, and remove reads them."""
     name, source = tiny
     digest = json.loads(cli(capsys, "share", name, "--to", "ollama,lmstudio", "--json").out)[0]
     assert digest["status"] == "shared"
