@@ -209,3 +209,21 @@ def test_a_model_pulled_by_ollama_becomes_a_gguf_file_for_lm_studio_and_the_hf_c
     library = cli(capsys, "share", names["gemma3:270m"], "--to", "lmstudio,hf-cache")
     assert library.code == 1 and "records none (hf_id)" in library.err
     assert os.path.samefile(stores.lmstudio / "ollama" / "gemma3" / "gemma3-270m-Q4_K_M.gguf", blob)
+
+
+def test_new_folders_and_files_belong_to_the_store_owner(stores: Stores, tiny: tuple[str, Path],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Run as root in another user's store (Ollama's service store), what share adds is that user's."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can make files another user owns")
+    name, _ = tiny
+    nobody = 65534
+    for path in (stores.ollama, stores.ollama / "manifests", stores.ollama / "blobs", stores.hf_cache):
+        os.chown(path, nobody, nobody)
+    assert cli(capsys, "share", name, "--to", "ollama,hf-cache").code == 0
+    # every folder, manifest, config blob, snapshot link and ref it made; the weights keep their own inode's owner
+    made = [*(stores.ollama / "manifests").rglob("*"), *stores.hf_cache.rglob("*"),
+            *(p for p in (stores.ollama / "blobs").iterdir() if p.stat().st_size < 4096)]
+    weights = [p for p in made if p.is_file() and not p.is_symlink() and p.stat().st_size > 4096]
+    assert len(made) > 10 and len(weights) == 1
+    assert all(p.lstat().st_uid == nobody for p in made if p not in weights)

@@ -30,6 +30,7 @@ from imageworks.services.share.linking import (
     ShareRefused,
     human,
     link_into_place,
+    make_folders,
     make_read_only,
     same_file,
     sweep_temporaries,
@@ -119,7 +120,7 @@ def share_with(app: App, entry: RegistryEntry, files: list[SourceFile], stores: 
             touched = {t.parent for _, t in layout.blobs} | {p.parent for _, p in layout.symlinks}
             sweep_temporaries(touched | {p.parent for p, _ in layout.small_files})  # what a killed run left
             for folder in layout.folders:
-                folder.mkdir(parents=True, exist_ok=True)
+                make_folders(folder)
         for source, target in layout.blobs:
             kept = _existing(source, target, app)
             if kept is not None:

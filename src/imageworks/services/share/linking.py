@@ -82,6 +82,31 @@ def _why(error: OSError) -> str:
     return error.strerror or str(error)
 
 
+def make_folders(folder: Path) -> None:
+    """Create ``folder`` and its missing parents, owned as the folder they are made in.
+
+    Run as root in another user's store (Ollama's service store belongs to ``ollama``),
+    new folders get that owner, so the app can still manage its own store.
+    """
+    missing = []
+    existing = folder
+    while not existing.exists():
+        missing.append(existing)
+        existing = existing.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if missing and os.geteuid() == 0:
+        owner = existing.stat()
+        for path in missing:
+            os.chown(path, owner.st_uid, owner.st_gid)
+
+
+def _owned_like_folder(path: Path) -> None:
+    """As root, give a new small file or link the owner of the folder it is made in."""
+    if os.geteuid() == 0:
+        owner = path.parent.stat()
+        os.lchown(path, owner.st_uid, owner.st_gid)
+
+
 def writable(folder: Path) -> bool:
     """Whether this user may add names to ``folder``, as its permissions say.
 
@@ -106,7 +131,7 @@ def link_into_place(source: Path, target: Path, *, symlink_ok: bool, what: str) 
     :class:`ShareRefused` when only a copy would do; ``what`` names the app for that message.
     """
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(target.parent)
     except OSError as error:
         raise ShareRefused(f"cannot create {target.parent} for {what}: {error.strerror or error}") from error
     if not writable(target.parent):
@@ -141,7 +166,7 @@ def link_into_place(source: Path, target: Path, *, symlink_ok: bool, what: str) 
 
 def write_small_file(target: Path, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``target`` whole: a temporary file, flushed, then renamed into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(target.parent)
     temporary = temporary_name(target)
     try:
         with open(temporary, "wb") as handle:
@@ -149,6 +174,7 @@ def write_small_file(target: Path, data: bytes, mode: int = 0o644) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
+        _owned_like_folder(temporary)
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -157,11 +183,12 @@ def write_small_file(target: Path, data: bytes, mode: int = 0o644) -> None:
 
 def symlink_into_place(pointing_to: str, target: Path) -> None:
     """Make ``target`` a symbolic link to ``pointing_to`` (relative or absolute), atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(target.parent)
     temporary = temporary_name(target)
     temporary.unlink(missing_ok=True)
     os.symlink(pointing_to, temporary)
     try:
+        _owned_like_folder(temporary)
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
