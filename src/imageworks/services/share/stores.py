@@ -20,6 +20,7 @@ import attrs
 from imageworks.core.config import Config
 
 App = Literal["ollama", "lmstudio", "hf-cache"]
+SERVICE_STORE = Path("/usr/share/ollama/.ollama/models")  # the Linux systemd service's store (as providers.ollama reads it)
 APPS: tuple[App, ...] = ("ollama", "lmstudio", "hf-cache")
 
 
@@ -48,9 +49,22 @@ class AppStores:
         return {"ollama": self.ollama, "lmstudio": self.lmstudio, "hf-cache": self.hf_cache}[app]
 
 
+def ollama_store(config: Config) -> Path:
+    """Ollama's store: ``OLLAMA_MODELS`` (or ``~/.ollama/models``); when that was not set and holds no
+    models while the Linux service's store does, the service's (the one the running server reads)."""
+    chosen = config.ollama_models
+    if config.sources.get("ollama_models", "default") == "default" and not (chosen / "manifests").is_dir():
+        try:
+            if (SERVICE_STORE / "manifests").is_dir():
+                return SERVICE_STORE
+        except OSError:
+            pass
+    return chosen
+
+
 def app_stores(config: Config) -> AppStores:
     """The stores of ``config`` (and the environment, for the Hugging Face cache)."""
-    return AppStores(ollama=config.ollama_models, lmstudio=config.windows_lmstudio_root, hf_cache=hf_cache_dir())
+    return AppStores(ollama=ollama_store(config), lmstudio=config.windows_lmstudio_root, hf_cache=hf_cache_dir())
 
 
 def parse_apps(text: str) -> list[App]:
