@@ -227,3 +227,20 @@ def test_new_folders_and_files_belong_to_the_store_owner(stores: Stores, tiny: t
     weights = [p for p in made if p.is_file() and not p.is_symlink() and p.stat().st_size > 4096]
     assert len(made) > 10 and len(weights) == 1
     assert all(p.lstat().st_uid == nobody for p in made if p not in weights)
+
+
+def test_the_ollama_store_is_the_one_the_server_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OLLAMA_MODELS when set; unset, ~/.ollama/models, or the service's store when only it holds models."""
+    from imageworks.core.config import load_config
+    from imageworks.services.share import stores as share_stores
+
+    service = tmp_path / "service-models"
+    (service / "manifests").mkdir(parents=True)
+    monkeypatch.setattr(share_stores, "SERVICE_STORE", service)
+    monkeypatch.delenv("OLLAMA_MODELS", raising=False)
+    assert share_stores.app_stores(load_config()).ollama == service
+    own = Path(os.environ["HOME"]) / ".ollama" / "models"
+    (own / "manifests").mkdir(parents=True)
+    assert share_stores.app_stores(load_config()).ollama == own
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "chosen"))
+    assert share_stores.app_stores(load_config()).ollama == tmp_path / "chosen"
