@@ -32,6 +32,7 @@ from imageworks.services.maintain.verify import VerifyResult, verify_entry
 from imageworks.services.memory.estimate import MemoryEstimate, estimate_item
 from imageworks.services.memory.local_facts import entry_facts
 from imageworks.services.serve.roles import role_assignments, servable
+from imageworks.services.share.checks import check_links, removal_notes, symlinked_apps, visible_in
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -109,7 +110,7 @@ def list_command(
         paths = {e.name: e.download_path for e in everything}
         for entry in entries:
             _print_details(entry, [f"{name} ({paths[name]})" for name in copies.get(entry.name, [])],
-                           memory.get(id(entry)), estimated(entry))
+                           memory.get(id(entry)), estimated(entry), visible_in(entry, app.config.host))
         return
     columns = ["Name", "Format", "Quant", "Location", "Size"]
     if show_backend:
@@ -146,7 +147,7 @@ def _memory_json(found: MemoryEstimate | None) -> dict[str, Any] | None:
 
 
 def _print_details(entry: RegistryEntry, same_weights: list[str], facts: HeaderFacts | None,
-                   found: MemoryEstimate | None) -> None:
+                   found: MemoryEstimate | None, visible: list[str]) -> None:
     fields = [
         ("name", entry.name),
         ("display name", entry.display_name),
@@ -173,6 +174,7 @@ def _print_details(entry: RegistryEntry, same_weights: list[str], facts: HeaderF
         ("deprecated", "yes" if entry.deprecated else None),
         ("detected from", "; ".join(entry.metadata.detection_evidence)),
         ("same weights", "; ".join(same_weights)),
+        ("visible in", "; ".join(visible)),  # the apps it was shared with (share, dedupe)
     ]
     out.echo(entry.display_name or entry.name)
     for label, value in fields:
@@ -288,9 +290,18 @@ def remove_command(
     plan = plan_removal(entry, registry.entries(), app.config, delete_files, purge)
     if plan.refusal:
         raise ImageworksError(f"not removing {entry.name}: {plan.refusal}")
+    broken = symlinked_apps(entry, app.config.host) if plan.delete_path is not None else []
+    if broken:
+        raise ImageworksError(
+            f"not deleting the files of {entry.name}: {', '.join(broken)} read(s) them through a symbolic link",
+            "remove those links first, or run remove without --delete-files",
+        )
+    staying = removal_notes(entry, app.config.host) if plan.delete_path is not None else []
     if dry_run:
         for line in plan.describe():
             out.echo(f"would {line}")
+        for line in staying:
+            out.echo(f"the bytes stay: {line}")
         return
     if not force:
         raise ImageworksError(
@@ -302,7 +313,9 @@ def remove_command(
             out.note(f"Backed up the registry to {backup_place(copies)}")
     if plan.delete_path is not None:
         delete_installation(plan.delete_path, plan.roots, only=plan.only_files)
-        out.echo(f"Deleted {plan.delete_path}")
+        out.echo(f"Deleted {plan.delete_path}" + (" (this variant's names only; other apps still use the bytes)" if staying else ""))
+        for line in staying:
+            out.echo(f"  {line}")
     if purge:
         registry.delete(entry.name, backup=False)
         out.echo(f"Removed {entry.name} from the registry")
@@ -326,7 +339,7 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
     entries = [registry.get(variant)] if variant else [e for e in everyone if not e.is_logical]
     if variant:
         _refuse_other_host(entries[0], view)
-    results = [verify_entry(e, quick=quick, neighbours=everyone) for e in entries]
+    results = [_with_links(verify_entry(e, quick=quick, neighbours=everyone), e, app.config.host, quick) for e in entries]
     used = [r.name for r in results if r.status != "missing"]
     missing = [r for r in results if r.status == "missing"] if fix_missing else []
     fixed = []
@@ -353,6 +366,18 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
     failing = [r for r in results if not r.ok and r.name not in fixed]
     if failing:
         raise click.exceptions.Exit(1)
+
+
+def _with_links(result: VerifyResult, entry: RegistryEntry, host: str, quick: bool) -> VerifyResult:
+    """``result`` with the problems of the entry's shared links (share, dedupe) added."""
+    if result.status == "missing":
+        return result
+    problems = check_links(entry, host, quick=quick)
+    if problems:
+        result.problems.extend(problems)
+        if result.status == "ok":
+            result.status = "drift"
+    return result
 
 
 def _refuse_other_host(entry: RegistryEntry, view: HostView) -> None:

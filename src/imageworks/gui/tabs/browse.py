@@ -4,7 +4,9 @@ details, its roles (saved to the curated layer with ``set-roles``) and its backe
 Rows come from ``list --json`` (the filters the CLI has are its options, "All hosts" and
 "GPU memory" included; "installed" and the search box filter the rows it returns), with
 the host and memory columns of :mod:`imageworks.gui.tabs.browse_columns`; the charts from
-``stats --json``.
+``stats --json``. Each variant shows where it is visible (its ``shared_links``) and offers
+``share`` to other apps; the tab ends with ``dedupe`` (a dry run until cleared and
+confirmed) and its undo (docs/sharing.md).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from imageworks.core.hosts import HostView
 from imageworks.gui import commands
 from imageworks.gui.commands import OptionValue
 from imageworks.gui.tabs.browse_columns import host_columns, memory_columns
-from imageworks.gui.widgets import cli_json, form_command, list_entries
+from imageworks.gui.widgets import cli_json, dry_run_gate, form_command, list_entries, show_report
 
 ANY = "(any)"
 INSTALLED = {ANY: None, "installed": True, "not installed": False}
@@ -45,6 +47,7 @@ def draw() -> None:
     statistics(stats)
     if rows:
         details(rows)
+    dedupe_section()
 
 
 def choice(label: str, values: dict[str, int], key: str, column: Any) -> str:
@@ -153,6 +156,7 @@ def details(rows: list[dict[str, Any]]) -> None:
     st.text(", ".join(row.get("same_weights_as") or []) or "(no other entry)")
     st.caption("README signals")
     st.json(meta.get("readme_signals") or {})
+    visibility(row)
     roles_form(row)
     st.caption("Backend config")
     st.json(row.get("backend_config") or {})
@@ -172,3 +176,55 @@ def roles_form(row: dict[str, Any]) -> None:
         "role": chosen, "priority": [p for p in ranks if p] if chosen else [], "clear": not chosen,
     }
     form_command(f"roles-{name}", "download", "set-roles", [name], options, "Save roles")
+
+
+SHARE_APPS = ["ollama", "lmstudio", "hf-cache"]
+
+
+def visibility(row: dict[str, Any]) -> None:
+    """Where the variant is visible (its recorded links), and the ``share`` form."""
+    name = str(row["name"])
+    links = row.get("shared_links") or []
+    st.caption(f"Visible in other apps ({len(links)} link(s))")
+    if links:
+        st.dataframe([{"app": link.get("app"), "name": link.get("name"), "method": link.get("method"),
+                       "path": link.get("path"), "host": link.get("host")} for link in links if isinstance(link, dict)],
+                     key=f"links-{name}")
+    if not row.get("installed"):
+        return
+    apps = st.multiselect("Share with (no new bytes: hard link, reflink, or a symlink where the app follows one)",
+                          SHARE_APPS, default=SHARE_APPS, key=f"share-apps-{name}")
+    dry, may = dry_run_gate(f"share-{name}", f"link {name} into {', '.join(apps) or 'no app'}")
+    form_command(f"share-{name}", "download", "share", [name], {"to": ",".join(apps), "dry_run": dry, "json": True},
+                 "Share", enabled=bool(apps) and may, show=show_report)
+
+
+def dedupe_section() -> None:
+    """``dedupe``: the duplicated weight files across the stores, folded only when confirmed; undo by id."""
+    st.subheader("Duplicate weights across apps")
+    dry, may = dry_run_gate("dedupe", "replace every duplicate by a hard link to one read-only copy")
+    form_command("dedupe", "download", "dedupe", [], {"apply": not dry, "json": True},
+                 "Find duplicates" if dry else "Fold duplicates", enabled=may, show=show_dedupe)
+    undo = st.text_input("Undo a fold (its ID)", key="dedupe-undo-id").strip()
+    if undo:
+        form_command("dedupe-undo", "download", "dedupe", [], {"undo": undo, "json": True}, "Undo fold", show=show_report)
+
+
+def show_dedupe(stdout: str) -> None:
+    """The ``dedupe --json`` report: the bytes a fold frees, then one row per file of each group."""
+    report = json.loads(stdout)
+    st.metric("reclaimable bytes", report.get("reclaimable_bytes", 0))
+    if report.get("journal"):
+        st.caption(f"Folded {report.get('folded', 0)} file(s); undo with ID {report['journal']}")
+    rows = []
+    for group in report.get("groups") or []:
+        rows.append({"sha256": group["sha256"][:12], "size": group["size"], "action": "keep",
+                     "store": group["keeper"]["store"], "path": group["keeper"]["path"], "reason": ""})
+        rows += [{"sha256": "", "size": group["size"], "action": d["action"], "store": d["store"], "path": d["path"],
+                  "reason": d.get("reason", "")} for d in group.get("duplicates") or []]
+    if rows:
+        st.dataframe(rows, key="dedupe-groups")
+    else:
+        st.info("No weight file is held twice.")
+    for line in report.get("notes") or []:
+        st.caption(line)
