@@ -18,7 +18,8 @@ Errors carry the Hub's ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``,
 Faults are injected on demand per URL path (an ``fnmatch`` pattern on the unquoted path):
 HTTP statuses for the next N requests, a connection reset after K body bytes, corrupted
 bytes, and a per-connection bandwidth cap. Every request is logged (method, raw path with
-query, headers) so tests can check what clients sent.
+query, headers) so tests can check what clients sent, and the GETs of each file whose body
+is being sent are counted (``peak_streams``: the most at once, per file).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -166,6 +167,9 @@ class HubServer:
         self.hide_sizes = False
         self.bandwidth: float | None = None  # bytes per second, per connection
         self.requests: list[RequestRecord] = []
+        # GETs of a file whose body is being sent, by file path, and the most seen at once
+        self.streams_now: dict[str, int] = {}
+        self.peak_streams: dict[str, int] = {}
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -235,6 +239,17 @@ class HubServer:
         """Append to the request log (thread-safe)."""
         with self._lock:
             self.requests.append(record)
+
+    def stream_began(self, path: str) -> None:
+        """Count a GET of ``path`` whose body is about to be sent."""
+        with self._lock:
+            now = self.streams_now[path] = self.streams_now.get(path, 0) + 1
+            self.peak_streams[path] = max(self.peak_streams.get(path, 0), now)
+
+    def stream_ended(self, path: str) -> None:
+        """Stop counting a GET of ``path`` (its last bytes are being handed to the socket, or it failed)."""
+        with self._lock:
+            self.streams_now[path] -= 1
 
     def requests_for(self, pattern: str) -> list[RequestRecord]:
         """Logged requests whose unquoted path (without query) matches ``pattern``."""
@@ -525,12 +540,25 @@ class _Handler(BaseHTTPRequestHandler):
                 "Last-Modified": formatdate(usegmt=True),
             }
         )
-        self._send(status, headers, b"", method)
         if method == "HEAD":
+            self._send(status, headers, b"", method)
             return
-        self._stream(hub_file.source, start, length, fault)
+        self.hub.stream_began(hub_file.path)
+        counted = [True]
+        try:
+            self._send(status, headers, b"", method)
+            self._stream(hub_file.source, start, length, fault, lambda: self._uncount(hub_file.path, counted))
+        finally:
+            self._uncount(hub_file.path, counted)
 
-    def _stream(self, source: Path, start: int, length: int, fault: Fault | None) -> None:
+    def _uncount(self, path: str, counted: list[bool]) -> None:
+        if counted[0]:
+            counted[0] = False
+            self.hub.stream_ended(path)
+
+    def _stream(self, source: Path, start: int, length: int, fault: Fault | None,
+                last: Callable[[], None] = lambda: None) -> None:
+        """Send ``length`` bytes of ``source`` from ``start``; ``last()`` runs before the last chunk goes out."""
         reset_at = fault.after_bytes if fault and fault.kind == "reset" else None
         corrupt = fault is not None and fault.kind == "corrupt"
         sent = 0
@@ -547,10 +575,12 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(0.2)  # let the client read what was sent: an RST discards unread data
                     self._reset()
                     return
+                if sent + len(chunk) >= length:
+                    last()  # the client may start its next request once it has these bytes
                 self.wfile.write(chunk)
                 sent += len(chunk)
                 self._sent = sent
-                if self.hub.bandwidth:
+                if self.hub.bandwidth and sent < length:
                     ahead = sent / self.hub.bandwidth - (time.monotonic() - began)
                     if ahead > 0:
                         time.sleep(ahead)

@@ -15,8 +15,8 @@ from imageworks.transfer import (
     select_engine,
 )
 from imageworks.transfer.partial import PartialFile as _File
-from imageworks.transfer.scheduling import Scheduler as _Scheduler
 from imageworks.transfer.safety import PlannedFile
+from imageworks.transfer.scheduling import Scheduler as _Scheduler
 from tests.support.fixtures import write_tiny_repo
 from tests.support.hub_server import HubServer
 from tests.transfer.test_engines import remote_files

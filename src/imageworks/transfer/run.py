@@ -72,7 +72,7 @@ class Run:
         self.engine, self.job, self.progress = engine, job, progress
         self.files = [PartialFile(item, order) for order, item in enumerate(items)]
         first_piece = engine.min_piece if engine.adaptive else engine.piece_size
-        self.scheduler = Scheduler(self.files, engine.min_split, first_piece)
+        self.scheduler = Scheduler(self.files, engine.min_split, first_piece, per_file=max(1, job.max_connections))
         self.files_total = files_already_done + len(items)
         self.files_done = files_already_done
         self.resumed = sum(f.written() for f in self.files)

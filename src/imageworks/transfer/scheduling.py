@@ -28,34 +28,64 @@ class Piece:
 
 
 class Scheduler:
-    """Hands out pieces of unassigned bytes in file order, then halves of the largest range in flight."""
+    """Hands out pieces of unassigned bytes in file order, then halves of the largest range in flight.
 
-    def __init__(self, files: list[PartialFile], min_split: int, piece_size: int) -> None:
+    No file is read by more than ``per_file`` streams at once (the configured
+    ``max_connections``, as aria2c's ``-x``): a piece of a file that has that many is not
+    handed out, and its ranges in flight are not split, so streams left idle by files
+    that finished do not pile onto the last big one.
+    """
+
+    def __init__(self, files: list[PartialFile], min_split: int, piece_size: int, per_file: int | None = None) -> None:
         self.lock = threading.Lock()
         self.pending = [Piece(f, a, b) for f in files for a, b in f.missing()]
         self.active: list[Piece] = []
         self.min_split = min_split
         self.piece_size = max(piece_size, min_split)
+        self.per_file = max(1, per_file) if per_file is not None else None
+        self.streams: dict[int, int] = {}  # id(file) -> pieces of it in flight
 
     def take(self) -> Piece | None:
         """The next piece for a stream, or None when nothing is worth taking."""
         with self.lock:
-            if self.pending:
-                first = self.pending[0]
-                if first.end - first.pos >= self.piece_size + self.min_split:
-                    taken = Piece(first.file, first.pos, first.pos + self.piece_size)
-                    first.pos = taken.end
-                else:
-                    taken = self.pending.pop(0)
-            else:
-                splittable = [r for r in self.active if not r.file.whole]
-                victim = max(splittable, key=lambda r: r.end - r.pos, default=None)
-                if victim is None or victim.end - victim.pos < 2 * self.min_split:
+            taken = self._from_pending()
+            if taken is None:
+                victim = self._victim()
+                if victim is None:
                     return None
                 middle = victim.pos + (victim.end - victim.pos) // 2
                 taken, victim.end = Piece(victim.file, middle, victim.end), middle
             self.active.append(taken)
+            self.streams[id(taken.file)] = self.streams.get(id(taken.file), 0) + 1
             return taken
+
+    def _open_to_another(self, file: PartialFile) -> bool:
+        """Whether ``file`` may get one more stream (call with ``lock`` held)."""
+        return self.per_file is None or self.streams.get(id(file), 0) < self.per_file
+
+    def _first_pending(self) -> int | None:
+        """Index of the first pending range of a file open to another stream (``lock`` held)."""
+        return next((i for i, r in enumerate(self.pending) if self._open_to_another(r.file)), None)
+
+    def _from_pending(self) -> Piece | None:
+        """A piece of the first pending range a stream may take (``lock`` held)."""
+        index = self._first_pending()
+        if index is None:
+            return None
+        first = self.pending[index]
+        if first.end - first.pos >= self.piece_size + self.min_split:
+            taken = Piece(first.file, first.pos, first.pos + self.piece_size)
+            first.pos = taken.end
+            return taken
+        return self.pending.pop(index)
+
+    def _victim(self) -> Piece | None:
+        """The largest range in flight worth halving for another stream (``lock`` held)."""
+        splittable = [r for r in self.active if not r.file.whole and self._open_to_another(r.file)]
+        victim = max(splittable, key=lambda r: r.end - r.pos, default=None)
+        if victim is None or victim.end - victim.pos < 2 * self.min_split:
+            return None
+        return victim
 
     def resize(self, piece_size: int) -> None:
         """Hand out pieces of ``piece_size`` bytes from now on."""
@@ -66,15 +96,14 @@ class Scheduler:
         """A stream is done with ``part``; what it did not receive goes back in order."""
         with self.lock:
             self.active.remove(part)
+            self.streams[id(part.file)] -= 1
             if part.pos < part.end:
                 bisect.insort(self.pending, Piece(part.file, part.pos, part.end), key=Piece.key)
 
     def has_work(self) -> bool:
         """Whether a new stream would find something to take."""
         with self.lock:
-            return bool(self.pending) or any(
-                r.end - r.pos >= 2 * self.min_split and not r.file.whole for r in self.active
-            )
+            return self._first_pending() is not None or self._victim() is not None
 
     def take_over(self, part: Piece) -> bool:
         """Give ``part`` the whole of its file (the server ignores ``Range`` and sent all of it).
