@@ -5,6 +5,7 @@ downloader and ``huggingface_hub`` use:
 
 * ``GET /api/models/<repo>[/revision/<rev>]`` -> model info with ``sha`` and ``siblings``
   (``?blobs=true`` adds ``size``, ``blobId`` and ``lfs: {sha256, size, pointerSize}``);
+* ``POST /api/models/<repo>/paths-info/<rev>`` -> the entries of the paths asked for;
 * ``GET /api/models/<repo>/tree/<rev>[/<path>]?recursive=&cursor=`` -> tree entries,
   paged with a GitHub-style ``Link: <...>; rel="next"`` header when ``page_size`` is set;
 * ``HEAD``/``GET /<repo>/resolve/<rev>/<path>`` with ``Range``, ``ETag``,
@@ -17,7 +18,8 @@ Errors carry the Hub's ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``,
 
 Faults are injected on demand per URL path (an ``fnmatch`` pattern on the unquoted path):
 HTTP statuses for the next N requests, a connection reset after K body bytes, corrupted
-bytes, and a per-connection bandwidth cap. Every request is logged (method, raw path with
+bytes, no answer at all (``withhold``, or past ``stream_limit`` GETs of one file at once,
+like a mirror that fetches each range upstream first), and a per-connection bandwidth cap. Every request is logged (method, raw path with
 query, headers) so tests can check what clients sent, and the GETs of each file whose body
 is being sent are counted (``peak_streams``: the most at once, per file).
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import select
 import socket
 import struct
 import threading
@@ -114,7 +117,7 @@ class Fault:
     """An injected fault; ``remaining`` None means forever."""
 
     pattern: str
-    kind: str  # "status" | "reset" | "corrupt"
+    kind: str  # "status" | "reset" | "corrupt" | "withhold"
     remaining: int | None
     status: int = 500
     retry_after: float | None = None
@@ -170,6 +173,10 @@ class HubServer:
         # GETs of a file whose body is being sent, by file path, and the most seen at once
         self.streams_now: dict[str, int] = {}
         self.peak_streams: dict[str, int] = {}
+        # A mirror that can serve only this many GETs of one file at once (each fetched
+        # upstream first): the others get no answer at all until the client gives up.
+        self.stream_limit: int | None = None
+        self.withheld = 0  # GETs that got no answer (a "withhold" fault or the stream limit)
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -216,6 +223,10 @@ class HubServer:
         """Flip one byte in the body of the next ``times`` matching GETs."""
         self._add(Fault(pattern, "corrupt", times, methods=("GET",)))
 
+    def withhold(self, pattern: str, times: int | None = 1) -> None:
+        """Send nothing at all (not even the status line) to the next ``times`` matching GETs, until the client leaves."""
+        self._add(Fault(pattern, "withhold", times, methods=("GET",)))
+
     def clear_faults(self) -> None:
         """Remove every pending fault."""
         with self._lock:
@@ -240,11 +251,15 @@ class HubServer:
         with self._lock:
             self.requests.append(record)
 
-    def stream_began(self, path: str) -> None:
-        """Count a GET of ``path`` whose body is about to be sent."""
+    def stream_began(self, path: str) -> bool:
+        """Count a GET of ``path`` whose body is about to be sent; False (not counted) past ``stream_limit``."""
         with self._lock:
-            now = self.streams_now[path] = self.streams_now.get(path, 0) + 1
+            now = self.streams_now.get(path, 0) + 1
+            if self.stream_limit is not None and now > self.stream_limit:
+                return False
+            self.streams_now[path] = now
             self.peak_streams[path] = max(self.peak_streams.get(path, 0), now)
+            return True
 
     def stream_ended(self, path: str) -> None:
         """Stop counting a GET of ``path`` (its last bytes are being handed to the socket, or it failed)."""
@@ -326,6 +341,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._dispatch("HEAD")
 
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._body = self.rfile.read(length) if length else b""
+        self._dispatch("POST")
+
     # -- plumbing --------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
         self._status = 0
@@ -335,6 +355,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(split.path)
         try:
             fault = self.hub.take_fault(method, path)
+            if fault is not None and fault.kind == "withhold":
+                self._withhold()
+                return
             if fault is not None and fault.kind == "status":
                 headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
                 self._error(fault.status, "Injected", f"injected {fault.status}", headers)
@@ -396,6 +419,10 @@ class _Handler(BaseHTTPRequestHandler):
             found = self._repo_and_revision(repo_id, tail[1] if tail else "main")
             if found:
                 self._model_info(*found, blobs=query.get("blobs", "").lower() == "true")
+        elif tail[0] == "paths-info" and len(tail) == 2 and method == "POST":
+            found = self._repo_and_revision(repo_id, tail[1])
+            if found:
+                self._paths_info(found[1])
         elif tail[0] == "tree" and len(tail) >= 2:
             found = self._repo_and_revision(repo_id, tail[1])
             if found:
@@ -432,6 +459,26 @@ class _Handler(BaseHTTPRequestHandler):
                 "usedStorage": sum(f.size for f in revision.files.values()),
             }
         )
+
+    def _paths_info(self, revision: HubRevision) -> None:
+        """``POST .../paths-info/<rev>`` (form ``paths=a&paths=b`` or JSON ``{"paths": [...]}``): entries of those paths."""
+        body = getattr(self, "_body", b"")
+        if "json" in self.headers.get("Content-Type", ""):
+            paths = list(json.loads(body or b"{}").get("paths", []))
+        else:
+            paths = parse_qs(body.decode()).get("paths", [])
+        entries: list[dict[str, object]] = []
+        for path in paths:
+            hub_file = revision.files.get(path.strip("/"))
+            if hub_file is not None:
+                entry: dict[str, object] = {"type": "file", "oid": hub_file.blob_id, "size": hub_file.size, "path": hub_file.path}
+                if hub_file.lfs:
+                    entry["lfs"] = {"oid": hub_file.sha256, "size": hub_file.size, "pointerSize": 134}
+                entries.append(entry)
+            elif any(name.startswith(path.strip("/") + "/") for name in revision.files):
+                oid = hashlib.sha1(f"tree {path}".encode()).hexdigest()
+                entries.append({"type": "directory", "oid": oid, "size": 0, "path": path.strip("/")})
+        self._json(entries)
 
     def _tree(self, revision: HubRevision, folder: str, query: Mapping[str, str]) -> None:
         recursive = query.get("recursive", "").lower() == "true"
@@ -543,7 +590,9 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "HEAD":
             self._send(status, headers, b"", method)
             return
-        self.hub.stream_began(hub_file.path)
+        if not self.hub.stream_began(hub_file.path):
+            self._withhold()
+            return
         counted = [True]
         try:
             self._send(status, headers, b"", method)
@@ -584,6 +633,22 @@ class _Handler(BaseHTTPRequestHandler):
                     ahead = sent / self.hub.bandwidth - (time.monotonic() - began)
                     if ahead > 0:
                         time.sleep(ahead)
+
+    def _withhold(self) -> None:
+        """Answer nothing until the client closes the connection (at most a minute)."""
+        with self.hub._lock:
+            self.hub.withheld += 1
+        self.close_connection = True
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.connection], [], [], 0.1)
+            if ready:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return  # the client gave up
+                except OSError:
+                    return
+                time.sleep(0.1)
 
     def _reset(self) -> None:
         """Abort with a TCP RST, like a dropped connection."""

@@ -9,9 +9,18 @@ back what is left. Pieces are as small as the link allows: each new request cost
 trip with the stream idle, so a piece lasts at least ``piece_rtts`` request latencies at
 the measured per-stream rate (between ``min_piece`` and ``piece_size``).
 
-A transfer that receives less than ``STALL_BYTES`` in ``job.stall_timeout`` seconds stops
-(sockets are shut down, so even a read blocked on a dripping server returns) and keeps
-what it has for the next run.
+No file is read by more than ``job.max_connections`` streams at once, and the run opens
+at most ``job.max_connections`` times ``job.max_parallel_files`` (or the number of files,
+if fewer) streams in all, as aria2c's ``-x`` and ``-j``.
+
+Streams that stop making progress are retried with fewer streams, not counted as
+failures: a stream that receives less than ``STALL_BYTES`` in a quarter of
+``job.stall_timeout`` (``patience``: its socket is shut down, or its wait for an answer
+times out) gives its range back, the run halves its stream count (at most once per
+``patience``, down to one) and the range is asked again on a fresh connection. Only when
+a single stream is left and the run receives less than ``STALL_BYTES`` in
+``job.stall_timeout`` seconds does the transfer stop as stalled (sockets are shut down, so
+even a read blocked on a dripping server returns), keeping what it has for the next run.
 """
 
 from __future__ import annotations
@@ -94,6 +103,11 @@ class Run:
             self.governor.level = limit
         self.workers: list[threading.Thread] = []
         self.active = 0  # workers counted against the governor's level
+        # a stream with less than STALL_BYTES in this many seconds is stuck: cut and retried
+        self.patience = min(job.stall_timeout / 4, engine.timeout)
+        self.stuck = 0  # stuck streams reported by workers, not yet acted on by the main loop
+        self.backed_off = float("-inf")  # when the stream count was last halved
+        self.stall_mark = (time.monotonic(), 0)  # (time, bytes received then): the stall clock
         self.sockets: set[socket.socket] = set()  # of responses being read, shut down to stop at once
 
     def run(self) -> list[tuple[PlannedFile, str]]:
@@ -104,13 +118,11 @@ class Run:
                 if file.size == 0 or not file.missing():
                     self._complete(file)
             last_save = time.monotonic()
-            stall_mark = (last_save, 0)  # (time, bytes received then): the stall clock
+            self.stall_mark = (last_save, 0)
             while True:
                 now = time.monotonic()
-                if self.received - stall_mark[1] >= STALL_BYTES or self.resumed + self.received >= self.bytes_total:
-                    stall_mark = (now, self.received)
-                elif now - stall_mark[0] >= self.job.stall_timeout:
-                    self._fail(_stalled(self.job.stall_timeout))
+                self._watch_streams(now)
+                self._watch_stall(now)
                 level = self.governor.observe(now, self.received, behind=self._hash_behind())
                 self.workers = [w for w in self.workers if w.is_alive()]
                 while len(self.workers) < level and self.error is None and self.scheduler.has_work():
@@ -146,6 +158,35 @@ class Run:
             raise TransferError(f"download of {unfinished[0].item.remote.relative_path} did not complete", RESUME_HINT)
         self._report(samples)
         return self.bad
+
+    def _watch_stall(self, now: float) -> None:
+        """Stop as stalled when a single stream is left and it received next to nothing for ``stall_timeout``."""
+        mark_time, mark_bytes = self.stall_mark
+        if self.received - mark_bytes >= STALL_BYTES or self.resumed + self.received >= self.bytes_total:
+            self.stall_mark = (now, self.received)
+        elif self.governor.level <= 1 and now - mark_time >= self.job.stall_timeout:
+            self._fail(_stalled(self.job.stall_timeout))
+
+    def _watch_streams(self, now: float) -> None:
+        """Cut streams that receive next to nothing; halve the stream count when any were stuck.
+
+        A stream blocked on an answer that has begun is cut here (its socket shut down); one
+        still waiting for the answer to begin times out by itself (the read timeout is
+        ``patience``). Either way its worker reports it and retries on a fresh connection.
+        """
+        with self.scheduler.lock:
+            parts = list(self.scheduler.active)
+        for part in parts:
+            sock = part.sock
+            if sock is not None and not part.cut and now - part.heard >= self.patience:
+                part.cut = True
+                _shutdown(sock)
+        with self.lock:
+            stuck, self.stuck = self.stuck, 0
+        if stuck and self.governor.level > 1 and now - self.backed_off >= self.patience:
+            self.backed_off = now
+            self.governor.back_off(max(1, min(self.governor.level, len(parts)) // 2))
+            self.stall_mark = (now, self.received)  # the fewer streams get the whole limit
 
     def _fail(self, error: BaseException) -> None:
         """Keep the first error and stop every worker."""
@@ -207,8 +248,7 @@ class Run:
     # -- workers ---------------------------------------------------------------------
     def _work(self) -> None:
         """A stream worker: take pieces and receive them on one kept-alive session until none are left."""
-        session = requests.Session()
-        session.headers.update(self.job.request_headers())
+        session = self._session()
         with self.lock:
             self.active += 1
         counted = True
@@ -230,6 +270,11 @@ class Run:
                 except _Retired:
                     counted = False
                     return
+                except _Stuck:
+                    with self.lock:
+                        self.stuck += 1
+                    session.close()  # its range is asked again on a fresh connection
+                    session = self._session()
                 finally:
                     part.file.detach()
                     self.scheduler.give_back(part)
@@ -243,6 +288,12 @@ class Run:
                     self.active -= 1
             session.close()
             self.wake.set()
+
+    def _session(self) -> requests.Session:
+        """A new session (its own connections) carrying the job's headers."""
+        session = requests.Session()
+        session.headers.update(self.job.request_headers())
+        return session
 
     def _retire(self) -> bool:
         """Leave (and stop counting this worker) when the governor lowered the stream count."""
@@ -263,6 +314,8 @@ class Run:
             except _Dropped:
                 return
             except _Retryable as retry:
+                if part.cut:
+                    raise _Stuck from None
                 failures = 0 if part.pos > before else failures + 1
                 if failures >= self.engine.attempts:
                     raise TransferError(
@@ -279,12 +332,13 @@ class Run:
         url = part.file.location or remote.url
         if _origin(url) != _origin(remote.url):
             headers["Authorization"] = None  # the token is for the Hub only, as on a redirect
-        # a read waiting longer than the stall limit is a stall too (and bounds how long a
+        # a read waiting longer than ``patience`` is a stuck stream (and bounds how long a
         # worker can keep the run from stopping)
-        timeout = (self.engine.timeout, min(self.engine.timeout, self.job.stall_timeout))
-        asked = time.monotonic()
+        timeout = (self.engine.timeout, self.patience)
+        asked = part.heard = time.monotonic()
+        part.got = 0
         try:
-            with session.get(url, headers=headers, stream=True, timeout=timeout) as response, self._watched(response):
+            with session.get(url, headers=headers, stream=True, timeout=timeout) as response, self._watched(response, part):
                 self._note_latency(time.monotonic() - asked)
                 if url != remote.url and response.status_code in (401, 403, 404, 410):
                     part.file.location = None  # the redirect expired: ask the Hub again
@@ -309,11 +363,14 @@ class Run:
                         raise part.file.disk_error(error) from None
                     part.pos += len(chunk)
                     part.file.mark(start, part.pos)
+                    part.got += len(chunk)
+                    if part.got >= STALL_BYTES:
+                        part.heard, part.got = time.monotonic(), 0
                     with self.lock:
                         self.received += len(chunk)
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
-            raise _Retryable(f"connection error ({type(error).__name__})") from None
-        except _ProtocolErrors as error:
+        except _ConnectionErrors as error:
+            if part.cut or _is_read_timeout(error):
+                raise _Stuck from None
             raise _Retryable(f"connection error ({type(error).__name__})") from None
 
     def _check_status(self, response: requests.Response, part: Piece) -> None:
@@ -330,19 +387,21 @@ class Run:
             raise TransferError(f"download of {what} failed: HTTP {status} {response.reason}")
 
     @contextlib.contextmanager
-    def _watched(self, response: requests.Response) -> Iterator[None]:
-        """Register the response's socket so :meth:`_halt` can wake a read blocked on it."""
+    def _watched(self, response: requests.Response, part: Piece) -> Iterator[None]:
+        """Register the response's socket so :meth:`_halt` (and a cut of ``part``) can wake a read blocked on it."""
         sock = getattr(getattr(response.raw, "connection", None), "sock", None)
         if sock is None:
             yield
             return
         with self.lock:
             self.sockets.add(sock)
+        part.sock = sock
         if self.stop.is_set():
             _shutdown(sock)
         try:
             yield
         finally:
+            part.sock = None
             with self.lock:
                 self.sockets.discard(sock)
 
@@ -375,6 +434,10 @@ class Run:
 
 class _Retired(Exception):
     """Raised inside a worker that gives its remaining range back and exits."""
+
+
+class _Stuck(Exception):
+    """Raised inside a worker whose stream made no progress for ``patience``: retried on a fresh connection."""
 
 
 class _Dropped(Exception):
@@ -418,6 +481,15 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
     return parts.scheme, parts.hostname, parts.port
 
 
+def _is_read_timeout(error: BaseException) -> bool:
+    """Whether ``error`` is a wait for the server's next bytes that ran out (not a refused connection)."""
+    import urllib3.exceptions
+
+    if isinstance(error, requests.ConnectTimeout | urllib3.exceptions.ConnectTimeoutError):
+        return False
+    return isinstance(error, requests.ReadTimeout | urllib3.exceptions.ReadTimeoutError | TimeoutError)
+
+
 def _protocol_errors() -> tuple[type[BaseException], ...]:
     """Exceptions a broken connection raises below ``requests`` while a body is read raw."""
     from http.client import HTTPException
@@ -428,3 +500,9 @@ def _protocol_errors() -> tuple[type[BaseException], ...]:
 
 
 _ProtocolErrors = _protocol_errors()
+_ConnectionErrors: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    *_ProtocolErrors,
+)

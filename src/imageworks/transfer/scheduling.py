@@ -11,7 +11,9 @@ stream per file that reads it from byte 0 (:meth:`Scheduler.take_over`).
 from __future__ import annotations
 
 import bisect
+import socket
 import threading
+import time
 
 from imageworks.transfer.partial import PartialFile
 
@@ -21,6 +23,13 @@ class Piece:
 
     def __init__(self, file: PartialFile, start: int, end: int) -> None:
         self.file, self.pos, self.end = file, start, end
+        # the stream's progress clock (kept by the run): when it last received a little
+        # (``heard``), what it got since (``got``), the socket of its answer, and whether the
+        # run cut it off as stuck
+        self.heard = time.monotonic()
+        self.got = 0
+        self.sock: socket.socket | None = None
+        self.cut = False
 
     def key(self) -> tuple[int, int]:
         """Sort key: file order, then offset."""
