@@ -11,7 +11,9 @@ downloader and ``huggingface_hub`` use:
 * ``HEAD``/``GET /<repo>/resolve/<rev>/<path>`` with ``Range``, ``ETag``,
   ``X-Repo-Commit``, ``X-Linked-Etag``/``X-Linked-Size`` (LFS files), ``Accept-Ranges``;
   with ``lfs_redirect=True`` LFS files answer ``302`` to a "CDN" URL on ``localhost``
-  (another origin, so clients must drop the ``Authorization`` header, as with the Hub).
+  (another origin, so clients must drop the ``Authorization`` header, as with the Hub);
+  with ``xet=True`` they answer as Xet-backed files do on huggingface.co today
+  (``X-Xet-Hash``, a ``xet-auth`` link, a redirect to a Xet bridge URL).
 
 Errors carry the Hub's ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``,
 ``EntryNotFound``, ``GatedRepo``) so ``huggingface_hub`` raises its own typed errors.
@@ -160,9 +162,15 @@ def _commit_for(repo_id: str, revision: str, files: Mapping[str, HubFile]) -> st
 class HubServer:
     """A threaded loopback Hub. Use as a context manager or call ``start``/``stop``."""
 
-    def __init__(self, *, lfs_redirect: bool = False, page_size: int | None = None, cdn: str | None = None) -> None:
+    def __init__(self, *, lfs_redirect: bool = False, page_size: int | None = None, cdn: str | None = None,
+                 xet: bool = False) -> None:
         self.repos: dict[str, HubRepo] = {}
         self.lfs_redirect = lfs_redirect
+        # LFS files stored with Xet, as huggingface.co answers for them today: ``X-Xet-Hash``
+        # and a ``Link: <...xet-read-token...>; rel="xet-auth"`` beside ``X-Linked-Etag`` /
+        # ``X-Linked-Size``, and a redirect to the Xet bridge (``/__xet__/<xet hash>`` on
+        # the other origin, Range honoured) instead of the LFS CDN.
+        self.xet = xet
         self.cdn = cdn  # another server answering /__cdn__/<sha256> (e.g. nginx in benchmarks)
         self.page_size = page_size
         # A mirror that announces no size before a GET: null sizes in the tree and model
@@ -315,6 +323,15 @@ class HubServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def xet_blob(self, xet_hash: str) -> HubFile | None:
+        """Find a served LFS file by its Xet hash (for the bridge route)."""
+        for repo in self.repos.values():
+            for revision in repo.revisions.values():
+                for hub_file in revision.files.values():
+                    if hub_file.lfs and xet_hash_of(hub_file) == xet_hash:
+                        return hub_file
+        return None
+
     def blob(self, sha256: str) -> HubFile | None:
         """Find a served LFS file by sha256 (for the CDN route)."""
         for repo in self.repos.values():
@@ -368,6 +385,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._api(method, segments[2:], query)
             elif segments[:1] == ["__cdn__"] and len(segments) == 2:
                 self._cdn(method, segments[1], fault)
+            elif segments[:1] == ["__xet__"] and len(segments) == 2:
+                self._xet_bridge(method, segments[1], fault)
             elif len(segments) >= 5 and segments[2] == "resolve":
                 self._resolve(method, segments, fault)
             else:
@@ -545,6 +564,18 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Linked-Etag"] = f'"{hub_file.sha256}"'
             if not self.hub.hide_sizes:
                 headers["X-Linked-Size"] = str(hub_file.size)
+            if self.hub.xet:
+                xet_hash = xet_hash_of(hub_file)
+                token_route = f"{self.hub.url}/api/models/{repo_id}/xet-read-token/{revision.commit}"
+                headers.update({
+                    "X-Xet-Hash": xet_hash,
+                    "Link": f'<{token_route}>; rel="xet-auth", '
+                            f'<{self.hub.cdn_url}/__cas__/reconstruction/{xet_hash}>; rel="xet-reconstruction-info"',
+                })
+                # a signed bridge URL: another host, the Xet hash in the path, an expiring query
+                location = f"{self.hub.cdn_url}/__xet__/{xet_hash}?X-Xet-Signed-Range=bytes%3D0-&Expires=4102444800"
+                self._send(302, {**headers, "Location": location}, b"", method)
+                return
             if self.hub.lfs_redirect:
                 location = f"{self.hub.cdn_url}/__cdn__/{hub_file.sha256}"
                 self._send(302, {**headers, "Location": location}, b"", method)
@@ -557,6 +588,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "EntryNotFound", "Blob not found")
             return
         self._file(method, hub_file, {"ETag": f'"{hub_file.sha256}"'}, fault)
+
+    def _xet_bridge(self, method: str, xet_hash: str, fault: Fault | None) -> None:
+        hub_file = self.hub.xet_blob(xet_hash)
+        if hub_file is None:
+            self._error(404, "EntryNotFound", "Xet object not found")
+            return
+        self._file(method, hub_file, {"ETag": f'"{xet_hash}"', "X-Xet-Hash": xet_hash}, fault)
 
     def _file(self, method: str, hub_file: HubFile, headers: dict[str, str], fault: Fault | None) -> None:
         size = hub_file.size
@@ -655,6 +693,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
+
+
+def xet_hash_of(hub_file: HubFile) -> str:
+    """A stand-in for the file's Xet hash: 64 hex digits, derived from but unlike its sha256."""
+    return hashlib.sha256(f"xet:{hub_file.sha256}".encode()).hexdigest()
 
 
 def _chunks(handle, length: int, bandwidth: float | None) -> Iterator[bytes]:
