@@ -103,8 +103,10 @@ def test_download_killed_mid_file_from_olah_completes_on_the_next_run(olah: tupl
     with ThrottledRelay(server.port, rate=4 * 1024 * 1024) as relay:
         slow = {**os.environ, "HF_ENDPOINT": relay.url, "IMAGEWORKS_MAX_CONNECTIONS": "2"}
         # whatever the engine names its partial file
+        # the relay stops answering once 8 MiB are on disk, so the kill lands mid-file
+        # however long the machine takes to get there
         kill_mid_file(command, lambda: [p for p in target.glob("model.safetensors*") if p != weight],
-                      8 * 1024 * 1024, env=slow)
+                      8 * 1024 * 1024, env=slow, hold=relay.pause)
     assert not weight.exists()
     assert not (isolated / "registry" / "model_registry.json").exists()  # nothing recorded mid-transfer
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
