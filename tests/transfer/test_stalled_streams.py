@@ -70,3 +70,16 @@ def test_a_stall_is_declared_only_at_one_stream_after_the_limit(hub_server: HubS
     # 8 streams, halved at most once per half second (a quarter of the limit) down to one, then 2 s at one
     assert 2 + 3 * 0.5 <= elapsed < 15
     assert not (target / "model.safetensors").exists()
+
+
+def test_the_governor_never_grows_past_a_back_off() -> None:
+    from imageworks.transfer.adaptive import ConnectionGovernor
+
+    governor = ConnectionGovernor(16, level=4)
+    assert governor.back_off(2) == 2
+    now, total = 0.0, 0.0
+    for _ in range(100):  # throughput that would pay for more streams
+        now += 0.05
+        total += 25e6 * governor.level * 0.05
+        governor.observe(now, int(total))
+    assert governor.level == 2 and governor.back_off(8) == 2 and governor.back_off(0) == 1
