@@ -185,6 +185,7 @@ class HubServer:
         # upstream first): the others get no answer at all until the client gives up.
         self.stream_limit: int | None = None
         self.withheld = 0  # GETs that got no answer (a "withhold" fault or the stream limit)
+        self.ignore_range = False  # answer 200 with the whole file to every GET, as olah's mirror mode does
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -600,7 +601,7 @@ class _Handler(BaseHTTPRequestHandler):
         size = hub_file.size
         start, end = 0, size - 1
         status = 200
-        wanted = self.headers.get("Range")
+        wanted = None if self.hub.ignore_range else self.headers.get("Range")
         if wanted and wanted.startswith("bytes=") and "," not in wanted:
             first, _, last = wanted[6:].partition("-")
             try:

@@ -83,3 +83,19 @@ def test_the_governor_never_grows_past_a_back_off() -> None:
         total += 25e6 * governor.level * 0.05
         governor.observe(now, int(total))
     assert governor.level == 2 and governor.back_off(8) == 2 and governor.back_off(0) == 1
+
+
+@pytest.mark.parametrize("fault", ["reset", "withhold"])
+def test_a_whole_file_answer_cut_short_is_read_again(hub_server: HubServer, tmp_path: Path, fault: str) -> None:
+    """A server that ignores Range (olah's mirror mode) sends the whole file to one stream;
+    when that stream drops or stalls, the file is read again from byte 0, never left unread."""
+    source = _weights(hub_server, tmp_path)
+    hub_server.ignore_range = True
+    if fault == "reset":
+        hub_server.reset_after("/acme/slow/resolve/*", after_bytes=2 * MiB)
+    else:
+        hub_server.bandwidth = 4 * MiB  # the whole-file stream is still reading when the withheld ones time out
+        hub_server.withhold("/acme/slow/resolve/*", times=1)
+    files = remote_files(hub_server, "acme/slow")
+    _engine().fetch(TransferJob(files, tmp_path / "out", max_connections=4, max_parallel_files=1, stall_timeout=2))
+    assert (tmp_path / "out" / "model.safetensors").read_bytes() == (source / "model.safetensors").read_bytes()

@@ -30,6 +30,7 @@ class Piece:
         self.got = 0
         self.sock: socket.socket | None = None
         self.cut = False
+        self.reads_whole = False  # it reads its whole file from byte 0 (the server ignores Range)
 
     def key(self) -> tuple[int, int]:
         """Sort key: file order, then offset."""
@@ -106,6 +107,8 @@ class Scheduler:
         with self.lock:
             self.active.remove(part)
             self.streams[id(part.file)] -= 1
+            if part.reads_whole and part.pos < part.end:
+                part.file.whole = False  # the next stream that gets the whole file reads it again from 0
             if part.pos < part.end:
                 bisect.insort(self.pending, Piece(part.file, part.pos, part.end), key=Piece.key)
 
@@ -119,14 +122,16 @@ class Scheduler:
 
         Every other range of that file is dropped: pending ones are forgotten and those in
         flight end where they are. Returns False when another stream already reads the
-        whole file, and then ``part`` is dropped instead.
+        whole file, and then ``part`` is dropped instead. The stream that reads the whole
+        file and asks again (after a dropped connection) starts again from byte 0; if it
+        leaves, :meth:`give_back` lets the next stream that is sent the whole file take over.
         """
         with self.lock:
             file = part.file
-            if file.whole:
+            if file.whole and not part.reads_whole:
                 part.end = part.pos
                 return False
-            file.whole = True
+            file.whole = part.reads_whole = True
             self.pending = [r for r in self.pending if r.file is not file]
             for other in self.active:
                 if other.file is file and other is not part:
