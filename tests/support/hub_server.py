@@ -5,20 +5,25 @@ downloader and ``huggingface_hub`` use:
 
 * ``GET /api/models/<repo>[/revision/<rev>]`` -> model info with ``sha`` and ``siblings``
   (``?blobs=true`` adds ``size``, ``blobId`` and ``lfs: {sha256, size, pointerSize}``);
+* ``POST /api/models/<repo>/paths-info/<rev>`` -> the entries of the paths asked for;
 * ``GET /api/models/<repo>/tree/<rev>[/<path>]?recursive=&cursor=`` -> tree entries,
   paged with a GitHub-style ``Link: <...>; rel="next"`` header when ``page_size`` is set;
 * ``HEAD``/``GET /<repo>/resolve/<rev>/<path>`` with ``Range``, ``ETag``,
   ``X-Repo-Commit``, ``X-Linked-Etag``/``X-Linked-Size`` (LFS files), ``Accept-Ranges``;
   with ``lfs_redirect=True`` LFS files answer ``302`` to a "CDN" URL on ``localhost``
-  (another origin, so clients must drop the ``Authorization`` header, as with the Hub).
+  (another origin, so clients must drop the ``Authorization`` header, as with the Hub);
+  with ``xet=True`` they answer as Xet-backed files do on huggingface.co today
+  (``X-Xet-Hash``, a ``xet-auth`` link, a redirect to a Xet bridge URL).
 
 Errors carry the Hub's ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``,
 ``EntryNotFound``, ``GatedRepo``) so ``huggingface_hub`` raises its own typed errors.
 
 Faults are injected on demand per URL path (an ``fnmatch`` pattern on the unquoted path):
 HTTP statuses for the next N requests, a connection reset after K body bytes, corrupted
-bytes, and a per-connection bandwidth cap. Every request is logged (method, raw path with
-query, headers) so tests can check what clients sent.
+bytes, no answer at all (``withhold``, or past ``stream_limit`` GETs of one file at once,
+like a mirror that fetches each range upstream first), and a per-connection bandwidth cap. Every request is logged (method, raw path with
+query, headers) so tests can check what clients sent, and the GETs of each file whose body
+is being sent are counted (``peak_streams``: the most at once, per file).
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import select
 import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,7 +119,7 @@ class Fault:
     """An injected fault; ``remaining`` None means forever."""
 
     pattern: str
-    kind: str  # "status" | "reset" | "corrupt"
+    kind: str  # "status" | "reset" | "corrupt" | "withhold"
     remaining: int | None
     status: int = 500
     retry_after: float | None = None
@@ -156,9 +162,15 @@ def _commit_for(repo_id: str, revision: str, files: Mapping[str, HubFile]) -> st
 class HubServer:
     """A threaded loopback Hub. Use as a context manager or call ``start``/``stop``."""
 
-    def __init__(self, *, lfs_redirect: bool = False, page_size: int | None = None, cdn: str | None = None) -> None:
+    def __init__(self, *, lfs_redirect: bool = False, page_size: int | None = None, cdn: str | None = None,
+                 xet: bool = False) -> None:
         self.repos: dict[str, HubRepo] = {}
         self.lfs_redirect = lfs_redirect
+        # LFS files stored with Xet, as huggingface.co answers for them today: ``X-Xet-Hash``
+        # and a ``Link: <...xet-read-token...>; rel="xet-auth"`` beside ``X-Linked-Etag`` /
+        # ``X-Linked-Size``, and a redirect to the Xet bridge (``/__xet__/<xet hash>`` on
+        # the other origin, Range honoured) instead of the LFS CDN.
+        self.xet = xet
         self.cdn = cdn  # another server answering /__cdn__/<sha256> (e.g. nginx in benchmarks)
         self.page_size = page_size
         # A mirror that announces no size before a GET: null sizes in the tree and model
@@ -166,6 +178,14 @@ class HubServer:
         self.hide_sizes = False
         self.bandwidth: float | None = None  # bytes per second, per connection
         self.requests: list[RequestRecord] = []
+        # GETs of a file whose body is being sent, by file path, and the most seen at once
+        self.streams_now: dict[str, int] = {}
+        self.peak_streams: dict[str, int] = {}
+        # A mirror that can serve only this many GETs of one file at once (each fetched
+        # upstream first): the others get no answer at all until the client gives up.
+        self.stream_limit: int | None = None
+        self.withheld = 0  # GETs that got no answer (a "withhold" fault or the stream limit)
+        self.ignore_range = False  # answer 200 with the whole file to every GET, as olah's mirror mode does
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -212,6 +232,10 @@ class HubServer:
         """Flip one byte in the body of the next ``times`` matching GETs."""
         self._add(Fault(pattern, "corrupt", times, methods=("GET",)))
 
+    def withhold(self, pattern: str, times: int | None = 1) -> None:
+        """Send nothing at all (not even the status line) to the next ``times`` matching GETs, until the client leaves."""
+        self._add(Fault(pattern, "withhold", times, methods=("GET",)))
+
     def clear_faults(self) -> None:
         """Remove every pending fault."""
         with self._lock:
@@ -235,6 +259,21 @@ class HubServer:
         """Append to the request log (thread-safe)."""
         with self._lock:
             self.requests.append(record)
+
+    def stream_began(self, path: str) -> bool:
+        """Count a GET of ``path`` whose body is about to be sent; False (not counted) past ``stream_limit``."""
+        with self._lock:
+            now = self.streams_now.get(path, 0) + 1
+            if self.stream_limit is not None and now > self.stream_limit:
+                return False
+            self.streams_now[path] = now
+            self.peak_streams[path] = max(self.peak_streams.get(path, 0), now)
+            return True
+
+    def stream_ended(self, path: str) -> None:
+        """Stop counting a GET of ``path`` (its last bytes are being handed to the socket, or it failed)."""
+        with self._lock:
+            self.streams_now[path] -= 1
 
     def requests_for(self, pattern: str) -> list[RequestRecord]:
         """Logged requests whose unquoted path (without query) matches ``pattern``."""
@@ -285,6 +324,15 @@ class HubServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def xet_blob(self, xet_hash: str) -> HubFile | None:
+        """Find a served LFS file by its Xet hash (for the bridge route)."""
+        for repo in self.repos.values():
+            for revision in repo.revisions.values():
+                for hub_file in revision.files.values():
+                    if hub_file.lfs and xet_hash_of(hub_file) == xet_hash:
+                        return hub_file
+        return None
+
     def blob(self, sha256: str) -> HubFile | None:
         """Find a served LFS file by sha256 (for the CDN route)."""
         for repo in self.repos.values():
@@ -311,6 +359,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._dispatch("HEAD")
 
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self._body = self.rfile.read(length) if length else b""
+        self._dispatch("POST")
+
     # -- plumbing --------------------------------------------------------------------
     def _dispatch(self, method: str) -> None:
         self._status = 0
@@ -320,6 +373,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(split.path)
         try:
             fault = self.hub.take_fault(method, path)
+            if fault is not None and fault.kind == "withhold":
+                self._withhold()
+                return
             if fault is not None and fault.kind == "status":
                 headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
                 self._error(fault.status, "Injected", f"injected {fault.status}", headers)
@@ -330,6 +386,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._api(method, segments[2:], query)
             elif segments[:1] == ["__cdn__"] and len(segments) == 2:
                 self._cdn(method, segments[1], fault)
+            elif segments[:1] == ["__xet__"] and len(segments) == 2:
+                self._xet_bridge(method, segments[1], fault)
             elif len(segments) >= 5 and segments[2] == "resolve":
                 self._resolve(method, segments, fault)
             else:
@@ -381,6 +439,10 @@ class _Handler(BaseHTTPRequestHandler):
             found = self._repo_and_revision(repo_id, tail[1] if tail else "main")
             if found:
                 self._model_info(*found, blobs=query.get("blobs", "").lower() == "true")
+        elif tail[0] == "paths-info" and len(tail) == 2 and method == "POST":
+            found = self._repo_and_revision(repo_id, tail[1])
+            if found:
+                self._paths_info(found[1])
         elif tail[0] == "tree" and len(tail) >= 2:
             found = self._repo_and_revision(repo_id, tail[1])
             if found:
@@ -417,6 +479,26 @@ class _Handler(BaseHTTPRequestHandler):
                 "usedStorage": sum(f.size for f in revision.files.values()),
             }
         )
+
+    def _paths_info(self, revision: HubRevision) -> None:
+        """``POST .../paths-info/<rev>`` (form ``paths=a&paths=b`` or JSON ``{"paths": [...]}``): entries of those paths."""
+        body = getattr(self, "_body", b"")
+        if "json" in self.headers.get("Content-Type", ""):
+            paths = list(json.loads(body or b"{}").get("paths", []))
+        else:
+            paths = parse_qs(body.decode()).get("paths", [])
+        entries: list[dict[str, object]] = []
+        for path in paths:
+            hub_file = revision.files.get(path.strip("/"))
+            if hub_file is not None:
+                entry: dict[str, object] = {"type": "file", "oid": hub_file.blob_id, "size": hub_file.size, "path": hub_file.path}
+                if hub_file.lfs:
+                    entry["lfs"] = {"oid": hub_file.sha256, "size": hub_file.size, "pointerSize": 134}
+                entries.append(entry)
+            elif any(name.startswith(path.strip("/") + "/") for name in revision.files):
+                oid = hashlib.sha1(f"tree {path}".encode()).hexdigest()
+                entries.append({"type": "directory", "oid": oid, "size": 0, "path": path.strip("/")})
+        self._json(entries)
 
     def _tree(self, revision: HubRevision, folder: str, query: Mapping[str, str]) -> None:
         recursive = query.get("recursive", "").lower() == "true"
@@ -483,6 +565,18 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Linked-Etag"] = f'"{hub_file.sha256}"'
             if not self.hub.hide_sizes:
                 headers["X-Linked-Size"] = str(hub_file.size)
+            if self.hub.xet:
+                xet_hash = xet_hash_of(hub_file)
+                token_route = f"{self.hub.url}/api/models/{repo_id}/xet-read-token/{revision.commit}"
+                headers.update({
+                    "X-Xet-Hash": xet_hash,
+                    "Link": f'<{token_route}>; rel="xet-auth", '
+                            f'<{self.hub.cdn_url}/__cas__/reconstruction/{xet_hash}>; rel="xet-reconstruction-info"',
+                })
+                # a signed bridge URL: another host, the Xet hash in the path, an expiring query
+                location = f"{self.hub.cdn_url}/__xet__/{xet_hash}?X-Xet-Signed-Range=bytes%3D0-&Expires=4102444800"
+                self._send(302, {**headers, "Location": location}, b"", method)
+                return
             if self.hub.lfs_redirect:
                 location = f"{self.hub.cdn_url}/__cdn__/{hub_file.sha256}"
                 self._send(302, {**headers, "Location": location}, b"", method)
@@ -496,11 +590,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._file(method, hub_file, {"ETag": f'"{hub_file.sha256}"'}, fault)
 
+    def _xet_bridge(self, method: str, xet_hash: str, fault: Fault | None) -> None:
+        hub_file = self.hub.xet_blob(xet_hash)
+        if hub_file is None:
+            self._error(404, "EntryNotFound", "Xet object not found")
+            return
+        self._file(method, hub_file, {"ETag": f'"{xet_hash}"', "X-Xet-Hash": xet_hash}, fault)
+
     def _file(self, method: str, hub_file: HubFile, headers: dict[str, str], fault: Fault | None) -> None:
         size = hub_file.size
         start, end = 0, size - 1
         status = 200
-        wanted = self.headers.get("Range")
+        wanted = None if self.hub.ignore_range else self.headers.get("Range")
         if wanted and wanted.startswith("bytes=") and "," not in wanted:
             first, _, last = wanted[6:].partition("-")
             try:
@@ -525,12 +626,27 @@ class _Handler(BaseHTTPRequestHandler):
                 "Last-Modified": formatdate(usegmt=True),
             }
         )
-        self._send(status, headers, b"", method)
         if method == "HEAD":
+            self._send(status, headers, b"", method)
             return
-        self._stream(hub_file.source, start, length, fault)
+        if not self.hub.stream_began(hub_file.path):
+            self._withhold()
+            return
+        counted = [True]
+        try:
+            self._send(status, headers, b"", method)
+            self._stream(hub_file.source, start, length, fault, lambda: self._uncount(hub_file.path, counted))
+        finally:
+            self._uncount(hub_file.path, counted)
 
-    def _stream(self, source: Path, start: int, length: int, fault: Fault | None) -> None:
+    def _uncount(self, path: str, counted: list[bool]) -> None:
+        if counted[0]:
+            counted[0] = False
+            self.hub.stream_ended(path)
+
+    def _stream(self, source: Path, start: int, length: int, fault: Fault | None,
+                last: Callable[[], None] = lambda: None) -> None:
+        """Send ``length`` bytes of ``source`` from ``start``; ``last()`` runs before the last chunk goes out."""
         reset_at = fault.after_bytes if fault and fault.kind == "reset" else None
         corrupt = fault is not None and fault.kind == "corrupt"
         sent = 0
@@ -547,19 +663,42 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(0.2)  # let the client read what was sent: an RST discards unread data
                     self._reset()
                     return
+                if sent + len(chunk) >= length:
+                    last()  # the client may start its next request once it has these bytes
                 self.wfile.write(chunk)
                 sent += len(chunk)
                 self._sent = sent
-                if self.hub.bandwidth:
+                if self.hub.bandwidth and sent < length:
                     ahead = sent / self.hub.bandwidth - (time.monotonic() - began)
                     if ahead > 0:
                         time.sleep(ahead)
+
+    def _withhold(self) -> None:
+        """Answer nothing until the client closes the connection (at most a minute)."""
+        with self.hub._lock:
+            self.hub.withheld += 1
+        self.close_connection = True
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.connection], [], [], 0.1)
+            if ready:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return  # the client gave up
+                except OSError:
+                    return
+                time.sleep(0.1)
 
     def _reset(self) -> None:
         """Abort with a TCP RST, like a dropped connection."""
         self.close_connection = True
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
+
+
+def xet_hash_of(hub_file: HubFile) -> str:
+    """A stand-in for the file's Xet hash: 64 hex digits, derived from but unlike its sha256."""
+    return hashlib.sha256(f"xet:{hub_file.sha256}".encode()).hexdigest()
 
 
 def _chunks(handle, length: int, bandwidth: float | None) -> Iterator[bytes]:

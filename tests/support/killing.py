@@ -27,9 +27,12 @@ def written(paths: Sequence[Path]) -> int:
 
 
 def kill_mid_file(argv: Sequence[str], partials: Callable[[], Sequence[Path]], at_least: int, *,
-                  env: Mapping[str, str] | None = None, timeout: float = 60.0) -> None:
+                  env: Mapping[str, str] | None = None, timeout: float = 60.0,
+                  hold: Callable[[], None] | None = None) -> None:
     """Run ``argv``; SIGKILL its process group once a file of ``partials()`` holds ``at_least`` bytes.
 
+    ``hold`` is called as soon as the bytes are there: a test whose server can stop sending
+    (a paused relay) passes it, so the download cannot finish while the state is saved.
     Fails the test when the bytes never come or the command ends first.
     """
     child = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, stdout=subprocess.DEVNULL,
@@ -41,6 +44,8 @@ def kill_mid_file(argv: Sequence[str], partials: Callable[[], Sequence[Path]], a
             if time.monotonic() > deadline:
                 pytest.fail("the partial file never grew")
             time.sleep(0.05)
+        if hold is not None:
+            hold()
         time.sleep(STATE_SAVE_SECONDS)
         assert child.poll() is None, "the command finished before it could be killed"
     finally:

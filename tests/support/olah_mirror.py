@@ -78,10 +78,16 @@ def _free_port() -> int:
 
 
 class OlahServer:
-    """One olah process in offline mirror mode on 127.0.0.1, stopped on exit."""
+    """One olah process on 127.0.0.1, stopped on exit.
 
-    def __init__(self, mirrors: Path, workdir: Path) -> None:
+    With ``upstream`` (another Hub's URL, such as a second olah) it runs as a caching proxy:
+    online, fetching what it does not hold from ``upstream`` in blocks and keeping them
+    under ``workdir``. Without, it serves the git repositories under ``mirrors`` offline.
+    """
+
+    def __init__(self, mirrors: Path | None, workdir: Path, upstream: str | None = None) -> None:
         self.mirrors = mirrors
+        self.upstream = upstream
         self.workdir = workdir
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -103,9 +109,10 @@ class OlahServer:
             f'log-path = "{self.workdir / "logs"}"\n'
             f'mirror-netloc = "127.0.0.1:{self.port}"\n'
             f'mirror-lfs-netloc = "127.0.0.1:{self.port}"\n'
-            f'mirrors-path = ["{self.mirrors}"]\n'
-            "[accessibility]\n"
-            "offline = true\n",
+            + (f'mirrors-path = ["{self.mirrors}"]\n' if self.mirrors is not None else "")
+            + (self._upstream_lines() if self.upstream else "")
+            + "[accessibility]\n"
+            + f"offline = {'false' if self.upstream else 'true'}\n",
             encoding="utf-8",
         )
         log = (self.workdir / "olah.log").open("wb")
@@ -126,6 +133,12 @@ class OlahServer:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError("olah did not answer within 60 s")
+
+    def _upstream_lines(self) -> str:
+        """``[basic]`` settings that make olah fetch from ``upstream`` over plain HTTP."""
+        assert self.upstream is not None
+        scheme, _, netloc = self.upstream.partition("://")
+        return f'hf-scheme = "{scheme}"\nhf-netloc = "{netloc}"\nhf-lfs-netloc = "{netloc}"\n'
 
     def stop(self) -> None:
         """Stop the process."""

@@ -2,7 +2,10 @@
 
 It forwards bytes both ways and understands nothing of HTTP, so the server behind it
 (olah, say) keeps every one of its own behaviours; only time changes. Tests use it to
-catch a download mid-file, which a loopback server otherwise finishes in milliseconds.
+catch a download mid-file, which a loopback server otherwise finishes in milliseconds:
+:meth:`ThrottledRelay.pause` stops the answers altogether, so a test that kills the client
+once enough bytes arrived cannot find the download finished first, however loaded the
+machine is.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ class ThrottledRelay:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.closed = threading.Event()
+        self.flowing = threading.Event()  # cleared by pause(): answers wait
+        self.flowing.set()
         self.sockets: list[socket.socket] = []
         self.lock = threading.Lock()
 
@@ -37,8 +42,17 @@ class ThrottledRelay:
         threading.Thread(target=self._accept, daemon=True).start()
         return self
 
+    def pause(self) -> None:
+        """Forward no more of the server's bytes until :meth:`resume` (or the relay closes)."""
+        self.flowing.clear()
+
+    def resume(self) -> None:
+        """Forward the server's bytes again."""
+        self.flowing.set()
+
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.closed.set()
+        self.flowing.set()
         self.listener.close()
         with self.lock:
             for sock in self.sockets:
@@ -61,6 +75,8 @@ class ThrottledRelay:
         started, sent = time.monotonic(), 0
         try:
             while data := source.recv(PIECE):
+                if rate is not None:
+                    self.flowing.wait()
                 sink.sendall(data)
                 sent += len(data)
                 if rate is not None:  # sleep until the bytes sent so far are due

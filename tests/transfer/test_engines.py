@@ -188,7 +188,8 @@ def test_token_never_on_aria2_command_line_nor_on_disk(
     Aria2Engine().fetch(TransferJob(remote_files(hub_server, "acme/gated"), target, token=token))
     assert_same_tree(tiny_repo, target)
     assert seen and all(token.encode() not in argv and b"Bearer" not in argv for argv in seen)
-    assert set(Path(tempfile.gettempdir()).glob("imageworks-aria2-*")) == temp_before
+    # none of ours left behind (other processes on the machine may add or remove their own)
+    assert not set(Path(tempfile.gettempdir()).glob("imageworks-aria2-*")) - temp_before
     for path in [*target.rglob("*"), *tmp_path.rglob("*")]:
         if path.is_file():
             assert token.encode() not in path.read_bytes(), path

@@ -14,8 +14,9 @@ from imageworks.transfer import (
     TransferProgress,
     select_engine,
 )
-from imageworks.transfer.python_engine import _File, _Scheduler
+from imageworks.transfer.partial import PartialFile as _File
 from imageworks.transfer.safety import PlannedFile
+from imageworks.transfer.scheduling import Scheduler as _Scheduler
 from tests.support.fixtures import write_tiny_repo
 from tests.support.hub_server import HubServer
 from tests.transfer.test_engines import remote_files

@@ -20,7 +20,7 @@ import attrs
 import pytest
 
 from imageworks.core.errors import UnsafePathError
-from imageworks.transfer import PythonEngine, RemoteFile, TransferError, TransferJob, TransferProgress, python_engine
+from imageworks.transfer import PythonEngine, RemoteFile, TransferError, TransferJob, TransferProgress
 from imageworks.transfer.nofollow import open_folder
 from tests.support.hub_server import HubServer
 from tests.transfer.test_engines import assert_same_tree, remote_files
@@ -292,7 +292,7 @@ def test_no_space_while_receiving_is_a_transfer_error_and_keeps_the_bytes(
         written.append(len(data))
         return real_pwrite(fd, data, offset)
 
-    monkeypatch.setattr(python_engine.os, "pwrite", disk_fills_up)
+    monkeypatch.setattr(os, "pwrite", disk_fills_up)
     target = tmp_path / "out"
     engine = PythonEngine(chunk_size=64 * 1024, adaptive=False)
     with pytest.raises(TransferError) as caught:

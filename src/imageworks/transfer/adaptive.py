@@ -15,6 +15,10 @@ add streams settles instead, since more streams could only slow the hash down fu
 New streams need a round trip (and TCP's slow start) before they carry their share, so
 on a far link the measurements wait and last longer: the warm-up is at least two and
 the window at least four request latencies (``latency``, kept up to date by the engine).
+
+When streams stall (a mirror that fetches every range upstream before it answers, or a
+server that slows as streams are added), the engine calls :meth:`ConnectionGovernor.back_off`
+with fewer streams; from then on the count only goes down.
 """
 
 from __future__ import annotations
@@ -69,6 +73,12 @@ class ConnectionGovernor:
         else:
             self._step(now, self._best_level)
             self.settled = True
+        return self.level
+
+    def back_off(self, streams: int) -> int:
+        """Run at most ``streams`` streams from now on (more only stalled); the count no longer grows."""
+        self.level = self.max_level = max(1, min(self.level, streams))
+        self.settled = True
         return self.level
 
     def _step(self, now: float, level: int) -> None:
