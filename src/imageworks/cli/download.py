@@ -70,7 +70,11 @@ def download_command(
     """
     if use_aria2 and no_aria2:
         raise click.UsageError("--aria2 and --no-aria2 contradict each other")
-    source = app.plugins.source_for(model)
+    source = app.plugins.source_for(model, app.config)
+    if app.config.registry_backend == "json" and not app.config.registry_dir.exists():
+        from imageworks.services.acquire.destinations import first_run_note
+
+        click.echo(first_run_note(app.config, app.plugins), err=True)
     request = AcquireRequest(
         format_hint=format_hint,
         location=location,
@@ -187,7 +191,7 @@ def analyze_command(app: AppContext, url: str, show_files: bool, gpu_bytes: int 
     (the estimate reads the weight files' headers only; ``--no-memory`` skips it)."""
     if no_memory and gpu_bytes is not None:
         raise click.UsageError("--gpu-mem needs the memory estimate; drop --no-memory")
-    analysis = app.plugins.source_for(url).analyze(url, app.source_context(read_headers=not no_memory))
+    analysis = app.plugins.source_for(url, app.config).analyze(url, app.source_context(read_headers=not no_memory))
     if as_json:
         out.emit_json(analysis_json(analysis, with_files=show_files, gpu_bytes=gpu_bytes))
         return

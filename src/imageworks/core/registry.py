@@ -272,15 +272,10 @@ def _plan_writes(
     record: Mapping[str, Any], curated: Mapping[str, Any], stored: dict[str, Any] | None,
     local: dict[str, Any] | None, updates: Mapping[str, Any], view: HostView,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The field writes one :meth:`Registry.update` stores in the discovered ``record``,
-    and the merged entry they give. Planned on a copy, in three steps:
-
-    1. the install this host sees moves to the top as it was read (:func:`localise`),
-       so the entry is stored as this host saw it;
-    2. the caller's ``updates``;
-    3. when they cleared the top-level install and others remain, the best of those
-       moves up (:func:`settle`).
-    """
+    """The writes :meth:`Registry.update` stores in the discovered ``record``, and the merged
+    entry they give, planned on a copy: the install this host sees moved to the top as read
+    (:func:`localise`), then ``updates``, then, if they cleared the top install, the best
+    other one moved up (:func:`settle`)."""
     writes: dict[str, Any] = {}
     if stored is not None and local is not stored:
         writes.update(stored_changes(stored, local or {}, record))
