@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from imageworks.app import open_registry
-from imageworks.core import disk_inventory as inventory
 from imageworks.core.config import load_config
 from imageworks.core.model import RegistryEntry
 from imageworks.core.plugins import get_plugins
 from imageworks.providers.ollama.importer import import_ollama
+from imageworks.services import inventory
 from tests.ollama.helpers import FakeOllamaStore
 
 REGISTRY_FILES = ("model_registry.curated.json", "model_registry.discovered.json", "model_registry.json")

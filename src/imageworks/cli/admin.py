@@ -7,6 +7,7 @@ Secrets are never shown: ``config`` says only whether a token (or the registry D
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
@@ -15,6 +16,7 @@ from imageworks.cli.context import AppContext
 from imageworks.core.convert import converter
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.logs import LOG_FILE_NAME
+from imageworks.core.settings import read_setting
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -55,10 +57,29 @@ def config_command(app: AppContext, as_json: bool) -> None:
     rows.append(("hf_token", token, "env HF_TOKEN" if os.environ.get("HF_TOKEN") else "default"))
     dsn = "set (hidden)" if os.environ.get("IMAGEWORKS_REGISTRY_DSN") else "not set"
     rows.append(("registry_dsn", dsn, "env IMAGEWORKS_REGISTRY_DSN" if os.environ.get("IMAGEWORKS_REGISTRY_DSN") else "default"))
+    from imageworks.services.acquire.destinations import destinations
+
+    for kind, _shown, route in destinations(app.config, app.plugins):
+        rows.append((f"{kind}_destination", f"{route.root} ({route.label})", route.reason))
+    declared = _plugin_settings(app)
     if as_json:
-        out.emit_json({name: {"value": value, "source": source} for name, value, source in rows})
+        shown: dict[str, dict[str, Any]] = {name: {"value": value, "source": source} for name, value, source in rows}
+        shown.update({row[0]: {"value": row[1], "source": row[2], "plugin": row[3], "help": row[4]} for row in declared})
+        out.emit_json(shown)
         return
     out.table("Configuration", ["Setting", "Value", "Source"], rows)
+    if declared:
+        out.table("Plugin settings", ["Setting", "Value", "Source", "Plugin", "Help"], [list(r) for r in declared])
+
+
+def _plugin_settings(app: AppContext) -> list[tuple[str, str, str, str, str]]:
+    """(setting, value, source, plugin, help) for every setting a plugin declares."""
+    rows = []
+    for plugin, setting in app.plugins.settings():
+        value, source = read_setting(setting, app.config.table, app.config.environ, app.config.pyproject)
+        shown = ",".join(str(v) for v in value) if isinstance(value, list) else "" if value is None else str(value)
+        rows.append((setting.name, shown, source, plugin, setting.help))
+    return rows
 
 
 @click.command("sources")

@@ -70,7 +70,8 @@ def download_command(
     """
     if use_aria2 and no_aria2:
         raise click.UsageError("--aria2 and --no-aria2 contradict each other")
-    source = app.plugins.source_for(model)
+    source = app.plugins.source_for(model, app.config)
+    first_run = app.config.registry_backend == "json" and not app.config.registry_dir.exists()
     request = AcquireRequest(
         format_hint=format_hint,
         location=location,
@@ -98,6 +99,7 @@ def download_command(
     plan = plan_acquisition(source, model, request, context)
     if dry_run:
         _print_plan(plan, as_json)
+        _note_first_run(app, first_run)
         return
     with contextlib.ExitStack() as sinks:
         reporters: list[ProgressCallback] = [sinks.enter_context(ProgressReporter(plan.acquisition.display))]
@@ -108,6 +110,7 @@ def download_command(
     if result.skipped:
         _print_skipped(entry, as_json)
         return
+    _note_first_run(app, first_run)
     if as_json:
         out.emit_json({**entry_json(entry), "skipped": False})
         return
@@ -123,6 +126,14 @@ def download_command(
     ):
         if value not in (None, ""):
             out.echo(f"  {label:<15}{value}")
+
+
+def _note_first_run(app: AppContext, first_run: bool) -> None:
+    """After the first download (or dry run) that succeeds: where each kind of file goes, and why."""
+    if first_run:
+        from imageworks.services.acquire.destinations import first_run_note
+
+        click.echo(first_run_note(app.config, app.plugins), err=True)
 
 
 def _fan_out(sinks: list[ProgressCallback]) -> ProgressCallback:
@@ -187,7 +198,7 @@ def analyze_command(app: AppContext, url: str, show_files: bool, gpu_bytes: int 
     (the estimate reads the weight files' headers only; ``--no-memory`` skips it)."""
     if no_memory and gpu_bytes is not None:
         raise click.UsageError("--gpu-mem needs the memory estimate; drop --no-memory")
-    analysis = app.plugins.source_for(url).analyze(url, app.source_context(read_headers=not no_memory))
+    analysis = app.plugins.source_for(url, app.config).analyze(url, app.source_context(read_headers=not no_memory))
     if as_json:
         out.emit_json(analysis_json(analysis, with_files=show_files, gpu_bytes=gpu_bytes))
         return

@@ -10,23 +10,26 @@ An ``OSError`` nothing closer caught still gets a plain "cannot ... PATH: reason
 
 from __future__ import annotations
 
+import difflib
 import errno
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import click
 
 from imageworks import __version__
 from imageworks.cli._output import terminal_safe
 from imageworks.cli.context import AppContext
-from imageworks.core.config import load_config
-from imageworks.core.errors import ImageworksError
+from imageworks.core.config import TABLE_KEYS, Config, load_config
+from imageworks.core.errors import ConfigError, ImageworksError
 from imageworks.core.hookspecs import Program
 from imageworks.core.logs import redact, setup_logging
-from imageworks.core.plugins import get_plugins
+from imageworks.core.plugins import PluginHost, get_plugins
 
 PROGRAMS: dict[Program, tuple[str, str]] = {
     "download": ("imageworks-download", "Acquire, organise and audit model weights (Hugging Face, Ollama, local)."),
@@ -64,6 +67,7 @@ def run(program: Program, args: Sequence[str] | None = None) -> int:
         config = load_config()
         setup_logging(config.log_dir, redact(" ".join([prog_name, *args])), config.debug)
         cli = build_cli(program)
+        _check_config(config, get_plugins())
         result = cli.main(args, prog_name=prog_name, standalone_mode=False, obj=AppContext(config, get_plugins()))
         return result if isinstance(result, int) else 0
     except click.exceptions.Exit as done:
@@ -95,6 +99,27 @@ def run(program: Program, args: Sequence[str] | None = None) -> int:
         first = (str(error).splitlines() or [""])[0]
         _error_line(f"unexpected {type(error).__name__}: {first} (set IMAGEWORKS_DEBUG=1 for the traceback)")
         return 1
+
+
+def _check_config(config: Config, plugins: PluginHost) -> None:
+    """Refuse a key of ``[tool.imageworks.model-downloader]`` nobody reads (with the closest
+    known one) and a plugin setting of the wrong type, before any command runs."""
+    declared = [setting for _plugin, setting in plugins.settings()]
+    _check_keys(config.table, TABLE_KEYS | {s.name for s in declared}, config.pyproject)
+    for setting in declared:
+        config.setting(setting)
+
+
+def _check_keys(table: Mapping[str, Any], known: Iterable[str], pyproject: Path | None) -> None:
+    """Refuse a key of the table that neither the core nor a loaded plugin reads, naming
+    the closest known key (a typo such as ``max_connection`` would silently change nothing)."""
+    names = sorted(set(known))
+    for key in sorted(table):
+        if key in names:
+            continue
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "remove it, or enable the plugin that declares it"
+        raise ConfigError(f"unknown key {key!r} in [tool.imageworks.model-downloader] of {pyproject}", hint)
 
 
 def _error_line(text: str) -> None:

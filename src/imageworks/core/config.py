@@ -6,6 +6,8 @@ Every value remembers where it came from (``Config.sources``) so that
 ``[tool.imageworks.model-downloader]`` table; its folder is the *project root*, which
 anchors the default registry (``configs/``) and log (``logs/``) folders. Without one,
 they live under ``linux_wsl_root`` (``~/ai-models/registry`` and ``~/ai-models/logs``).
+A plugin's own settings (:mod:`imageworks.core.settings`) are read from the same table
+and environment through :meth:`Config.setting`.
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ from typing import Any
 import attrs
 
 from imageworks.core.errors import ConfigError
+from imageworks.core.settings import Setting, read_setting
 
 DEFAULT_LINUX_WSL_ROOT = "~/ai-models"
 DEFAULT_LMSTUDIO_ROOT = "/mnt/d/ai stuff/models/llm models"
+#: LM Studio's own folder; its models live in ``models`` there (lmstudio.ai/docs, "Import
+#: Models"; releases before 0.3 kept them in ``~/.cache/lm-studio/models``).
+LMSTUDIO_HOMES = ("~/.lmstudio", "~/.cache/lm-studio")
 DEFAULT_TEST_PATTERNS = ("testzzz", "demo-model", "model-awq", "model-fp16")
 PYPROJECT_TABLE = ("tool", "imageworks", "model-downloader")
+#: The keys of the table the core reads (plugins declare theirs: core.settings).
+TABLE_KEYS = frozenset(["linux_wsl_root", "model_root", "windows_lmstudio_root", "registry_dir", "log_dir", "cache_dir", "max_connections", "transfer_engine", "stall_timeout", "locations", "ollama_base_url", "test_model_patterns", "host", "shared_roots", "registry_backend", "preferred_formats", "ollama_models", "ollama_host", "hf_endpoint"])
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -50,9 +58,17 @@ class Config:
     hf_endpoint: str
     debug: bool
     pyproject: Path | None
+    gguf_location: str = "windows_lmstudio"  # the label GGUF goes to by default; why: sources["gguf_location"]
+    lmstudio_models: Path | None = None  # LM Studio's own models folder (label ``lmstudio``) when GGUF goes there
     host: str = ""  # this host's name, recorded with its installs (core.hosts)
     shared_roots: tuple[Path, ...] = ()  # folders on storage every host mounts at the same path
     sources: Mapping[str, str] = attrs.field(factory=dict)
+    table: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)  # the raw pyproject table
+    environ: Mapping[str, str] = attrs.field(factory=dict, repr=False, eq=False)
+
+    def setting(self, declared: Setting) -> Any:
+        """A plugin's declared setting: its environment variable, then the table, then its default."""
+        return read_setting(declared, self.table, self.environ, self.pyproject)[0]
 
     @property
     def ollama_url(self) -> str:
@@ -65,6 +81,7 @@ class Config:
         return {
             "linux_wsl": self.model_root,
             "windows_lmstudio": self.windows_lmstudio_root,
+            **({"lmstudio": self.lmstudio_models} if self.lmstudio_models else {}),
             **self.extra_locations,
         }
 
@@ -72,7 +89,7 @@ class Config:
         """(setting, value, source) rows, secrets never included, for ``config``."""
         rows = []
         for attribute in attrs.fields(Config):
-            if attribute.name == "sources":
+            if attribute.name in ("sources", "table", "environ"):
                 continue
             value = getattr(self, attribute.name)
             if isinstance(value, tuple):
@@ -130,10 +147,11 @@ class _Resolver:
 
     def strings(self, name: str, env: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
         value = self.get(name, env, default)
-        if isinstance(value, str):
+        if isinstance(value, str) and self.sources[name].startswith("env "):
             value = [part.strip() for part in value.split(",")]
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{name} must be a list of strings (from {self.sources[name]})")
+            raise ConfigError(f"{name} must be a list of strings, got {value!r} (from {self.sources[name]})",
+                              f'write it as {name} = ["a", "b"]')
         return tuple(v.lower() for v in value if v)
 
 
@@ -149,6 +167,7 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     anchor = pyproject.parent if pyproject else None
     model_root = r.path("model_root", "IMAGEWORKS_MODEL_ROOT", linux_root / "weights")
     lmstudio_root = r.path("windows_lmstudio_root", "IMAGEWORKS_LMSTUDIO_ROOT", DEFAULT_LMSTUDIO_ROOT)
+    gguf_location, lmstudio_models, r.sources["gguf_location"] = _gguf_home(lmstudio_root, r.sources["windows_lmstudio_root"])
     registry_dir = r.path(
         "registry_dir", "IMAGEWORKS_REGISTRY_DIR", anchor / "configs" if anchor else linux_root / "registry"
     )
@@ -201,16 +220,19 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
 
     host = str(r.get("host", "IMAGEWORKS_HOST", "") or socket.gethostname()).strip()
     shared = r.get("shared_roots", "IMAGEWORKS_SHARED_ROOTS", [])
-    if isinstance(shared, str):
+    if isinstance(shared, str) and r.sources["shared_roots"].startswith("env "):
         shared = [part for part in shared.split(os.pathsep) if part.strip()]
     if not isinstance(shared, list | tuple) or not all(isinstance(p, str) for p in shared):
-        raise ConfigError(f"shared_roots must be a list of folders (from {r.sources['shared_roots']})")
+        raise ConfigError(f"shared_roots must be a list of folders, got {shared!r} (from {r.sources['shared_roots']})",
+                          'write it as shared_roots = ["/srv/models"]')
     shared_roots = tuple(Path(p).expanduser().absolute() for p in shared)
 
     return Config(
         linux_wsl_root=linux_root,
         model_root=model_root,
         windows_lmstudio_root=lmstudio_root,
+        gguf_location=gguf_location,
+        lmstudio_models=lmstudio_models,
         registry_dir=registry_dir,
         log_dir=log_dir,
         cache_dir=cache_dir,
@@ -230,7 +252,27 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         host=host,
         shared_roots=shared_roots,
         sources=r.sources,
+        table=table,
+        environ=dict(environ),
     )
+
+
+def _gguf_home(lmstudio_root: Path, source: str) -> tuple[str, Path | None, str]:
+    """(label, LM Studio's models folder or None, why) of where GGUF goes by default: the
+    guide's LM Studio root where it is set or exists (WSL), else LM Studio's own folder
+    when LM Studio is installed, else beside the other weights."""
+    if source != "default" or lmstudio_root.exists():
+        return "windows_lmstudio", None, f"windows_lmstudio_root is {'set' if source != 'default' else 'present'}"
+    for home in LMSTUDIO_HOMES:
+        if Path(home).expanduser().is_dir():
+            return "lmstudio", Path(home).expanduser() / "models", f"LM Studio is installed ({home}); {lmstudio_root} is absent"
+    return "linux_wsl", None, f"{lmstudio_root} is absent and LM Studio is not installed: beside the other weights"
+
+
+def given_config(config: Config | None) -> Config:
+    """``config`` when the caller has one, else the configuration loaded now (for a direct
+    call, such as a script asking a source whether it handles an identifier)."""
+    return config if config is not None else load_config()
 
 
 def ollama_url(host: str) -> str:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the core never imports click (or cattrs) at run time for th
     from imageworks.core.config import Config
     from imageworks.core.interfaces import Detector, GuiPanel, RegistryBackend, Source
     from imageworks.core.model import Route, RouteRequest
+    from imageworks.core.settings import Setting
 
 PROJECT = "imageworks"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -87,6 +88,17 @@ def imageworks_register_commands(cli: click.Group, program: Program) -> None:
 @hookspec
 def imageworks_register_gui_panels() -> Iterable[GuiPanel]:
     """Return panels to show on the Streamlit Models page, each in a named tab."""
+
+
+@hookspec
+def imageworks_register_settings() -> Iterable[Setting]:
+    """Return the settings this plugin reads (name, type, default, help, env variable).
+
+    Users set them in ``[tool.imageworks.model-downloader]`` or the environment; the
+    plugin reads one with ``config.setting(SETTING)`` on the config it is handed, and
+    ``imageworks-download config`` lists it. A name the core or another plugin already
+    uses is reported as a plugin failure.
+    """
 
 
 @hookspec

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from imageworks.core.plans import AcquireRequest, Acquisition, AcquisitionPlan, SourceAnalysis, SourceContext
     from imageworks.core.registry import Registry
     from imageworks.core.reports import ImportOutcome
+    from imageworks.core.settings import Setting
     from imageworks.core.transfers import ProgressCallback
 
 #: The registry's layers: the two a store keeps, and the merged snapshot written beside them.
@@ -50,9 +51,16 @@ class Source:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     priority: ClassVar[int] = 100
+    #: The source's own settings (as ``imageworks_register_settings`` declares a plugin's).
+    settings: ClassVar[tuple[Setting, ...]] = ()
 
-    def handles(self, identifier: str) -> bool:
-        """Whether this source acquires ``identifier`` (a model id, URL or ``scheme://``)."""
+    def handles(self, identifier: str, config: Config | None = None) -> bool:
+        """Whether this source acquires ``identifier`` (a model id, URL or ``scheme://``).
+
+        The host passes the merged ``config`` (read settings from it, with
+        ``config.setting(...)`` for the plugin's own; never load the configuration in
+        here); ``None`` only from a direct call (use ``given_config(config)``).
+        """
         return False
 
     def plan(self, identifier: str, request: AcquireRequest, context: SourceContext) -> Acquisition:

@@ -19,6 +19,7 @@ Environment switches:
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -33,10 +34,12 @@ from imageworks.core.convert import converter
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Detector, GuiPanel, RegistryBackend, Source
 from imageworks.core.model import PluginRecord, Route, RouteRequest, Trust
+from imageworks.core.settings import Setting
 
 if TYPE_CHECKING:
     import click
 
+    from imageworks.core.config import Config
     from imageworks.core.hookspecs import Program
 
 ENTRY_POINT_GROUP = "imageworks.plugins"
@@ -183,15 +186,19 @@ class PluginHost:
             raise ImageworksError(f"source {name!r} is not available{self._why_missing(name)}")
         return found
 
-    def source_for(self, identifier: str) -> Source:
-        """The first source, by ``priority`` then name, whose ``handles(identifier)`` is true.
+    def source_for(self, identifier: str, config: Config | None = None) -> Source:
+        """The first source, by ``priority`` then name, whose ``handles(identifier, config)`` is true.
 
-        A source whose ``handles`` raises is reported as a failed plugin and skipped.
+        ``config`` defaults to the configuration loaded now (once, for every source). A
+        source whose ``handles`` raises is reported as a failed plugin and skipped.
         """
+        from imageworks.core.config import given_config
+
+        config = given_config(config)
         owners = {id(value): plugin for plugin, value in self._collected_owners("imageworks_register_sources")}
         for source in sorted(self.sources().values(), key=lambda s: (s.priority, s.name)):
             try:
-                if source.handles(identifier):
+                if _handles(source, identifier, config):
                     return source
             except Exception as error:  # a plugin's bug must not stop the program
                 self._fail(owners.get(id(source), ""), f"{source.name}.handles: {_one_line(error)}")
@@ -224,6 +231,15 @@ class PluginHost:
     def registry_backends(self) -> dict[str, RegistryBackend]:
         """Backend name -> backend, from ``imageworks_register_registry_backends``."""
         return {b.name: b for b in self._collect("imageworks_register_registry_backends", _valid_backend)}
+
+    def settings(self) -> list[tuple[str, Setting]]:
+        """(plugin, setting) for every setting declared by a plugin (``imageworks_register_settings``)
+        or by a source (its ``settings``)."""
+        self._collect("imageworks_register_settings", _valid_setting)
+        declared = list(self._owners["imageworks_register_settings"])
+        for plugin, source in self._collected_owners("imageworks_register_sources"):
+            declared += [(plugin, s) for s in getattr(source, "settings", ()) if _valid_setting(s) is None]
+        return declared
 
     def gui_panels(self) -> list[GuiPanel]:
         """GUI panels, from ``imageworks_register_gui_panels``."""
@@ -365,6 +381,26 @@ def _valid_backend(value: Any) -> str | None:
     if not isinstance(value, RegistryBackend):
         return f"{value!r} is not an imageworks RegistryBackend"
     return _named(value, "registry backend")
+
+
+def _valid_setting(value: Any) -> str | None:
+    from imageworks.core.config import TABLE_KEYS
+
+    if not isinstance(value, Setting):
+        return f"{value!r} is not an imageworks Setting"
+    if value.name in TABLE_KEYS:
+        return f"setting {value.name!r} is the core's"
+    return _named(value, "setting")
+
+
+def _handles(source: Source, identifier: str, config: Config) -> bool:
+    """``source.handles(identifier, config)``; a plugin written before ``handles`` took the
+    config gets the identifier alone."""
+    try:
+        takes_config = len(inspect.signature(source.handles).parameters) >= 2
+    except (TypeError, ValueError):
+        takes_config = False
+    return source.handles(identifier, config) if takes_config else source.handles(identifier)
 
 
 def _valid_panel(value: Any) -> str | None:

@@ -210,22 +210,13 @@ class Registry:
         """
         with self._layers_for_write() as layers:
             curated = layers.curated.get(name, {})
-            stored = merge_layers(
-                {name: curated} if curated else {},
-                {name: layers.discovered[name]} if name in layers.discovered else {},
-            ).get(name)
+            stored = _merged(curated, layers.discovered.get(name))
             local = localise(stored, self.view) if stored else None
             current = self._structure(name, local, layers) if local else None
-            updates = dict(change(current))
+            record = layers.discovered.get(name, {"name": name})
+            writes, result = _plan_writes(record, curated, stored, local, change(current), self.view)
             target = layers.discovered.setdefault(name, {"name": name})
-            if stored is not None and local is not stored:
-                _store(target, curated, stored_changes(stored, local or {}, target))
-            _store(target, curated, updates)
-            result = merge_layers({name: curated} if curated else {}, {name: target})[name]
-            settled = settle(result, self.view, (local or {}).get("download_path"))
-            if settled is not result:
-                _store(target, curated, stored_changes(result, settled, target))
-                result = merge_layers({name: curated} if curated else {}, {name: target})[name]
+            _store(target, curated, writes)
             if target == {"name": name} and curated:
                 del layers.discovered[name]  # nothing left to overlay
             return self._structure(name, localise(result, self.view), layers)
@@ -270,6 +261,34 @@ class Registry:
     def backup(self) -> list[str]:
         """Copy the registry aside (before destructive changes)."""
         return self.store.backup()
+
+
+def _merged(curated: Mapping[str, Any], record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """One variant's merged raw entry from its curated and discovered records (None: in neither)."""
+    return merge_layers({"_": dict(curated)} if curated else {}, {"_": dict(record)} if record is not None else {}).get("_")
+
+
+def _plan_writes(
+    record: Mapping[str, Any], curated: Mapping[str, Any], stored: dict[str, Any] | None,
+    local: dict[str, Any] | None, updates: Mapping[str, Any], view: HostView,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The writes :meth:`Registry.update` stores in the discovered ``record``, and the merged
+    entry they give, planned on a copy: the install this host sees moved to the top as read
+    (:func:`localise`), then ``updates``, then, if they cleared the top install, the best
+    other one moved up (:func:`settle`)."""
+    writes: dict[str, Any] = {}
+    if stored is not None and local is not stored:
+        writes.update(stored_changes(stored, local or {}, record))
+    writes.update(updates)
+    planned = dict(record)
+    _store(planned, curated, writes)
+    result = _merged(curated, planned) or {}
+    settled = settle(result, view, (local or {}).get("download_path"))
+    if settled is result:
+        return writes, result
+    moves = stored_changes(result, settled, planned)
+    _store(planned, curated, moves)
+    return {**writes, **moves}, _merged(curated, planned) or {}
 
 
 def _store(target: dict[str, Any], curated: Mapping[str, Any], updates: Mapping[str, Any]) -> None:

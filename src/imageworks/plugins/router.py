@@ -1,5 +1,9 @@
 """Built-in router: GGUF to the LM Studio store, tensor formats to the weights root.
 
+The LM Studio store is the guide's ``windows_lmstudio`` root where it is configured or
+exists (WSL); elsewhere LM Studio's own models folder (label ``lmstudio``) when LM Studio
+is installed, else the weights root (``Config.gguf_location`` says which, and why).
+
 Implements ``imageworks_route_location`` (guide section 5.4). A ``--location`` value
 is a label from ``Config.locations`` or, when it looks like a path, the root itself,
 used verbatim (only ``~`` is expanded). An unknown label gets no answer here, so
@@ -38,8 +42,10 @@ def imageworks_route_location(request: RouteRequest, config: Config) -> Route | 
         label = next((name for name, path in locations.items() if path == root.absolute()), CUSTOM_LABEL)
         return Route(label=label, root=str(root), reason=f"--location path {request.location}")
     if (request.format_type or "").lower() == "gguf":
-        return Route(label=GGUF_LABEL, root=str(locations[GGUF_LABEL]),
-                     reason="GGUF goes to the LM Studio / llama.cpp store")
+        label = config.gguf_location if config.gguf_location in locations else GGUF_LABEL
+        why = config.sources.get("gguf_location")
+        return Route(label=label, root=str(locations[label]),
+                     reason="GGUF goes to the LM Studio / llama.cpp store" + (f" ({why})" if why else ""))
     shown = request.format_type or "unknown format"
     return Route(label=TENSOR_LABEL, root=str(locations[TENSOR_LABEL]),
                  reason=f"{shown} is a tensor format: weights root")

@@ -59,7 +59,7 @@ class ModelDownloader:
         plugins = get_plugins()
         request = AcquireRequest(non_interactive=True, **options)
         context = SourceContext(config=self.config, plugins=plugins, registry=self.registry)
-        source = plugins.source_for(model)
+        source = plugins.source_for(model, self.config)
         return acquire(source, plan_acquisition(source, model, request, context), request, context).entry
 
     def list_models(

@@ -9,7 +9,7 @@ dashes, dots, slashes and ``@`` separate tokens.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -117,6 +117,47 @@ def _gguf_model_key(filename: str) -> str:
     return re.sub(r"-\d{5}-of-\d{5}\.gguf$", ".gguf", filename, flags=re.IGNORECASE)
 
 
+def _texts(repo: str, branch: str | None, weight_files: list[str]) -> list[tuple[str, str]]:
+    """(where, lower-cased text) for every name read: the branch, the repo, the weight files."""
+    texts = [(f"branch {branch}", branch.lower())] if branch else []
+    texts.append((f"repo {repo}", repo.lower()))
+    return texts + [(f, f.lower()) for f in weight_files]
+
+
+@attrs.frozen
+class _Reading:
+    """What the names say: the method (format), the quantisation and the weight container."""
+
+    fmt: str | None
+    quant: str | None
+    container: str | None
+
+
+#: The fix-ups of a reading, applied in order: (why, when it applies, the reading after).
+_FIX_UPS: tuple[tuple[str, Callable[[_Reading], bool], Callable[[_Reading], _Reading]], ...] = (
+    ("bitsandbytes names its int quants bnb-Nbit",
+     lambda r: r.fmt == "bnb" and r.quant in ("int4", "int8"),
+     lambda r: attrs.evolve(r, quant=f"bnb-{(r.quant or '')[3:]}bit")),
+    ('"awq-fp16" names the activation dtype, not the weights',
+     lambda r: r.fmt in ("awq", "gptq", "mlx") and r.quant in ("bf16", "fp16", "fp32"),
+     lambda r: attrs.evolve(r, quant=None)),
+    ("a bnb quant in plain weight files is bitsandbytes",
+     lambda r: bool(r.quant) and r.fmt in (None, r.container) and (r.quant or "").startswith("bnb-"),
+     lambda r: attrs.evolve(r, fmt="bnb")),
+    ("a bits-per-weight quant alone is exl2",
+     lambda r: bool(r.quant) and (r.quant or "").endswith("bpw") and r.fmt is None,
+     lambda r: attrs.evolve(r, fmt="exl2")),
+)
+
+
+def _fix_up(reading: _Reading) -> _Reading:
+    """``reading`` after every fix-up of :data:`_FIX_UPS` that applies."""
+    for _why, applies, fixed in _FIX_UPS:
+        if applies(reading):
+            reading = fixed(reading)
+    return reading
+
+
 class NamesDetector(Detector):
     """Reads format and quantisation hints from names alone."""
 
@@ -130,10 +171,8 @@ class NamesDetector(Detector):
         gguf_files = [f for f in files if f.lower().endswith(".gguf")]
         if gguf_files:
             return self._gguf(gguf_files, repo)
-        texts = [(f"branch {branch}", branch.lower())] if branch else []
-        texts.append((f"repo {repo}", repo.lower()))
         weight_files = [f for f in files if f.lower().endswith((".safetensors", ".bin", ".pt", ".pth", ".onnx"))]
-        texts += [(f, f.lower()) for f in weight_files]
+        texts = _texts(repo, branch, weight_files)
         evidence: list[str] = []
         fmt = self._method(texts, evidence)
         container = next((c for c, exts in CONTAINERS if any(f.lower().endswith(exts) for f in weight_files)), None)
@@ -144,18 +183,10 @@ class NamesDetector(Detector):
         if fmt == "gguf":
             return self._gguf_repo(texts, evidence, repo)
         found = sorted((f for where, text in texts for f in _tensor_quants(text, where)), key=lambda f: f.rank)
-        quant = found[0].quant if found else None
-        if fmt == "bnb" and quant in ("int4", "int8"):
-            quant = f"bnb-{quant[3:]}bit"
-        if fmt in ("awq", "gptq", "mlx") and quant in ("bf16", "fp16", "fp32"):
-            quant = None  # "awq-fp16" names the activation dtype, not the weights
-        if quant and (fmt is None or fmt == container) and quant.startswith("bnb-"):
-            fmt = "bnb"
-        if quant and quant.endswith("bpw") and fmt is None:
-            fmt = "exl2"
+        reading = _fix_up(_Reading(fmt, found[0].quant if found else None, container))
         if found:
-            evidence.append(f"{found[0].where}: token {found[0].text!r} -> {quant}")
-        fmt = fmt or container
+            evidence.append(f"{found[0].where}: token {found[0].text!r} -> {reading.quant}")
+        fmt, quant = reading.fmt or container, reading.quant
         if fmt is None and quant is None:
             return []
         confidence = 0.6 if (fmt and quant) else 0.45

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -82,38 +83,57 @@ def _gptq_awq(tensors: dict[str, TensorEntry]) -> tuple[str, int | None, int | N
     return None
 
 
-def analyse(tensors: dict[str, TensorEntry]) -> dict[str, Any]:
-    """Work out format and quantisation facts from a set of tensors."""
-    names = tensors.keys()
-    facts: dict[str, Any] = {"method": None, "bits": None, "group_size": None, "quantization": None}
+def _ends(names: Collection[str], *suffixes: str) -> bool:
+    """Whether, for each of ``suffixes``, some tensor name ends with it."""
+    return all(any(n.endswith(suffix) for n in names) for suffix in suffixes)
+
+
+#: Packed layouts told by tensor names, asked in order after GPTQ/AWQ: (when, the facts it gives).
+_LAYOUTS: tuple[tuple[Callable[[Collection[str]], bool], dict[str, Any]], ...] = (
+    (lambda names: _ends(names, ".q_weight", ".q_scale"), {"method": "exl2"}),
+    (lambda names: any(".quant_state.bitsandbytes__" in n for n in names) or _ends(names, ".weight.absmax"),
+     {"method": "bnb", "quantization": "bnb-4bit"}),
+    (lambda names: _ends(names, ".SCB"), {"method": "bnb", "quantization": "bnb-8bit"}),
+    (lambda names: _ends(names, "_blocks", "_scales"), {"quantization": "mxfp4"}),
+    (lambda names: _ends(names, ".weight_global_scale"), {"quantization": "nvfp4"}),
+    (lambda names: _ends(names, ".weight_packed"), {"packed": "compressed-tensors"}),
+    (lambda names: _ends(names, ".biases", ".scales"), {"method": "mlx"}),
+)
+
+
+def _layout(tensors: dict[str, TensorEntry]) -> dict[str, Any]:
+    """The quantised layout's facts (method, bits, group size, quantisation, packed), if any."""
     layer = _gptq_awq(tensors)
     if layer:
-        facts["method"], facts["bits"], facts["group_size"] = layer
-    elif any(n.endswith(".q_weight") for n in names) and any(n.endswith(".q_scale") for n in names):
-        facts["method"] = "exl2"
-    elif any(".quant_state.bitsandbytes__" in n or n.endswith(".weight.absmax") for n in names):
-        facts["method"], facts["quantization"] = "bnb", "bnb-4bit"
-    elif any(n.endswith(".SCB") for n in names):
-        facts["method"], facts["quantization"] = "bnb", "bnb-8bit"
-    elif any(n.endswith("_blocks") for n in names) and any(n.endswith("_scales") for n in names):
-        facts["quantization"] = "mxfp4"
-    elif any(n.endswith(".weight_global_scale") for n in names):
-        facts["quantization"] = "nvfp4"
-    elif any(n.endswith(".weight_packed") for n in names):
-        facts["packed"] = "compressed-tensors"
-    elif any(n.endswith(".biases") for n in names) and any(n.endswith(".scales") for n in names):
-        facts["method"] = "mlx"
+        method, bits, group = layer
+        return {"method": method, "bits": bits, "group_size": group}
+    names = tensors.keys()
+    return next((dict(facts) for applies, facts in _LAYOUTS if applies(names)), {})
+
+
+def _quantization(facts: dict[str, Any], by_dtype: Counter[str]) -> str | None:
+    """The quantisation: from GPTQ/AWQ bits and group, else the layout's, else the main float dtype."""
+    quantization: str | None = facts["quantization"]
+    if facts["method"] in ("gptq", "awq"):
+        bits, group = facts["bits"], facts["group_size"]
+        if bits:
+            return f"w{bits}" if group == -1 else (f"w{bits}g{group}" if group else f"int{bits}")
+        return quantization
+    floats = Counter({k: v for k, v in by_dtype.items() if k in FLOAT_NAMES})
+    if quantization is None and facts["method"] is None and "packed" not in facts and floats:
+        return FLOAT_NAMES[floats.most_common(1)[0][0]]
+    return quantization
+
+
+def analyse(tensors: dict[str, TensorEntry]) -> dict[str, Any]:
+    """Work out format and quantisation facts from a set of tensors."""
+    facts: dict[str, Any] = {"method": None, "bits": None, "group_size": None, "quantization": None}
+    facts.update(_layout(tensors))
     by_dtype: Counter[str] = Counter()
     for tensor in tensors.values():
         by_dtype[tensor.dtype] += tensor.elements
     facts["dtypes"] = dict(sorted(by_dtype.items()))
-    floats = Counter({k: v for k, v in by_dtype.items() if k in FLOAT_NAMES})
-    if facts["method"] == "gptq" or facts["method"] == "awq":
-        bits, group = facts["bits"], facts["group_size"]
-        if bits:
-            facts["quantization"] = f"w{bits}" if group == -1 else (f"w{bits}g{group}" if group else f"int{bits}")
-    elif facts["quantization"] is None and facts["method"] is None and "packed" not in facts and floats:
-        facts["quantization"] = FLOAT_NAMES[floats.most_common(1)[0][0]]
+    facts["quantization"] = _quantization(facts, by_dtype)
     facts["tensor_count"] = len(tensors)
     facts["stored_elements"] = sum(by_dtype.values())
     return facts

@@ -8,13 +8,16 @@ recording and the rest are the core's (:mod:`imageworks.services.acquire.acquisi
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
 from imageworks.core.plans import AcquireRequest, Acquisition, SourceAnalysis, SourceContext
+
+if TYPE_CHECKING:
+    from imageworks.core.config import Config
 
 
 class HuggingFaceSource(Source):
@@ -24,15 +27,15 @@ class HuggingFaceSource(Source):
     description: ClassVar[str] = "Hugging Face Hub repos (owner/repo[@branch], hf:// or URL); honours HF_ENDPOINT and HF_TOKEN"
     priority: ClassVar[int] = 50
 
-    def handles(self, identifier: str) -> bool:
-        """Whether ``identifier`` parses as a Hub model reference."""
-        from imageworks.core.config import load_config
+    def handles(self, identifier: str, config: Config | None = None) -> bool:
+        """Whether ``identifier`` parses as a Hub model reference (on ``config``'s ``hf_endpoint``)."""
+        from imageworks.core.config import given_config
         from imageworks.providers.huggingface.refs import parse_model_ref
 
         if "://" in identifier.split("/", 1)[0] and not identifier.startswith(("http://", "https://", "hf://")):
             return False  # another scheme (ollama://, s3://, ...) belongs to another source
         try:
-            parse_model_ref(identifier, load_config().hf_endpoint)
+            parse_model_ref(identifier, given_config(config).hf_endpoint)
         except ImageworksError:
             return False
         return True

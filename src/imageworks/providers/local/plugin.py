@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from imageworks.core.config import load_config
+from imageworks.core.config import given_config
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
@@ -66,7 +66,7 @@ class LocalSource(Source):
         opened registry to compare with; without one every folder is new) and ``config``.
         """
         registry = options.get("registry")
-        config = options.get("config") or (registry.config if registry is not None else load_config())
+        config = options.get("config") or given_config(registry.config if registry is not None else None)
         if registry is None:
             registry = Registry(MemoryStore(), config)
         detectors = options.get("detectors")

@@ -35,11 +35,11 @@ from imageworks.core.config import Config
 from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Detector
-from imageworks.core.locations import location_label_for
 from imageworks.core.model import Detection, EntryMetadata, RegistryEntry
 from imageworks.core.naming import default_backend, family_from_repo, variant_name
 from imageworks.core.registry import Registry
 from imageworks.providers.local.folders import find_model_folders
+from imageworks.providers.local.locations import location_label_for
 from imageworks.services.acquire.chat_template import chat_template_status
 from imageworks.services.acquire.provenance import Provenance, provenance_for
 from imageworks.services.acquire.readme import capture_readme

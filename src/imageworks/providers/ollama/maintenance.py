@@ -20,7 +20,6 @@ from typing import Any
 
 from imageworks.core.config import Config
 from imageworks.core.convert import converter, to_compact_dict
-from imageworks.core.disk_inventory import take_inventory
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hosts import HostView
 from imageworks.core.layers import merge_layers
@@ -35,6 +34,7 @@ from imageworks.providers.ollama.importer import (
     working_registry,
 )
 from imageworks.providers.ollama.store import canonical_name
+from imageworks.services.inventory import take_inventory
 
 log = logging.getLogger("imageworks.ollama")
 

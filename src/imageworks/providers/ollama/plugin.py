@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from imageworks.core.config import load_config
+from imageworks.core.config import Config, given_config
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import BackendConfig, RegistryEntry
@@ -36,7 +36,7 @@ class OllamaSource(Source):
     )
     priority: ClassVar[int] = 10
 
-    def handles(self, identifier: str) -> bool:
+    def handles(self, identifier: str, config: Config | None = None) -> bool:
         """``ollama://<name>``, and plain names that only Ollama can mean (``name:tag``, see :mod:`.refs`)."""
         return is_scheme(identifier) or pull_name(identifier) is not None
 
@@ -96,7 +96,7 @@ class OllamaSource(Source):
         from imageworks.providers.ollama.catalog import build_catalog
         from imageworks.providers.ollama.importer import variant_for
 
-        config = options.get("config") or load_config()
+        config = given_config(options.get("config"))
         backend = str(options.get("backend") or "ollama")
         catalog = build_catalog(config, use_api=bool(options.get("use_api", True)))
         for model in catalog.models:

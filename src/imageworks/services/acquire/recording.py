@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from imageworks.core.convert import to_compact_dict
-from imageworks.core.disk_inventory import artifact_files, take_inventory
 from imageworks.core.errors import ImageworksError
 from imageworks.core.installs import recorded_installs
 from imageworks.core.model import Artifacts, BackendConfig, EntryMetadata, RegistryEntry
 from imageworks.core.naming import display_name, family_from_repo, ollama_family_and_quant, slug, variant_name
 from imageworks.core.registry import Registry
 from imageworks.core.timestamps import utc_now
+from imageworks.services.inventory import artifact_files, take_inventory
 from imageworks.services.listing.query import ListQuery, select
 from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
 

@@ -31,9 +31,10 @@ import attrs
 
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.detection import FormatDetector
-from imageworks.core.disk_inventory import artifact_files, list_files, recorded_files, take_inventory
+from imageworks.core.disk_inventory import list_files
 from imageworks.core.model import ArtifactFile, Artifacts, FileRecord, RegistryEntry
 from imageworks.core.registry import Registry
+from imageworks.services.inventory import artifact_files, recorded_files, take_inventory
 from imageworks.services.maintain.removal import cleared_download_fields
 
 #: The diff columns of guide 6.4, in order.
@@ -144,55 +145,83 @@ def plan_entry(
     """What normalising ``entry`` would change, or ``None`` when it matches its files.
 
     ``neighbours`` are the entries that may share its folder (the registry's entries, or
-    just those with the same ``download_path``).
+    just those with the same ``download_path``). Three jobs: an entry whose files are
+    gone (:func:`_gone_change`), the format and quantisation detected again
+    (:func:`_detected_updates`), and with ``rebuild`` the inventory taken again
+    (:func:`_rebuilt_updates`).
     """
     path = Path(entry.download_path or "")
-    before = _columns(entry)
     if _is_gone(entry, path):
-        snapshot = to_compact_dict(entry)
-        action: Action = "prune" if prune_missing else "missing"
-        others = sorted({i.host or "(every host)" for i in entry.installs})
-        drops = f"forgets this host's install; the installs on {', '.join(others)} stay" if others else "drops the entry"
-        note = f"files are gone from {path}" + (f" ({drops})" if prune_missing else f" (--prune-missing {drops})")
-        if prune_missing and entry.version_lock.locked:
-            action, note = "locked", f"locked; files are gone from {path}"
-        after = {f: None for f in DIFF_FIELDS} if action == "prune" else dict(before)
-        return EntryChange(
-            name=entry.name, action=action, before=before, after=after, snapshot=snapshot, note=note, other_hosts=others
-        )
+        return _gone_change(entry, path, prune_missing)
     files = _own_files(entry, path, neighbours)
+    updates = _detected_updates(entry, path, files, detector)
+    rehashed = 0
+    if rebuild:
+        rebuilt, rehashed = _rebuilt_updates(entry, path, files)
+        updates.update(rebuilt)
+    if not updates:
+        return None
+    return _update_change(entry, updates, rehashed)
+
+
+def _gone_change(entry: RegistryEntry, path: Path, prune_missing: bool) -> EntryChange:
+    """The change for an entry whose files are gone: prune it, or report it missing (or locked)."""
+    before = _columns(entry)
+    action: Action = "prune" if prune_missing else "missing"
+    others = sorted({i.host or "(every host)" for i in entry.installs})
+    drops = f"forgets this host's install; the installs on {', '.join(others)} stay" if others else "drops the entry"
+    note = f"files are gone from {path}" + (f" ({drops})" if prune_missing else f" (--prune-missing {drops})")
+    if prune_missing and entry.version_lock.locked:
+        action, note = "locked", f"locked; files are gone from {path}"
+    after = {f: None for f in DIFF_FIELDS} if action == "prune" else dict(before)
+    return EntryChange(
+        name=entry.name, action=action, before=before, after=after, snapshot=to_compact_dict(entry), note=note,
+        other_hosts=others,
+    )
+
+
+def _detected_updates(entry: RegistryEntry, path: Path, files: list[str], detector: FormatDetector) -> dict[str, Any]:
+    """The format, quantisation and detection evidence the detectors now find, where they differ."""
     folder, model_name = (path.parent, path.name) if path.is_file() else (path, None)
     detections = detector.detect_directory(
         folder, model_name=entry.hf_id or entry.served_model_id or model_name, files=files if path.is_dir() else [path.name]
     )
     best = detections[0] if detections else None
     updates: dict[str, Any] = {}
-    if best and best.format_type and best.format_type != entry.download_format:
+    if best is None:
+        return updates
+    if best.format_type and best.format_type != entry.download_format:
         updates["download_format"] = best.format_type
-    if best and best.quantization and best.quantization.lower() != entry.quantization:
+    if best.quantization and best.quantization.lower() != entry.quantization:
         updates["quantization"] = best.quantization.lower()
-    if updates and best:
-        metadata = to_compact_dict(attrs.evolve(entry.metadata, detection_evidence=list(best.evidence)))
-        updates["metadata"] = metadata
-    rehashed = 0
-    if rebuild:
-        inventory = take_inventory(path, only=files if path.is_dir() else None, recorded=recorded_files(entry.artifacts.files))
-        old = {f.path: f for f in entry.artifacts.files}
-        rehashed = sum(
-            1 for f in inventory.files if not (f.path in old and old[f.path].sha256 == f.sha256 and _same_stat(old[f.path], f))
-        )
-        artifacts = attrs.evolve(entry.artifacts, files=artifact_files(inventory))
-        fresh = {
-            "download_size_bytes": inventory.total_size,
-            "download_directory_checksum": inventory.checksum,
-            "download_files_count": len(inventory.files),
-            "download_files": [f.path for f in inventory.files],
-        }
-        updates.update({k: v for k, v in fresh.items() if getattr(entry, k) != v})
-        if artifacts != entry.artifacts:
-            updates["artifacts"] = to_compact_dict(artifacts) if artifacts != Artifacts() else None
-    if not updates:
-        return None
+    if updates:
+        updates["metadata"] = to_compact_dict(attrs.evolve(entry.metadata, detection_evidence=list(best.evidence)))
+    return updates
+
+
+def _rebuilt_updates(entry: RegistryEntry, path: Path, files: list[str]) -> tuple[dict[str, Any], int]:
+    """The inventory fields taken again where they differ, and how many files were read."""
+    inventory = take_inventory(path, only=files if path.is_dir() else None, recorded=recorded_files(entry.artifacts.files))
+    old = {f.path: f for f in entry.artifacts.files}
+    rehashed = sum(
+        1 for f in inventory.files if not (f.path in old and old[f.path].sha256 == f.sha256 and _same_stat(old[f.path], f))
+    )
+    artifacts = attrs.evolve(entry.artifacts, files=artifact_files(inventory))
+    fresh = {
+        "download_size_bytes": inventory.total_size,
+        "download_directory_checksum": inventory.checksum,
+        "download_files_count": len(inventory.files),
+        "download_files": [f.path for f in inventory.files],
+    }
+    updates: dict[str, Any] = {k: v for k, v in fresh.items() if getattr(entry, k) != v}
+    if artifacts != entry.artifacts:
+        updates["artifacts"] = to_compact_dict(artifacts) if artifacts != Artifacts() else None
+    return updates, rehashed
+
+
+def _update_change(entry: RegistryEntry, updates: dict[str, Any], rehashed: int) -> EntryChange:
+    """The ``update`` change writing ``updates`` (``locked`` instead when the entry is locked)."""
+    before = _columns(entry)
     after = {f: updates.get(f, before[f]) for f in DIFF_FIELDS}
     change = EntryChange(
         name=entry.name, action="update", before=before, after=after, updates=updates, snapshot=to_compact_dict(entry),

@@ -13,8 +13,9 @@ from typing import Literal
 
 import attrs
 
-from imageworks.core.disk_inventory import ProgressCallback, list_files, take_inventory
+from imageworks.core.disk_inventory import ProgressCallback, list_files
 from imageworks.core.model import RegistryEntry
+from imageworks.services.inventory import take_inventory
 
 DOWNLOAD_FIELDS = (
     "download_path",

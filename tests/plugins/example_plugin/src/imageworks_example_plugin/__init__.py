@@ -11,6 +11,12 @@ sha-256=:<base64>:`` (RFC 9530), ``Digest: sha-256=<base64>`` (RFC 3230) or an
 ``X-Linked-Etag``/``ETag`` of 64 hex digits (as the Hugging Face CDN sends). Without one
 the file is checked by its size and hashed when recorded.
 
+Its own setting, ``example_refused_hosts`` (a list of hosts it never downloads from, in
+``[tool.imageworks.model-downloader]`` or ``IMAGEWORKS_EXAMPLE_REFUSED_HOSTS``), is
+declared in the source's ``settings`` (a plugin without a source declares its settings
+with the ``imageworks_register_settings`` hook) and read from the config the host hands
+to ``handles``: the plugin never loads the configuration itself.
+
 A plugin imports only public imageworks modules (``imageworks.core.*``,
 ``imageworks.core.transfers``, ``imageworks.hookimpl``) and loads its heavy libraries
 (here ``requests``) only when it works, since every command loads every plugin.
@@ -27,17 +33,20 @@ from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from imageworks import hookimpl
-from imageworks.core.config import load_config
+from imageworks.core.config import Config, given_config
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Source
 from imageworks.core.model import Detection
 from imageworks.core.naming import split_quant
 from imageworks.core.plans import AcquireRequest, Acquisition, RemoteFileFact, SourceAnalysis, SourceContext
+from imageworks.core.settings import Setting
 from imageworks.core.transfers import RemoteFile
 
 FORMATS = {".gguf": "gguf", ".safetensors": "safetensors"}  # weight file extension -> format
 HUB_HOSTS = ("huggingface.co", "hf.co")  # with their subdomains (CDNs): the huggingface source's
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+REFUSED_HOSTS = Setting(name="example_refused_hosts", type="list", default=[], env="IMAGEWORKS_EXAMPLE_REFUSED_HOSTS",
+                        help="hosts the example-url source never downloads from")
 
 
 class UrlFileSource(Source):
@@ -47,10 +56,13 @@ class UrlFileSource(Source):
     description: ClassVar[str] = "A single .gguf or .safetensors file at an http(s):// URL (not the Hub's)"
     # After the built-in huggingface source (50): it is asked first and keeps Hub URLs.
     priority: ClassVar[int] = 100
+    settings: ClassVar[tuple[Setting, ...]] = (REFUSED_HOSTS,)  # shown by `imageworks-download config`
 
-    def handles(self, identifier: str) -> bool:
+    def handles(self, identifier: str, config: Config | None = None) -> bool:
         """An ``http(s)://`` URL whose path ends in a weight file, on a host that is not
-        the Hugging Face Hub's nor ``HF_ENDPOINT``'s (those are the huggingface source's)."""
+        the Hugging Face Hub's nor ``HF_ENDPOINT``'s (those are the huggingface source's)
+        nor one of ``example_refused_hosts``."""
+        config = given_config(config)
         url = urlsplit(identifier)
         host = (url.hostname or "").lower()
         hub = host in HUB_HOSTS or host.endswith(tuple(f".{h}" for h in HUB_HOSTS))
@@ -59,7 +71,8 @@ class UrlFileSource(Source):
             and bool(host)
             and _format_of(url.path) is not None
             and not hub
-            and url.netloc != urlsplit(load_config().hf_endpoint).netloc
+            and url.netloc != urlsplit(config.hf_endpoint).netloc
+            and host not in {h.lower() for h in config.setting(REFUSED_HOSTS)}
         )
 
     def plan(self, identifier: str, request: AcquireRequest, context: SourceContext) -> Acquisition:
