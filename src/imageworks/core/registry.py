@@ -22,7 +22,7 @@ import attrs
 
 from imageworks.core.config import Config
 from imageworks.core.convert import converter, describe_structure_error, to_compact_dict
-from imageworks.core.errors import ConfigError, RegistryCorruptError, VariantNotFoundError
+from imageworks.core.errors import ConfigError, ImageworksError, RegistryCorruptError, VariantNotFoundError
 from imageworks.core.hosts import HostView
 from imageworks.core.installs import localise, settle, stored_changes
 from imageworks.core.interfaces import BackupSet, LayerName, RegistryLayers, RegistryStore
@@ -214,6 +214,8 @@ class Registry:
                 {name: curated} if curated else {},
                 {name: layers.discovered[name]} if name in layers.discovered else {},
             ).get(name)
+            if stored is None:
+                refuse_option_like(name)
             local = localise(stored, self.view) if stored else None
             current = self._structure(name, local, layers) if local else None
             updates = dict(change(current))
@@ -282,3 +284,10 @@ def _store(target: dict[str, Any], curated: Mapping[str, Any], updates: Mapping[
                 target.pop(field, None)
         else:
             target[field] = value
+
+
+def refuse_option_like(name: str) -> None:
+    """A new variant name may not start with ``-``: command lines built from it would read it as an option."""
+    if name.startswith("-"):
+        raise ImageworksError(f"refusing variant name {name!r}: it starts with '-' and would read as an option",
+                              "name it without a leading dash")
