@@ -134,12 +134,12 @@ class ConfigFilesDetector(Detector):
                 sources.append(("config.json", bounded_json.loads(subject.config_content, "config.json", max_bytes=MAX_JSON_BYTES)))
             except bounded_json.JSONLimitError as error:
                 log.warning("config.json content is not valid JSON (%s); falling back to other evidence", error)
-        elif subject.directory:
+        elif subject.directory and _listed("config.json", subject):
             data = load_json(Path(subject.directory) / "config.json")
             if data is not None:
                 sources.append(("config.json", data))
         if subject.directory:
-            for side in SIDE_FILES:
+            for side in (name for name in SIDE_FILES if _listed(name, subject)):
                 data = load_json(Path(subject.directory) / side)
                 if data is not None:
                     sources.append((side, data))
@@ -185,6 +185,12 @@ class ConfigFilesDetector(Detector):
             trust=self.trust,
             details={"source": label, "dtype": dtype},
         )
+
+
+def _listed(name: str, subject: DetectionSubject) -> bool:
+    """Whether the folder's ``name`` belongs to the subject: with a file list, only the
+    listed files do (files fetched from a ``--support-repo`` are left out of it)."""
+    return not subject.filenames or name in subject.filenames
 
 
 @hookimpl
