@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.logs import redact
+from imageworks.core.model import DetectionSubject
 from imageworks.core.naming import normalize_name, split_quant
+from imageworks.plugins.detectors.names import NamesDetector
 from imageworks.providers.ollama.refs import pull_name
 from imageworks.services.acquire.readme import MAX_SCANNED, capture_readme, licence_from_text, readme_signals
 
@@ -84,6 +86,8 @@ NAME_CASES = {
     "at signs": "@" * 400_000,
     "dashes": "-" * 400_000,
     "glued quant tokens": "xq4_k_m" * 60_000,
+    "digits before bpw": "1" * 400_000 + "bpw",
+    "bits and groups": "4bit-" * 80_000,
 }
 
 
@@ -91,6 +95,8 @@ NAME_CASES = {
 def test_names_from_a_hub_or_a_store(name: str) -> None:
     """Naming and Ollama reference parsing on 400 KB names (a Hub or store name is far shorter)."""
     assert _timed(lambda: (normalize_name(name), split_quant(name), pull_name(name), pull_name("ollama://" + name))) < BOUND
+    subject = DetectionSubject(model_name=f"org/{name}", filenames=(f"{name}.safetensors", f"{name}.gguf", f"{name}.bin"))
+    assert _timed(lambda: NamesDetector().detect(subject)) < BOUND
 
 
 LOG_CASES = {
