@@ -32,7 +32,7 @@ def loads(
     except RecursionError:
         raise JSONLimitError(f"{what} nests deeper than {max_depth} levels") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise JSONLimitError(f"{what} is not JSON: {error}") from None
+        raise JSONLimitError(f"{what} is not valid JSON: {error}") from None
     check_shape(value, what, max_depth=max_depth, max_items=max_items)
     return value
 
