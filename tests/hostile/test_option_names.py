@@ -102,3 +102,13 @@ def test_a_relative_folder_starting_with_a_dash_is_passed_as_a_path(two_models: 
     assert argv[2] == "./-weights/alpha"
     argv = build_command("lmdeploy", entry).argv
     assert argv[3] == "./-weights/alpha"
+
+
+def test_exports_leave_out_a_variant_named_like_an_option(two_models: tuple[str, str]) -> None:
+    """llama-swap's ``cmd`` would hand ``--served-model-name --fix-missing`` to vLLM: that one is left out, noted."""
+    from imageworks.services.serve.exports import llama_swap_config
+
+    alpha, hostile = two_models
+    config, notes = llama_swap_config(open_registry(load_config()).entries(), build_command)
+    assert list(config["models"]) == [alpha]
+    assert any(note.startswith(f"{hostile}:") and "would read as a command-line option" in note for note in notes)
