@@ -89,7 +89,7 @@ def test_header_longer_than_file_and_garbage_json(tmp_path):
         read_header(short)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(struct.pack("<Q", 4) + b"\xff\xfe{[")
-    with pytest.raises(SafetensorsFormatError, match="not JSON"):
+    with pytest.raises(SafetensorsFormatError, match="not valid JSON"):
         read_header(garbage)
     (tmp_path / "tiny.safetensors").write_bytes(b"abc")
     with pytest.raises(SafetensorsFormatError):

@@ -50,7 +50,7 @@ def test_download_minilm_watch_progress_browse_it_and_remove_it(
     download.get_by_label("Model (owner/repo[@branch])").fill(MINILM_REPO)
     download.get_by_label("Model (owner/repo[@branch])").press("Enter")
     download.get_by_text("Dry run", exact=True).click()
-    expect(download.get_by_text(f"imageworks-download download --non-interactive {MINILM_REPO}")).to_be_visible(
+    expect(download.get_by_text(f"imageworks-download download --non-interactive -- {MINILM_REPO}")).to_be_visible(
         timeout=10000
     )
     download.get_by_role("button", name="Download", exact=True).click()

@@ -152,7 +152,7 @@ def test_save_roles_writes_them_to_the_curated_layer(gui: Gui, page: Page) -> No
     roles = browse.get_by_role("textbox", name="Roles, comma-separated", exact=True)
     roles.fill("caption, chat")
     roles.press("Enter")
-    command = f"imageworks-download set-roles --role caption --role chat {ALPHA}"
+    command = f"imageworks-download set-roles --role caption --role chat -- {ALPHA}"
     expect(browse.get_by_text(command, exact=True)).to_be_visible(timeout=10000)
     browse.get_by_role("button", name="Save roles", exact=True).click()
     expect(browse.get_by_text("exit status 0", exact=True)).to_be_visible(timeout=20000)
@@ -218,7 +218,7 @@ def test_verify_one_variant_and_the_profiles_tables(gui: Gui, page: Page) -> Non
     expect(advanced.get_by_text(f"[tool.imageworks] of {gui.base / 'pyproject.toml'}", exact=True)).to_be_visible()
 
     choose(advanced, "Variant", ALPHA)  # the Verify box; Remove's "Variant" is a text box
-    expect(advanced.get_by_text(f"imageworks-download verify {ALPHA}", exact=True)).to_be_visible(timeout=10000)
+    expect(advanced.get_by_text(f"imageworks-download verify -- {ALPHA}", exact=True)).to_be_visible(timeout=10000)
     advanced.get_by_role("button", name="Verify", exact=True).click()
     expect(advanced.get_by_text("exit status 0", exact=True)).to_be_visible(timeout=20000)
     expect(advanced.get_by_text(re.compile(rf"{ALPHA}\s+ok"))).to_be_visible()

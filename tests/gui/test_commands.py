@@ -10,8 +10,8 @@ from imageworks.gui import commands
 
 def test_build_uses_the_clis_flags_and_click_accepts_them() -> None:
     args = commands.build("download", "remove", ["org/model"], {"dry_run": True, "purge": True, "force": False})
-    assert args == ["remove", "--dry-run", "--purge", "org/model"]
-    assert commands.shell_line("download", args) == "imageworks-download remove --dry-run --purge org/model"
+    assert args == ["remove", "--dry-run", "--purge", "--", "org/model"]
+    assert commands.shell_line("download", args) == "imageworks-download remove --dry-run --purge -- org/model"
 
 
 def test_an_option_the_cli_lacks_is_refused() -> None:
@@ -36,7 +36,7 @@ def test_off_switches_and_repeated_options_are_the_clis() -> None:
         "purge-logical-only", "--apply", "--no-backup"
     ]
     assert commands.build("download", "set-roles", ["v"], {"role": ["a", "b"], "priority": ["a=1"]}) == [
-        "set-roles", "--role", "a", "--role", "b", "--priority", "a=1", "v"
+        "set-roles", "--role", "a", "--role", "b", "--priority", "a=1", "--", "v"
     ]
     with pytest.raises(KeyError, match="no option"):
         commands.build("download", "purge-deprecated", options={"apply": True})  # it has no --apply

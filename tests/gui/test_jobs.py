@@ -107,7 +107,7 @@ def test_the_page_starts_one_job_and_a_reloaded_page_sees_and_cancels_it(hub: Hu
     at = page()
     at.text_input(key="dl-model").input("acme/big").run()
     at.checkbox(key="dl-dry-run").uncheck().run()
-    assert any(c.value == "imageworks-download download --non-interactive acme/big" for c in at.code)
+    assert any(c.value == "imageworks-download download --non-interactive -- acme/big" for c in at.code)
     at.button(key="dl-run").click().run()
     assert any("Started download job" in s.value for s in at.success), [e.value for e in at.error]
     (job,) = jobs.jobs(jobs.folder(load_config()))

@@ -28,7 +28,7 @@ def test_download_form_previews_a_dry_run(tmp_path: Path) -> None:
     at = page()
     at.text_input(key="dl-model").input("org/model").run()
     assert at.checkbox(key="dl-dry-run").value is True
-    assert any(c.value == "imageworks-download download --non-interactive --dry-run org/model" for c in at.code)
+    assert any(c.value == "imageworks-download download --non-interactive --dry-run -- org/model" for c in at.code)
 
 
 def test_remove_needs_confirmation_and_changes_the_registry(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ def test_role_editing_saves_to_the_curated_layer(tiny: str, tmp_path: Path) -> N
     at = page()
     at.text_input(key=f"roles-{tiny}").input("caption, chat").run()
     at.text_input(key=f"priorities-{tiny}").input("caption=1").run()
-    assert f"imageworks-download set-roles --role caption --role chat --priority caption=1 {tiny}" in codes(at)
+    assert f"imageworks-download set-roles --role caption --role chat --priority caption=1 -- {tiny}" in codes(at)
     at.button(key=f"roles-{tiny}-run").click().run()
     assert [s.value for s in at.success] == ["exit status 0"], [e.value for e in at.error]
     # the page was drawn again after the run: the table above the form already shows the roles
@@ -331,12 +331,12 @@ def test_backends_shows_each_server_reachable_or_not(tiny: str, monkeypatch: pyt
 def test_launch_notes_print_the_serve_command(tiny: str, tmp_path: Path) -> None:
     at = page()
     assert at.selectbox(key="launch-variant").value == tiny
-    assert f"imageworks-download serve-vllm --print {tiny}" in codes(at)
+    assert f"imageworks-download serve-vllm --print -- {tiny}" in codes(at)
     at.button(key="launch-run").click().run()
     assert at.success, [e.value for e in at.error]
     assert any(c.value.startswith("vllm serve") and str(tmp_path / "scan" / "org" / "tiny") in c.value for c in at.code)
     at.radio(key="launch-server").set_value("lmdeploy").run()
-    assert f"imageworks-download serve-lmdeploy --print {tiny}" in codes(at)
+    assert f"imageworks-download serve-lmdeploy --print -- {tiny}" in codes(at)
 
 
 # -- ⚙️ Advanced Operations ------------------------------------------------------------------
@@ -348,7 +348,7 @@ def test_verify_one_or_all_and_fix_missing_needs_confirmation(tiny: str, tmp_pat
     at.button(key="verify-run").click().run()
     assert at.success
     at.selectbox(key="verify-variant").set_value(tiny).run()
-    assert f"imageworks-download verify {tiny}" in codes(at)
+    assert f"imageworks-download verify -- {tiny}" in codes(at)
     (tmp_path / "scan" / "org" / "tiny" / "model.safetensors").unlink()
     import shutil
 
@@ -356,7 +356,7 @@ def test_verify_one_or_all_and_fix_missing_needs_confirmation(tiny: str, tmp_pat
     at.button(key="verify-run").click().run()
     assert at.error and "exit status 1" in at.error[0].value
     at.checkbox(key="verify-fix").check().run()
-    assert f"imageworks-download verify --fix-missing {tiny}" in codes(at)
+    assert f"imageworks-download verify --fix-missing -- {tiny}" in codes(at)
     assert at.button(key="verify-run").disabled
     at.checkbox(key="verify-confirm").check().run()
     at.button(key="verify-run").click().run()

@@ -49,6 +49,7 @@ def isolated_environment(base: Path) -> dict[str, str]:
         "HOME": str(base / "home"),
         "IMAGEWORKS_REGISTRY_DIR": str(base / "registry"),
         "IMAGEWORKS_LOG_DIR": str(base / "logs"),
+        "IMAGEWORKS_CACHE_DIR": str(base / "cache"),
         "IMAGEWORKS_MODEL_ROOT": str(base / "weights"),
         "IMAGEWORKS_LMSTUDIO_ROOT": str(base / "lmstudio"),
         "HF_HUB_DISABLE_TELEMETRY": "1",

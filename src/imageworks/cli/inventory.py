@@ -91,7 +91,7 @@ def list_command(
     entries = select(rows_of, query, app.config.test_model_patterns)
     copies = shared_weights(everything) if (as_json or details) else {}
     # keyed by object: with --all-hosts one variant gives a row per host's install
-    memory = {id(e): entry_facts(e) for e in entries} if (as_json or details or gpu_bytes is not None) else {}
+    memory = {id(e): entry_facts(e, app.config.cache_dir) for e in entries} if (as_json or details or gpu_bytes is not None) else {}
 
     def estimated(entry: RegistryEntry) -> MemoryEstimate | None:
         found = memory.get(id(entry))
@@ -99,7 +99,8 @@ def list_command(
 
     if as_json:
         out.emit_json([
-            {**entry_json(e), "same_weights_as": copies.get(e.name, []), "memory": _memory_json(estimated(e))}
+            {**entry_json(e), "same_weights_as": copies.get(e.name, []), "memory": _memory_json(estimated(e)),
+             "memory_problem": getattr(memory.get(id(e)), "problem", None)}
             for e in entries
         ])
         return

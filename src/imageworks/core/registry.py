@@ -22,7 +22,7 @@ import attrs
 
 from imageworks.core.config import Config
 from imageworks.core.convert import converter, describe_structure_error, to_compact_dict
-from imageworks.core.errors import ConfigError, RegistryCorruptError, VariantNotFoundError
+from imageworks.core.errors import ConfigError, ImageworksError, RegistryCorruptError, VariantNotFoundError
 from imageworks.core.hosts import HostView
 from imageworks.core.installs import localise, settle, stored_changes
 from imageworks.core.interfaces import BackupSet, LayerName, RegistryLayers, RegistryStore
@@ -211,6 +211,8 @@ class Registry:
         with self._layers_for_write() as layers:
             curated = layers.curated.get(name, {})
             stored = _merged(curated, layers.discovered.get(name))
+            if stored is None:
+                refuse_option_like(name)
             local = localise(stored, self.view) if stored else None
             current = self._structure(name, local, layers) if local else None
             record = layers.discovered.get(name, {"name": name})
@@ -301,3 +303,10 @@ def _store(target: dict[str, Any], curated: Mapping[str, Any], updates: Mapping[
                 target.pop(field, None)
         else:
             target[field] = value
+
+
+def refuse_option_like(name: str) -> None:
+    """A new variant name may not start with ``-``: command lines built from it would read it as an option."""
+    if name.startswith("-"):
+        raise ImageworksError(f"refusing variant name {name!r}: it starts with '-' and would read as an option",
+                              "name it without a leading dash")

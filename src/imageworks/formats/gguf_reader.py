@@ -23,6 +23,10 @@ from imageworks.core.regular_files import open_regular
 GGUF_MAGIC = b"GGUF"
 MAX_STRING = 64 * 1024 * 1024  # a chat template is kilobytes; this bounds damaged lengths
 MAX_COUNT = 1 << 32
+# A GGUF holds tens of keys and at most a few thousand tensors (DeepSeek-V3: ~1,100 per
+# file); a table announcing more is refused before it becomes millions of Python objects.
+MAX_TENSORS = 1 << 16
+MAX_KEYS = 1 << 16
 MAX_DIMS = 8
 KEPT_ARRAY = 512  # llama.cpp's LLAMA_MAX_LAYERS: per-layer arrays fit, vocabularies do not
 CHUNK = 1 << 16  # measured: larger windows cost more in copying than they save
@@ -182,8 +186,10 @@ def read_header_from(handle: BinaryIO, name: str, with_tensors: bool = True) -> 
         raise GGUFFormatError(f"unsupported GGUF version {version}")
     len_fmt = "I" if version == 1 else "Q"  # version 1 used 32-bit counts and lengths
     n_tensors, n_kv = cur.unpack(len_fmt), cur.unpack(len_fmt)
-    if n_tensors > MAX_COUNT or n_kv > MAX_COUNT:
-        raise GGUFFormatError("tensor or key count is not plausible")
+    if n_tensors > MAX_TENSORS or n_kv > MAX_KEYS:
+        raise GGUFFormatError(
+            f"{n_tensors} tensors and {n_kv} keys: more than the {MAX_TENSORS} tensors or {MAX_KEYS} keys a model holds"
+        )
     header = GGUFHeader(path=name, version=version)
     for _ in range(n_kv):
         key = cur.string(len_fmt)

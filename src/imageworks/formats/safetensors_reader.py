@@ -1,12 +1,12 @@
 """Read a safetensors header: an 8-byte little-endian length, then that much JSON.
 
 Nothing past the header is read. A length that is absurd (over 100 MB, or longer than
-the file) is refused before allocating anything.
+the file) is refused before allocating anything; the JSON is parsed within depth and count
+limits (:mod:`imageworks.formats.bounded_json`).
 """
 
 from __future__ import annotations
 
-import json
 import struct
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -14,8 +14,10 @@ from typing import Any, BinaryIO
 import attrs
 
 from imageworks.core.regular_files import open_regular
+from imageworks.formats import bounded_json
 
 MAX_HEADER = 100 * 1024 * 1024
+MAX_DEPTH = 8  # {tensor: {dtype, shape: [...], data_offsets: [...]}} and __metadata__: 3 levels
 
 
 class SafetensorsFormatError(ValueError):
@@ -75,9 +77,9 @@ def read_header_from(handle: BinaryIO, name: str) -> SafetensorsHeader:
     if len(raw) < length:
         raise SafetensorsFormatError(f"header truncated at {8 + len(raw)} of {8 + length} bytes")
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SafetensorsFormatError(f"header is not JSON: {error}") from error
+        data = bounded_json.loads(raw, "header", max_bytes=MAX_HEADER, max_depth=MAX_DEPTH)
+    except bounded_json.JSONLimitError as error:
+        raise SafetensorsFormatError(str(error)) from None
     if not isinstance(data, dict):
         raise SafetensorsFormatError("header is not a JSON object")
     metadata_raw: Any = data.pop("__metadata__", None) or {}

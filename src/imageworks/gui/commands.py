@@ -47,7 +47,8 @@ def build(program: Program, name: str, arguments: Sequence[str] = (), options: M
 
     ``True`` adds a flag (the off switch of an on/off pair by its own name: ``no_backup``,
     ``apply``), a non-empty string adds ``--option value``, a list adds it once per
-    item; ``False``, ``None`` and ``""`` leave the option out. Raises ``KeyError`` for an
+    item; ``False``, ``None`` and ``""`` leave the option out. ``arguments`` follow ``--``,
+    so a name that reads as an option is passed as a name. Raises ``KeyError`` for an
     option the command does not define and ``click.UsageError`` when Click rejects the
     result.
     """
@@ -75,7 +76,8 @@ def build(program: Program, name: str, arguments: Sequence[str] = (), options: M
             args.append(flag)
         else:
             args += [flag, str(value)]
-    args += [str(a) for a in arguments]
+    if arguments:  # positionals after ``--``: a registry name like ``--fix-missing`` stays a name
+        args += ["--", *(str(a) for a in arguments)]
     with cmd.make_context(name, list(args[1:]), resilient_parsing=False):
         pass  # Click parsed it: the CLI accepts this command line
     return args

@@ -13,7 +13,9 @@ producer, else ``imageworks``), plus ``name`` (the variant), ``display_name``,
 ``backend``, ``format``, ``quantization``, ``installed``, ``roles``, ``capabilities``,
 ``aliases``, ``max_model_len`` (``backend_config.max_model_len``, vLLM's field) and
 ``context_length`` (the trained context, read from the GGUF or config.json header of an
-installed variant once per installation, then kept in memory) when known.
+installed variant once per installation, then kept in memory) when known, and
+``header_problem`` when those headers are damaged or hostile (that card only: every
+other variant is listed as usual).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from imageworks.core.hosts import HostView
 from imageworks.core.model import RegistryEntry
 from imageworks.proxy.settings import ProxySettings
 from imageworks.services.listing.query import ListQuery, is_installed, select
-from imageworks.services.memory.local_facts import local_facts
+from imageworks.services.memory.local_facts import entry_facts
 from imageworks.services.serve.commands import served_name
 from imageworks.services.serve.endpoints import Endpoint, endpoint_for, web_url
 
@@ -90,23 +92,30 @@ def model_card(entry: RegistryEntry) -> dict[str, Any]:
     max_len = entry.backend_config.extra.get("max_model_len")
     if isinstance(max_len, int) and not isinstance(max_len, bool) and max_len > 0:
         card["max_model_len"] = max_len
-    context = context_length(entry)
+    context, problem = _header_context(entry)
     if context:
         card["context_length"] = context
+    if problem:
+        card["header_problem"] = problem  # a damaged or hostile header file: this card only
     return card
 
 
 def context_length(entry: RegistryEntry) -> int | None:
     """The trained context of an installed variant, from its headers; ``None`` when unknown."""
+    return _header_context(entry)[0]
+
+
+def _header_context(entry: RegistryEntry) -> tuple[int | None, str | None]:
+    """(trained context, why its headers could not be read) of an installed variant."""
     path = entry.download_path or ""
     if entry.backend.lower() == "ollama" or not is_installed(entry) or not os.path.isdir(path):
-        return None
-    try:
-        facts = local_facts(path, entry.download_files)  # remembered while the files are unchanged
-    except (OSError, ValueError) as error:
-        log.debug("no context length for %s: %s", path, error)
-        return None
-    return facts.context_length if facts else None
+        return None, None
+    found = entry_facts(entry)  # remembered while the files are unchanged; never raises
+    if found is None:
+        return None, None
+    if found.problem:
+        log.debug("no context length for %s: %s", path, found.problem)
+    return (found.facts.context_length if found.facts else None), found.problem
 
 
 def _created(downloaded_at: str | None) -> int:

@@ -219,6 +219,9 @@ class _Round:
             "--summary-interval=0",
             "--show-console-readout=false",
             "--download-result=hide",
+            # aria2c forgets finished downloads past this many (1,000 by default) and then
+            # answers tellStatus with a fault: keep every one of this round's results
+            f"--max-download-result={max(1000, len(self.gids) + 1)}",
             "--quiet=true",
         ]
 
@@ -340,7 +343,7 @@ class _Round:
                 if process.poll() is not None:
                     raise TransferError(f"aria2c stopped unexpectedly (status {process.returncode})") from None
                 raise TransferError(f"lost contact with aria2c: {error}") from None
-            statuses = {gid: result[0] for gid, result in zip(self.gids, results, strict=True)}
+            statuses = {gid: _status_of(result) for gid, result in zip(self.gids, results, strict=True)}
             for gid, status in statuses.items():
                 item = self.gids[gid]
                 if self._check_length(gid, status):
@@ -430,6 +433,16 @@ class _Round:
                 outcome.retry.append(item)
                 outcome.reason = f"aria2c error {code}: {message}"
         return outcome
+
+
+def _status_of(result: Any) -> dict[str, str]:
+    """One multicall answer: ``[status]``, or a fault object when aria2c no longer knows the
+    download; such a file is retried next round like any other error."""
+    if isinstance(result, list) and result and isinstance(result[0], dict):
+        return result[0]
+    message = result.get("faultString", result.get("message", "")) if isinstance(result, dict) else repr(result)
+    return {"status": "error", "errorCode": "forgotten", "errorMessage": f"aria2c lost the download: {message}",
+            "totalLength": "0", "completedLength": "0"}
 
 
 def _git_blob_id_of(path: Path, size: int) -> str:

@@ -10,7 +10,8 @@ CLI's Host column.
 
 The memory columns are the row's ``memory`` estimate (docs/memory.md): the weights'
 bytes, the f16 KV cache per 1k tokens, and with ``--gpu-mem`` the largest f16 context
-that fits (0 when the weights alone do not), the figure of ``list``'s Max context column.
+that fits (0 when the weights alone do not), the figure of ``list``'s Max context column;
+``header problem`` says why a variant has no estimate (a damaged or hostile header file).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def host_columns(row: dict[str, Any], view: HostView) -> dict[str, Any]:
 
 def memory_columns(row: dict[str, Any]) -> dict[str, Any]:
     """Weights, KV cache per 1k tokens and largest context of a ``list --json`` row's
-    ``memory`` (empty cells where the CLI estimated nothing)."""
+    ``memory`` (empty cells where the CLI estimated nothing), and its ``memory_problem``."""
     memory = row.get("memory") or {}
     kv = (memory.get("kv_cache") or {}).get(KV_CACHE) or {}
     fit: dict[str, Any] = next((f for f in memory.get("fit") or [] if f.get("cache_type") == KV_CACHE), {})
@@ -47,4 +48,5 @@ def memory_columns(row: dict[str, Any]) -> dict[str, Any]:
         "weights (bytes)": memory.get("weight_bytes"),
         f"KV {KV_CACHE} per 1k tokens (bytes)": kv.get("bytes_per_1k_tokens"),
         "max context (tokens)": fit.get("max_context"),
+        "header problem": row.get("memory_problem"),
     }

@@ -10,6 +10,7 @@ from typing import Any
 from imageworks.core.detection import list_model_files as list_files
 from imageworks.core.errors import UnreadableFileError
 from imageworks.core.regular_files import MAX_CONFIG_BYTES, read_regular_file
+from imageworks.formats import bounded_json
 
 __all__ = ["list_files", "load_json"]
 
@@ -26,12 +27,12 @@ def load_json(path: Path, label: str | None = None) -> Any | None:
     """
     shown = label or str(path)
     try:
-        return json.loads(read_regular_file(path, MAX_JSON_BYTES).decode("utf-8"))
+        return bounded_json.loads(read_regular_file(path, MAX_JSON_BYTES), shown, max_bytes=MAX_JSON_BYTES)
     except FileNotFoundError:
         return None
     except UnreadableFileError as error:
         log.warning("%s: %s; ignored", shown, error)
         return None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, bounded_json.JSONLimitError) as error:
         log.warning("%s: not valid JSON (%s); falling back to other evidence", shown, error)
         return None

@@ -8,7 +8,6 @@ then the stand-alone ``quant_config.json`` (AutoAWQ), ``quantize_config.json``
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Detector
 from imageworks.core.model import Detection, DetectionSubject
-from imageworks.plugins.detectors._files import load_json
+from imageworks.formats import bounded_json
+from imageworks.plugins.detectors._files import MAX_JSON_BYTES, load_json
 
 log = logging.getLogger("imageworks.detection.config")
 
@@ -131,15 +131,15 @@ class ConfigFilesDetector(Detector):
         sources: list[tuple[str, Any]] = []
         if subject.config_content is not None:
             try:
-                sources.append(("config.json", json.loads(subject.config_content)))
-            except json.JSONDecodeError as error:
+                sources.append(("config.json", bounded_json.loads(subject.config_content, "config.json", max_bytes=MAX_JSON_BYTES)))
+            except bounded_json.JSONLimitError as error:
                 log.warning("config.json content is not valid JSON (%s); falling back to other evidence", error)
-        elif subject.directory:
+        elif subject.directory and _listed("config.json", subject):
             data = load_json(Path(subject.directory) / "config.json")
             if data is not None:
                 sources.append(("config.json", data))
         if subject.directory:
-            for side in SIDE_FILES:
+            for side in (name for name in SIDE_FILES if _listed(name, subject)):
                 data = load_json(Path(subject.directory) / side)
                 if data is not None:
                     sources.append((side, data))
@@ -185,6 +185,12 @@ class ConfigFilesDetector(Detector):
             trust=self.trust,
             details={"source": label, "dtype": dtype},
         )
+
+
+def _listed(name: str, subject: DetectionSubject) -> bool:
+    """Whether the folder's ``name`` belongs to the subject: with a file list, only the
+    listed files do (files fetched from a ``--support-repo`` are left out of it)."""
+    return not subject.filenames or name in subject.filenames
 
 
 @hookimpl

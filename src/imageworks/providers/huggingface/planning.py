@@ -25,6 +25,10 @@ from imageworks.providers.huggingface.selection import (
 )
 from imageworks.transfer.safety import safe_relative_path
 
+#: A support repo's quantisation configs describe its own weights, not the main repo's:
+#: never copied (vLLM would read them beside our weights). The config-files detector's list.
+QUANT_SIDE_FILES = frozenset({"quant_config.json", "quantize_config.json", "quantization_config.json"})
+
 
 def plan_hub_download(identifier: str, request: AcquireRequest, context: SourceContext) -> Acquisition:
     """Resolve ``identifier`` on the Hub and choose what to fetch; writes nothing."""
@@ -55,6 +59,7 @@ def plan_hub_download(identifier: str, request: AcquireRequest, context: SourceC
         support = [
             (support_snapshot, f) for f in support_snapshot.files
             if container_of(f.path) is None and not is_optional(f) and f.path not in have
+            and f.path.rsplit("/", 1)[-1] not in QUANT_SIDE_FILES
         ]
     names = [f.path for f in selection.files]
     for name in names + [f.path for _, f in support]:
@@ -89,6 +94,7 @@ def plan_hub_download(identifier: str, request: AcquireRequest, context: SourceC
             "gguf_quant": selection.gguf_quant,
             "skipped": list(selection.skipped),
             "repo_files": len(snapshot.files) + len({f.path for _, f in support}),
+            **({"support_repo": request.support_repo, "support_files": [f.path for _, f in support]} if support else {}),
         },
     )
 

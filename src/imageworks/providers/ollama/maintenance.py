@@ -40,7 +40,8 @@ log = logging.getLogger("imageworks.ollama")
 
 
 def backfill_ollama_paths(registry: Registry, *, dry_run: bool = False, set_format: bool = True) -> ImportReport:
-    """Fill the local blob path of logical-only Ollama entries whose model is in the store."""
+    """Fill the local blob path of logical-only Ollama entries whose model is in the store
+    (deprecated entries are skipped: they stay deprecated placeholders)."""
     registry = working_registry(registry, dry_run)
     config = registry.config
     catalog = build_catalog(config, use_api=False)
@@ -53,6 +54,10 @@ def backfill_ollama_paths(registry: Registry, *, dry_run: bool = False, set_form
             if not entry.is_logical or not is_ollama_entry(entry):
                 continue
             served_id = entry.served_model_id or (entry.download_path or "").removeprefix("ollama://")
+            if entry.deprecated:  # a path would bring it back to life: purge-deprecated could no longer remove it
+                report.items.append(ImportItem(served_model_id=served_id or None, variant=entry.name, action="skip",
+                                               reason="deprecated (left as it is)"))
+                continue
             model = local.get(canonical_name(served_id)) if served_id else None
             if model is None:
                 report.items.append(

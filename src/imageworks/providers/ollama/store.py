@@ -23,7 +23,6 @@ problem, never a hang.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 from pathlib import Path
@@ -36,6 +35,7 @@ from imageworks.core.errors import ImageworksError, UnreadableFileError, UnsafeP
 from imageworks.core.naming import normalize_quant, ollama_family_and_quant
 from imageworks.core.regular_files import open_regular, read_regular_file, require_regular_file
 from imageworks.core.safe_paths import contained, require_sha256_digest
+from imageworks.formats import bounded_json
 from imageworks.formats.gguf_facts import describe
 from imageworks.formats.gguf_reader import GGUFFormatError, GGUFHeader, read_header
 
@@ -210,14 +210,14 @@ def read_model(store: Path, manifest: Path, header_cache: dict[str, dict[str, An
     try:
         contained(manifest, store / "manifests")
         raw = read_regular_file(manifest, MAX_MANIFEST)
-        data = json.loads(raw)
+        data = bounded_json.loads(raw, "manifest", max_bytes=MAX_MANIFEST)
     except (UnsafePathError, UnreadableFileError) as error:  # a link out of the store, a FIFO, a device
         return _problem(model_entry, f"{model_entry.name}: manifest refused: {error}")
     except OSError as error:
         return _problem(model_entry, f"cannot read manifest {manifest}: {error.strerror or error}")
-    except json.JSONDecodeError as error:
+    except bounded_json.JSONLimitError as error:
         return _problem(
-            model_entry, f"manifest {manifest} is not valid JSON (line {error.lineno}, column {error.colno})"
+            model_entry, f"manifest {manifest}: {error}"
         )
     except UnicodeDecodeError:
         return _problem(model_entry, f"manifest {manifest} is not valid JSON (not UTF-8 text)")
@@ -283,7 +283,7 @@ def _read_config(store: Path, config: Any, name: str) -> dict[str, Any]:
         log.warning("%s: config blob %s is missing", name, config["digest"])
         return {}
     try:
-        data = json.loads(read_regular_file(path, MAX_TEXT_LAYER))
+        data = bounded_json.loads(read_regular_file(path, MAX_TEXT_LAYER), path.name, max_bytes=MAX_TEXT_LAYER)
     except UnreadableFileError:
         raise
     except (OSError, ValueError) as error:

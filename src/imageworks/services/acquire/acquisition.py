@@ -143,9 +143,10 @@ def _transfer_and_record(
     verified = engine.fetch(job, progress)
     known = {v.relative_path: v.sha256 for v in verified if v.sha256}
     names = [f.relative_path for f in acquisition.files]
-
+    support = [str(name) for name in acquisition.details.get("support_files") or ()]
+    # the main repo's files alone say what the weights are: a support repo's configs never do
     detections = FormatDetector(context.plugins.detectors()).detect_directory(
-        plan.target, model_name=acquisition.display, files=names
+        plan.target, model_name=acquisition.display, files=[n for n in names if n not in set(support)]
     )
     best = detections[0] if detections else None
     format_type = (best.format_type if best else None) or request.format_hint or acquisition.format_type
@@ -159,6 +160,7 @@ def _transfer_and_record(
         chat_template=chat_template_status(plan.target, detections),
         detection_evidence=list(best.evidence) if best else [],
         quant_scheme=best.details.get("quant_scheme") if best else None,
+        extra={"support_repo": acquisition.details.get("support_repo"), "support_files": support} if support else {},
     )
     entry = record_download(
         hf_id=acquisition.hf_id,

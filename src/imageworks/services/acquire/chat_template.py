@@ -6,13 +6,13 @@ LMDeploy from ``tokenizer_config.json`` or a ``chat_template.jinja``/``.json`` f
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from imageworks.core.model import Detection
 from imageworks.core.regular_files import MAX_CONFIG_BYTES, read_regular_file
+from imageworks.formats import bounded_json
 
 log = logging.getLogger("imageworks.chat_template")
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
@@ -27,7 +27,7 @@ def chat_template_status(folder: Path, detections: Sequence[Detection] = ()) -> 
     config = folder / "tokenizer_config.json"
     if config.is_file():
         try:
-            if json.loads(read_regular_file(config, MAX_CONFIG_BYTES).decode("utf-8")).get("chat_template"):
+            if bounded_json.loads(read_regular_file(config, MAX_CONFIG_BYTES), config.name, max_bytes=MAX_CONFIG_BYTES).get("chat_template"):
                 return "tokenizer_config"
         except (OSError, ValueError, AttributeError) as error:
             log.warning("cannot read %s: %s", config, error)

@@ -37,6 +37,7 @@ import attrs
 
 from imageworks.core.model import RegistryEntry
 from imageworks.core.regular_files import read_regular_file
+from imageworks.formats import bounded_json
 
 log = logging.getLogger("imageworks.provenance")
 
@@ -117,7 +118,7 @@ def read_provenance(folder: Path) -> list[Provenance]:
     if not path.exists() and not path.is_symlink():
         return []
     try:
-        data = json.loads(read_regular_file(path, MAX_BYTES))
+        data = bounded_json.loads(read_regular_file(path, MAX_BYTES), path.name, max_bytes=MAX_BYTES)
     except (OSError, ValueError) as error:
         log.warning("ignoring the provenance record %s (%s)", path, error)
         return []

@@ -8,7 +8,7 @@ header, a config.json. The arithmetic lives in :mod:`imageworks.services.memory.
 from __future__ import annotations
 
 import functools
-import json
+import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,9 +17,11 @@ from typing import Any, TypeVar
 from imageworks.core.detection import list_model_files
 from imageworks.core.memory_facts import HeaderFacts, ModelFacts
 from imageworks.core.model import RegistryEntry
-from imageworks.formats import gguf_reader, safetensors_reader
+from imageworks.core.regular_files import read_regular_file
+from imageworks.formats import bounded_json, gguf_reader, safetensors_reader
 from imageworks.formats.gguf_reader import GGUFHeader
 from imageworks.formats.safetensors_reader import SafetensorsHeader
+from imageworks.services.memory import facts_cache
 from imageworks.services.memory.estimate import facts_from_config, facts_from_gguf
 
 #: Bytes per element of safetensors dtypes (the format's own list); F4 packs two a byte.
@@ -30,6 +32,7 @@ SAFETENSORS_DTYPE_BITS: dict[str, int] = {
 }
 MAX_CONFIG = 1024 * 1024
 T = TypeVar("T")
+log = logging.getLogger("imageworks.memory")
 _SPLIT = re.compile(r"-\d{5}-of-\d{5}(?=\.gguf$)", re.IGNORECASE)  # llama.cpp's gguf-split part names
 
 
@@ -80,11 +83,12 @@ def safetensors_facts(config: dict[str, Any], headers: Sequence[SafetensorsHeade
     return facts_from_config(config, safetensors_weight_bytes(headers))
 
 
-def parse_config(text: str) -> dict[str, Any]:
-    """A config.json's object; :class:`ValueError` when it is not a JSON object."""
-    data = json.loads(text)
+def parse_config(text: str | bytes, name: str = "config.json") -> dict[str, Any]:
+    """A config.json's object; :class:`ValueError` naming ``name`` when it is not a JSON
+    object or exceeds the size, depth or count limits (:mod:`imageworks.formats.bounded_json`)."""
+    data = bounded_json.loads(text, name, max_bytes=MAX_CONFIG)
     if not isinstance(data, dict):
-        raise ValueError("config.json is not a JSON object")
+        raise ValueError(f"{name} is not a JSON object")
     return data
 
 
@@ -122,18 +126,33 @@ def gguf_models(files: Sequence[str]) -> dict[str, list[str]]:
     return {key: sorted(groups[key]) for key in sorted(groups)}
 
 
-def local_facts(root: str | Path, files: Sequence[str]) -> ModelFacts | None:
+def local_facts(root: str | Path, files: Sequence[str], cache_dir: Path | None = None) -> ModelFacts | None:
     """Facts for the model made of ``files`` (relative to ``root``), or None when it has
     neither GGUF weights nor config.json plus safetensors.
 
     Remembered per process while every file keeps its size, mtime and inode, so the GUI
     (which re-runs ``list --json`` on every click) and the proxy (on every ``/v1/models``)
-    read a model's headers once. Raises :class:`OSError` or :class:`ValueError` (a
-    damaged header or config, or several GGUF models that are not one model's parts) for
-    the caller to report; failures are not remembered.
+    read a model's headers once; with ``cache_dir``, also on disk between runs
+    (:mod:`imageworks.services.memory.facts_cache`), damaged headers included. Raises
+    :class:`OSError` or :class:`ValueError` (a damaged header or config, or several GGUF
+    models that are not one model's parts) for the caller to report; only damage is
+    remembered, never a file that could not be opened.
     """
     base = Path(root)
-    return _cached_facts(str(base), tuple(files), tuple(_signature(base / f) for f in files))
+    signature = tuple(_signature(base / f) for f in files)
+    if cache_dir is None or None in signature:
+        return _cached_facts(str(base), tuple(files), signature)
+    key = facts_cache.cache_key(str(base), tuple(files), signature)
+    found, outcome = facts_cache.load(cache_dir, key)
+    if not found:
+        try:
+            outcome = _cached_facts(str(base), tuple(files), signature)
+        except ValueError as error:
+            outcome = _first_line(error)
+        facts_cache.store(cache_dir, key, outcome)
+    if isinstance(outcome, str):
+        raise ValueError(outcome)
+    return outcome
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -158,18 +177,16 @@ def _cached_facts(root: str, files: tuple[str, ...], signature: tuple[tuple[int,
     shards = model_shards(files, configs[0]) if configs else []
     if not shards:
         return None
-    config_path = base / configs[0]
-    if config_path.stat().st_size > MAX_CONFIG:
-        raise ValueError(f"{configs[0]} is larger than {MAX_CONFIG} bytes")
-    config = parse_config(config_path.read_text(encoding="utf-8"))
+    config = parse_config(read_regular_file(base / configs[0], MAX_CONFIG), configs[0])
     return safetensors_facts(config, [named(f, functools.partial(safetensors_reader.read_header, base / f)) for f in shards])
 
 
-def entry_facts(entry: RegistryEntry) -> HeaderFacts | None:
+def entry_facts(entry: RegistryEntry, cache_dir: Path | None = None) -> HeaderFacts | None:
     """The facts of an installed entry from the headers of its files on disk (its recorded
     ``download_files``, else what its folder holds); None for a logical entry, one whose
-    files are gone, or one with no GGUF or safetensors weights. A damaged header becomes
-    the result's ``problem``, never an exception."""
+    files are gone, or one with no GGUF or safetensors weights. A damaged or hostile file
+    becomes the result's ``problem``, never an exception, so one entry cannot break a
+    listing of the others. ``cache_dir``: keep the facts on disk (:func:`local_facts`)."""
     if entry.is_logical or not entry.download_path:
         return None
     path = Path(entry.download_path)
@@ -181,9 +198,12 @@ def entry_facts(entry: RegistryEntry) -> HeaderFacts | None:
             files = list(entry.download_files) or list_model_files(path)
         else:
             return None
-        facts = local_facts(root, files)
+        facts = local_facts(root, files, cache_dir)
     except (OSError, ValueError) as error:
         return HeaderFacts(label=entry.name, problem=_first_line(error))
+    except Exception as error:  # whatever else a hostile file provokes spoils only this entry
+        log.debug("header facts of %s failed", entry.name, exc_info=True)
+        return HeaderFacts(label=entry.name, problem=f"unexpected {type(error).__name__}: {_first_line(error)}")
     if facts is None:
         return None
     return HeaderFacts(label=entry.name, facts=facts)

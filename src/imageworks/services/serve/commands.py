@@ -170,13 +170,13 @@ def vllm_command(entry: RegistryEntry, options: LaunchOptions) -> LaunchCommand:
         model = posixpath.join(_folder(entry), gguf[0])
     else:
         model = _folder(entry)
-    argv = [options.executable or DEFAULT_EXECUTABLES["vllm"], "serve", model, "--served-model-name", served]
+    argv = [options.executable or DEFAULT_EXECUTABLES["vllm"], "serve", _positional(model), "--served-model-name", _value(entry, served)]
     quant = _VLLM_BY_FORMAT.get(fmt) or _VLLM_BY_QUANT.get((entry.quantization or "").lower())
     if quant:
         argv += ["--quantization", quant]
     tokenizer = options.tokenizer or _extra_str(entry, "tokenizer")
     if tokenizer:
-        argv += ["--tokenizer", tokenizer]
+        argv += ["--tokenizer", _value(entry, tokenizer)]
     elif fmt == "gguf":
         warnings.append(
             f"{entry.name}: no base model known for the tokenizer, so vLLM will convert the GGUF's own "
@@ -184,7 +184,7 @@ def vllm_command(entry: RegistryEntry, options: LaunchOptions) -> LaunchCommand:
         )
     template = options.chat_template or _extra_str(entry, "chat_template") or _template_file(entry)
     if template:
-        argv += ["--chat-template", template]
+        argv += ["--chat-template", _value(entry, template)]
     elif (entry.metadata.chat_template or "missing") == "missing" and not (fmt == "gguf" and tokenizer) and not is_embedding(entry):
         # (a GGUF served with its base repo's tokenizer gets that repo's template; embedding models do not chat)
         warnings.append(f"{entry.name}: no chat template recorded; chat requests will fail unless you pass --chat-template FILE")
@@ -204,7 +204,7 @@ def lmdeploy_command(entry: RegistryEntry, options: LaunchOptions) -> LaunchComm
             f"serve it with {_LMDEPLOY_UNSUPPORTED[fmt]}",
         )
     served, port = _served_name(entry, options), _port(entry, options, "lmdeploy")
-    argv = [options.executable or DEFAULT_EXECUTABLES["lmdeploy"], "serve", "api_server", _folder(entry), "--model-name", served]
+    argv = [options.executable or DEFAULT_EXECUTABLES["lmdeploy"], "serve", "api_server", _positional(_folder(entry)), "--model-name", _value(entry, served)]
     model_format = _LMDEPLOY_BY_FORMAT.get(fmt) or (
         "compressed-tensors" if (entry.quantization or "").lower() in _VLLM_BY_QUANT else None
     )
@@ -213,7 +213,7 @@ def lmdeploy_command(entry: RegistryEntry, options: LaunchOptions) -> LaunchComm
     warnings = []
     template = options.chat_template or _extra_str(entry, "lmdeploy_chat_template")
     if template:
-        argv += ["--chat-template", template]
+        argv += ["--chat-template", _value(entry, template)]
     elif (entry.metadata.chat_template or "missing") == "missing":
         warnings.append(
             f"{entry.name}: no chat template (tokenizer_config.json or chat_template.jinja); LMDeploy falls back to "
@@ -238,7 +238,7 @@ def llama_server_command(entry: RegistryEntry, options: LaunchOptions) -> Launch
         raise LaunchError(f"llama-server loads GGUF files; {entry.name} is {entry.download_format or 'of unknown format'}")
     served, port = _served_name(entry, options), _port(entry, options, "llama-server")
     model = posixpath.join(_folder(entry), _gguf_files(entry)[0])  # llama.cpp finds the other parts of a split
-    argv = [options.executable or DEFAULT_EXECUTABLES["llama-server"], "-m", model, "--alias", served]
+    argv = [options.executable or DEFAULT_EXECUTABLES["llama-server"], "-m", _value(entry, model), "--alias", _value(entry, served)]
     max_len = options.max_model_len or _extra_int(entry, "max_model_len")
     if max_len:
         argv += ["--ctx-size", str(max_len)]
@@ -260,6 +260,21 @@ def is_embedding(entry: RegistryEntry) -> bool:
 def served_name(entry: RegistryEntry) -> str:
     """The id a server started from this registry answers to: ``served_model_id``, else the variant name."""
     return entry.served_model_id or entry.name
+
+
+def _value(entry: RegistryEntry, value: str) -> str:
+    """A registry value given to an option; refused when the server would read it as an option."""
+    if value.startswith("-"):
+        raise LaunchError(
+            f"{entry.name}: {value!r} would read as a command-line option",
+            "give a plain name (--served-name) or fix the registry entry",
+        )
+    return value
+
+
+def _positional(path: str) -> str:
+    """A path given as a positional argument: ``./-x`` for a relative path that starts with ``-``."""
+    return "./" + path if path.startswith("-") else path
 
 
 def _served_name(entry: RegistryEntry, options: LaunchOptions) -> str:
