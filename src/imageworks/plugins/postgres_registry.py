@@ -33,6 +33,7 @@ import orjson
 
 from imageworks.core.config import Config
 from imageworks.core.errors import ConfigError, ImageworksError, RegistryCorruptError
+from imageworks.core.extras import require
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import BackupSet, LayerName, RegistryBackend, RegistryLayers, RegistryStore
 from imageworks.core.layers import dump_layer
@@ -371,6 +372,7 @@ class PostgresRegistryBackend(RegistryBackend):
                 f"registry_backend is postgres but {DSN_VARIABLE} is not set",
                 "export IMAGEWORKS_REGISTRY_DSN='host=... dbname=... user=...' (a libpq connection string or URI)",
             )
+        require("postgres", "registry_backend = postgres")
         return PostgresRegistryStore(dsn)
 
 

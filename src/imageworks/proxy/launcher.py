@@ -18,6 +18,7 @@ import click
 from imageworks.app import open_registry
 from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError
+from imageworks.core.extras import require
 from imageworks.core.logs import redact, setup_logging
 from imageworks.proxy.settings import ProxySettings
 
@@ -48,6 +49,7 @@ def proxy_command(host: str, port: int, log_level: str) -> None:
     """An OpenAI-compatible endpoint over the registry: GET /v1/models lists the installed variants,
     POST /v1/chat/completions, /v1/completions and /v1/embeddings go to the server of the model named
     (a variant name, served id, alias or role name such as `vision`), streams passed through as they come."""
+    require("proxy", "imageworks-chat-proxy")
     import uvicorn
 
     from imageworks.proxy.app import create_app
