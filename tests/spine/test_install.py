@@ -8,7 +8,7 @@ cached as well). Every check runs the installed console scripts as processes, ou
 test suite's environment (no ``PYTHONPATH``, so the test plugins the suite registers for
 itself cannot leak in). The installed tool must hold no test plugin and list none,
 download a plain URL with its built-in ``url`` source, and answer a missing extra with one
-``Error:`` line that names it. docs/install.md has the sizes and times of each install.
+``Error:`` line that names it. The README (Install) gives the size and time of each install.
 """
 
 from __future__ import annotations
