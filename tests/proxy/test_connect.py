@@ -3,7 +3,7 @@
 The variant is recorded as a download records it (the discovered layer); ``connect``
 writes its base URL, key variable and served id into the curated layer; the real proxy
 (uvicorn on loopback) then sends a chat request from the official ``openai`` client to
-the fake vLLM under that id with that key. A re-download keeps the connection, and
+the fake vLLM under that id with that key, and ``export litellm`` writes the same. A re-download keeps the connection, and
 ``--clear`` takes it away. Runs on the JSON files and on PostgreSQL.
 """
 
@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from imageworks.app import open_registry
 from imageworks.model_loader.download_adapter import record_download
@@ -55,6 +56,9 @@ def test_connect_sends_the_proxy_to_the_server_and_survives_a_redownload(
         assert reply.choices[0].message.content
         path, headers, body = vllm.requests[-1]
         assert (path, body["model"], headers["authorization"]) == ("/v1/chat/completions", SERVED, "Bearer backend-key-0123456789")
+        exported = yaml.safe_load(cli(capsys, "export", "litellm").out)  # the router export reads the same fields
+        (model,) = [m["litellm_params"] for m in exported["model_list"] if m["model_name"] == variant]
+        assert model == {"model": f"openai/{SERVED}", "api_base": vllm.url, "api_key": f"os.environ/{KEY_VARIABLE}"}
 
     folder = isolated / "lmstudio" / "unsloth" / "Qwen3-4B-GGUF"
     record_download("unsloth/Qwen3-4B-GGUF", "vllm", "gguf", "q4_k_m", folder, "windows_lmstudio")  # a re-download

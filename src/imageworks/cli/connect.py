@@ -25,7 +25,7 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.argument("variant")
 @click.option("--base-url", metavar="URL", help="The server's OpenAI API root, e.g. http://gpu-box:8000/v1 (http or https, no credentials).")
 @click.option("--api-key-env", metavar="NAME", help="The environment variable holding the server's API key (its name; the key is never stored).")
-@click.option("--served-id", metavar="ID", help="The id the server lists the model under (default: the variant name).")
+@click.option("--served-id", metavar="ID", help="The id the server lists the model under (default: the recorded served id, else the variant name).")
 @click.option("--clear", is_flag=True, help="Remove the base URL, key variable and served id connect set.")
 @click.option("--json", "as_json", is_flag=True, help="Print where requests for VARIANT now go, as JSON.")
 @pass_app
