@@ -7,6 +7,9 @@ so not ``~/.cache``) and tests get hard links to it, never copies.
 Each test gets its own registry, log, weights and LM Studio folders under ``tmp_path``
 and a freshly built plugin host, and runs with the working directory in ``tmp_path`` so
 no ``pyproject.toml`` of a checkout leaks configuration in.
+
+The test plugins under ``tests/plugins/`` are registered here, for this run and the
+processes it starts, never installed (see ``tests/support/plugin_packages.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from imageworks.core import plugins
 from tests.model_fixtures import gemma_gguf, minilm_dir  # noqa: F401  (fixtures for every test folder)
 from tests.support.backends import postgres_cluster, postgres_dsn, registry_backend  # noqa: F401  (both backends)
 from tests.support.isolation import ISOLATED_VARIABLES, isolated_environment
+from tests.support.plugin_packages import register
+
+register()
 
 
 @pytest.fixture(autouse=True)

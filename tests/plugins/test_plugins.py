@@ -181,13 +181,15 @@ def test_misspelt_hook_is_a_validation_failure() -> None:
 
 def test_start_up_does_not_import_heavy_libraries(tmp_path: Path) -> None:
     """Every command pays for what plugin modules import at load time, so plugins import
-    their heavy libraries (Hub and Ollama clients, numpy via gguf) only when they run."""
+    their heavy libraries (Hub and Ollama clients, numpy via gguf) only when they run, and
+    nothing of an extra (Streamlit, psycopg, Starlette, uvicorn) is imported by the CLI."""
     probe = (
         "import sys, click\n"
         "from imageworks.cli.main import build_cli\n"
         "from imageworks.core.plugins import get_plugins\n"
         "build_cli('download'); get_plugins().records()\n"
-        "print(sorted(m for m in ('ollama', 'huggingface_hub', 'numpy', 'gguf', 'requests', 'rich.progress') if m in sys.modules))\n"
+        "print(sorted(m for m in ('ollama', 'huggingface_hub', 'numpy', 'gguf', 'requests', 'rich.progress',\n"
+        "                         'streamlit', 'psycopg', 'starlette', 'uvicorn') if m in sys.modules))\n"
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)

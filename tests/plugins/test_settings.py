@@ -37,6 +37,14 @@ def one_error(result: CliResult) -> str:
     return lines[0]
 
 
+@pytest.fixture(autouse=True)
+def example_source_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example plugin is the subject here: the built-in url source, which would take
+    its URLs first, is switched off (as docs/architecture.md's example says)."""
+    monkeypatch.setenv("IMAGEWORKS_DISABLE_PLUGINS", "source-url")
+    plugins.reset_plugins()
+
+
 @pytest.fixture
 def served_gguf(tmp_path: Path) -> tuple[FileServer, str]:
     path = tmp_path / "served" / "tiny-Q4_K_M.gguf"

@@ -151,8 +151,8 @@ class FileServer:
                     while position < end:
                         chunk = handle.read(min(_CHUNK, end - position))
                         granted = server._take(len(chunk))
+                        seen.sent += granted  # before writing: a client that hangs up must not hide taken budget
                         self.wfile.write(chunk[:granted])
-                        seen.sent += granted
                         position += granted
                         if granted < len(chunk):  # the budget ran out: cut the connection
                             self.close_connection = True

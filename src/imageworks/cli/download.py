@@ -15,7 +15,7 @@ import click
 from imageworks.cli import _output as out
 from imageworks.cli._memory import estimate_lines, files_label, gpu_mem_option
 from imageworks.cli.context import AppContext
-from imageworks.core.errors import ImageworksError
+from imageworks.core.errors import ImageworksError, SourceOfflineError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
@@ -88,7 +88,7 @@ def download_command(
     if plain_rerun:
         current = _installed(source, model, request, context)
         if current is not None:
-            _print_skipped(current, as_json)
+            _print_skipped(*current, as_json)
             return
     from imageworks.services.acquire.acquisition import (  # after the quick answer: it loads more
         acquire,
@@ -108,7 +108,7 @@ def download_command(
         result = acquire(source, plan, request, context, progress=_fan_out(reporters))
     entry = result.entry
     if result.skipped:
-        _print_skipped(entry, as_json)
+        _print_skipped(entry, None, as_json)
         return
     _note_first_run(app, first_run)
     if as_json:
@@ -144,21 +144,34 @@ def _fan_out(sinks: list[ProgressCallback]) -> ProgressCallback:
     return report
 
 
-def _installed(source: Source, model: str, request: AcquireRequest, context: SourceContext) -> RegistryEntry | None:
+def _installed(
+    source: Source, model: str, request: AcquireRequest, context: SourceContext
+) -> tuple[RegistryEntry, str | None] | None:
     """The source's quick "already current" answer; any doubt means the full pipeline.
 
     A plain re-run costs one small request and no heavy import; the full pipeline checks
-    everything again and explains problems properly.
+    everything again and explains problems properly. The answer is the entry and, when
+    the source could not be asked (offline) but the model is installed and intact, why
+    the copy was not re-checked.
     """
     try:
-        return source.installed(model, request, context)
+        entry = source.installed(model, request, context)
+    except SourceOfflineError as error:
+        if error.installed is None:
+            raise
+        return error.installed, error.message
     except ImageworksError:
         return None
+    return (entry, None) if entry is not None else None
 
 
-def _print_skipped(entry: RegistryEntry, as_json: bool) -> None:
+def _print_skipped(entry: RegistryEntry, not_rechecked: str | None, as_json: bool) -> None:
     if as_json:
-        out.emit_json({**entry_json(entry), "skipped": True})
+        out.emit_json({**entry_json(entry), "skipped": True, "rechecked": not_rechecked is None,
+                       **({"not_rechecked_because": not_rechecked} if not_rechecked else {})})
+    elif not_rechecked:
+        out.echo(f"Already downloaded: {entry.name} at {entry.download_path} "
+                 f"(not re-checked against its source: {not_rechecked})")
     else:
         out.echo(f"Already downloaded: {entry.name} at {entry.download_path} (use --force to fetch again)")
 

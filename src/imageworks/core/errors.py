@@ -8,6 +8,10 @@ traceback only under ``IMAGEWORKS_DEBUG=1``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from imageworks.core.model import RegistryEntry
 
 
 class ImageworksError(Exception):
@@ -17,6 +21,18 @@ class ImageworksError(Exception):
         self.message = message
         self.hint = hint
         super().__init__(message if not hint else f"{message} ({hint})")
+
+
+class SourceOfflineError(ImageworksError):
+    """A source could not be asked (switched off, or its host unreachable).
+
+    ``installed`` is the entry a plain re-run found installed and intact, whose
+    currency could not be checked: ``download`` then reports it and succeeds.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, installed: RegistryEntry | None = None) -> None:
+        self.installed = installed
+        super().__init__(message, hint)
 
 
 class VariantNotFoundError(ImageworksError):

@@ -223,16 +223,23 @@ class Registry:
                 del layers.discovered[name]  # nothing left to overlay
             return self._structure(name, localise(result, self.view), layers)
 
-    def set_curated(self, name: str, fields: Mapping[str, Any]) -> RegistryEntry:
+    def set_curated(
+        self, name: str, fields: Mapping[str, Any] | Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]]
+    ) -> RegistryEntry:
         """Store ``fields`` of variant ``name`` in the curated (hand-kept) layer; ``None``,
         ``[]`` or ``{}`` removes a field from it. Returns the merged entry.
 
-        For the human fields a person sets from a front end (roles, role priorities):
-        their curated value wins the merge, so a later scan or download keeps it.
+        For the human fields a person sets from a front end (roles, role priorities,
+        where it is served): their curated value wins the merge, so a later scan or
+        download keeps it. ``fields`` may be a function of the variant's current curated
+        and discovered records (copies; ``{}`` when a layer lacks it), called under the
+        write lock, for a change that keeps part of a field (``connect``).
         """
         with self._layers_for_write() as layers:
             if name not in layers.curated and name not in layers.discovered:
                 raise VariantNotFoundError(name, self.suggest(name))
+            if callable(fields):
+                fields = fields(copy.deepcopy(layers.curated.get(name, {})), copy.deepcopy(layers.discovered.get(name, {})))
             target = layers.curated.setdefault(name, {"name": name})
             for field, value in fields.items():
                 if value is None or value == [] or value == {}:

@@ -13,6 +13,9 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from imageworks.core.errors import ImageworksError
+from imageworks.services.extras import require
+
 PAGE = Path(__file__).parent / "pages" / "2_🎯_Models.py"
 
 
@@ -33,6 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8501, help="port to listen on (default: 8501)")
     parser.add_argument("--address", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     ns = parser.parse_args(argv)
+    try:
+        require("gui", "imageworks-gui")
+    except ImageworksError as error:  # one line, exit 1, like every imageworks command
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
     return subprocess.call(streamlit_command(ns.port, ns.address))
 
 

@@ -39,6 +39,7 @@ from imageworks.core.layers import dump_layer
 from imageworks.core.logs import redact
 from imageworks.plugins import postgres_schema
 from imageworks.plugins.json_registry import parse_layer
+from imageworks.services.extras import require
 
 if TYPE_CHECKING:
     import psycopg
@@ -371,6 +372,7 @@ class PostgresRegistryBackend(RegistryBackend):
                 f"registry_backend is postgres but {DSN_VARIABLE} is not set",
                 "export IMAGEWORKS_REGISTRY_DSN='host=... dbname=... user=...' (a libpq connection string or URI)",
             )
+        require("postgres", "registry_backend = postgres")
         return PostgresRegistryStore(dsn)
 
 

@@ -22,8 +22,8 @@ from imageworks.app import open_registry
 from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError
 from imageworks.core.logs import redact, setup_logging
-from imageworks.proxy.connections import BACKLOG, server_options
 from imageworks.proxy.settings import API_KEY_VARIABLE, ProxySettings
+from imageworks.services.extras import require
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8100
@@ -59,9 +59,11 @@ def proxy_command(host: str, port: int, log_level: str) -> None:
     """An OpenAI-compatible endpoint over the registry: GET /v1/models lists the installed variants,
     POST /v1/chat/completions, /v1/completions and /v1/embeddings go to the server of the model named
     (a variant name, served id, alias or role name such as `vision`), streams passed through as they come."""
+    require("proxy", "imageworks-chat-proxy")
     import uvicorn
 
     from imageworks.proxy.app import create_app
+    from imageworks.proxy.connections import server_options  # uvicorn's protocol: the [proxy] extra
 
     config = load_config()
     setup_logging(config.log_dir, "chat-proxy", config.debug)
@@ -103,6 +105,8 @@ def _loopback(host: str) -> bool:
 
 def _bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port``; :class:`ImageworksError` when that is not possible."""
+    from imageworks.proxy.connections import BACKLOG
+
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         family, kind, proto, _, address = infos[0]

@@ -24,8 +24,9 @@ from typing import Any, TypeVar
 
 import attrs
 
-from imageworks.core.errors import ImageworksError
+from imageworks.core.errors import ImageworksError, SourceOfflineError
 from imageworks.core.http import parse_retry_after
+from imageworks.providers.huggingface.offline import offline_mode, unresolved_name
 from imageworks.providers.huggingface.refs import ModelRef
 
 log = logging.getLogger("imageworks.huggingface")
@@ -94,6 +95,12 @@ def _retry_after(error: Exception, default: float) -> float:
 def _transport_failure(what: str, error: Exception) -> ImageworksError:
     import httpx2
 
+    unresolved = unresolved_name(error)
+    if unresolved is not None:
+        return ImageworksError(
+            f"{what}: cannot resolve the Hub's host{_host_of(error)} ({unresolved.strerror or unresolved})",
+            "check the network and HF_ENDPOINT; HF_HUB_OFFLINE=1 re-runs installed models without the Hub",
+        )
     if isinstance(error, httpx2.TimeoutException):
         happened = "the Hub did not answer in time"
     elif isinstance(error, httpx2.RemoteProtocolError):
@@ -103,6 +110,14 @@ def _transport_failure(what: str, error: Exception) -> ImageworksError:
     return ImageworksError(f"{what}: {happened}", "check HF_ENDPOINT and the network, then try again")
 
 
+def _host_of(error: Exception) -> str:
+    """`` <host>`` of the request that failed, when the error knows it, else ``""``."""
+    try:
+        return f" {error.request.url.host}"  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # httpx raises RuntimeError for an error without a request
+        return ""
+
+
 def _first_line(error: BaseException) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0] or type(error).__name__
 
@@ -110,7 +125,7 @@ def _first_line(error: BaseException) -> str:
 def with_retries(call: Callable[[], T], what: str) -> T:
     """Run ``call``, retrying 429/5xx, dropped connections and timeouts with backoff."""
     import httpx2
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     for attempt, delay in enumerate((*RETRY_DELAYS, None)):
         try:
@@ -123,8 +138,8 @@ def with_retries(call: Callable[[], T], what: str) -> T:
             log.warning("%s: HTTP %s, retry %d in %.1fs", what, status, attempt + 1, wait)
             time.sleep(wait)
         except (httpx2.TransportError, OSError) as error:  # httpx2's errors are not OSErrors
-            if delay is None:
-                raise _transport_failure(what, error) from error
+            if delay is None or unresolved_name(error) is not None or isinstance(error, OfflineModeIsEnabled):
+                raise _transport_failure(what, error) from error  # a name that does not resolve will not in a second
             log.warning("%s: %s, retry %d in %.1fs", what, _first_line(error), attempt + 1, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
@@ -165,6 +180,11 @@ def fetch_snapshot(ref: ModelRef, endpoint: str, token: str | None) -> RepoSnaps
     """
     from huggingface_hub import HfApi
 
+    if offline_mode():
+        raise SourceOfflineError(
+            f"HF_HUB_OFFLINE is set, so the Hub is not asked, and {ref.display} needs it",
+            "a plain re-run of an installed model works offline; unset HF_HUB_OFFLINE to download",
+        )
     api = HfApi(endpoint=endpoint, token=token or False)
     # Always name the revision: some mirrors (olah) answer 401 for model info without one.
     revision = ref.revision or "main"

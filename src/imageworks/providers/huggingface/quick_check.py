@@ -6,9 +6,11 @@ at now. When that is the recorded ``revision`` and every recorded file is on dis
 its recorded size, there is nothing to do. This module asks for that one fact with the
 standard library's ``http.client``, because importing ``huggingface_hub`` (and with it
 ``httpx``) costs more than the whole re-run may take (``docs/benchmarks.md``, fixed
-cost). Any doubt (no entry, two entries, a file changed, the Hub unreachable, an odd
-answer) returns None and the caller runs the full pipeline, which reports errors
-properly.
+cost). Any doubt (no entry, two entries, a file changed, an odd answer) returns None
+and the caller runs the full pipeline, which reports errors properly. When the Hub cannot
+be asked (``HF_HUB_OFFLINE=1``, a host that does not resolve or refuses) and the model is
+installed and intact, :class:`SourceOfflineError` carries the entry: ``download`` reports
+the installed copy as not re-checked and succeeds, as ``hf download`` does.
 
 The request goes only to the configured endpoint, follows no redirect, and carries the
 user's token (``HF_TOKEN``, else the file ``hf auth login`` writes) only in its header.
@@ -22,9 +24,10 @@ import os
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from imageworks.core.errors import ImageworksError
+from imageworks.core.errors import ImageworksError, SourceOfflineError
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
+from imageworks.providers.huggingface.offline import offline_mode, unreachable_reason
 from imageworks.providers.huggingface.refs import ModelRef
 
 MAX_ANSWER = 16 * 1024 * 1024  # a model-info answer with siblings of a 10k-file repo is a few MB
@@ -37,7 +40,8 @@ def installed_at_current_commit(
     """The installed entry of ``ref`` when the Hub's branch still points at its recorded commit.
 
     With ``target`` (the folder ``--location`` routes to), only an installation in that
-    folder counts.
+    folder counts. Raises :class:`SourceOfflineError` with the entry when the Hub cannot
+    be asked.
     """
     try:
         entry = _only_installed_entry(ref, registry)
@@ -47,7 +51,13 @@ def installed_at_current_commit(
         return None
     if target is not None and os.path.normpath(entry.download_path or "") != os.path.normpath(target.absolute()):
         return None
-    commit = current_commit(ref, endpoint)
+    if offline_mode():
+        raise SourceOfflineError("HF_HUB_OFFLINE is set, so the Hub was not asked", installed=entry)
+    try:
+        commit = current_commit(ref, endpoint)
+    except SourceOfflineError as error:
+        error.installed = entry
+        raise
     return entry if commit == entry.revision else None
 
 
@@ -73,7 +83,11 @@ def _files_intact(entry: RegistryEntry) -> bool:
 
 
 def current_commit(ref: ModelRef, endpoint: str) -> str | None:
-    """The commit ``ref``'s revision points at, from one model-info request, or None."""
+    """The commit ``ref``'s revision points at, from one model-info request, or None.
+
+    Raises :class:`SourceOfflineError` when the endpoint's host does not resolve or
+    cannot be connected to (no retry: the full pipeline would fail the same way).
+    """
     parts = urlsplit(endpoint)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         return None
@@ -85,6 +99,10 @@ def current_commit(ref: ModelRef, endpoint: str) -> str | None:
     kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     connection = kind(parts.hostname, parts.port, timeout=TIMEOUT)
     try:
+        try:
+            connection.connect()
+        except OSError as error:
+            raise SourceOfflineError(unreachable_reason(parts.hostname, error)) from None
         connection.request("GET", path, headers=headers)
         answer = connection.getresponse()
         if answer.status != 200 or answer.getheader("Content-Encoding", "identity") != "identity":

@@ -258,8 +258,10 @@ def is_embedding(entry: RegistryEntry) -> bool:
 
 
 def served_name(entry: RegistryEntry) -> str:
-    """The id a server started from this registry answers to: ``served_model_id``, else the variant name."""
-    return entry.served_model_id or entry.name
+    """The id the variant's server answers to: ``backend_config.served_model_id`` (set by a person,
+    ``connect --served-id``), else the recorded ``served_model_id``, else the variant name."""
+    chosen = entry.backend_config.extra.get("served_model_id")
+    return chosen if isinstance(chosen, str) and chosen.strip() else entry.served_model_id or entry.name
 
 
 def _value(entry: RegistryEntry, value: str) -> str:

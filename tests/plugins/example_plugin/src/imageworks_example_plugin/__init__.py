@@ -54,7 +54,8 @@ class UrlFileSource(Source):
 
     name: ClassVar[str] = "example-url"
     description: ClassVar[str] = "A single .gguf or .safetensors file at an http(s):// URL (not the Hub's)"
-    # After the built-in huggingface source (50): it is asked first and keeps Hub URLs.
+    # After the built-in sources (huggingface 50, url 90): this example sees a URL only
+    # when IMAGEWORKS_DISABLE_PLUGINS=source-url switches the built-in one off.
     priority: ClassVar[int] = 100
     settings: ClassVar[tuple[Setting, ...]] = (REFUSED_HOSTS,)  # shown by `imageworks-download config`
 

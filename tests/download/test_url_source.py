@@ -1,9 +1,10 @@
-"""A third-party provider, proven: the example plugin's URL source through `download`.
+"""The built-in ``url`` source through ``download``: plain ``http(s)://.../file`` URLs.
 
-The plugin (``tests/plugins/example_plugin``, a separate distribution) only plans: one
-HEAD for size and digest. Routing, the multi-stream resumable transfer, sha256
-verification, detection, naming and recording must all come from the core, so every
-test here runs the real console-script code against a plain loopback file server.
+The source (``imageworks.providers.url``) only plans: one HEAD for size and digest.
+Routing, the multi-stream resumable transfer, sha256 verification, detection, naming and
+recording come from the core, so every test here runs the real console-script code
+against a plain loopback file server, with the test plugins switched off: what a user's
+install has is what is tested.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 
 from imageworks.app import open_registry
 from imageworks.core import plugins
+from imageworks.core.config import load_config
 from tests.model_fixtures import link, write_gguf
 from tests.support.cli import CliResult, cli
 from tests.support.file_server import FileServer
@@ -26,7 +28,7 @@ from tests.support.fixtures import hf_client_env, hub_server  # noqa: F401  (fix
 from tests.support.hub_server import HubServer
 from tests.support.ranges import requested_bytes
 
-SOURCE = "example-url"
+SOURCE = "url"
 NAME = "tiny-llama-Q4_K_M.gguf"
 STEM = "tiny-llama-Q4_K_M"
 PIECE = 32 * 1024 * 1024  # a byte budget for the server, the Python engine's largest Range piece
@@ -47,6 +49,13 @@ def one_line(result: CliResult) -> str:
     assert len(lines) == 1, result.err
     assert "Traceback" not in result.err, result.err
     return lines[0]
+
+
+@pytest.fixture(autouse=True)
+def no_test_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a user installs: the example plugin (which also handles URLs) is off."""
+    monkeypatch.setenv("IMAGEWORKS_DISABLE_PLUGINS", "example,example-catalog,broken")
+    plugins.reset_plugins()
 
 
 @pytest.fixture
@@ -76,7 +85,7 @@ def landed(isolated: Path) -> Path:
 
 @pytest.fixture(params=["--no-aria2", "--aria2"])
 def engine(request: pytest.FixtureRequest) -> str:
-    """Both transfer engines: the plugin gets each without a line of its own."""
+    """Both transfer engines: the source gets each without a line of its own."""
     if request.param == "--aria2" and shutil.which("aria2c") is None:
         pytest.fail("aria2c is missing: .ci/run installs it")
     return str(request.param)
@@ -267,7 +276,7 @@ def test_interrupted_download_resumes_with_several_range_streams(
     assert [(a.path, a.size, a.sha256) for a in entry.artifacts.files] == [(gemma.MODEL_NAME, size, gemma.EXPECTED_SHA256)]
 
 
-def test_disabled_plugin_is_named_and_hub_ids_still_go_to_huggingface(
+def test_disabled_source_is_named_and_hub_ids_still_go_to_huggingface(
     server: FileServer,
     gguf: Path,
     hub_server: HubServer,  # noqa: F811
@@ -285,18 +294,18 @@ def test_disabled_plugin_is_named_and_hub_ids_still_go_to_huggingface(
     url_source = host.source(SOURCE)
     assert url_source.priority > host.source("huggingface").priority
     for hub_owned in (hub_url, f"https://cdn-lfs.huggingface.co/repos/x/{NAME}", f"https://hf.co/a/b/resolve/main/{NAME}"):
-        assert not url_source.handles(hub_owned), hub_owned
+        assert not url_source.handles(hub_owned, load_config()), hub_owned
     assert url_source.handles(url) and not url_source.handles(server.url("/models/tiny.bin"))
     hub_plan = cli(capsys, "download", hub_url, "--dry-run", "--json")
     assert hub_plan.code == 0, hub_plan.err
     assert hub_plan.json()["source"] == "huggingface"
 
-    monkeypatch.setenv("IMAGEWORKS_DISABLE_PLUGINS", "example")
+    monkeypatch.setenv("IMAGEWORKS_DISABLE_PLUGINS", "source-url,example,example-catalog,broken")
     plugins.reset_plugins()
     result = cli(capsys, "download", url)
     assert result.code == 1
     line = one_line(result)
-    assert "plugin 'example' is disabled by IMAGEWORKS_DISABLE_PLUGINS" in line and url in line
+    assert "plugin 'source-url' is disabled by IMAGEWORKS_DISABLE_PLUGINS" in line and url in line
     assert server.requests == []
     for model in ("acme/tiny-gguf", hub_url):
         plan = cli(capsys, "download", model, "--dry-run", "--json")

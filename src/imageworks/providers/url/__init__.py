@@ -1,0 +1,1 @@
+"""The built-in ``url`` source: one weight file at a plain ``http(s)://`` URL."""
