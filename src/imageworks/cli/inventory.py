@@ -6,6 +6,7 @@ A built-in plugin: it adds its commands to ``imageworks-download`` (and ``list``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -85,59 +86,115 @@ def list_command(
         host_view=None if all_hosts else HostView.of(app.config),
     )
     everything = app.registry.entries()
-    rows_of = [one for e in everything for one in per_install(e)] if all_hosts and not as_json else everything
-    entries = select(rows_of, query, app.config.test_model_patterns)
-    copies = shared_weights(everything) if (as_json or details) else {}
-    # keyed by object: with --all-hosts one variant gives a row per host's install
-    memory = {id(e): entry_facts(e) for e in entries} if (as_json or details or gpu_bytes is not None) else {}
-
-    def estimated(entry: RegistryEntry) -> MemoryEstimate | None:
-        found = memory.get(id(entry))
-        return estimate_item(found, gpu_bytes) if found is not None else None
-
+    per_host = all_hosts and not as_json  # JSON keeps one object per variant, with its installs inside
+    entries = _selected_rows(everything, query, app.config.test_model_patterns, per_host)
     if as_json:
-        out.emit_json([
-            {**entry_json(e), "same_weights_as": copies.get(e.name, []), "memory": _memory_json(estimated(e))}
-            for e in entries
-        ])
-        return
-    if not entries:
+        _render_json(entries, everything, gpu_bytes)
+    elif not entries:
         out.note("No variants match. Download or scan a model, or try --include-logical / --include-testing.")
-        return
-    if details:
-        paths = {e.name: e.download_path for e in everything}
-        for entry in entries:
-            _print_details(entry, [f"{name} ({paths[name]})" for name in copies.get(entry.name, [])],
-                           memory.get(id(entry)), estimated(entry))
-        return
-    columns = ["Name", "Format", "Quant", "Location", "Size"]
-    if show_backend:
-        columns.insert(1, "Backend")
-    if show_installed:
-        columns.append("Installed")
-    if all_hosts:
-        columns.append("Host")
-    if gpu_bytes is not None:
-        columns.append(f"Max context ({out.human_size(gpu_bytes)})")
-    rows = []
+    elif details:
+        _render_details(entries, everything, gpu_bytes)
+    else:
+        shape = _TableShape(show_internal_names, show_backend, show_installed, all_hosts, gpu_bytes)
+        _render_table(entries, shape)
+
+
+def _selected_rows(
+    everything: list[RegistryEntry], query: ListQuery, test_patterns: Sequence[str], per_host: bool
+) -> list[RegistryEntry]:
+    """The entries ``list`` shows, in order; with ``per_host`` one row per host's install."""
+    rows_of = [one for e in everything for one in per_install(e)] if per_host else everything
+    return select(rows_of, query, test_patterns)
+
+
+@attrs.frozen
+class _Estimates:
+    """Memory facts per row, and the estimate for a GPU of ``gpu_bytes`` (if given)."""
+
+    facts: dict[int, HeaderFacts | None]
+    gpu_bytes: int | None
+
+    def facts_of(self, entry: RegistryEntry) -> HeaderFacts | None:
+        """The row's header facts (``None`` when it has no weight files to read)."""
+        return self.facts.get(id(entry))
+
+    def of(self, entry: RegistryEntry) -> MemoryEstimate | None:
+        """The row's memory estimate, or ``None`` when it has no facts."""
+        found = self.facts.get(id(entry))
+        return estimate_item(found, self.gpu_bytes) if found is not None else None
+
+
+def _estimator(entries: list[RegistryEntry], gpu_bytes: int | None) -> _Estimates:
+    """Header facts of each row and the estimate they give (keyed by object: with
+    --all-hosts one variant gives a row per host's install)."""
+    facts = {id(e): entry_facts(e) for e in entries}
+    return _Estimates(facts, gpu_bytes)
+
+
+def _render_json(entries: list[RegistryEntry], everything: list[RegistryEntry], gpu_bytes: int | None) -> None:
+    """``list --json``: every field, the variants with the same weights, the memory estimate."""
+    copies = shared_weights(everything)
+    memory = _estimator(entries, gpu_bytes)
+    out.emit_json([
+        {**entry_json(e), "same_weights_as": copies.get(e.name, []), "memory": _memory_json(memory.of(e))}
+        for e in entries
+    ])
+
+
+def _render_details(entries: list[RegistryEntry], everything: list[RegistryEntry], gpu_bytes: int | None) -> None:
+    """``list --details``: one block per row."""
+    copies = shared_weights(everything)
+    memory = _estimator(entries, gpu_bytes)
+    paths = {e.name: e.download_path for e in everything}
     for entry in entries:
-        row: list[Any] = [
-            entry.name if show_internal_names else (entry.display_name or entry.name),
-            entry.download_format,
-            entry.quantization,
-            entry.download_location,
-            out.human_size(entry.download_size_bytes),
-        ]
-        if show_backend:
-            row.insert(1, entry.backend)
-        if show_installed:
-            row.append("✓" if is_installed(entry) else "✗")
-        if all_hosts:
-            row.append(entry.host or "(every host)")
-        if gpu_bytes is not None:
-            row.append(max_context_cell(estimated(entry)))
-        rows.append(row)
-    out.table(f"{len(entries)} variant(s)", columns, rows)
+        _print_details(entry, [f"{name} ({paths[name]})" for name in copies.get(entry.name, [])],
+                       memory.facts_of(entry), memory.of(entry))
+
+
+@attrs.frozen
+class _TableShape:
+    """Which optional columns the ``list`` table has."""
+
+    internal_names: bool
+    backend: bool
+    installed: bool
+    host: bool
+    gpu_bytes: int | None
+
+
+def _render_table(entries: list[RegistryEntry], shape: _TableShape) -> None:
+    """``list``'s default table."""
+    memory = _estimator(entries, shape.gpu_bytes) if shape.gpu_bytes is not None else None
+    columns = ["Name", "Format", "Quant", "Location", "Size"]
+    if shape.backend:
+        columns.insert(1, "Backend")
+    if shape.installed:
+        columns.append("Installed")
+    if shape.host:
+        columns.append("Host")
+    if memory is not None:
+        columns.append(f"Max context ({out.human_size(shape.gpu_bytes)})")
+    out.table(f"{len(entries)} variant(s)", columns, [_table_row(e, shape, memory) for e in entries])
+
+
+def _table_row(entry: RegistryEntry, shape: _TableShape, memory: _Estimates | None) -> list[Any]:
+    """One row of ``list``'s table, its cells in the order of the columns."""
+    row: list[Any] = [
+        entry.name if shape.internal_names else (entry.display_name or entry.name),
+        entry.download_format,
+        entry.quantization,
+        entry.download_location,
+        out.human_size(entry.download_size_bytes),
+    ]
+    if shape.backend:
+        row.insert(1, entry.backend)
+    if shape.installed:
+        row.append("✓" if is_installed(entry) else "✗")
+    if shape.host:
+        row.append(entry.host or "(every host)")
+    if memory is not None:
+        row.append(max_context_cell(memory.of(entry)))
+    return row
 
 
 def _memory_json(found: MemoryEstimate | None) -> dict[str, Any] | None:
