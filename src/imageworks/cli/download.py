@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._choices import check_format
 from imageworks.cli._memory import estimate_lines, files_label, gpu_mem_option
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
@@ -72,7 +73,7 @@ def download_command(
         raise click.UsageError("--aria2 and --no-aria2 contradict each other")
     source = app.plugins.source_for(model)
     request = AcquireRequest(
-        format_hint=format_hint,
+        format_hint=check_format(format_hint, app.registry.entries()),
         location=location,
         include_optional=include_optional,
         weights=tuple(w.strip() for w in (weights or "").split(",") if w.strip()),

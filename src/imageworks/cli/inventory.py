@@ -13,6 +13,7 @@ import attrs
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._choices import check_backend, check_format, check_location, check_role
 from imageworks.cli._memory import estimate_lines, gpu_mem_option, max_context_cell
 from imageworks.cli.context import AppContext
 from imageworks.core.convert import to_compact_dict
@@ -75,17 +76,17 @@ def list_command(
     weight files' headers; --gpu-mem adds the largest context that fits (a Max context
     column in the table).
     """
+    everything = app.registry.entries()
     query = ListQuery(
-        format=format_filter,
-        location=location,
-        backend=backend,
+        format=check_format(format_filter, everything),
+        location=check_location(location, app.config, everything),
+        backend=check_backend(backend, everything),
         show_deprecated=show_deprecated,
         include_logical=include_logical,
         include_testing=include_testing,
         dedupe=dedupe,
         host_view=None if all_hosts else HostView.of(app.config),
     )
-    everything = app.registry.entries()
     per_host = all_hosts and not as_json  # JSON keeps one object per variant, with its installs inside
     entries = _selected_rows(everything, query, app.config.test_model_patterns, per_host)
     if as_json:
@@ -278,7 +279,8 @@ def list_roles_command(app: AppContext, show_capabilities: bool, include_testing
 
 @click.command("set-roles")
 @click.argument("variant")
-@click.option("--role", "roles", multiple=True, metavar="ROLE", help="A role the variant serves (repeat for several).")
+@click.option("--role", "roles", multiple=True, metavar="ROLE", callback=check_role,
+              help="A role the variant serves (repeat for several).")
 @click.option("--priority", "priorities", multiple=True, metavar="ROLE=N",
               help="The variant's priority for ROLE (lower is preferred; repeat for several).")
 @click.option("--clear", is_flag=True, help="Remove the variant's curated roles and priorities.")

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._choices import check_location
 from imageworks.cli.context import AppContext
 from imageworks.cli.scan import run_scan, scan_into, show_scan
 from imageworks.core.hookspecs import hookimpl
@@ -104,6 +105,7 @@ def ingest_local_hf_command(
 @pass_app
 def rebuild_ollama_command(app: AppContext, location: str | None, dry_run: bool, as_json: bool) -> None:
     """Drop the imported Ollama entries and import the Ollama store again (one transaction)."""
+    check_location(location, app.config)
     registry = app.registry.scratch() if dry_run else app.registry
     with registry.batch():
         names = purge_imported(registry, "ollama", apply=True, backup=True)
@@ -122,6 +124,7 @@ def discover_all_command(
     app: AppContext, hf_root: Path, location: str | None, all_roots: bool, dry_run: bool, as_json: bool
 ) -> None:
     """Scan the HF weights root (and every configured store root) and import Ollama, in one transaction."""
+    check_location(location, app.config)
     base = hf_root.expanduser()
     options = {"base": base, "update_existing": True, "all_roots": all_roots}
     registry = app.registry.scratch() if dry_run else app.registry

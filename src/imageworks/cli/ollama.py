@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._choices import check_backend, check_location
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
@@ -79,6 +80,8 @@ def import_ollama_command(
     as_json: bool,
 ) -> None:
     """Import the models of the local Ollama store (and server) into the registry."""
+    check_location(location, app.config)
+    check_backend(backend, ())
     source = app.plugins.source("ollama")
     options = {"backend": backend, "location": location, "deprecate_placeholders": deprecate_placeholders, "use_api": not no_api}
     report = source.import_models(_working(app, dry_run), options, app.source_context())

@@ -1,0 +1,98 @@
+"""CLI manners (issue 28 item 5): bare groups show help, usage errors name the right help,
+and options with a closed set of values reject what no one knows in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imageworks.model_loader.download_adapter import record_download
+from tests.spine.helpers import cli, make_model
+
+
+@pytest.mark.parametrize("args", [[], ["backups"], ["registry"], ["export"]])
+def test_a_bare_program_or_group_prints_its_help_and_exits_0(
+    isolated: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    result = cli(capsys, *args)
+    assert result.code == 0
+    assert result.out.startswith(f"Usage: {' '.join(['imageworks-download', *args])} [OPTIONS] COMMAND")
+    assert "\n\nCommands:\n" in result.out  # real line breaks, not \x0a
+    assert "\\x0a" not in result.out + result.err and "Error" not in result.err
+
+
+def test_a_bare_program_of_the_other_scripts_prints_help(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = cli(capsys, program="model-registry")
+    assert result.code == 0 and result.out.startswith("Usage: imageworks-model-registry")
+
+
+@pytest.mark.parametrize(
+    ("args", "help_of"),
+    [
+        (["list", "--bogus"], "imageworks-download list --help"),
+        (["backups", "restore"], "imageworks-download backups restore --help"),
+        (["export", "litellm", "--server", "nope"], "imageworks-download export litellm --help"),
+        (["no-such-command"], "imageworks-download --help"),
+    ],
+)
+def test_usage_errors_name_the_help_of_their_command(
+    isolated: Path, capsys: pytest.CaptureFixture[str], args: list[str], help_of: str
+) -> None:
+    result = cli(capsys, *args)
+    assert result.code == 1
+    assert result.err.count("\n") == 1 and result.err.startswith("Error: ")
+    assert f"(see `{help_of}`)" in result.err
+
+
+@pytest.fixture
+def one_gguf(isolated: Path) -> str:
+    folder = make_model(isolated / "weights", "acme/tiny-GGUF", {"tiny-Q4_K_M.gguf": b"GGUF" + bytes(64)})
+    return record_download("acme/tiny-GGUF", "llamacpp", "gguf", "q4_k_m", folder, "linux_wsl").name
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["list", "--format", "bogus"], "unknown format 'bogus'"),
+        (["list", "--location", "bogus-label"], "unknown location label 'bogus-label'"),
+        (["list", "--backend", "vlm"], "unknown backend 'vlm' (closest: vllm"),
+        (["export", "litellm", "--format", "ggfu"], "unknown format 'ggfu' (closest: gguf"),
+        (["export", "llama-swap", "--location", "nowhere"], "unknown location label 'nowhere'"),
+        (["import-ollama", "--location", "bogus-label", "--no-api"], "unknown location label 'bogus-label'"),
+        (["import-ollama", "--backend", "bogus", "--no-api"], "unknown backend 'bogus'"),
+        (["scan", "--base", ".", "--format", "bogus", "--dry-run"], "unknown format 'bogus'"),
+        (["scan", "--base", ".", "--backend", "bogus", "--dry-run"], "unknown backend 'bogus'"),
+        (["download", "acme/tiny-GGUF", "--format", "bogus", "--dry-run"], "unknown format 'bogus'"),
+        (["set-roles", "VARIANT", "--role", ""], "'' is not a role name"),
+        (["set-roles", "VARIANT", "--role", "chat", "--role", "two words"], "'two words' is not a role name"),
+        (["reset-discovered", "--backend", "bogus"], "unknown backend 'bogus'"),
+    ],
+)
+def test_closed_options_refuse_unknown_values_in_one_line(
+    one_gguf: str, isolated: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    args = [one_gguf if a == "VARIANT" else a for a in args]
+    before = {p: p.read_bytes() for p in (isolated / "registry").glob("*.json")}
+    result = cli(capsys, *args)
+    assert result.code == 1, result.out + result.err
+    assert result.err.startswith("Error: ") and result.err.count("\n") == 1, result.err
+    assert message in result.err
+    assert {p: p.read_bytes() for p in (isolated / "registry").glob("*.json")} == before  # nothing written
+
+
+def test_known_values_still_filter(one_gguf: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for flags in (["--format", "GGUF"], ["--location", "linux_wsl"], ["--backend", "llamacpp"]):
+        result = cli(capsys, "list", "--json", *flags)
+        assert result.code == 0 and [e["name"] for e in result.json()] == [one_gguf]
+    result = cli(capsys, "list", "--json", "--format", "awq")  # known, matches nothing: not an error
+    assert result.code == 0 and result.json() == []
+
+
+def test_uv_run_does_not_recompile_the_environment_at_every_start() -> None:
+    """`[tool.uv] compile-bytecode = true` made every `uv run` walk 11,088 files and print
+    "Bytecode compiled ..." (docs/benchmarks.md, Start-up): compile once at install instead."""
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert not pyproject.get("tool", {}).get("uv", {}).get("compile-bytecode", False)
