@@ -96,3 +96,25 @@ def test_uv_run_does_not_recompile_the_environment_at_every_start() -> None:
 
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     assert not pyproject.get("tool", {}).get("uv", {}).get("compile-bytecode", False)
+
+
+def test_restore_ollama_previews_unless_apply_and_backs_up_first(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from imageworks.app import open_registry
+    from imageworks.core.model import RegistryEntry
+
+    registry = open_registry()
+    registry.upsert(RegistryEntry(name="x-ollama", backend="ollama", served_model_id="x:1b"))
+    registry.backup()
+    registry.delete("x-ollama", backup=False)
+    (source,) = registry.list_backups()
+    for flags in ([], ["--dry-run"]):  # the guide's form, and no flag at all: a preview
+        preview = cli(capsys, "restore-ollama", *flags)
+        assert preview.code == 0 and "Pass --apply to carry it out." in preview.err
+        assert "x-ollama" not in {e.name for e in open_registry().entries()} and len(registry.list_backups()) == 1
+    done = cli(capsys, "restore-ollama", "--apply")
+    assert done.code == 0 and "x-ollama" in {e.name for e in open_registry().entries()}
+    sets = registry.list_backups()
+    assert len(sets) == 2 and f"Backed up the registry to {sets[0].location} first" in done.err
+    assert f"Ollama restore from {source.location}" in done.out  # the newest set before the restore, not the new one

@@ -169,7 +169,7 @@ def test_purge_deprecated_is_a_dry_run_until_cleared_and_confirmed(gui: Gui, pag
         open_registry().update("old-vllm", lambda _: {"backend": "vllm", "deprecated": True})
     maintenance = panel(page, MAINTENANCE)
     purge = maintenance.locator(".st-key-purge-run")  # Normalize, Purge and Cleanup each have a "Dry run" and a button
-    expect(maintenance.get_by_text("imageworks-download purge-deprecated --json --dry-run", exact=True)).to_be_visible(
+    expect(maintenance.get_by_text("imageworks-download purge-deprecated --json", exact=True)).to_be_visible(
         timeout=20000
     )
     purge.get_by_role("button", name="Run", exact=True).click()
@@ -181,7 +181,7 @@ def test_purge_deprecated_is_a_dry_run_until_cleared_and_confirmed(gui: Gui, pag
     ).click()
     expect(purge.get_by_role("button", name="Run", exact=True)).to_be_disabled(timeout=10000)
     maintenance.get_by_text("I confirm: this removes deprecated entries from both layers", exact=True).click()
-    expect(maintenance.get_by_text("imageworks-download purge-deprecated --json", exact=True)).to_be_visible(
+    expect(maintenance.get_by_text("imageworks-download purge-deprecated --json --apply", exact=True)).to_be_visible(
         timeout=10000
     )
     purge.get_by_role("button", name="Run", exact=True).click()

@@ -245,12 +245,13 @@ def test_purge_deprecated_dry_run_then_confirmed(tiny: str) -> None:
     open_registry(load_config()).update(tiny, lambda _: {"deprecated": True})
     at = page()
     assert at.selectbox(key="purge-command").value == "purge-deprecated"
-    assert "imageworks-download purge-deprecated --json --dry-run" in codes(at)
+    assert "imageworks-download purge-deprecated --json" in codes(at)  # its default is the dry run
     at.button(key="purge-run").click().run()
     assert at.tabs[2].dataframe[0].value["action"].tolist() == ["remove"] and tiny in entries()
     at.checkbox(key="purge-dry-run").uncheck().run()
     assert at.button(key="purge-run").disabled
     at.checkbox(key="purge-confirm").check().run()
+    assert "imageworks-download purge-deprecated --json --apply" in codes(at)
     at.button(key="purge-run").click().run()
     assert at.success and entries() == {}
 
@@ -287,7 +288,7 @@ def test_every_purge_and_cleanup_command_builds_a_command_the_cli_accepts(sectio
 def test_cleanup_prune_duplicates_and_simple_slugs(tiny: str, tmp_path: Path) -> None:
     at = page()
     assert at.selectbox(key="cleanup-command").value == "prune-duplicates"
-    assert "imageworks-download prune-duplicates --json --dry-run" in codes(at)
+    assert "imageworks-download prune-duplicates --json" in codes(at)
     at.button(key="cleanup-run").click().run()
     assert at.success
     at.selectbox(key="cleanup-command").set_value("preview-simple-slugs").run()

@@ -16,6 +16,7 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli._choices import check_location
+from imageworks.cli._dry_run import preview_unless_apply
 from imageworks.cli.context import AppContext
 from imageworks.cli.scan import run_scan, scan_into, show_scan
 from imageworks.core.hookspecs import hookimpl
@@ -60,14 +61,13 @@ def _ollama_import(app: AppContext, registry: Registry, location: str | None) ->
 
 @click.command("purge-imported")
 @click.option("--providers", type=click.Choice(["all", "hf", "ollama"]), default="all", show_default=True)
-@click.option("--apply", is_flag=True, help="Really remove (default: dry run).")
-@click.option("--dry-run", is_flag=True, help="Show what would be removed (the default).")
+@preview_unless_apply
 @click.option("--backup/--no-backup", default=True, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
 @pass_app
-def purge_imported_command(app: AppContext, providers: str, apply: bool, dry_run: bool, backup: bool, as_json: bool) -> None:
-    """Remove imported (discovered) entries of some providers; curated entries stay."""
-    apply = apply and not dry_run
+def purge_imported_command(app: AppContext, providers: str, dry_run: bool, backup: bool, as_json: bool) -> None:
+    """Remove imported (discovered) entries of some providers; curated entries stay (a dry run unless --apply)."""
+    apply = not dry_run
     names = purge_imported(app.registry, providers, apply, backup)
     if as_json:
         out.emit_json({"applied": apply, "removed" if apply else "would_remove": names})
