@@ -118,3 +118,53 @@ def test_restore_ollama_previews_unless_apply_and_backs_up_first(
     sets = registry.list_backups()
     assert len(sets) == 2 and f"Backed up the registry to {sets[0].location} first" in done.err
     assert f"Ollama restore from {source.location}" in done.out  # the newest set before the restore, not the new one
+
+
+def test_remove_says_exactly_what_it_deleted(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imageworks.app import open_registry
+    from imageworks.core.model import RegistryEntry
+
+    folder = make_model(isolated / "weights", "acme/two-GGUF", {"two-Q4_K_M.gguf": b"GGUF" + bytes(64),
+                                                               "two-Q8_0.gguf": b"GGUF" + bytes(128)})
+    registry = open_registry()
+    for quant, file in (("q4_k_m", "two-Q4_K_M.gguf"), ("q8_0", "two-Q8_0.gguf")):
+        registry.upsert(RegistryEntry(name=f"two-llamacpp-gguf-{quant}", backend="llamacpp", download_path=str(folder),
+                                      download_files=[file], download_format="gguf", download_location="linux_wsl"))
+    one = cli(capsys, "remove", "two-llamacpp-gguf-q4_k_m", "--delete-files", "--force", "--no-backup")
+    assert one.code == 0, one.err
+    assert f"Deleted 1 file(s) of {folder}: two-Q4_K_M.gguf (the files of two-llamacpp-gguf-q8_0 stay)" in one.out
+    assert f"Deleted {folder}\n" not in one.out and sorted(p.name for p in folder.iterdir()) == ["two-Q8_0.gguf"]
+    last = cli(capsys, "remove", "two-llamacpp-gguf-q8_0", "--delete-files", "--force", "--no-backup")
+    assert last.code == 0 and f"Deleted the folder {folder} and everything in it" in last.out and not folder.exists()
+
+
+def test_verify_names_each_file_with_both_digests_and_how_to_refetch_just_those(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    files = {"config.json": b'{"model_type": "llama"}', "model-00001.safetensors": b"A" * 4096,
+             "model-00002.safetensors": b"B" * 4096}
+    folder = make_model(isolated / "weights", "acme/drifty", files)
+    name = record_download("acme/drifty", "vllm", "safetensors", None, folder, "linux_wsl").name
+    (folder / "model-00001.safetensors").write_bytes(b"X" * 4096)  # same size, other bytes
+    (folder / "model-00002.safetensors").unlink()
+    (folder / "stray.bin").write_bytes(b"stray")
+    digest = {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}
+
+    table = cli(capsys, "verify", name)
+    assert table.code == 1
+    assert "1 file(s) changed since download: model-00001.safetensors" in table.out
+    lines = {line.split()[1]: line for line in table.out.splitlines() if line.startswith(name)}
+    changed = lines["model-00001.safetensors"]
+    assert "changed" in changed and digest["model-00001.safetensors"] in changed
+    assert hashlib.sha256(b"X" * 4096).hexdigest() in changed
+    assert "missing" in lines["model-00002.safetensors"] and digest["model-00002.safetensors"] in lines["model-00002.safetensors"]
+    assert "extra" in lines["stray.bin"] and hashlib.sha256(b"stray").hexdigest() in lines["stray.bin"]
+    assert (f"To re-fetch just the changed and missing files of {name}: rm -- {folder / 'model-00001.safetensors'}"
+            " && imageworks-download download acme/drifty --location linux_wsl") in " ".join(table.err.split())
+
+    (report,) = cli(capsys, "verify", name, "--json").json()
+    assert {(f["path"], f["problem"]) for f in report["files"]} == {
+        ("model-00001.safetensors", "changed"), ("model-00002.safetensors", "missing"), ("stray.bin", "extra")}
+    assert report["refetch"][-1] == "imageworks-download download acme/drifty --location linux_wsl"

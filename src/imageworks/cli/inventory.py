@@ -6,7 +6,9 @@ A built-in plugin: it adds its commands to ``imageworks-download`` (and ``list``
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -359,8 +361,9 @@ def remove_command(
         if copies:
             out.note(f"Backed up the registry to {backup_place(copies)}")
     if plan.delete_path is not None:
+        done = _deletion_line(plan.delete_path, plan.only_files, plan.shared_with)  # before: says what is there
         delete_installation(plan.delete_path, plan.roots, only=plan.only_files)
-        out.echo(f"Deleted {plan.delete_path}")
+        out.echo(done)
     if purge:
         registry.delete(entry.name, backup=False)
         out.echo(f"Removed {entry.name} from the registry")
@@ -368,6 +371,17 @@ def remove_command(
         registry.update(entry.name, lambda _: cleared_download_fields())
         kept = f" on this host (the installs on {', '.join(plan.other_hosts)} stay)" if plan.other_hosts else ""
         out.echo(f"Cleared the download metadata of {entry.name}{kept}")
+
+
+def _deletion_line(path: Path, only: list[str] | None, shared_with: list[str]) -> str:
+    """What ``remove --delete-files`` deleted: the files of a shared folder, or the link, file or folder."""
+    if only is not None:
+        kept = f"the files of {', '.join(shared_with)} stay"
+        if not only:
+            return f"Deleted no file of {path}: each is shared ({kept})"
+        return f"Deleted {len(only)} file(s) of {path}: {', '.join(only)} ({kept})"
+    kind = "link" if path.is_symlink() else "file" if path.is_file() else "folder" if path.is_dir() else "path"
+    return f"Deleted the {kind} {path}" + (" and everything in it" if kind == "folder" else "")
 
 
 @click.command("verify")
@@ -398,8 +412,9 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
                 fixed.append(result.name)
     else:
         record_access(registry, used)
+    by_name = {e.name: e for e in entries}
     if as_json:
-        out.emit_json([_result_json(r, r.name in fixed) for r in results])
+        out.emit_json([_result_json(r, r.name in fixed, by_name[r.name]) for r in results])
     elif not results:
         out.note("Nothing to verify: no installed variants.")
     else:
@@ -408,6 +423,7 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
             ["Variant", "Status", "Problems"],
             [[r.name, r.status, "; ".join(r.problems)] for r in results],
         )
+        _show_file_drift([r for r in results if r.name not in fixed], by_name)
     failing = [r for r in results if not r.ok and r.name not in fixed]
     if failing:
         raise click.exceptions.Exit(1)
@@ -422,7 +438,7 @@ def _refuse_other_host(entry: RegistryEntry, view: HostView) -> None:
         )
 
 
-def _result_json(result: VerifyResult, fixed: bool) -> dict[str, Any]:
+def _result_json(result: VerifyResult, fixed: bool, entry: RegistryEntry) -> dict[str, Any]:
     return {
         "name": result.name,
         "status": result.status,
@@ -430,9 +446,44 @@ def _result_json(result: VerifyResult, fixed: bool) -> dict[str, Any]:
         "problems": result.problems,
         "missing_files": result.missing_files,
         "unexpected_files": result.unexpected_files,
+        "files": [attrs.asdict(drift) for drift in result.files],
+        "refetch": refetch_commands(entry, result),
         "checksum": result.checksum,
         "fixed": fixed,
     }
+
+
+def _show_file_drift(results: list[VerifyResult], entries: dict[str, RegistryEntry]) -> None:
+    """Each file that differs, with both digests (as ``hf cache verify``), then how to re-fetch just those."""
+    rows = [
+        [r.name, d.path, d.problem, d.expected_sha256 or "", d.actual_sha256 or "",
+         out.human_size(d.expected_size), out.human_size(d.actual_size)]
+        for r in results for d in r.files
+    ]
+    if not rows:
+        return
+    out.table("Files that differ", ["Variant", "File", "Problem", "Expected sha256", "Actual sha256",
+                                    "Expected size", "Actual size"], rows)
+    for result in results:
+        commands = refetch_commands(entries[result.name], result)
+        if commands:
+            out.note(f"To re-fetch just the changed and missing files of {result.name}: {' && '.join(commands)}")
+
+
+def refetch_commands(entry: RegistryEntry, result: VerifyResult) -> list[str]:
+    """Shell commands that fetch again only the changed and missing files of a Hub download.
+
+    The changed files are removed first: a re-run of ``download`` keeps every file whose
+    size and digest match and fetches only what is missing (``--force`` would fetch all).
+    """
+    redo = [d for d in result.files if d.problem in ("changed", "missing")]
+    if not redo or not entry.hf_id or not result.path:
+        return []
+    folder = Path(result.path) if Path(result.path).is_dir() else Path(result.path).parent
+    changed = [str(folder / d.path) for d in redo if d.problem == "changed"]
+    location = ["--location", entry.download_location] if entry.download_location else []
+    download = ["imageworks-download", "download", entry.hf_id, *location]
+    return ([shlex.join(["rm", "--", *changed])] if changed else []) + [shlex.join(download)]
 
 
 @click.command("verify")
