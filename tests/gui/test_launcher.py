@@ -13,7 +13,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from imageworks.gui.launcher import serving
