@@ -32,7 +32,7 @@ def page() -> Iterator[Page]:
 
 def test_the_page_shows_its_five_tabs_in_chromium(page: Page) -> None:
     advanced = panel(page, "⚙️ Advanced Operations")
-    expect(advanced.get_by_text("Enter a variant.")).to_be_visible(timeout=10000)
+    expect(advanced.get_by_text("No variants in the registry.")).to_be_visible(timeout=10000)
 
 
 @pytest.fixture

@@ -25,6 +25,9 @@ from typing import Any
 import click
 import orjson
 
+from imageworks.core.units import human_size
+
+__all__ = ["human_size"]  # with the rest below; the one unit system lives in core.units
 log = logging.getLogger("imageworks.console")
 LOGGED_ROWS = 50  # a 10,000-row listing should not write megabytes to the log
 _BIDI = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # marks and overrides that reorder text
@@ -44,18 +47,6 @@ def terminal_safe(text: str, one_line: bool = False) -> str:
     Newline and tab pass unless ``one_line`` (error lines must stay one line).
     """
     return (_UNSAFE_ONE_LINE if one_line else _UNSAFE).sub(_escape, text)
-
-
-def human_size(size: int | None) -> str:
-    """Bytes as ``1.2 GiB``; empty for unknown."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(size)
 
 
 def format_label(format_type: str | None, quantization: str | None) -> str:

@@ -7,9 +7,11 @@ import time
 from typing import TYPE_CHECKING, Self, TextIO
 
 from imageworks.core.transfers import TransferProgress
+from imageworks.core.units import human_size
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
+    from rich.progress import Progress, Task, TaskID, TextColumn
+    from rich.text import Text
 
 
 class ProgressReporter:
@@ -32,20 +34,13 @@ class ProgressReporter:
     def __enter__(self) -> Self:
         if self.tty:  # rich only for a terminal: it costs about 25 ms to import
             from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
+                DownloadColumn(binary_units=True),
+                _BinarySpeedColumn(),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[files]}"),
                 console=Console(file=self.stream),
@@ -79,11 +74,25 @@ class ProgressReporter:
     def _line(self, update: TransferProgress) -> None:
         percent = 100.0 * update.bytes_done / update.bytes_total if update.bytes_total else 100.0
         print(
-            f"{self.label}: {update.bytes_done / 1e6:.1f}/{update.bytes_total / 1e6:.1f} MB ({percent:.0f}%)"
-            f" {update.speed / 1e6:.1f} MB/s, {update.files_done}/{update.files_total} files",
+            f"{self.label}: {human_size(update.bytes_done)}/{human_size(update.bytes_total)} ({percent:.0f}%)"
+            f" {human_size(update.speed)}/s, {update.files_done}/{update.files_total} files",
             file=self.stream,
             flush=True,
         )
+
+
+def _BinarySpeedColumn() -> TextColumn:  # noqa: N802  (a column, named like rich's)
+    """rich's transfer speed in IEC units (its own TransferSpeedColumn counts in 10**3)."""
+    from rich.progress import TextColumn
+
+    class Speed(TextColumn):
+        def render(self, task: Task) -> Text:
+            from rich.text import Text
+
+            speed = task.finished_speed or task.speed
+            return Text("?" if speed is None else f"{human_size(speed)}/s", style="progress.data.speed")
+
+    return Speed("")
 
 
 class JsonLinesProgress:
