@@ -10,15 +10,15 @@ from imageworks.core.transfers import TransferProgress
 from imageworks.core.units import human_size
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, Task, TaskID, TextColumn
-    from rich.text import Text
+    from rich.progress import Progress, TaskID
 
 
 class ProgressReporter:
     """Callable progress sink for engines; use as a context manager around ``fetch``.
 
     On a TTY it draws one rich bar with bytes, speed and ETA; otherwise it prints a plain
-    line at most every ``interval`` seconds and once at the end.
+    line at most every ``interval`` seconds and once at the end. Both count in binary
+    units (MiB, GiB), as every table of the CLI and the GUI does.
     """
 
     def __init__(self, label: str, stream: TextIO | None = None, interval: float = 5.0) -> None:
@@ -40,14 +40,14 @@ class ProgressReporter:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 DownloadColumn(binary_units=True),
-                _BinarySpeedColumn(),
+                TextColumn("{task.fields[speed]}"),  # the engine's speed, in the CLI's units
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[files]}"),
                 console=Console(file=self.stream),
                 transient=False,
             )
             self._bar.start()
-            self._task = self._bar.add_task(self.label, total=None, files="")
+            self._task = self._bar.add_task(self.label, total=None, files="", speed="")
         return self
 
     def __call__(self, update: TransferProgress) -> None:
@@ -58,6 +58,7 @@ class ProgressReporter:
                 completed=update.bytes_done,
                 total=update.bytes_total,
                 files=f"{update.files_done}/{update.files_total} files",
+                speed=f"{human_size(update.speed)}/s",
             )
             return
         now = time.monotonic()
@@ -79,20 +80,6 @@ class ProgressReporter:
             file=self.stream,
             flush=True,
         )
-
-
-def _BinarySpeedColumn() -> TextColumn:  # noqa: N802  (a column, named like rich's)
-    """rich's transfer speed in IEC units (its own TransferSpeedColumn counts in 10**3)."""
-    from rich.progress import TextColumn
-
-    class Speed(TextColumn):
-        def render(self, task: Task) -> Text:
-            from rich.text import Text
-
-            speed = task.finished_speed or task.speed
-            return Text("?" if speed is None else f"{human_size(speed)}/s", style="progress.data.speed")
-
-    return Speed("")
 
 
 class JsonLinesProgress:
