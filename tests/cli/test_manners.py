@@ -81,6 +81,12 @@ def test_closed_options_refuse_unknown_values_in_one_line(
     assert {p: p.read_bytes() for p in (isolated / "registry").glob("*.json")} == before  # nothing written
 
 
+def test_an_incomplete_set_roles_names_its_help(one_gguf: str, capsys: pytest.CaptureFixture[str]) -> None:
+    result = cli(capsys, "set-roles", one_gguf)
+    assert result.code == 1 and result.err.count("\n") == 1
+    assert "give --role" in result.err and "(see `imageworks-download set-roles --help`)" in result.err
+
+
 def test_known_values_still_filter(one_gguf: str, capsys: pytest.CaptureFixture[str]) -> None:
     for flags in (["--format", "GGUF"], ["--location", "linux_wsl"], ["--backend", "llamacpp"]):
         result = cli(capsys, "list", "--json", *flags)

@@ -290,7 +290,7 @@ def list_roles_command(app: AppContext, show_capabilities: bool, include_testing
 def set_roles_command(app: AppContext, variant: str, roles: tuple[str, ...], priorities: tuple[str, ...], clear: bool) -> None:
     """Set the roles of VARIANT (and their priorities) in the curated layer; they replace its curated roles."""
     if clear == bool(roles or priorities):
-        raise ImageworksError("give --role (and optionally --priority), or --clear", "see `set-roles --help`")
+        raise click.UsageError("give --role (and optionally --priority), or --clear", ctx=click.get_current_context())
     by_role = _priorities(priorities, roles)
     registry = app.registry
     entry = registry.get(variant)
