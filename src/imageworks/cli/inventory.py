@@ -24,6 +24,7 @@ from imageworks.core.hookspecs import hookimpl
 from imageworks.core.hosts import HostView
 from imageworks.core.installs import per_install
 from imageworks.core.model import RegistryEntry
+from imageworks.core.registry import Registry
 from imageworks.core.timestamps import utc_now
 from imageworks.services.listing.access import record_access
 from imageworks.services.listing.copies import shared_weights
@@ -399,19 +400,7 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
     if variant:
         _refuse_other_host(entries[0], view)
     results = [verify_entry(e, quick=quick, neighbours=everyone) for e in entries]
-    used = [r.name for r in results if r.status != "missing"]
-    missing = [r for r in results if r.status == "missing"] if fix_missing else []
-    fixed = []
-    if missing:
-        registry.backup()
-        with registry.batch():  # the fixes and the access times: one write
-            record_access(registry, used)
-            for result in missing:
-                registry.update(result.name, lambda _: cleared_download_fields())
-                result.problems.append("fixed: marked not installed")
-                fixed.append(result.name)
-    else:
-        record_access(registry, used)
+    fixed = _record_and_fix(registry, results, fix_missing)
     by_name = {e.name: e for e in entries}
     if as_json:
         out.emit_json([_result_json(r, r.name in fixed, by_name[r.name]) for r in results])
@@ -427,6 +416,23 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
     failing = [r for r in results if not r.ok and r.name not in fixed]
     if failing:
         raise click.exceptions.Exit(1)
+
+
+def _record_and_fix(registry: Registry, results: list[VerifyResult], fix_missing: bool) -> list[str]:
+    """Record the access of every variant found; with ``fix_missing`` mark the missing ones
+    not installed (after a backup, in one write with the access times). Returns those fixed."""
+    used = [r.name for r in results if r.status != "missing"]
+    missing = [r for r in results if r.status == "missing"] if fix_missing else []
+    if not missing:
+        record_access(registry, used)
+        return []
+    registry.backup()
+    with registry.batch():  # the fixes and the access times: one write
+        record_access(registry, used)
+        for result in missing:
+            registry.update(result.name, lambda _: cleared_download_fields())
+            result.problems.append("fixed: marked not installed")
+    return [r.name for r in missing]
 
 
 def _refuse_other_host(entry: RegistryEntry, view: HostView) -> None:
