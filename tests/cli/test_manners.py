@@ -160,7 +160,7 @@ def test_verify_names_each_file_with_both_digests_and_how_to_refetch_just_those(
 
     table = cli(capsys, "verify", name)
     assert table.code == 1
-    assert "1 file(s) differ from their recorded checksum: model-00001.safetensors" in table.out
+    assert "directory checksum differs from the recorded one: 1 file(s) changed since download: model-00001.safetensors" in table.out
     lines = {line.split()[1]: line for line in table.out.splitlines() if line.startswith(name)}
     changed = lines["model-00001.safetensors"]
     assert "changed" in changed and digest["model-00001.safetensors"] in changed

@@ -217,7 +217,7 @@ def test_verify_one_variant_and_the_profiles_tables(gui: Gui, page: Page) -> Non
     expect(cells(row(advanced, "log_dir"), "env IMAGEWORKS_LOG_DIR")).to_have_count(1)
     expect(advanced.get_by_text(f"[tool.imageworks] of {gui.base / 'pyproject.toml'}", exact=True)).to_be_visible()
 
-    choose(advanced, "Variant", ALPHA)  # the Verify box; Remove's "Variant" is a text box
+    choose(advanced, "Variant", ALPHA)  # the Verify box; Remove's is "Variant to remove"
     expect(advanced.get_by_text(f"imageworks-download verify {ALPHA}", exact=True)).to_be_visible(timeout=10000)
     advanced.get_by_role("button", name="Verify", exact=True).click()
     expect(advanced.get_by_text("exit status 0", exact=True)).to_be_visible(timeout=20000)

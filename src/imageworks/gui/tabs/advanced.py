@@ -48,7 +48,7 @@ def remove_form() -> None:
         st.info("No variants in the registry.")
         show_outcome("rm")  # the removal of the last one
         return
-    variant = str(st.selectbox("Variant", names, key="rm-variant"))
+    variant = str(st.selectbox("Variant to remove", names, key="rm-variant"))
     mode = str(st.radio("What to remove", list(REMOVE_MODES), key="rm-mode"))
     dry = st.checkbox("Dry run", value=True, key="rm-dry-run")
     confirmed = st.checkbox("I confirm the removal", key="rm-confirm")

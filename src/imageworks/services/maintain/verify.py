@@ -117,7 +117,8 @@ def verify_entry(
         recorded_checksum = entry.download_directory_checksum
         changed = [d.path for d in result.files if d.problem == "changed"]
         if changed:
-            result.problems.append(f"{len(changed)} file(s) differ from their recorded checksum: {', '.join(changed[:5])}")
+            result.problems.append(f"directory checksum differs from the recorded one: {len(changed)} file(s) changed"
+                                   f" since download: {', '.join(changed[:5])}")
         elif recorded_checksum and recorded_checksum != inventory.checksum and not result.problems:
             result.problems.append("directory checksum differs from the recorded one (files changed after download)")
         expected = entry.version_lock.expected_aggregate_sha256
