@@ -424,3 +424,4 @@ def test_the_browse_grid_reads_sizes_in_iec_units_and_leaves_empty_cells_blank(t
     assert empty  # e.g. roles, display name of a scanned test repo
     for name in empty:
         assert shown.iloc[0, list(data.columns).index(name)] == ""
+    assert proto.HasField("placeholder") and proto.placeholder == ""  # the grid draws a missing number blank too

@@ -33,7 +33,7 @@ def grid(rows: Iterable[dict[str, Any]], key: str | None = None, sizes: Iterable
 
     frame = pd.DataFrame(list(rows))
     formats: dict[str, Callable[[Any], str]] = {c: human_size for c in sizes if c in frame.columns}
-    st.dataframe(frame.style.format(formats, na_rep=""), key=key, column_config=column_config)
+    st.dataframe(frame.style.format(formats, na_rep=""), key=key, column_config=column_config, placeholder="")
 
 
 @st.cache_resource

@@ -99,7 +99,7 @@ def weight_choice(target: str) -> list[str]:
     st.caption(f"{len(files)} files, {human_size(int(analysis.get('total_size') or 0))}; formats: {formats}")
     with st.expander("Files"):
         st.dataframe([{"file": f["path"], "size": human_size(int(f["size"])), "weights": bool(f.get("weight"))}
-                      for f in files], hide_index=True)
+                      for f in files], hide_index=True, placeholder="")
     sizes = {f["path"]: int(f["size"]) for f in files if f.get("weight")}
     by_quant: dict[str, list[str]] = analysis.get("gguf_quant_files") or {}
     if by_quant:

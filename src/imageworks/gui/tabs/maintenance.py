@@ -88,7 +88,7 @@ def show_normalize(stdout: str) -> None:
     st.caption(f"{'written' if report.get('applied') else 'dry run: nothing written'}; "
                f"checked {report.get('checked', 0)}, {len(changes)} change(s)")
     if changes:
-        st.dataframe([diff_row(change) for change in changes], key="norm-diff")
+        st.dataframe([diff_row(change) for change in changes], key="norm-diff", placeholder="")
 
 
 def diff_row(change: dict[str, Any]) -> dict[str, Any]:
