@@ -110,25 +110,34 @@ def verify_entry(
         size = sum(folder.joinpath(f).stat().st_size for f in scope)
         result.files = _drifts(entry, result, folder, None)
     else:
-        inventory = take_inventory(path, progress=progress, only=scope)
-        result.files = _drifts(entry, result, folder, inventory)
-        size = inventory.total_size
-        result.checksum = inventory.checksum
-        recorded_checksum = entry.download_directory_checksum
-        changed = [d.path for d in result.files if d.problem == "changed"]
-        if changed:
-            result.problems.append(f"directory checksum differs from the recorded one: {len(changed)} file(s) changed"
-                                   f" since download: {', '.join(changed[:5])}")
-        elif recorded_checksum and recorded_checksum != inventory.checksum and not result.problems:
-            result.problems.append("directory checksum differs from the recorded one (files changed after download)")
-        expected = entry.version_lock.expected_aggregate_sha256
-        if entry.version_lock.locked and expected and expected != inventory.checksum:
-            result.problems.append("locked variant: content no longer matches the locked digest")
+        size = _check_digests(entry, result, path, scope, progress)
     if entry.download_size_bytes is not None and entry.download_size_bytes != size:
         result.problems.append(f"size is {size} bytes, {entry.download_size_bytes} recorded")
     if result.problems:
         result.status = "drift"
     return result
+
+
+def _check_digests(
+    entry: RegistryEntry, result: VerifyResult, path: Path, scope: list[str], progress: ProgressCallback | None
+) -> int:
+    """Hash the files in ``scope``: name each that changed, compare the directory checksum
+    and the locked digest; returns their total size."""
+    folder = path.parent if path.is_file() else path
+    inventory = take_inventory(path, progress=progress, only=scope)
+    result.files = _drifts(entry, result, folder, inventory)
+    result.checksum = inventory.checksum
+    recorded_checksum = entry.download_directory_checksum
+    changed = [d.path for d in result.files if d.problem == "changed"]
+    if changed:
+        result.problems.append(f"directory checksum differs from the recorded one: {len(changed)} file(s) changed"
+                               f" since download: {', '.join(changed[:5])}")
+    elif recorded_checksum and recorded_checksum != inventory.checksum and not result.problems:
+        result.problems.append("directory checksum differs from the recorded one (files changed after download)")
+    expected = entry.version_lock.expected_aggregate_sha256
+    if entry.version_lock.locked and expected and expected != inventory.checksum:
+        result.problems.append("locked variant: content no longer matches the locked digest")
+    return inventory.total_size
 
 
 def _drifts(entry: RegistryEntry, result: VerifyResult, folder: Path, inventory: Inventory | None) -> list[FileDrift]:
