@@ -147,8 +147,8 @@ def shoot(out: Path) -> list[Path]:
                     saved.append(out / f"{name}.png")
                     continue
                 if name == "advanced":
-                    panel.get_by_role("textbox", name="Variant").fill("little-llama-1b-gguf-q4_k_m")
-                    panel.get_by_role("textbox", name="Variant").press("Enter")
+                    panel.get_by_role("combobox", name="Variant to remove", exact=True).click()
+                    page.get_by_role("option", name="little-llama-1b-gguf-q4_k_m", exact=True).click()
                     panel.get_by_text("imageworks-download remove").first.wait_for(timeout=10000)
                 if name == "browse":  # with a GPU size, so the memory columns are filled
                     panel.get_by_label("GPU memory (24GiB: largest context that fits)").fill("24GiB")

@@ -11,9 +11,6 @@ from pathlib import Path
 from radon.complexity import cc_rank, cc_visit
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-#: Functions allowed to stay at E/F until their own change lands ("path:name"). The test
-#: fails when one of them is split, so the line goes with the split.
-PENDING = {"imageworks/cli/inventory.py:list_command"}
 
 
 def too_complex(root: Path) -> dict[str, str]:
@@ -29,10 +26,7 @@ def too_complex(root: Path) -> dict[str, str]:
 
 def test_no_function_in_src_is_grade_e_or_f() -> None:
     found = too_complex(SRC)
-    new = {k: v for k, v in found.items() if k not in PENDING}
-    assert not new, f"split these functions (radon grade E/F): {new}"
-    fixed = PENDING - set(found)
-    assert not fixed, f"no longer E/F, remove from PENDING: {sorted(fixed)}"
+    assert not found, f"split these functions (radon grade E/F): {found}"
 
 
 def test_the_check_catches_a_chain_of_cases(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def duplicated(isolated: Path) -> dict[str, str]:
 def test_keeps_the_best_of_each_group_and_drops_the_rest(duplicated: dict[str, str], isolated: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     curated_before = (isolated / "registry" / "model_registry.curated.json").read_bytes()
-    result = cli(capsys, "prune-duplicates", "--json")
+    result = cli(capsys, "prune-duplicates", "--apply", "--json")
     assert result.code == 0, result.err
     items = {i["name"]: i for i in result.json()["items"]}
     assert items["legacy-mistral-awq"]["action"] == "remove"
@@ -60,7 +60,7 @@ def test_verbose_says_what_is_kept_and_why(duplicated: dict[str, str], capsys: p
 
 
 def test_backend_limits_the_groups(duplicated: dict[str, str], isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    result = cli(capsys, "prune-duplicates", "--backend", "vllm", "--json")
+    result = cli(capsys, "prune-duplicates", "--apply", "--backend", "vllm", "--json")
     assert [i["name"] for i in result.json()["items"]] == ["legacy-mistral-awq"]
     assert "llama3-8b-old-ollama" in layer(isolated, "merged")
 
@@ -69,7 +69,7 @@ def test_a_curated_loser_is_retired_in_the_discovered_layer(isolated: Path, caps
     twin = {"backend": "vllm", "family": "qwen2-7b", "download_format": "awq"}
     write_layers(isolated, curated=[{"name": "qwen2-7b-vllm-awq", **twin}, {"name": "qwen2-7b-hand", **twin}], discovered=[])
     curated_before = (isolated / "registry" / "model_registry.curated.json").read_bytes()
-    result = cli(capsys, "prune-duplicates", "--json")
+    result = cli(capsys, "prune-duplicates", "--apply", "--json")
     [item] = result.json()["items"]
     assert (item["name"], item["action"], item["superseded_by"]) == ("qwen2-7b-hand", "retire", "qwen2-7b-vllm-awq")
     assert layer(isolated, "discovered")["qwen2-7b-hand"] == {
@@ -87,7 +87,7 @@ def test_a_twin_installed_elsewhere_is_kept(isolated: Path, capsys: pytest.Captu
         {"name": "phi-3-copy", "download_path": str(second), **same},
     ])
     before = snapshot(isolated)
-    result = cli(capsys, "prune-duplicates", "--json")
+    result = cli(capsys, "prune-duplicates", "--apply", "--json")
     [item] = result.json()["items"]
     assert item["action"] == "keep" and "installed at" in item["reason"]
     after = snapshot(isolated)  # nothing to change: the layers keep their bytes, no backup
@@ -98,7 +98,7 @@ def test_nothing_to_prune_leaves_the_bytes(isolated: Path, capsys: pytest.Captur
     folder = make_model(isolated / "weights", "acme/solo")
     record_download("acme/solo", "vllm", "safetensors", None, folder, "linux_wsl")
     before = snapshot(isolated)
-    result = cli(capsys, "prune-duplicates")
+    result = cli(capsys, "prune-duplicates", "--apply")
     assert result.code == 0 and "nothing to do" in result.err
     assert snapshot(isolated) == before
 
@@ -108,6 +108,6 @@ def test_dry_run_plans_what_the_real_run_does(duplicated: dict[str, str], isolat
     before = snapshot(isolated)
     dry = cli(capsys, "prune-duplicates", "--dry-run", "--json").json()
     assert snapshot(isolated) == before and dry["applied"] is False and dry["counts"]["remove"] == 3
-    real = cli(capsys, "prune-duplicates", "--json").json()
+    real = cli(capsys, "prune-duplicates", "--apply", "--json").json()
     assert (real["items"], real["notes"], real["applied"]) == (dry["items"], dry["notes"], True)
-    assert cli(capsys, "prune-duplicates", "--json").json()["counts"]["remove"] == 0  # and then there are none
+    assert cli(capsys, "prune-duplicates", "--apply", "--json").json()["counts"]["remove"] == 0  # and then there are none

@@ -49,7 +49,7 @@ def merged_names(isolated: Path) -> set[str]:
 
 def test_purge_hf_drops_discovered_records_under_the_weights_root(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
     curated_before = (registry / "registry" / "model_registry.curated.json").read_bytes()
-    result = cli(capsys, "purge-hf", "--json")
+    result = cli(capsys, "purge-hf", "--apply", "--json")
     assert result.code == 0, result.err
     report = result.json()
     removed = {i["name"] for i in report["items"] if i["action"] == "remove"}
@@ -64,24 +64,24 @@ def test_purge_hf_drops_discovered_records_under_the_weights_root(registry: Path
 
 
 def test_purge_hf_backend_unassigned_cleans_only_legacy_entries(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    result = cli(capsys, "purge-hf", "--backend", "unassigned", "--json")
+    result = cli(capsys, "purge-hf", "--apply", "--backend", "unassigned", "--json")
     assert result.code == 0, result.err
     assert [i["name"] for i in result.json()["items"]] == ["model-b-unassigned"]
     assert "model-b-unassigned" not in merged_names(registry) and "model-a-vllm" in merged_names(registry)
 
 
 def test_purge_hf_takes_another_root(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    result = cli(capsys, "purge-hf", "--weights-root", str(registry / "lmstudio"), "--json")
+    result = cli(capsys, "purge-hf", "--apply", "--weights-root", str(registry / "lmstudio"), "--json")
     assert [i["name"] for i in result.json()["items"]] == ["model-d-gguf-q4_k_m"]
 
 
 def test_reset_discovered_by_backend_and_all(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    result = cli(capsys, "reset-discovered", "--backend", "ollama", "--json")
+    result = cli(capsys, "reset-discovered", "--apply", "--backend", "ollama", "--json")
     assert result.code == 0, result.err
     assert {i["name"] for i in result.json()["items"]} == {"llama3-8b-ollama-gguf", "qwen3-ollama-gguf"}
     assert "llama3-8b-ollama-gguf" not in layer(registry, "discovered")
     assert "old-placeholder-ollama-gguf" in layer(registry, "curated")  # curated-only: not a discovered entry
-    assert cli(capsys, "reset-discovered").code == 0
+    assert cli(capsys, "reset-discovered", "--apply").code == 0
     assert layer(registry, "discovered") == {}
     assert set(layer(registry, "merged")) == set(layer(registry, "curated"))
 
@@ -103,11 +103,11 @@ def test_purge_logical_only_is_a_dry_run_until_apply(registry: Path, capsys: pyt
 
 
 def test_purge_deprecated_and_placeholders_only(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    result = cli(capsys, "purge-deprecated", "--placeholders-only", "--json")
+    result = cli(capsys, "purge-deprecated", "--apply", "--placeholders-only", "--json")
     assert {i["name"] for i in result.json()["items"]} == {"qwen3-ollama-gguf", "old-placeholder-ollama-gguf"}
     assert "old-placeholder-ollama-gguf" not in layer(registry, "curated")  # deprecated entries leave both layers
     assert "gone-vllm" in merged_names(registry)
-    assert cli(capsys, "purge-deprecated").code == 0
+    assert cli(capsys, "purge-deprecated", "--apply").code == 0
     assert not any(e.get("deprecated") for e in layer(registry, "merged").values())
 
 
@@ -123,7 +123,7 @@ COMMANDS = [
 
 
 def _real(command: list[str]) -> list[str]:
-    return [*command, "--apply"] if command[0] == "purge-logical-only" else command
+    return [*command, "--apply"]
 
 
 def _dry(command: list[str]) -> list[str]:
@@ -142,6 +142,23 @@ def test_dry_run_reports_exactly_what_the_real_run_does(
     assert real.code == 0, real.err
     assert real.json()["items"] == dry.json()["items"] and real.json()["counts"] == dry.json()["counts"]
     assert (dry.json()["applied"], real.json()["applied"]) == (False, True)
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c[0] != "prune-duplicates"], ids=" ".join)
+def test_one_convention_a_dry_run_unless_apply(
+    registry: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """Every purge previews as written in the guide (no flag, or --dry-run) and writes only with --apply."""
+    before = snapshot(registry)
+    for flags in ([], ["--dry-run"]):
+        plain = cli(capsys, *command, *flags)
+        assert plain.code == 0, plain.err
+        assert "Dry run (nothing written)" in plain.err and "Pass --apply to carry it out." in plain.err
+        assert snapshot(registry) == before
+    both = cli(capsys, *command, "--dry-run", "--apply")
+    assert both.code == 1 and both.err.count("\n") == 1 and "contradict" in both.err
+    assert f"see `imageworks-download {command[0]} --help`" in both.err and snapshot(registry) == before
+    assert cli(capsys, *command, "--apply").code == 0 and snapshot(registry) != before
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c[0] != "prune-duplicates"], ids=" ".join)

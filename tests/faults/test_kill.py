@@ -63,12 +63,12 @@ class Case:
 CASES = [
     Case("normalize-formats --apply", "imageworks-download",
          lambda t: ["normalize-formats", "--rebuild", "--prune-missing", "--apply"]),
-    Case("backups restore", "imageworks-download", lambda t: ["backups", "restore", t.backup_id]),
+    Case("backups restore", "imageworks-download", lambda t: ["backups", "restore", "--apply", t.backup_id]),
     Case("remove --purge", "imageworks-download", lambda t: ["remove", t.purged, "--purge", "--force"]),
     Case("purge-imported --apply", "imageworks-loader", lambda t: ["purge-imported", "--apply", "--providers", "all"]),
     Case("verify --fix-missing", "imageworks-download", lambda t: ["verify", "--fix-missing", "--quick"]),
-    Case("purge-hf", "imageworks-download", lambda t: ["purge-hf"]),
-    Case("reset-discovered", "imageworks-download", lambda t: ["reset-discovered"]),
+    Case("purge-hf --apply", "imageworks-download", lambda t: ["purge-hf", "--apply"]),
+    Case("reset-discovered --apply", "imageworks-download", lambda t: ["reset-discovered", "--apply"]),
     Case("apply-simple-slugs --apply", "imageworks-download",
          lambda t: ["apply-simple-slugs", "--apply", "--rename-slugs", "--disambiguate", "index"]),
 ]

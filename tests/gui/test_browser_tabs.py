@@ -169,7 +169,7 @@ def test_purge_deprecated_is_a_dry_run_until_cleared_and_confirmed(gui: Gui, pag
         open_registry().update("old-vllm", lambda _: {"backend": "vllm", "deprecated": True})
     maintenance = panel(page, MAINTENANCE)
     purge = maintenance.locator(".st-key-purge-run")  # Normalize, Purge and Cleanup each have a "Dry run" and a button
-    expect(maintenance.get_by_text("imageworks-download purge-deprecated --json --dry-run", exact=True)).to_be_visible(
+    expect(maintenance.get_by_text("imageworks-download purge-deprecated --json", exact=True)).to_be_visible(
         timeout=20000
     )
     purge.get_by_role("button", name="Run", exact=True).click()
@@ -181,7 +181,7 @@ def test_purge_deprecated_is_a_dry_run_until_cleared_and_confirmed(gui: Gui, pag
     ).click()
     expect(purge.get_by_role("button", name="Run", exact=True)).to_be_disabled(timeout=10000)
     maintenance.get_by_text("I confirm: this removes deprecated entries from both layers", exact=True).click()
-    expect(maintenance.get_by_text("imageworks-download purge-deprecated --json", exact=True)).to_be_visible(
+    expect(maintenance.get_by_text("imageworks-download purge-deprecated --json --apply", exact=True)).to_be_visible(
         timeout=10000
     )
     purge.get_by_role("button", name="Run", exact=True).click()
@@ -217,7 +217,7 @@ def test_verify_one_variant_and_the_profiles_tables(gui: Gui, page: Page) -> Non
     expect(cells(row(advanced, "log_dir"), "env IMAGEWORKS_LOG_DIR")).to_have_count(1)
     expect(advanced.get_by_text(f"[tool.imageworks] of {gui.base / 'pyproject.toml'}", exact=True)).to_be_visible()
 
-    choose(advanced, "Variant", ALPHA)  # the Verify box; Remove's "Variant" is a text box
+    choose(advanced, "Variant", ALPHA)  # the Verify box; Remove's is "Variant to remove"
     expect(advanced.get_by_text(f"imageworks-download verify -- {ALPHA}", exact=True)).to_be_visible(timeout=10000)
     advanced.get_by_role("button", name="Verify", exact=True).click()
     expect(advanced.get_by_text("exit status 0", exact=True)).to_be_visible(timeout=20000)

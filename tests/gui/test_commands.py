@@ -39,5 +39,5 @@ def test_off_switches_and_repeated_options_are_the_clis() -> None:
         "set-roles", "--role", "a", "--role", "b", "--priority", "a=1", "--", "v"
     ]
     with pytest.raises(KeyError, match="no option"):
-        commands.build("download", "purge-deprecated", options={"apply": True})  # it has no --apply
+        commands.build("download", "backfill-ollama-paths", options={"apply": True})  # it has no --apply
 

@@ -78,8 +78,13 @@ def test_browse_statistics_are_charts_of_stats(tiny: str) -> None:
     stats = json.loads(commands.run("download", ["stats", "--json"]).stdout)
     assert stats["installed_bytes_by_location"] == {"custom": entries()[tiny].download_size_bytes}
     assert [m.value for m in at.metric][:2] == ["1", "1"]
-    assert len(at.get("vega_lite_chart")) == 4
-    assert "Installed bytes per backend" in [c.value for c in at.caption]
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 3  # where the disk goes: per location, per backend, the largest variants
+    assert {"Installed GiB per location", "Installed GiB per backend", "Largest installed variants (GiB, top 10)"} <= {
+        c.value for c in at.caption}
+    spec = json.loads(charts[0].proto.spec)
+    (value_axis,) = [a for a in spec["encoding"].values() if isinstance(a, dict) and a.get("field") == "GiB"]
+    assert value_axis["title"] == "GiB" and value_axis["type"] == "quantitative"  # sizes, not counts
 
 
 def test_detail_view_shows_files_licence_evidence_and_backend_config(tiny: str, tmp_path: Path) -> None:
@@ -164,8 +169,8 @@ def test_browse_gpu_memory_shows_the_estimate_of_list_gpu_mem(tmp_path: Path, ge
     (listed,) = json.loads(commands.run("download", ["list", "--json", "--gpu-mem", "1.4GiB"]).stdout)
     memory, (fit, *_) = listed["memory"], listed["memory"]["fit"]
     assert (row["name"], fit["cache_type"]) == (name, "f16")
-    assert row["weights (bytes)"] == memory["weight_bytes"] > 200 * 1024**2
-    assert row["KV f16 per 1k tokens (bytes)"] == memory["kv_cache"]["f16"]["bytes_per_1k_tokens"] == 18 * 1024**2
+    assert row["weights"] == memory["weight_bytes"] > 200 * 1024**2
+    assert row["KV f16 / 1k tokens"] == memory["kv_cache"]["f16"]["bytes_per_1k_tokens"] == 18 * 1024**2
     assert row["max context (tokens)"] == fit["max_context"]
     assert 0 < fit["max_context"] < memory["context_length"]  # 1.4 GiB holds less than the model's 32k
 
@@ -245,12 +250,13 @@ def test_purge_deprecated_dry_run_then_confirmed(tiny: str) -> None:
     open_registry(load_config()).update(tiny, lambda _: {"deprecated": True})
     at = page()
     assert at.selectbox(key="purge-command").value == "purge-deprecated"
-    assert "imageworks-download purge-deprecated --json --dry-run" in codes(at)
+    assert "imageworks-download purge-deprecated --json" in codes(at)  # its default is the dry run
     at.button(key="purge-run").click().run()
     assert at.tabs[2].dataframe[0].value["action"].tolist() == ["remove"] and tiny in entries()
     at.checkbox(key="purge-dry-run").uncheck().run()
     assert at.button(key="purge-run").disabled
     at.checkbox(key="purge-confirm").check().run()
+    assert "imageworks-download purge-deprecated --json --apply" in codes(at)
     at.button(key="purge-run").click().run()
     assert at.success and entries() == {}
 
@@ -287,7 +293,7 @@ def test_every_purge_and_cleanup_command_builds_a_command_the_cli_accepts(sectio
 def test_cleanup_prune_duplicates_and_simple_slugs(tiny: str, tmp_path: Path) -> None:
     at = page()
     assert at.selectbox(key="cleanup-command").value == "prune-duplicates"
-    assert "imageworks-download prune-duplicates --json --dry-run" in codes(at)
+    assert "imageworks-download prune-duplicates --json" in codes(at)
     at.button(key="cleanup-run").click().run()
     assert at.success
     at.selectbox(key="cleanup-command").set_value("preview-simple-slugs").run()
@@ -399,3 +405,23 @@ def test_a_plugin_that_fails_to_load_shows_in_the_sidebar() -> None:
     at = page()
     errors = [e.value for e in at.sidebar.error]
     assert any(e.startswith("broken:") and "broken on purpose" in e for e in errors)
+
+
+def test_the_browse_grid_reads_sizes_in_iec_units_and_leaves_empty_cells_blank(tiny: str) -> None:
+    import pyarrow as pa
+
+    at = page()
+    proto = at.tabs[0].dataframe[0].proto
+    shown = pa.ipc.open_stream(proto.arrow_data.styler.display_values).read_pandas()
+    data = at.tabs[0].dataframe[0].value
+    size = int(entries()[tiny].download_size_bytes)
+    assert data["size"].tolist() == [size]  # still a number: it sorts as one
+    column = list(data.columns).index("size")
+    from imageworks.core.units import human_size
+
+    assert shown.iloc[0, column] == human_size(size) and human_size(size).endswith(("B", "KiB", "MiB"))
+    empty = [c for c in data.columns if data[c].isna().all()]
+    assert empty  # e.g. roles, display name of a scanned test repo
+    for name in empty:
+        assert shown.iloc[0, list(data.columns).index(name)] == ""
+    assert proto.HasField("placeholder") and proto.placeholder == ""  # the grid draws a missing number blank too

@@ -74,16 +74,16 @@ def test_restore_gives_back_the_backup_bytes_and_backs_up_first(
     assert len(curated["added"]) == 1
     assert registry_bytes() == purged and len(cli(capsys, "backups", "list", "--json").json()) == 1
 
-    real = cli(capsys, "backups", "restore", only["id"])
+    real = cli(capsys, "backups", "restore", "--apply", only["id"])
     assert real.code == 0, real.err
     assert registry_bytes() == backed_up  # every file, the hand-kept curated one included
     sets = cli(capsys, "backups", "list", "--json").json()
     assert len(sets) == 2 and sets[1]["id"] == only["id"]
     assert registry_backend.backup_files(sets[0]["id"]) == purged  # what the restore replaced
 
-    undo = cli(capsys, "backups", "restore", sets[0]["id"])  # restoring that backup undoes the restore
+    undo = cli(capsys, "backups", "restore", "--apply", sets[0]["id"])  # restoring that backup undoes the restore
     assert undo.code == 0 and registry_bytes() == purged
-    again = cli(capsys, "backups", "restore", sets[0]["id"], "--json")
+    again = cli(capsys, "backups", "restore", "--apply", sets[0]["id"], "--json")
     assert again.json()["unchanged"] is True and registry_bytes() == purged
 
 
@@ -93,7 +93,7 @@ def test_a_layer_the_backup_lacks_is_removed(registry_backend: BackendUnderTest,
     (backup,) = [b.id for b in open_registry().list_backups()]
     registry_backend.seed("curated", b'[{"name": "hand-kept"}]\n')
     assert registry_backend.files()[FILES[0]] is not None
-    assert cli(capsys, "backups", "restore", backup).code == 0
+    assert cli(capsys, "backups", "restore", "--apply", backup).code == 0
     assert registry_backend.files()[FILES[0]] is None
     assert [e.name for e in open_registry().entries()] == ["alpha-vllm"]
 
@@ -108,7 +108,7 @@ def test_restoring_the_oldest_of_twenty_sets_survives_the_backup_before_it(
         registry.update(registry.entries()[0].name, lambda _, i=index: {"display_name": f"v{i}"})
         registry.backup()
     assert len(registry.list_backups()) == 20 and registry.list_backups()[-1].id == oldest
-    result = cli(capsys, "backups", "restore", oldest)
+    result = cli(capsys, "backups", "restore", "--apply", oldest)
     assert result.code == 0, result.err
     assert registry_backend.files() == backed_up
     assert oldest not in [b.id for b in registry.list_backups()]  # pruned after it was read
@@ -133,7 +133,7 @@ def test_a_damaged_backup_or_layer_stops_the_restore_before_it_writes(
     shutil.copytree(location, pristine)
     (location / FILES[1]).write_text("[{]")
     before = registry_bytes(isolated)
-    for flags in ((), ("--dry-run",)):
+    for flags in (("--apply",), ("--dry-run",)):
         result = cli(capsys, "backups", "restore", only["id"], *flags)
         assert result.code == 1 and result.err.startswith("Error: registry file") and FILES[1] in result.err
         assert len(result.err.splitlines()) == 1
@@ -143,7 +143,7 @@ def test_a_damaged_backup_or_layer_stops_the_restore_before_it_writes(
     shutil.copytree(pristine, location)
     (isolated / "registry" / FILES[0]).write_text('[{"name": 1}]')
     before = registry_bytes(isolated)
-    result = cli(capsys, "backups", "restore", only["id"])
+    result = cli(capsys, "backups", "restore", "--apply", only["id"])
     assert result.code == 1 and result.err.startswith("Error: registry file") and len(result.err.splitlines()) == 1
     assert registry_bytes(isolated) == before and len(open_registry().list_backups()) == 1
     listing = cli(capsys, "backups", "list")

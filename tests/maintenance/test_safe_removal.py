@@ -54,7 +54,7 @@ def test_guide_13_safe_removal_checklist(
     assert fix.code == 0, fix.err
     normalize = cli(capsys, "normalize-formats", "--rebuild", "--prune-missing", "--apply", "--json")
     assert normalize.code == 0, normalize.err
-    deprecated = cli(capsys, "purge-deprecated", "--json")
+    deprecated = cli(capsys, "purge-deprecated", "--apply", "--json")
     assert deprecated.code == 0, deprecated.err
 
     # afterwards: the purged entry is gone, the kept one is recorded as not installed,

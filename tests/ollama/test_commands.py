@@ -107,11 +107,13 @@ def test_restore_ollama(capsys, llama_store: FakeOllamaStore, tmp_path: Path) ->
     assert {i["variant"]: i["action"] for i in dry["items"]} == {
         "llama3-8b-ollama-gguf-q4_k_m": "restore", "old-ollama": "skip"}
     assert snapshot(tmp_path / "registry") == before
-    assert cli(capsys, "restore-ollama").code == 0
+    assert cli(capsys, "restore-ollama", "--apply").code == 0
     restored = entries()
     assert restored["llama3-8b-ollama-gguf-q4_k_m"].extra == {"custom_note": "kept"}
     assert "old-ollama" not in restored
-    assert cli(capsys, "restore-ollama", "--include-deprecated").code == 0
+    assert len(registry.list_backups()) == 2  # the restore backed the registry up first
+    again = cli(capsys, "restore-ollama", "--apply", "--include-deprecated", "--backup", dry["stores"][0])
+    assert again.code == 0  # the newest backup is now the one taken before the restore: name the first
     assert entries()["old-ollama"].deprecated
 
 
@@ -124,5 +126,5 @@ def test_restore_from_a_named_file_and_bad_input(capsys, tmp_path: Path) -> None
     assert result.code == 1 and "is damaged" in result.err and result.err.count("\n") == 1
     good = tmp_path / "saved.json"
     good.write_text('[{"name": "x-ollama", "backend": "ollama", "served_model_id": "x:1b"}]\n', encoding="utf-8")
-    assert cli(capsys, "restore-ollama", "--backup", str(good)).code == 0
+    assert cli(capsys, "restore-ollama", "--apply", "--backup", str(good)).code == 0
     assert entries()["x-ollama"].served_model_id == "x:1b"

@@ -109,7 +109,7 @@ def test_import_backs_up_first_and_replaces_both_layers(
     (backup,) = open_registry().list_backups()
     assert set(open_registry().read_backup(backup.id).discovered) == {"old-vllm"}
     assert "Backed up PostgreSQL registry" in result.err
-    undo = cli(capsys, "backups", "restore", backup.id)
+    undo = cli(capsys, "backups", "restore", "--apply", backup.id)
     assert undo.code == 0 and [e.name for e in open_registry().entries()] == ["old-vllm"]
 
 

@@ -204,10 +204,10 @@ def test_purge_hf_and_prune_duplicates_keep_other_hosts_installs(
 ) -> None:
     on("gpu-c")
     other_root = isolated / "gpu-a" / "weights"  # gpu-a's install lies under it, but it is not gpu-c's disk
-    result = cli(capsys, "purge-hf", "--weights-root", str(other_root), "--json", "--no-backup")
+    result = cli(capsys, "purge-hf", "--apply", "--weights-root", str(other_root), "--json", "--no-backup")
     assert result.code == 0 and result.json()["items"] == []
     on("gpu-b")
-    result = cli(capsys, "purge-hf", "--json", "--no-backup")
+    result = cli(capsys, "purge-hf", "--apply", "--json", "--no-backup")
     assert [(i["name"], i["action"]) for i in result.json()["items"]] == [(both, "forget")]
     assert installs_of(on, both) == {"gpu-a": str(folder_of(isolated, "gpu-a"))}
     # a stale duplicate installed only on gpu-a: gpu-c cannot see its files, so it is not dropped
@@ -216,7 +216,7 @@ def test_purge_hf_and_prune_duplicates_keep_other_hosts_installs(
     registry.upsert(RegistryEntry(name="same-old-name", family="same", backend="vllm", download_format="safetensors",
                                   download_path=str(folder_of(isolated, "gpu-a", "acme/old")), host="gpu-a"))
     on("gpu-c")
-    plan = cli(capsys, "prune-duplicates", "--json", "--no-backup").json()
+    plan = cli(capsys, "prune-duplicates", "--apply", "--json", "--no-backup").json()
     kept = {i["name"]: i for i in plan["items"]}
     assert kept["same-old-name"]["action"] == "keep" and "installed on gpu-a" in kept["same-old-name"]["reason"]
 

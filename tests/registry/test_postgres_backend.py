@@ -181,7 +181,7 @@ def test_a_damaged_backup_or_layer_stops_the_restore_before_it_writes(postgres_d
     pristine = sql(postgres_dsn, "SELECT discovered FROM registry_backups")[0][0]
     sql(postgres_dsn, "UPDATE registry_backups SET discovered = '[{]'")
     before = sql(postgres_dsn, rows)
-    for flags in ((), ("--dry-run",)):
+    for flags in (("--apply",), ("--dry-run",)):
         result = cli(capsys, "backups", "restore", only.id, *flags)
         assert result.code == 1 and len(result.err.splitlines()) == 1
         assert result.err.startswith("Error: registry file") and f"id {only.id}" in result.err
@@ -190,6 +190,6 @@ def test_a_damaged_backup_or_layer_stops_the_restore_before_it_writes(postgres_d
     sql(postgres_dsn, "UPDATE registry_backups SET discovered = %s", pristine)
     sql(postgres_dsn, "UPDATE registry_entries SET entry = '{\"name\": 1}'")
     before = sql(postgres_dsn, rows)
-    result = cli(capsys, "backups", "restore", only.id)
+    result = cli(capsys, "backups", "restore", "--apply", only.id)
     assert result.code == 1 and result.err.startswith("Error: registry file") and len(result.err.splitlines()) == 1
     assert sql(postgres_dsn, rows) == before and len(open_registry().list_backups()) == 1

@@ -143,5 +143,5 @@ def test_restore_ollama_takes_a_backup_id(registry_backend: BackendUnderTest, ca
     dry = cli(capsys, "restore-ollama", "--backup", backup.id, "--dry-run", "--json").json()
     assert dry["dry_run"] is True and {i["variant"]: i["action"] for i in dry["items"]} == {"x-ollama": "restore"}
     assert registry_backend.files() == before
-    done = cli(capsys, "restore-ollama", "--json").json()  # the newest backup by default
+    done = cli(capsys, "restore-ollama", "--apply", "--json").json()  # the newest backup by default
     assert done["stores"] == [backup.location] and open_registry().get("x-ollama").served_model_id == "x:1b"

@@ -25,7 +25,8 @@ from typing import Any
 import click
 import orjson
 
-# the words both front ends use, re-exported for the CLI's modules (``out.human_size``)
+# the words both front ends use, re-exported for the CLI's modules (``out.human_size``); the one
+# unit system lives in core.units
 from imageworks.services.listing.labels import format_label as format_label
 from imageworks.services.listing.labels import human_size as human_size
 

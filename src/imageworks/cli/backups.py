@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._dry_run import APPLY_HINT, preview_unless_apply
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
 from imageworks.services.maintain.backups import RestoreReport, backup_place, restore, summarize_backups
@@ -44,11 +45,14 @@ def list_command(app: AppContext, as_json: bool) -> None:
 
 @backups_group.command("restore")
 @click.argument("backup_id", metavar="ID")
-@click.option("--dry-run", is_flag=True, help="Show what the restore would change; write nothing.")
+@preview_unless_apply
 @click.option("--json", "as_json", is_flag=True, help="Plain JSON report on stdout.")
 @pass_app
 def restore_command(app: AppContext, backup_id: str, dry_run: bool, as_json: bool) -> None:
-    """Make the registry what backup ID holds (ids from `backups list`), backing up the current one first."""
+    """Make the registry what backup ID holds (ids from `backups list`), backing up the current one first.
+
+    A dry run (what would change) unless --apply.
+    """
     registry = app.registry.scratch() if dry_run else app.registry
     report = restore(registry, backup_id)
     if as_json:
@@ -70,6 +74,8 @@ def _show(report: RestoreReport) -> None:
         out.note(f"Backed up the current registry to {backup_place(report.backup)}")
     verb = "Restored" if report.applied else "Would restore"
     out.note(f"{verb} {report.backup_id}" + (" (the registry already matched it)" if report.unchanged else ""))
+    if not report.applied and not report.unchanged:
+        out.note(APPLY_HINT)
 
 
 @hookimpl

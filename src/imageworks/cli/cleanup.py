@@ -4,7 +4,8 @@
 ``purge-deprecated``, ``preview-simple-slugs`` and ``apply-simple-slugs``: thin fronts
 over ``services/maintain/cleanup.py``, ``services/maintain/duplicates.py`` and ``services/maintain/slugs.py``. Each is one
 batch on the opened registry; its dry run runs the same code on a scratch copy, so it
-prints exactly what the real run does. A built-in plugin (entry point ``cli-cleanup``).
+prints exactly what the real run does. Every one but the preview is a dry run unless
+``--apply`` (``cli/_dry_run.py``). A built-in plugin (entry point ``cli-cleanup``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._dry_run import APPLY_HINT, preview_unless_apply
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.registry import Registry
@@ -31,7 +33,6 @@ from imageworks.services.maintain.slugs import STRATEGIES, SlugPlan, apply_simpl
 pass_app = click.make_pass_decorator(AppContext)
 JSON_HELP = "Plain JSON report on stdout."
 BACKUP_HELP = "Back up the registry files before writing."
-dry_run_option = click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
 backup_option = click.option("--backup/--no-backup", default=True, show_default=True, help=BACKUP_HELP)
 json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 
@@ -52,11 +53,13 @@ def _show(report: CleanupReport, as_json: bool, verbose: bool = False) -> None:
     if report.backup:
         out.note(f"Backed up the registry to {report.backup}")
     out.note(report.summary())
+    if report.dry_run and any(n for action, n in report.counts().items() if action != "keep"):
+        out.note(APPLY_HINT)
 
 
 @click.command("prune-duplicates")
 @click.option("--backend", metavar="NAME", help="Only variants of this backend (vllm, ollama, ...).")
-@dry_run_option
+@preview_unless_apply
 @click.option("--verbose", "-v", is_flag=True, help="Say, per duplicate group, what is kept and why.")
 @backup_option
 @json_option
@@ -76,7 +79,7 @@ def prune_duplicates_command(
 
 @click.command("reset-discovered")
 @click.option("--backend", default="all", show_default=True, metavar="NAME", help="Backend to reset, or all.")
-@dry_run_option
+@preview_unless_apply
 @backup_option
 @json_option
 @pass_app
@@ -90,7 +93,7 @@ def reset_discovered_command(app: AppContext, backend: str, dry_run: bool, backu
 @click.option("--weights-root", type=click.Path(file_okay=False, path_type=Path), metavar="PATH",
               help="Root whose entries are purged (default: the weights root, IMAGEWORKS_MODEL_ROOT).")
 @click.option("--backend", metavar="NAME", help="Only this backend (unassigned cleans legacy entries).")
-@dry_run_option
+@preview_unless_apply
 @backup_option
 @json_option
 @pass_app
@@ -106,7 +109,7 @@ def purge_hf_command(
 @click.command("purge-logical-only")
 @click.option("--include-curated/--discovered-only", default=False, show_default=True,
               help="Also remove logical-only entries of the curated layer.")
-@click.option("--dry-run/--apply", default=True, show_default=True, help="Show the plan (default), or write it.")
+@preview_unless_apply
 @backup_option
 @json_option
 @pass_app
@@ -118,7 +121,7 @@ def purge_logical_only_command(app: AppContext, include_curated: bool, dry_run: 
 
 @click.command("purge-deprecated")
 @click.option("--placeholders-only", is_flag=True, help="Only deprecated Ollama placeholders (no local files).")
-@dry_run_option
+@preview_unless_apply
 @backup_option
 @json_option
 @pass_app
@@ -166,7 +169,7 @@ def preview_simple_slugs_command(app: AppContext, include_ollama: bool, include_
               help="Also make the slug the entry's name (old name kept as an alias).")
 @click.option("--allow-skip-on-collision/--no-skip-on-collision", default=True, show_default=True,
               help="Skip entries that still collide, or fail and write nothing.")
-@click.option("--dry-run/--apply", default=True, show_default=True, help="Show the plan (default), or write it.")
+@preview_unless_apply
 @backup_option
 @json_option
 @click.option("--tests-only", is_flag=True, help="Only testing entries (IMAGEWORKS_TEST_MODEL_PATTERNS), nothing else.")
@@ -191,6 +194,8 @@ def apply_simple_slugs_command(
     if plan.backup:
         out.note(f"Backed up the registry to {plan.backup}")
     out.note(plan.summary())
+    if plan.dry_run:
+        out.note(APPLY_HINT)
 
 
 @hookimpl

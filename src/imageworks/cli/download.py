@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._choices import check_format
 from imageworks.cli._memory import estimate_lines, files_label, gpu_mem_option
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError, SourceOfflineError
@@ -73,7 +74,7 @@ def download_command(
     source = app.plugins.source_for(model, app.config)
     first_run = app.config.registry_backend == "json" and not app.config.registry_dir.exists()
     request = AcquireRequest(
-        format_hint=format_hint,
+        format_hint=check_format(format_hint, app.registry.entries()),
         location=location,
         include_optional=include_optional,
         weights=tuple(w.strip() for w in (weights or "").split(",") if w.strip()),

@@ -21,6 +21,7 @@ import attrs
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._choices import check_backend, check_format, check_location
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
@@ -109,16 +110,17 @@ def _builder() -> CommandBuilder:
 
 
 def _chosen(app: AppContext, options: dict[str, Any]) -> tuple[list[RegistryEntry], Server | None, Path | None]:
+    everything = app.registry.entries()
     query = ListQuery(
-        format=options["format_filter"],
-        location=options["location"],
-        backend=options["backend"],
+        format=check_format(options["format_filter"], everything),
+        location=check_location(options["location"], app.config, everything),
+        backend=check_backend(options["backend"], everything),
         show_deprecated=options["show_deprecated"],
         include_logical=options["include_logical"],
         include_testing=options["include_testing"],
         host_view=HostView.of(app.config),  # the servers run here: this host's installs, as `list` shows
     )
-    return select(app.registry.entries(), query, app.config.test_model_patterns), options["server"], options["output"]
+    return select(everything, query, app.config.test_model_patterns), options["server"], options["output"]
 
 
 def _emit(config: dict[str, Any], notes: list[str], output: Path | None, count: int) -> None:

@@ -6,14 +6,19 @@ A built-in plugin: it adds its commands to ``imageworks-download`` (and ``list``
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._choices import check_backend, check_format, check_location, check_role
 from imageworks.cli._memory import estimate_lines, gpu_mem_option, max_context_cell
 from imageworks.cli.context import AppContext
+from imageworks.core.config import Config
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
@@ -21,6 +26,7 @@ from imageworks.core.hosts import HostView
 from imageworks.core.installs import per_install
 from imageworks.core.memory_facts import HeaderFacts
 from imageworks.core.model import RegistryEntry
+from imageworks.core.registry import Registry
 from imageworks.core.timestamps import utc_now
 from imageworks.services.listing.access import record_access
 from imageworks.services.listing.copies import shared_weights
@@ -76,71 +82,130 @@ def list_command(
     weight files' headers; --gpu-mem adds the largest context that fits (a Max context
     column in the table).
     """
+    everything = app.registry.entries()
     query = ListQuery(
-        format=format_filter,
-        location=location,
-        backend=backend,
+        format=check_format(format_filter, everything),
+        location=check_location(location, app.config, everything),
+        backend=check_backend(backend, everything),
         show_deprecated=show_deprecated,
         include_logical=include_logical,
         include_testing=include_testing,
         dedupe=dedupe,
         host_view=None if all_hosts else HostView.of(app.config),
     )
-    everything = app.registry.entries()
-    rows_of = [one for e in everything for one in per_install(e)] if all_hosts and not as_json else everything
-    entries = select(rows_of, query, app.config.test_model_patterns)
-    copies = shared_weights(everything) if (as_json or details) else {}
-    # keyed by object: with --all-hosts one variant gives a row per host's install
-    memory = {id(e): entry_facts(e, app.config.cache_dir) for e in entries} if (as_json or details or gpu_bytes is not None) else {}
-
-    def estimated(entry: RegistryEntry) -> MemoryEstimate | None:
-        found = memory.get(id(entry))
-        return estimate_item(found, gpu_bytes) if found is not None else None
-
+    per_host = all_hosts and not as_json  # JSON keeps one object per variant, with its installs inside
+    entries = _selected_rows(everything, query, app.config.test_model_patterns, per_host)
     if as_json:
-        out.emit_json([
-            {**entry_json(e), "same_weights_as": copies.get(e.name, []), "memory": _memory_json(estimated(e)),
-             "memory_problem": getattr(memory.get(id(e)), "problem", None)}
-            for e in entries
-        ])
-        return
-    if not entries:
+        _render_json(entries, everything, gpu_bytes, app.config)
+    elif not entries:
         out.note("No variants match. Download or scan a model, or try --include-logical / --include-testing.")
-        return
-    if details:
-        paths = {e.name: e.download_path for e in everything}
-        for entry in entries:
-            _print_details(entry, [f"{name} ({paths[name]})" for name in copies.get(entry.name, [])],
-                           memory.get(id(entry)), estimated(entry), visible_in(entry, app.config.host))
-        return
-    columns = ["Name", "Format", "Quant", "Location", "Size"]
-    if show_backend:
-        columns.insert(1, "Backend")
-    if show_installed:
-        columns.append("Installed")
-    if all_hosts:
-        columns.append("Host")
-    if gpu_bytes is not None:
-        columns.append(f"Max context ({out.human_size(gpu_bytes)})")
-    rows = []
+    elif details:
+        _render_details(entries, everything, gpu_bytes, app.config)
+    else:
+        shape = _TableShape(show_internal_names, show_backend, show_installed, all_hosts, gpu_bytes)
+        _render_table(entries, shape, app.config)
+
+
+def _selected_rows(
+    everything: list[RegistryEntry], query: ListQuery, test_patterns: Sequence[str], per_host: bool
+) -> list[RegistryEntry]:
+    """The entries ``list`` shows, in order; with ``per_host`` one row per host's install."""
+    rows_of = [one for e in everything for one in per_install(e)] if per_host else everything
+    return select(rows_of, query, test_patterns)
+
+
+@attrs.frozen
+class _Estimates:
+    """Memory facts per row, and the estimate for a GPU of ``gpu_bytes`` (if given)."""
+
+    facts: dict[int, HeaderFacts | None]
+    gpu_bytes: int | None
+
+    def facts_of(self, entry: RegistryEntry) -> HeaderFacts | None:
+        """The row's header facts (``None`` when it has no weight files to read)."""
+        return self.facts.get(id(entry))
+
+    def of(self, entry: RegistryEntry) -> MemoryEstimate | None:
+        """The row's memory estimate, or ``None`` when it has no facts."""
+        found = self.facts.get(id(entry))
+        return estimate_item(found, self.gpu_bytes) if found is not None else None
+
+
+def _estimator(entries: list[RegistryEntry], gpu_bytes: int | None, config: Config) -> _Estimates:
+    """Header facts of each row (from the header-facts cache in ``config.cache_dir``) and the
+    estimate they give (keyed by object: with --all-hosts one variant gives a row per host's install)."""
+    facts = {id(e): entry_facts(e, config.cache_dir) for e in entries}
+    return _Estimates(facts, gpu_bytes)
+
+
+def _render_json(entries: list[RegistryEntry], everything: list[RegistryEntry], gpu_bytes: int | None,
+                 config: Config) -> None:
+    """``list --json``: every field, the variants with the same weights, the memory estimate
+    (or ``memory_problem``: why a variant's headers could not be read)."""
+    copies = shared_weights(everything)
+    memory = _estimator(entries, gpu_bytes, config)
+    out.emit_json([
+        {**entry_json(e), "same_weights_as": copies.get(e.name, []), "memory": _memory_json(memory.of(e)),
+         "memory_problem": getattr(memory.facts_of(e), "problem", None)}
+        for e in entries
+    ])
+
+
+def _render_details(entries: list[RegistryEntry], everything: list[RegistryEntry], gpu_bytes: int | None,
+                    config: Config) -> None:
+    """``list --details``: one block per row."""
+    copies = shared_weights(everything)
+    memory = _estimator(entries, gpu_bytes, config)
+    paths = {e.name: e.download_path for e in everything}
     for entry in entries:
-        row: list[Any] = [
-            entry.name if show_internal_names else (entry.display_name or entry.name),
-            entry.download_format,
-            entry.quantization,
-            entry.download_location,
-            out.human_size(entry.download_size_bytes),
-        ]
-        if show_backend:
-            row.insert(1, entry.backend)
-        if show_installed:
-            row.append("✓" if is_installed(entry) else "✗")
-        if all_hosts:
-            row.append(entry.host or "(every host)")
-        if gpu_bytes is not None:
-            row.append(max_context_cell(estimated(entry)))
-        rows.append(row)
-    out.table(f"{len(entries)} variant(s)", columns, rows)
+        _print_details(entry, [f"{name} ({paths[name]})" for name in copies.get(entry.name, [])],
+                       memory.facts_of(entry), memory.of(entry), visible_in(entry, config.host))
+
+
+@attrs.frozen
+class _TableShape:
+    """Which optional columns the ``list`` table has."""
+
+    internal_names: bool
+    backend: bool
+    installed: bool
+    host: bool
+    gpu_bytes: int | None
+
+
+def _render_table(entries: list[RegistryEntry], shape: _TableShape, config: Config) -> None:
+    """``list``'s default table."""
+    memory = _estimator(entries, shape.gpu_bytes, config) if shape.gpu_bytes is not None else None
+    columns = ["Name", "Format", "Quant", "Location", "Size"]
+    if shape.backend:
+        columns.insert(1, "Backend")
+    if shape.installed:
+        columns.append("Installed")
+    if shape.host:
+        columns.append("Host")
+    if memory is not None:
+        columns.append(f"Max context ({out.human_size(shape.gpu_bytes)})")
+    out.table(f"{len(entries)} variant(s)", columns, [_table_row(e, shape, memory) for e in entries])
+
+
+def _table_row(entry: RegistryEntry, shape: _TableShape, memory: _Estimates | None) -> list[Any]:
+    """One row of ``list``'s table, its cells in the order of the columns."""
+    row: list[Any] = [
+        entry.name if shape.internal_names else (entry.display_name or entry.name),
+        entry.download_format,
+        entry.quantization,
+        entry.download_location,
+        out.human_size(entry.download_size_bytes),
+    ]
+    if shape.backend:
+        row.insert(1, entry.backend)
+    if shape.installed:
+        row.append("✓" if is_installed(entry) else "✗")
+    if shape.host:
+        row.append(entry.host or "(every host)")
+    if memory is not None:
+        row.append(max_context_cell(memory.of(entry)))
+    return row
 
 
 def _memory_json(found: MemoryEstimate | None) -> dict[str, Any] | None:
@@ -225,7 +290,8 @@ def list_roles_command(app: AppContext, show_capabilities: bool, include_testing
 
 @click.command("set-roles")
 @click.argument("variant")
-@click.option("--role", "roles", multiple=True, metavar="ROLE", help="A role the variant serves (repeat for several).")
+@click.option("--role", "roles", multiple=True, metavar="ROLE", callback=check_role,
+              help="A role the variant serves (repeat for several).")
 @click.option("--priority", "priorities", multiple=True, metavar="ROLE=N",
               help="The variant's priority for ROLE (lower is preferred; repeat for several).")
 @click.option("--clear", is_flag=True, help="Remove the variant's curated roles and priorities.")
@@ -233,7 +299,7 @@ def list_roles_command(app: AppContext, show_capabilities: bool, include_testing
 def set_roles_command(app: AppContext, variant: str, roles: tuple[str, ...], priorities: tuple[str, ...], clear: bool) -> None:
     """Set the roles of VARIANT (and their priorities) in the curated layer; they replace its curated roles."""
     if clear == bool(roles or priorities):
-        raise ImageworksError("give --role (and optionally --priority), or --clear", "see `set-roles --help`")
+        raise click.UsageError("give --role (and optionally --priority), or --clear", ctx=click.get_current_context())
     by_role = _priorities(priorities, roles)
     registry = app.registry
     entry = registry.get(variant)
@@ -313,8 +379,9 @@ def remove_command(
         if copies:
             out.note(f"Backed up the registry to {backup_place(copies)}")
     if plan.delete_path is not None:
+        done = _deletion_line(plan.delete_path, plan.only_files, plan.shared_with)  # before: says what is there
         delete_installation(plan.delete_path, plan.roots, only=plan.only_files)
-        out.echo(f"Deleted {plan.delete_path}" + (" (this variant's names only; other apps still use the bytes)" if staying else ""))
+        out.echo(done + (" (this variant's names only; other apps still use the bytes)" if staying else ""))
         for line in staying:
             out.echo(f"  {line}")
     if purge:
@@ -324,6 +391,17 @@ def remove_command(
         registry.update(entry.name, lambda _: cleared_download_fields())
         kept = f" on this host (the installs on {', '.join(plan.other_hosts)} stay)" if plan.other_hosts else ""
         out.echo(f"Cleared the download metadata of {entry.name}{kept}")
+
+
+def _deletion_line(path: Path, only: list[str] | None, shared_with: list[str]) -> str:
+    """What ``remove --delete-files`` deleted: the files of a shared folder, or the link, file or folder."""
+    if only is not None:
+        kept = f"the files of {', '.join(shared_with)} stay"
+        if not only:
+            return f"Deleted no file of {path}: each is shared ({kept})"
+        return f"Deleted {len(only)} file(s) of {path}: {', '.join(only)} ({kept})"
+    kind = "link" if path.is_symlink() else "file" if path.is_file() else "folder" if path.is_dir() else "path"
+    return f"Deleted the {kind} {path}" + (" and everything in it" if kind == "folder" else "")
 
 
 @click.command("verify")
@@ -341,21 +419,10 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
     if variant:
         _refuse_other_host(entries[0], view)
     results = [_with_links(verify_entry(e, quick=quick, neighbours=everyone), e, app.config.host, quick) for e in entries]
-    used = [r.name for r in results if r.status != "missing"]
-    missing = [r for r in results if r.status == "missing"] if fix_missing else []
-    fixed = []
-    if missing:
-        registry.backup()
-        with registry.batch():  # the fixes and the access times: one write
-            record_access(registry, used)
-            for result in missing:
-                registry.update(result.name, lambda _: cleared_download_fields())
-                result.problems.append("fixed: marked not installed")
-                fixed.append(result.name)
-    else:
-        record_access(registry, used)
+    fixed = _record_and_fix(registry, results, fix_missing)
+    by_name = {e.name: e for e in entries}
     if as_json:
-        out.emit_json([_result_json(r, r.name in fixed) for r in results])
+        out.emit_json([_result_json(r, r.name in fixed, by_name[r.name]) for r in results])
     elif not results:
         out.note("Nothing to verify: no installed variants.")
     else:
@@ -364,6 +431,7 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
             ["Variant", "Status", "Problems"],
             [[r.name, r.status, "; ".join(r.problems)] for r in results],
         )
+        _show_file_drift([r for r in results if r.name not in fixed], by_name)
     failing = [r for r in results if not r.ok and r.name not in fixed]
     if failing:
         raise click.exceptions.Exit(1)
@@ -381,6 +449,23 @@ def _with_links(result: VerifyResult, entry: RegistryEntry, host: str, quick: bo
     return result
 
 
+def _record_and_fix(registry: Registry, results: list[VerifyResult], fix_missing: bool) -> list[str]:
+    """Record the access of every variant found; with ``fix_missing`` mark the missing ones
+    not installed (after a backup, in one write with the access times). Returns those fixed."""
+    used = [r.name for r in results if r.status != "missing"]
+    missing = [r for r in results if r.status == "missing"] if fix_missing else []
+    if not missing:
+        record_access(registry, used)
+        return []
+    registry.backup()
+    with registry.batch():  # the fixes and the access times: one write
+        record_access(registry, used)
+        for result in missing:
+            registry.update(result.name, lambda _: cleared_download_fields())
+            result.problems.append("fixed: marked not installed")
+    return [r.name for r in missing]
+
+
 def _refuse_other_host(entry: RegistryEntry, view: HostView) -> None:
     """Verifying is for the host that holds the files: one line for another host's install."""
     if not view.sees(entry):
@@ -390,7 +475,7 @@ def _refuse_other_host(entry: RegistryEntry, view: HostView) -> None:
         )
 
 
-def _result_json(result: VerifyResult, fixed: bool) -> dict[str, Any]:
+def _result_json(result: VerifyResult, fixed: bool, entry: RegistryEntry) -> dict[str, Any]:
     return {
         "name": result.name,
         "status": result.status,
@@ -398,9 +483,44 @@ def _result_json(result: VerifyResult, fixed: bool) -> dict[str, Any]:
         "problems": result.problems,
         "missing_files": result.missing_files,
         "unexpected_files": result.unexpected_files,
+        "files": [attrs.asdict(drift) for drift in result.files],
+        "refetch": refetch_commands(entry, result),
         "checksum": result.checksum,
         "fixed": fixed,
     }
+
+
+def _show_file_drift(results: list[VerifyResult], entries: dict[str, RegistryEntry]) -> None:
+    """Each file that differs, with both digests (as ``hf cache verify``), then how to re-fetch just those."""
+    rows = [
+        [r.name, d.path, d.problem, d.expected_sha256 or "", d.actual_sha256 or "",
+         out.human_size(d.expected_size), out.human_size(d.actual_size)]
+        for r in results for d in r.files
+    ]
+    if not rows:
+        return
+    out.table("Files that differ", ["Variant", "File", "Problem", "Expected sha256", "Actual sha256",
+                                    "Expected size", "Actual size"], rows)
+    for result in results:
+        commands = refetch_commands(entries[result.name], result)
+        if commands:
+            out.note(f"To re-fetch just the changed and missing files of {result.name}: {' && '.join(commands)}")
+
+
+def refetch_commands(entry: RegistryEntry, result: VerifyResult) -> list[str]:
+    """Shell commands that fetch again only the changed and missing files of a Hub download.
+
+    The changed files are removed first: a re-run of ``download`` keeps every file whose
+    size and digest match and fetches only what is missing (``--force`` would fetch all).
+    """
+    redo = [d for d in result.files if d.problem in ("changed", "missing")]
+    if not redo or not entry.hf_id or not result.path:
+        return []
+    folder = Path(result.path) if Path(result.path).is_dir() else Path(result.path).parent
+    changed = [str(folder / d.path) for d in redo if d.problem == "changed"]
+    location = ["--location", entry.download_location] if entry.download_location else []
+    download = ["imageworks-download", "download", entry.hf_id, *location]
+    return ([shlex.join(["rm", "--", *changed])] if changed else []) + [shlex.join(download)]
 
 
 @click.command("verify")

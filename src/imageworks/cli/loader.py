@@ -15,6 +15,8 @@ from pathlib import Path
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._choices import check_location
+from imageworks.cli._dry_run import preview_unless_apply
 from imageworks.cli.context import AppContext
 from imageworks.cli.scan import run_scan, scan_into, show_scan
 from imageworks.core.hookspecs import hookimpl
@@ -59,14 +61,13 @@ def _ollama_import(app: AppContext, registry: Registry, location: str | None) ->
 
 @click.command("purge-imported")
 @click.option("--providers", type=click.Choice(["all", "hf", "ollama"]), default="all", show_default=True)
-@click.option("--apply", is_flag=True, help="Really remove (default: dry run).")
-@click.option("--dry-run", is_flag=True, help="Show what would be removed (the default).")
+@preview_unless_apply
 @click.option("--backup/--no-backup", default=True, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
 @pass_app
-def purge_imported_command(app: AppContext, providers: str, apply: bool, dry_run: bool, backup: bool, as_json: bool) -> None:
-    """Remove imported (discovered) entries of some providers; curated entries stay."""
-    apply = apply and not dry_run
+def purge_imported_command(app: AppContext, providers: str, dry_run: bool, backup: bool, as_json: bool) -> None:
+    """Remove imported (discovered) entries of some providers; curated entries stay (a dry run unless --apply)."""
+    apply = not dry_run
     names = purge_imported(app.registry, providers, apply, backup)
     if as_json:
         out.emit_json({"applied": apply, "removed" if apply else "would_remove": names})
@@ -104,6 +105,7 @@ def ingest_local_hf_command(
 @pass_app
 def rebuild_ollama_command(app: AppContext, location: str | None, dry_run: bool, as_json: bool) -> None:
     """Drop the imported Ollama entries and import the Ollama store again (one transaction)."""
+    check_location(location, app.config)
     registry = app.registry.scratch() if dry_run else app.registry
     with registry.batch():
         names = purge_imported(registry, "ollama", apply=True, backup=True)
@@ -122,6 +124,7 @@ def discover_all_command(
     app: AppContext, hf_root: Path, location: str | None, all_roots: bool, dry_run: bool, as_json: bool
 ) -> None:
     """Scan the HF weights root (and every configured store root) and import Ollama, in one transaction."""
+    check_location(location, app.config)
     base = hf_root.expanduser()
     options = {"base": base, "update_existing": True, "all_roots": all_roots}
     registry = app.registry.scratch() if dry_run else app.registry

@@ -2,7 +2,8 @@
 
 Each program is an empty ``click.Group`` that plugins fill through
 ``imageworks_register_commands`` (the built-in command groups are plugins too). Errors
-become one line on stderr and exit status 1; the traceback is shown only under
+become one line on stderr and exit status 1 (a usage error names the help of the
+command it is about; a bare program or group prints its help and exits 0); the traceback is shown only under
 ``IMAGEWORKS_DEBUG=1`` and always goes to the log. Error lines often quote remote names,
 so they are printed through :func:`terminal_safe` (one line, no control characters).
 An ``OSError`` nothing closer caught still gets a plain "cannot ... PATH: reason" line.
@@ -72,11 +73,14 @@ def run(program: Program, args: Sequence[str] | None = None) -> int:
         return result if isinstance(result, int) else 0
     except click.exceptions.Exit as done:
         return done.exit_code
+    except click.exceptions.NoArgsIsHelpError as bare:  # a bare program or group: its help, not an error
+        click.echo(bare.ctx.get_help())
+        return 0
     except click.Abort:
         click.echo("Error: aborted", err=True)
         return 1
     except click.ClickException as error:
-        _error_line(f"{error.format_message()} (see `{prog_name} --help`)")
+        _error_line(f"{error.format_message()} (see `{_help_of(error, prog_name)}`)")
         log.error("usage error: %s", error.format_message())
         return 1
     except ImageworksError as error:
@@ -120,6 +124,12 @@ def _check_keys(table: Mapping[str, Any], known: Iterable[str], pyproject: Path 
         close = difflib.get_close_matches(key, names, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "remove it, or enable the plugin that declares it"
         raise ConfigError(f"unknown key {key!r} in [tool.imageworks.model-downloader] of {pyproject}", hint)
+
+
+def _help_of(error: click.ClickException, prog_name: str) -> str:
+    """The help command of the (sub)command a usage error is about."""
+    ctx = getattr(error, "ctx", None)
+    return f"{ctx.command_path if ctx is not None else prog_name} --help"
 
 
 def _error_line(text: str) -> None:

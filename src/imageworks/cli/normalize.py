@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._dry_run import preview_unless_apply
 from imageworks.cli.context import AppContext
 from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
@@ -24,8 +25,7 @@ CHECKSUM_SHOWN = 12  # leading hex digits of a checksum in the table (--json has
 
 
 @click.command("normalize-formats")
-@click.option("--dry-run", is_flag=True, help="Show the diff and write nothing (the default).")
-@click.option("--apply", is_flag=True, help="Write the changes.")
+@preview_unless_apply
 @click.option("--rebuild", is_flag=True,
               help="Also recompute size, checksum and file inventory (re-hashing only files whose size, mtime or inode changed).")
 @click.option("--prune-missing", is_flag=True, help="Remove entries whose files are gone.")
@@ -33,16 +33,14 @@ CHECKSUM_SHOWN = 12  # leading hex digits of a checksum in the table (--json has
 @click.option("--json", "as_json", is_flag=True, help="The diff as plain JSON on stdout.")
 @pass_app
 def normalize_formats_command(
-    app: AppContext, dry_run: bool, apply: bool, rebuild: bool, prune_missing: bool, backup: bool, as_json: bool
+    app: AppContext, dry_run: bool, rebuild: bool, prune_missing: bool, backup: bool, as_json: bool
 ) -> None:
     """Re-detect format and quantisation on disk; with --rebuild, recompute inventories.
 
     Locked entries (version_lock.locked) are never rewritten: their drift is reported and
     the command exits 1.
     """
-    if dry_run and apply:
-        raise ImageworksError("--dry-run and --apply contradict each other", "pass one of them (the default is --dry-run)")
-    registry = app.registry if apply else app.registry.scratch()
+    registry = app.registry.scratch() if dry_run else app.registry
     detector = FormatDetector(app.plugins.detectors())
     report = normalize_formats(registry, detector, rebuild=rebuild, prune_missing=prune_missing, backup=backup)
     if as_json:

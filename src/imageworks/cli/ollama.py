@@ -17,12 +17,15 @@ from typing import Protocol, runtime_checkable
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._choices import check_backend, check_location
+from imageworks.cli._dry_run import APPLY_HINT, preview_unless_apply
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.registry import Registry
 from imageworks.core.reports import ImportOutcome
+from imageworks.services.maintain.backups import backup_place
 
 pass_app = click.make_pass_decorator(AppContext)
 JSON_HELP = "Plain JSON report on stdout."
@@ -79,6 +82,8 @@ def import_ollama_command(
     as_json: bool,
 ) -> None:
     """Import the models of the local Ollama store (and server) into the registry."""
+    check_location(location, app.config)
+    check_backend(backend, ())
     source = app.plugins.source("ollama")
     options = {"backend": backend, "location": location, "deprecate_placeholders": deprecate_placeholders, "use_api": not no_api}
     report = source.import_models(_working(app, dry_run), options, app.source_context())
@@ -101,17 +106,31 @@ def backfill_command(app: AppContext, dry_run: bool, no_set_format: bool, as_jso
 @click.option("--backup", "backup", metavar="ID|PATH",
               help="Backup id, backup set folder or registry file (default: the newest backup).")
 @click.option("--include-deprecated", is_flag=True, help="Restore entries that were deprecated too.")
-@click.option("--dry-run", is_flag=True, help=DRY_RUN_HELP)
+@preview_unless_apply
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @pass_app
 def restore_command(
     app: AppContext, backup: str | None, include_deprecated: bool, dry_run: bool, as_json: bool
 ) -> None:
-    """Bring back Ollama entries from a registry backup that are missing now."""
+    """Bring back Ollama entries from a registry backup that are missing now.
+
+    A dry run unless --apply; a run that restores something backs the registry up first.
+    """
     ollama = _maintenance(app)
-    report = ollama.restore(_working(app, dry_run), backup=backup, include_deprecated=include_deprecated)
+    if backup is None:  # name the newest backup now: the backup taken below becomes the newest
+        newest = app.registry.list_backups()
+        backup = newest[0].id if newest else None
+    report = ollama.restore(app.registry.scratch(), backup=backup, include_deprecated=include_deprecated)
+    taken = None
+    if not dry_run and any(row[0] == "restore" for row in report.rows()):
+        taken = app.registry.backup()
+        report = ollama.restore(app.registry, backup=backup, include_deprecated=include_deprecated)
     stores = report.to_json().get("stores") or ["the backup"]
     show_report(report, as_json, f"Ollama restore from {stores[0]}")
+    if taken and not as_json:
+        out.note(f"Backed up the registry to {backup_place(taken)} first")
+    if dry_run and not as_json:
+        out.note(APPLY_HINT)
 
 
 @hookimpl

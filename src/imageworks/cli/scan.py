@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from imageworks.cli import _output as out
+from imageworks.cli._choices import check_backend, check_format
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.registry import Registry
@@ -74,8 +75,8 @@ def scan_command(
         "base": base.expanduser(),
         "include_testing": include_testing,
         "update_existing": update_existing,
-        "fallback_format": fallback_format,
-        "backend": backend,
+        "fallback_format": check_format(fallback_format, ()),
+        "backend": check_backend(backend, ()),
     }
     run_scan(app, options, dry_run, as_json)
 

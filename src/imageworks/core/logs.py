@@ -80,8 +80,3 @@ def setup_logging(log_dir: Path, command: str, debug: bool = False) -> Path | No
     handler.setFormatter(JsonLineFormatter(command))
     logger.addHandler(handler)
     return path
-
-
-def get_logger(name: str) -> logging.Logger:
-    """A logger under the ``imageworks`` tree."""
-    return logging.getLogger(name if name.startswith(LOGGER_NAME) else f"{LOGGER_NAME}.{name}")

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import re
 
-import attrs
-
 # llama.cpp quant tokens, the only names whose underscores carry meaning:
 # Q4_K_M, IQ2_XS, Q8_0, Q4_0_4_4, MXFP4_MOE, with the UD- (dynamic) prefix.
 _QUANT_TOKEN = re.compile(
@@ -63,21 +61,6 @@ def split_quant(text: str) -> tuple[str, str | None]:
     last = matches[-1]
     rest = (text[: last.start()] + text[last.end() :]).strip("-_: ")
     return _DASHES.sub("-", rest), last.group(1).lower()
-
-
-@attrs.define(frozen=True)
-class VariantKey:
-    """The tuple that identifies a variant; equal tuples name the same registry entry."""
-
-    family: str
-    backend: str
-    format: str | None = None
-    quant: str | None = None
-
-    @property
-    def name(self) -> str:
-        """The canonical variant name."""
-        return variant_name(self.family, self.backend, self.format, self.quant)
 
 
 def trim_family(family: str, *labels: str | None) -> str:

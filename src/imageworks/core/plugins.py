@@ -424,8 +424,3 @@ def reset_plugins() -> None:
     """Forget the process-wide host (tests change the environment between builds)."""
     global _host
     _host = None
-
-
-def iter_records(host: PluginHost | None = None) -> Iterable[PluginRecord]:
-    """Convenience for front ends: every plugin record, validated."""
-    return (host or get_plugins()).records()

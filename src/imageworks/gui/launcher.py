@@ -1,4 +1,9 @@
-"""``imageworks-gui``: run Streamlit on the Models page, on loopback, headless."""
+"""``imageworks-gui``: run Streamlit on the Models page, on loopback, headless.
+
+The launcher replaces itself with Streamlit (``exec``), so the PID a user or a service
+manager holds is Streamlit's: SIGTERM to it stops the server and frees the port. The
+toolbar is Streamlit's ``minimal`` one: no "Deploy" button, no developer menu.
+"""
 
 from __future__ import annotations
 
@@ -27,11 +32,12 @@ def streamlit_command(port: int, address: str) -> list[str]:
         "--server.port", str(port),
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
     ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Start the GUI; return Streamlit's exit status."""
+    """Start the GUI: this process becomes Streamlit (returns only where ``exec`` is unavailable)."""
     parser = argparse.ArgumentParser(prog="imageworks-gui", description="Start the Streamlit Models page.")
     parser.add_argument("--port", type=int, default=8501, help="port to listen on (default: 8501)")
     parser.add_argument("--address", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
@@ -41,7 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImageworksError as error:  # one line, exit 1, like every imageworks command
         print(f"Error: {error}", file=sys.stderr)
         return 1
-    return subprocess.call(streamlit_command(ns.port, ns.address))
+    command = streamlit_command(ns.port, ns.address)
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(command[0], command)  # a signal to our PID now reaches Streamlit itself
+    return subprocess.call(command)
 
 
 @contextlib.contextmanager

@@ -1,17 +1,39 @@
-"""Streamlit pieces every tab shares: the plugin host, a form's command preview and run, JSON reads, the variant rows."""
+"""Streamlit pieces every tab shares: the plugin host, a form's command preview and run, JSON reads, the variant rows.
+
+Every table goes through :func:`grid` (empty cells blank, byte columns in IEC units while
+they stay numbers and sort as numbers) and every code box through :func:`code` (long
+lines wrap, so a long error or path is read whole).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import streamlit as st
 
 from imageworks.core.hookspecs import Program
 from imageworks.core.plugins import PluginHost, get_plugins
+from imageworks.core.units import human_size
 from imageworks.gui import commands
 from imageworks.gui.commands import OptionValue
+
+
+def code(text: str, language: str = "text") -> None:
+    """A code box whose long lines wrap."""
+    st.code(text, language=language, wrap_lines=True)
+
+
+def grid(rows: Iterable[dict[str, Any]], key: str | None = None, sizes: Iterable[str] = (),
+         column_config: dict[str, Any] | None = None) -> None:
+    """``rows`` as a table: a missing value is a blank cell (not ``None``); the columns
+    named in ``sizes`` hold bytes and read as ``1.2 GiB``."""
+    import pandas as pd  # type: ignore[import-untyped]  # (Streamlit's own dependency; no stubs installed)
+
+    frame = pd.DataFrame(list(rows))
+    formats: dict[str, Callable[[Any], str]] = {c: human_size for c in sizes if c in frame.columns}
+    st.dataframe(frame.style.format(formats, na_rep=""), key=key, column_config=column_config, placeholder="")
 
 
 @st.cache_resource
@@ -34,11 +56,16 @@ def form_command(key: str, program: Program, name: str, arguments: list[str], op
     except Exception as error:  # noqa: BLE001  (the form is incomplete or the CLI rejects it)
         st.warning(f"Not a valid command yet: {error}")
         return
-    st.code(commands.shell_line(program, args), language="bash")
+    code(commands.shell_line(program, args), language="bash")
     if st.button(label, key=f"{key}-run", disabled=not enabled):
         with st.spinner(f"Running {name}…"):
             st.session_state[f"{key}-outcome"] = commands.run(program, args)
         st.rerun(scope="app")
+    show_outcome(key, show)
+
+
+def show_outcome(key: str, show: Callable[[str], None] | None = None) -> None:
+    """The outcome of form ``key``'s last run, once, on the redraw after it (see :func:`form_command`)."""
     outcome: commands.Outcome | None = st.session_state.pop(f"{key}-outcome", None)
     if outcome is None:
         return
@@ -46,9 +73,9 @@ def form_command(key: str, program: Program, name: str, arguments: list[str], op
     if outcome.stdout and show is not None:
         show(outcome.stdout)
     elif outcome.stdout:
-        st.code(outcome.stdout, language="text")
+        code(outcome.stdout)
     if outcome.stderr:
-        st.code(outcome.stderr, language="text")
+        code(outcome.stderr)
 
 
 def cli_json(name: str, options: dict[str, OptionValue] | None = None, arguments: Sequence[str] = ()) -> Any:
@@ -90,7 +117,7 @@ def show_report(stdout: str) -> None:
     if not isinstance(rows, list):
         st.json(report)
     elif rows:
-        st.dataframe([_flat(row) for row in rows if isinstance(row, dict)])
+        grid(_flat(row) for row in rows if isinstance(row, dict))
     else:
         st.info("Nothing to do.")
 

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Self, TextIO
 
 from imageworks.core.transfers import TransferProgress
+from imageworks.core.units import human_size
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -16,7 +17,8 @@ class ProgressReporter:
     """Callable progress sink for engines; use as a context manager around ``fetch``.
 
     On a TTY it draws one rich bar with bytes, speed and ETA; otherwise it prints a plain
-    line at most every ``interval`` seconds and once at the end.
+    line at most every ``interval`` seconds and once at the end. Both count in binary
+    units (MiB, GiB), as every table of the CLI and the GUI does.
     """
 
     def __init__(self, label: str, stream: TextIO | None = None, interval: float = 5.0) -> None:
@@ -32,27 +34,20 @@ class ProgressReporter:
     def __enter__(self) -> Self:
         if self.tty:  # rich only for a terminal: it costs about 25 ms to import
             from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
+                DownloadColumn(binary_units=True),
+                TextColumn("{task.fields[speed]}"),  # the engine's speed, in the CLI's units
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[files]}"),
                 console=Console(file=self.stream),
                 transient=False,
             )
             self._bar.start()
-            self._task = self._bar.add_task(self.label, total=None, files="")
+            self._task = self._bar.add_task(self.label, total=None, files="", speed="")
         return self
 
     def __call__(self, update: TransferProgress) -> None:
@@ -64,6 +59,7 @@ class ProgressReporter:
                 completed=update.bytes_done,
                 total=update.bytes_total,
                 files=f"{update.files_done}/{update.files_total} files",
+                speed=f"{human_size(update.speed)}/s",
             )
             return
         now = time.monotonic()
@@ -80,8 +76,8 @@ class ProgressReporter:
     def _line(self, update: TransferProgress) -> None:
         percent = 100.0 * update.bytes_done / update.bytes_total if update.bytes_total else 100.0
         print(
-            f"{self.label}: {update.bytes_done / 1e6:.1f}/{update.bytes_total / 1e6:.1f} MB ({percent:.0f}%)"
-            f" {update.speed / 1e6:.1f} MB/s, {update.files_done}/{update.files_total} files",
+            f"{self.label}: {human_size(update.bytes_done)}/{human_size(update.bytes_total)} ({percent:.0f}%)"
+            f" {human_size(update.speed)}/s, {update.files_done}/{update.files_total} files",
             file=self.stream,
             flush=True,
         )

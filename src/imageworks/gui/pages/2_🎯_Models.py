@@ -1,6 +1,6 @@
 """The guide's Models page (2.2): browse, download, maintain and remove models.
 
-Only the frame lives here: the sidebar's plugin load failures, the five tabs (one module
+Only the frame lives here: the sidebar's plugin load failures (no sidebar when none failed), the five tabs (one module
 each under :mod:`imageworks.gui.tabs`) and the plugins' panels in their tab. Every action
 is a CLI command built by :mod:`imageworks.gui.commands` from the CLI's own options, shown
 before it runs, and run through the CLI's code path. Destructive forms default to dry run
@@ -28,12 +28,11 @@ def main() -> None:
     st.set_page_config(page_title="Models", page_icon="🎯", layout="wide")
     host = plugin_host()
     failed = [r for r in host.records() if r.error]
-    with st.sidebar:
-        st.header("Plugins")
-        for record in failed:
-            st.error(f"{record.name}: {record.error}")
-        if not failed:
-            st.success("all plugins loaded")
+    if failed:  # nothing to say when every plugin loaded
+        with st.sidebar:
+            st.header("Plugins")
+            for record in failed:
+                st.error(f"{record.name}: {record.error}")
     st.title("🎯 Models")
     panels = host.gui_panels()
     for tab, (_, key, draw) in zip(st.tabs([name for name, _, _ in TABS]), TABS, strict=True):

@@ -1,7 +1,8 @@
 """⚙️ Advanced Operations: 🗑️ Remove, ✅ Verify and 📊 Profiles.
 
-Remove defaults to a dry run and needs the confirmation box (it passes ``--force`` only
-then). Verify checks every installed variant or one; ``--fix-missing`` rewrites entries,
+Remove picks a variant from the registry's (every one, logical and deprecated too) and
+what goes: the download metadata, the files, the entry, or files and entry; it defaults to
+a dry run and needs the confirmation box (it passes ``--force`` only then). Verify checks every installed variant or one; ``--fix-missing`` rewrites entries,
 so it too needs the confirmation. Profiles shows ``config`` and the pyproject table
 the configuration came from.
 """
@@ -15,7 +16,7 @@ from typing import Any
 import streamlit as st
 
 from imageworks.gui.commands import OptionValue
-from imageworks.gui.widgets import cli_json, form_command, list_entries
+from imageworks.gui.widgets import cli_json, form_command, grid, list_entries, show_outcome
 
 ALL = "(every installed variant)"
 
@@ -30,18 +31,31 @@ def draw() -> None:
     profiles()
 
 
+#: What Remove offers -> (``--delete-files``, ``--purge``).
+REMOVE_MODES = {
+    "download metadata only (files and entry stay)": (False, False),
+    "files (the entry stays, not installed)": (True, False),
+    "entry only (files stay on disk)": (False, True),
+    "files and entry": (True, True),
+}
+
+
 def remove_form() -> None:
-    """``remove VARIANT``: metadata only, files too, or the entry itself."""
-    variant = st.text_input("Variant", key="rm-variant")
-    mode = st.radio("What to remove", ["metadata only", "files too", "purge the entry"], key="rm-mode")
+    """``remove VARIANT``: metadata only, the files, the entry, or files and entry."""
+    names = [str(r["name"]) for r in list_entries({"include_logical": True, "show_deprecated": True,
+                                                   "include_testing": True})]
+    if not names:
+        st.info("No variants in the registry.")
+        show_outcome("rm")  # the removal of the last one
+        return
+    variant = str(st.selectbox("Variant to remove", names, key="rm-variant"))
+    mode = str(st.radio("What to remove", list(REMOVE_MODES), key="rm-mode"))
     dry = st.checkbox("Dry run", value=True, key="rm-dry-run")
     confirmed = st.checkbox("I confirm the removal", key="rm-confirm")
-    if not variant:
-        st.info("Enter a variant.")
-        return
+    delete_files, purge = REMOVE_MODES[mode]
     options: dict[str, OptionValue] = {
-        "delete_files": mode == "files too",
-        "purge": mode == "purge the entry",
+        "delete_files": delete_files,
+        "purge": purge,
         "dry_run": dry,
         "force": confirmed,
     }
@@ -64,8 +78,8 @@ def profiles() -> None:
     """``config`` (every setting and where it came from) and the pyproject table it read."""
     form_command("config", "download", "config", [], {}, "Show the configuration")
     settings = cli_json("config") or {}
-    st.dataframe([{"setting": k, "value": v.get("value"), "source": v.get("source")} for k, v in settings.items()],
-                 key="config-table")
+    grid([{"setting": k, "value": v.get("value"), "source": v.get("source")} for k, v in settings.items()],
+         key="config-table")
     pyproject = str(settings.get("pyproject", {}).get("value") or "")
     if not pyproject or not Path(pyproject).is_file():  # `config` says "none found"
         st.info("No pyproject.toml with a [tool.imageworks] table above the working folder.")

@@ -28,7 +28,7 @@ def draw() -> None:
     if st.button("Check again", key="backends-refresh"):
         cached_probe.clear()
     st.dataframe([server_row(kind, url, variants, cached_probe(url, kind)) for (kind, url), variants in servers.items()],
-                 key="backends-table")
+                 key="backends-table", placeholder="")
     st.subheader("Launch notes")
     launch_notes(rows)
 

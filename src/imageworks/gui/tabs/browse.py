@@ -19,20 +19,19 @@ import streamlit as st
 
 from imageworks.core.config import load_config
 from imageworks.core.hosts import HostView
+from imageworks.core.units import GIB, human_size
 from imageworks.gui import commands
 from imageworks.gui.commands import OptionValue
 from imageworks.gui.tabs.browse_columns import host_columns, memory_columns
-from imageworks.gui.widgets import cli_json, dry_run_gate, form_command, list_entries, show_report
+from imageworks.gui.widgets import cli_json, dry_run_gate, form_command, grid, list_entries, show_report
 
 ANY = "(any)"
+LARGEST = 10
 INSTALLED = {ANY: None, "installed": True, "not installed": False}
-# Byte and token counts stay numbers (they sort as numbers) but read as 1.2GB and 131K.
-COLUMN_FORMATS = {
-    "size (bytes)": st.column_config.NumberColumn("size", format="bytes"),
-    "weights (bytes)": st.column_config.NumberColumn("weights", format="bytes"),
-    "KV f16 per 1k tokens (bytes)": st.column_config.NumberColumn("KV f16 / 1k tokens", format="bytes"),
-    "max context (tokens)": st.column_config.NumberColumn("max context", format="compact"),
-}
+# Byte counts stay numbers (they sort as numbers) but read as 1.2 GiB (core.units, as the
+# CLI); token counts read as 131K.
+SIZE_COLUMNS = ("size", "weights", "KV f16 / 1k tokens")
+COLUMN_FORMATS = {"max context (tokens)": st.column_config.NumberColumn("max context", format="compact")}
 
 
 def draw() -> None:
@@ -41,10 +40,10 @@ def draw() -> None:
     rows = filtered_rows(stats)
     if rows:
         view = HostView.of(load_config())
-        st.dataframe([table_row(r, view) for r in rows], key="browse-table", column_config=COLUMN_FORMATS)
+        grid([table_row(r, view) for r in rows], key="browse-table", sizes=SIZE_COLUMNS, column_config=COLUMN_FORMATS)
     elif rows is not None:
         st.info("No variants match.")
-    statistics(stats)
+    statistics(stats, rows or [])
     if rows:
         details(rows)
     dedupe_section()
@@ -99,15 +98,16 @@ def table_row(row: dict[str, Any], view: HostView) -> dict[str, Any]:
     return {
         "name": row.get("name"), "backend": row.get("backend"),
         "format": row.get("download_format"), "quant": row.get("quantization"),
-        "size (bytes)": row.get("download_size_bytes"), **memory_columns(row), **host_columns(row, view),
+        "size": row.get("download_size_bytes"), **memory_columns(row), **host_columns(row, view),
         "location": row.get("download_location"), "installed": bool(row.get("installed")),
         "roles": ", ".join(row.get("roles") or []), "deprecated": bool(row.get("deprecated")),
         "display name": row.get("display_name"), "path": row.get("download_path"),
     }
 
 
-def statistics(stats: dict[str, Any]) -> None:
-    """``stats --json`` as numbers and charts."""
+def statistics(stats: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    """``stats --json`` as numbers, and where the disk goes: installed GiB per location,
+    per backend, and the largest installed variants of the table."""
     if not stats:
         return
     st.subheader("Statistics")
@@ -115,16 +115,25 @@ def statistics(stats: dict[str, Any]) -> None:
     for column, key in zip(cols, ("total", "installed", "logical_only", "deprecated"), strict=True):
         column.metric(key.replace("_", " "), stats.get(key, 0))
     st.caption("`" + commands.shell_line("download", commands.build("download", "stats", options={"json": True})) + "`")
+    largest = sorted(((int(r.get("download_size_bytes") or 0), str(r.get("name"))) for r in rows
+                      if r.get("installed") and r.get("download_size_bytes")), reverse=True)[:LARGEST]
     charts = [
-        ("Installed bytes per location", "installed_bytes_by_location"),
-        ("Installed bytes per backend", "installed_bytes_by_backend"),
-        ("Variants per backend", "by_backend"),
-        ("Variants per format", "by_format"),
+        ("Installed GiB per location", stats.get("installed_bytes_by_location") or {}),
+        ("Installed GiB per backend", stats.get("installed_bytes_by_backend") or {}),
+        (f"Largest installed variants (GiB, top {LARGEST})", {name: size for size, name in largest}),
     ]
-    for column, (title, key) in zip(st.columns(len(charts)), charts, strict=True):
+    for column, (title, sizes) in zip(st.columns(len(charts)), charts, strict=True):
         column.caption(title)
-        if stats.get(key):
-            column.bar_chart(stats[key])
+        if sizes:
+            column.bar_chart(gib_frame(sizes), x="where", y="GiB", horizontal=True, x_label="", y_label="GiB")
+
+
+def gib_frame(sizes: dict[str, int]) -> Any:
+    """Bytes per name as a two-column frame (``where``, ``GiB``), largest first."""
+    import pandas as pd  # type: ignore[import-untyped]  # (Streamlit's own dependency; no stubs installed)
+
+    ordered = sorted(sizes.items(), key=lambda item: item[1], reverse=True)
+    return pd.DataFrame({"where": [k for k, _ in ordered], "GiB": [round(v / GIB, 3) for _, v in ordered]})
 
 
 def details(rows: list[dict[str, Any]]) -> None:
@@ -138,7 +147,7 @@ def details(rows: list[dict[str, Any]]) -> None:
     facts = {
         "display name": row.get("display_name"), "backend": row.get("backend"), "format": row.get("download_format"),
         "quantization": row.get("quantization"), "path": row.get("download_path"),
-        "location": row.get("download_location"), "size (bytes)": row.get("download_size_bytes"),
+        "location": row.get("download_location"), "size": human_size(row.get("download_size_bytes")),
         "source": row.get("source_provider"), "hf id": row.get("hf_id"), "served id": row.get("served_model_id"),
         "licence": meta.get("license"), "chat template": meta.get("chat_template"),
         "installed": row.get("installed"), "locked": (row.get("version_lock") or {}).get("locked"),
@@ -147,8 +156,8 @@ def details(rows: list[dict[str, Any]]) -> None:
     files = (row.get("artifacts") or {}).get("files") or []
     st.caption(f"Files ({len(files)})")
     if files:
-        st.dataframe([{"path": f.get("path"), "size": f.get("size"), "sha256": f.get("sha256")} for f in files],
-                     key="detail-files")
+        grid([{"path": f.get("path"), "size": f.get("size"), "sha256": f.get("sha256")} for f in files],
+             key="detail-files", sizes=["size"])
     st.caption("Detected from")
     for line in meta.get("detection_evidence") or ["(no evidence recorded)"]:
         st.text(line)

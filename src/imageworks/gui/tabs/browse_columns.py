@@ -45,8 +45,8 @@ def memory_columns(row: dict[str, Any]) -> dict[str, Any]:
     kv = (memory.get("kv_cache") or {}).get(KV_CACHE) or {}
     fit: dict[str, Any] = next((f for f in memory.get("fit") or [] if f.get("cache_type") == KV_CACHE), {})
     return {
-        "weights (bytes)": memory.get("weight_bytes"),
-        f"KV {KV_CACHE} per 1k tokens (bytes)": kv.get("bytes_per_1k_tokens"),
+        "weights": memory.get("weight_bytes"),
+        f"KV {KV_CACHE} / 1k tokens": kv.get("bytes_per_1k_tokens"),
         "max context (tokens)": fit.get("max_context"),
         "header problem": row.get("memory_problem"),
     }

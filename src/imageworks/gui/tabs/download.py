@@ -19,11 +19,12 @@ from pathlib import Path
 import streamlit as st
 
 from imageworks.core.config import load_config
+from imageworks.core.units import human_size
 from imageworks.gui import commands, jobs
 from imageworks.gui.commands import OptionValue
 from imageworks.gui.tabs import imports
-from imageworks.gui.widgets import cli_json, form_command
-from imageworks.services.listing.labels import format_label, human_size
+from imageworks.gui.widgets import cli_json, code, form_command
+from imageworks.services.listing.labels import format_label
 
 RECENT_JOBS = 5
 
@@ -68,7 +69,7 @@ def download_form() -> None:
     except Exception as error:  # noqa: BLE001  (the form is incomplete or the CLI rejects it)
         st.warning(f"Not a valid command yet: {error}")
         return
-    st.code(commands.shell_line("download", args), language="bash")
+    code(commands.shell_line("download", args), language="bash")
     st.caption("Runs in the background with `--progress-json` into the job folder; it goes on when you leave or reload the page.")
     if st.button("Download", key="dl-run"):
         job, new = jobs.start(job_folder(), target, "download", lambda progress: commands.build(
@@ -98,7 +99,7 @@ def weight_choice(target: str) -> list[str]:
     st.caption(f"{len(files)} files, {human_size(int(analysis.get('total_size') or 0))}; formats: {formats}")
     with st.expander("Files"):
         st.dataframe([{"file": f["path"], "size": human_size(int(f["size"])), "weights": bool(f.get("weight"))}
-                      for f in files], hide_index=True)
+                      for f in files], hide_index=True, placeholder="")
     sizes = {f["path"]: int(f["size"]) for f in files if f.get("weight")}
     by_quant: dict[str, list[str]] = analysis.get("gguf_quant_files") or {}
     if by_quant:
@@ -153,7 +154,7 @@ def draw_job(job: jobs.Job, status: jobs.Status) -> None:
     started = dt.datetime.fromtimestamp(job.started).strftime("%H:%M:%S")
     icon = {"running": "⏳", "done": "✅", "failed": "❌", "cancelled": "⏹️"}[status]
     st.markdown(f"{icon} **{job.key}**: {status} (job {job.id}, started {started})")
-    st.code(commands.shell_line("download", job.args), language="bash")
+    code(commands.shell_line("download", job.args), language="bash")
     progress = job.progress()
     if progress is not None:
         st.progress(progress.fraction, text=progress_text(progress))
@@ -168,7 +169,7 @@ def draw_job(job: jobs.Job, status: jobs.Status) -> None:
         st.caption("Cancelled: the partial files are kept; Download again to resume.")
     output = job.output().strip()
     if output:
-        st.code(output, language="text")
+        code(output)
 
 
 def progress_text(progress: jobs.Progress) -> str:

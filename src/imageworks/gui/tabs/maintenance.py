@@ -1,9 +1,9 @@
 """🔧 Registry Maintenance: 🔄 Normalize (the diff table), 🗑️ Purge and 🔨 Cleanup.
 
 Every form runs one clean-up command of guide 7.2 with ``--json`` and draws its report
-as a table. Commands that write default to a dry run (``--dry-run``, or leaving out
-``--apply`` where the guide gives ``--dry-run|--apply``) and write only after the
-confirmation box is ticked.
+as a table. Every form is a dry run until its box is cleared and the confirmation
+ticked: the commands that remove or replace entries get ``--apply`` (they preview
+without it), ``backfill-ollama-paths`` (which only adds paths) loses ``--dry-run``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from imageworks.gui.commands import OptionValue
 from imageworks.gui.widgets import dry_run_gate, form_command, show_report
 from imageworks.services.maintain.normalize import DIFF_FIELDS
 
-#: Purge and cleanup commands: what they remove (for the confirmation) and whether the
-#: guide gives them a ``--dry-run|--apply`` pair (dry run by default) or a plain ``--dry-run``.
+#: Purge and cleanup commands: what they remove (for the confirmation).
 PURGES = {
     "purge-deprecated": "this removes deprecated entries from both layers",
     "purge-hf": "this drops the discovered entries under the weights root",
@@ -50,7 +49,9 @@ OPTION_WIDGETS: dict[str, list[Widget]] = {
                            ("disambiguate", "Disambiguate by", ["backend", "format", "producer", "index", "none"]),
                            ("rename_slugs", "Rename entries to their slug", "box")],
 }
-APPLY_PAIR = {"purge-logical-only", "apply-simple-slugs"}
+#: The commands that preview unless ``--apply`` (cli/_dry_run.py); the others write unless ``--dry-run``.
+APPLY_PAIR = {"purge-deprecated", "purge-hf", "purge-logical-only", "reset-discovered", "prune-duplicates",
+              "apply-simple-slugs", "restore-ollama"}
 NO_BACKUP_FLAG = {"purge-deprecated", "purge-hf", "purge-logical-only", "reset-discovered", "prune-duplicates",
                   "apply-simple-slugs"}
 
@@ -87,7 +88,7 @@ def show_normalize(stdout: str) -> None:
     st.caption(f"{'written' if report.get('applied') else 'dry run: nothing written'}; "
                f"checked {report.get('checked', 0)}, {len(changes)} change(s)")
     if changes:
-        st.dataframe([diff_row(change) for change in changes], key="norm-diff")
+        st.dataframe([diff_row(change) for change in changes], key="norm-diff", placeholder="")
 
 
 def diff_row(change: dict[str, Any]) -> dict[str, Any]:

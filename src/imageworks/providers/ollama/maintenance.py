@@ -120,8 +120,8 @@ def load_backup(registry: Registry, backup: str | None) -> tuple[str, dict[str, 
                 "pass --backup PATH to a backup folder or file",
             )
         backup, where = sets[0].id, sets[0].location
-    else:
-        where = backup
+    else:  # a backup id is shown by where its set lives; a path as given
+        where = next((s.location for s in registry.list_backups() if s.id == backup), backup)
     layers = registry.read_backup(backup)
     return where, merge_layers(layers.curated, layers.discovered)
 

@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
+from imageworks.core.units import human_size
 
-def human_size(size: int | None) -> str:
-    """Bytes as ``1.2 GiB``; empty for unknown."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(size)
+__all__ = ["format_label", "human_size"]
 
 
 def format_label(format_type: str | None, quantization: str | None) -> str:
