@@ -100,20 +100,21 @@ class KVBytes:
         return self.key + self.value
 
 
-def swa_cells(window: int, n_ctx: int, n_ubatch: int = N_UBATCH) -> int:
-    """Tokens a sliding-window layer caches at context ``n_ctx`` (llama.cpp's
-    ``llama_kv_cache_iswa``: ``GGML_PAD(min(n_ctx, n_swa + n_ubatch), 256)``), never more
-    than ``n_ctx`` rounded up to the same step."""
-    return _pad(min(n_ctx, window + n_ubatch), CONTEXT_STEP)
+def swa_cells(window: int, n_ctx: int, n_ubatch: int = N_UBATCH, slots: int = 1) -> int:
+    """Cells a sliding-window layer caches at context ``n_ctx`` with ``slots`` sequences in one
+    unified cache (llama.cpp's ``llama_kv_cache_iswa``: ``GGML_PAD(min(n_ctx, n_swa * n_seq +
+    n_ubatch), 256)``, where ``n_seq`` is the slot count when the cache is unified, else 1)."""
+    return _pad(min(n_ctx, window * slots + n_ubatch), CONTEXT_STEP)
 
 
-def kv_bytes(facts: ModelFacts, n_ctx: int, cache: str = "f16", value_cache: str | None = None) -> KVBytes:
-    """KV cache bytes at context ``n_ctx`` for one sequence, ``cache`` for keys and
-    ``value_cache`` (default: the same) for values."""
+def kv_bytes(facts: ModelFacts, n_ctx: int, cache: str = "f16", value_cache: str | None = None, slots: int = 1) -> KVBytes:
+    """KV cache bytes at context ``n_ctx`` (shared by ``slots`` sequences, one unified cache),
+    ``cache`` for keys and ``value_cache`` (default: the same) for values."""
     k_type, v_type = CACHE_TYPES[cache], CACHE_TYPES[value_cache or cache]
     key = value = 0
     for layer in facts.layers:
-        cells = swa_cells(facts.sliding_window or 0, n_ctx) if layer.sliding and facts.sliding_window else n_ctx
+        sliding = layer.sliding and facts.sliding_window
+        cells = swa_cells(facts.sliding_window or 0, n_ctx, slots=slots) if sliding else n_ctx
         key += k_type.row_bytes(layer.kv_heads * layer.key_length) * cells
         value += v_type.row_bytes(layer.kv_heads * layer.value_length) * cells
     return KVBytes(key=key, value=value)
@@ -313,7 +314,8 @@ def swa_pattern(n_layers: int, period: int) -> tuple[bool, ...]:
 
 
 def facts_from_gguf(
-    fields: Mapping[str, Any], array_values: Mapping[str, Sequence[Any]], weight_bytes: int
+    fields: Mapping[str, Any], array_values: Mapping[str, Sequence[Any]], weight_bytes: int,
+    vocab_size: int | None = None,
 ) -> ModelFacts:
     """Facts from a GGUF header's scalar keys (``fields``) and small numeric arrays.
 
@@ -321,7 +323,9 @@ def facts_from_gguf(
     (scalar or one per layer), ``.embedding_length``, ``.attention.key_length`` /
     ``value_length`` (else ``embedding_length / head_count``, as llama.cpp), their ``_swa``
     forms, ``.context_length``, ``.attention.causal``, ``.attention.sliding_window`` and
-    ``.attention.sliding_window_pattern`` (a period or one flag per layer).
+    ``.attention.sliding_window_pattern`` (a period or one flag per layer);
+    ``.feed_forward_length`` and ``vocab_size`` (the length of ``tokenizer.ggml.tokens``,
+    else ``<arch>.vocab_size``) size the compute and output buffers.
     """
     arch = fields.get("general.architecture")
     if not isinstance(arch, str):
@@ -335,7 +339,10 @@ def facts_from_gguf(
 
     def make(**more: Any) -> ModelFacts:
         return ModelFacts(source="gguf", architecture=arch, weight_bytes=weight_bytes, context_length=context,
-                          cache_types=GGUF_CACHE_TYPES, **more)
+                          cache_types=GGUF_CACHE_TYPES, embedding_length=_int(key("embedding_length")),
+                          feed_forward_length=_per_layer_first(key("feed_forward_length")),
+                          vocab_size=vocab_size or _int(key("vocab_size")),
+                          head_count=_per_layer_first(key("attention.head_count")), **more)
 
     if arch in RECURRENT_ARCHES:
         return make(no_kv_reason=f"{arch} is recurrent: a fixed state, no KV cache per token")
@@ -421,7 +428,11 @@ def facts_from_config(config: Mapping[str, Any], weight_bytes: int) -> ModelFact
 
     def make(**more: Any) -> ModelFacts:
         return ModelFacts(source="config.json", architecture=model_type, weight_bytes=weight_bytes,
-                          context_length=context, cache_types=SAFETENSORS_CACHE_TYPES, **more)
+                          context_length=context, cache_types=SAFETENSORS_CACHE_TYPES,
+                          embedding_length=_int(values.get("hidden_size")),
+                          feed_forward_length=_int(values.get("intermediate_size")),
+                          vocab_size=_int(values.get("vocab_size")),
+                          head_count=_int(values.get("num_attention_heads")), **more)
 
     if model_type in ENCODER_TYPES:
         return make(no_kv_reason=f"{model_type} is an encoder: no KV cache")
