@@ -12,7 +12,7 @@ import attrs
 import click
 
 from imageworks.cli import _output as out
-from imageworks.cli._memory import estimate_lines, gpu_mem_option, max_context_cell
+from imageworks.cli._memory import estimate_lines, gpu_mem_option, max_context_cell, serving_inputs, serving_options
 from imageworks.cli.context import AppContext
 from imageworks.core.convert import to_compact_dict
 from imageworks.core.errors import ImageworksError
@@ -50,6 +50,7 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.option("--include-testing", is_flag=True, help="Include testing/demo placeholders (testzzz, ...).")
 @click.option("--all-hosts", is_flag=True, help="Every host's installs (shared registry): one row per install, with a Host column.")
 @gpu_mem_option()
+@serving_options()
 @pass_app
 def list_command(
     app: AppContext,
@@ -67,13 +68,18 @@ def list_command(
     include_testing: bool,
     all_hosts: bool,
     gpu_bytes: int | None,
+    context: int | None,
+    parallel: int | None,
+    cache_type: str | None,
 ) -> None:
     """List registry variants (installed downloads by default; this host's, unless --all-hosts).
 
     --details and --json add each installed variant's memory estimate, read from its
     weight files' headers; --gpu-mem adds the largest context that fits (a Max context
-    column in the table).
+    column in the table); --context/--parallel/--cache-type describe the server the total
+    (memory.total_bytes) is for, each engine's defaults otherwise.
     """
+    serving = serving_inputs(context, parallel, cache_type)
     query = ListQuery(
         format=format_filter,
         location=location,
@@ -93,7 +99,7 @@ def list_command(
 
     def estimated(entry: RegistryEntry) -> MemoryEstimate | None:
         found = memory.get(id(entry))
-        return estimate_item(found, gpu_bytes) if found is not None else None
+        return estimate_item(found, gpu_bytes, serving=serving) if found is not None else None
 
     if as_json:
         out.emit_json([

@@ -192,11 +192,25 @@ def _pad(value: int, step: int) -> int:
 
 
 @attrs.frozen(kw_only=True)
+class ServingInputs:
+    """What the user says about the server (``--context``, ``--parallel``, ``--cache-type``);
+    None: the engine's default (:mod:`imageworks.services.memory.serving`)."""
+
+    context: int | None = None
+    parallel: int | None = None
+    cache_type: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class MemoryEstimate:
-    """Facts plus the figures ``analyze`` and ``list`` show, for one target GPU or none."""
+    """Facts plus the figures ``analyze`` and ``list`` show, for one target GPU or none, and the
+    whole server's footprint (``serving``: a :class:`~imageworks.services.memory.serving.Footprint`,
+    or None with ``serving_problem`` saying why)."""
 
     facts: ModelFacts
     fits: tuple[ContextFit, ...] = ()
+    serving: Any = None
+    serving_problem: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The ``memory`` object of ``list --json`` (and of each ``analyze --json`` item's
@@ -210,12 +224,17 @@ class MemoryEstimate:
                 kv[name] = {
                     "key_bytes_per_1k_tokens": per_1k.key,
                     "value_bytes_per_1k_tokens": per_1k.value,
-                    "bytes_per_1k_tokens": per_1k.total,
+                    # what one more 1k tokens of context costs: past the windows, only the full layers grow
+                    "bytes_per_1k_tokens": past.total if facts.sliding_window else per_1k.total,
+                    "bytes_per_1k_tokens_all_layers": per_1k.total,
                     "bytes_per_1k_tokens_past_window": past.total if facts.sliding_window else None,
                     "bytes_at_context_length": kv_bytes(facts, facts.context_length, name).total
                     if facts.context_length else None,
                 }
         return {
+            "total_bytes": self.serving.total_bytes if self.serving is not None else None,
+            "serving": self.serving.as_json() if self.serving is not None else None,
+            "serving_problem": self.serving_problem,
             "source": facts.source,
             "architecture": facts.architecture,
             "weight_bytes": facts.weight_bytes,
@@ -239,24 +258,35 @@ class MemoryEstimate:
         }
 
 
-def estimate(facts: ModelFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> MemoryEstimate:
-    """Figures for ``facts``; with ``gpu_bytes``, the largest context per cache type."""
+def estimate(facts: ModelFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN,
+             serving: ServingInputs | None = None) -> MemoryEstimate:
+    """Figures for ``facts``; with ``gpu_bytes``, the largest context per cache type; the whole
+    server's footprint for ``serving`` (the engine's defaults where it says nothing)."""
+    from imageworks.services.memory.serving import footprint, plan_for  # serving builds on this module
+
     fits: tuple[ContextFit, ...] = ()
     if gpu_bytes is not None:
         types = facts.cache_types if facts.layers else facts.cache_types[:1]
         fits = tuple(fit_context(facts, gpu_bytes, name, margin) for name in types)
-    return MemoryEstimate(facts=facts, fits=fits)
+    wanted = serving or ServingInputs()
+    try:
+        plan = plan_for(facts, wanted.context, wanted.parallel, wanted.cache_type)
+    except ValueError as error:
+        return MemoryEstimate(facts=facts, fits=fits, serving_problem=str(error))
+    return MemoryEstimate(facts=facts, fits=fits, serving=footprint(facts, plan))
 
 
-def estimate_item(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> MemoryEstimate | None:
+def estimate_item(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN,
+                  serving: ServingInputs | None = None) -> MemoryEstimate | None:
     """The figures for one model's header facts (and ``gpu_bytes``), None without facts."""
-    return estimate(item.facts, gpu_bytes, margin) if item.facts is not None else None
+    return estimate(item.facts, gpu_bytes, margin, serving) if item.facts is not None else None
 
 
-def item_json(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> dict[str, Any]:
+def item_json(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN,
+              serving: ServingInputs | None = None) -> dict[str, Any]:
     """One item of ``analyze --json``'s ``memory`` list: label, files, estimate (the
     :meth:`MemoryEstimate.as_json` shape, or null) and problem."""
-    found = estimate_item(item, gpu_bytes, margin)
+    found = estimate_item(item, gpu_bytes, margin, serving)
     return {
         "label": item.label,
         "files": list(item.files),
@@ -266,11 +296,11 @@ def item_json(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = 
 
 
 def analysis_json(analysis: SourceAnalysis, with_files: bool = False, gpu_bytes: int | None = None,
-                  margin: Margin = DEFAULT_MARGIN) -> dict[str, Any]:
+                  margin: Margin = DEFAULT_MARGIN, serving: ServingInputs | None = None) -> dict[str, Any]:
     """``analyze --json``: the source's analysis with each model's ``memory`` figures,
-    fitted to ``gpu_bytes`` when given."""
+    fitted to ``gpu_bytes`` when given, the server's total for ``serving``."""
     data = analysis.as_json(with_files)
-    data["memory"] = [item_json(item, gpu_bytes, margin) for item in analysis.memory]
+    data["memory"] = [item_json(item, gpu_bytes, margin, serving) for item in analysis.memory]
     return data
 
 
