@@ -30,6 +30,7 @@ from imageworks.services.maintain.removal import cleared_download_fields, delete
 from imageworks.services.maintain.verify import VerifyResult, verify_entry
 from imageworks.services.memory.estimate import HeaderFacts, MemoryEstimate, estimate_item
 from imageworks.services.memory.local_facts import entry_facts
+from imageworks.services.serve.endpoints import endpoint_for
 from imageworks.services.serve.roles import role_assignments, servable
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -103,7 +104,8 @@ def list_command(
 
     if as_json:
         out.emit_json([
-            {**entry_json(e), "same_weights_as": copies.get(e.name, []), "memory": _memory_json(estimated(e))}
+            {**entry_json(e), "same_weights_as": copies.get(e.name, []), "memory": _memory_json(estimated(e)),
+             "endpoint": _endpoint_json(e, app.config.ollama_url)}
             for e in entries
         ])
         return
@@ -144,6 +146,12 @@ def list_command(
             row.append(max_context_cell(estimated(entry)))
         rows.append(row)
     out.table(f"{len(entries)} variant(s)", columns, rows)
+
+
+def _endpoint_json(entry: RegistryEntry, ollama_url: str) -> dict[str, Any] | None:
+    """Where the variant is served (the port plan of services/serve/endpoints.py): what the GUI shows."""
+    found = endpoint_for(entry, ollama_url)
+    return {"base_url": found.base_url, "model": found.model} if found is not None else None
 
 
 def _memory_json(found: MemoryEstimate | None) -> dict[str, Any] | None:
