@@ -45,7 +45,13 @@ def test_vllm_gemma_gguf_gets_the_file_and_the_base_tokenizer(registry: dict[str
         "--max-model-len", "4096", "--host", "127.0.0.1", "--port", "8123",
     )
     assert "--quantization" not in command.argv  # vLLM reads the GGUF's own quant types
-    assert command.warnings == ()
+    (note,) = command.warnings  # the base repo is gated on the Hub, not cached here, and no token is set
+    assert "google/gemma-3-270m" in note and "gated" in note and "HF_TOKEN" in note
+
+
+def test_no_gated_note_with_a_token(registry: dict[str, RegistryEntry], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    assert prepare("vllm", registry[GEMMA], LaunchOptions(port=8123)).warnings == ()
 
 
 def test_vllm_gguf_without_a_known_base_warns(registry: dict[str, RegistryEntry]) -> None:

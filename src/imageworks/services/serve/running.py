@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import time
 import urllib.request
@@ -136,7 +137,27 @@ def resolve(server: Server, entry: RegistryEntry, options: LaunchOptions) -> Lau
         found = base_model(entry)
         if found:
             options = attrs.evolve(options, tokenizer=found)
+            command = build_command(server, entry, options)
+            note = tokenizer_note(found)
+            return attrs.evolve(command, warnings=(*command.warnings, note)) if note else command
     return build_command(server, entry, options)
+
+
+def tokenizer_note(repo: str) -> str | None:
+    """A note when vLLM will fetch the base repo's tokenizer from the Hub and may need a token:
+    the repo is not in the local Hugging Face cache and no ``HF_TOKEN`` is set (base repos of
+    popular GGUFs, such as google/gemma-* and meta-llama/*, are gated)."""
+    if Path(repo).expanduser().is_dir() or os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(repo, "tokenizer_config.json"), str):
+            return None
+    except (ImportError, ValueError):  # not installed, or not a repo id
+        pass
+    return (f"the tokenizer comes from the Hub repo {repo}, not in the local cache; if that repo is gated, "
+            "accept its terms on huggingface.co and set HF_TOKEN before starting vLLM")
 
 
 #: Architectures LMDeploy cannot load: encoders (``lmdeploy/archs.py`` knows causal models only).
