@@ -35,7 +35,7 @@ def _common(server: Server, bin_flag: str, env: str, template_help: str) -> Call
             [
                 click.argument("variant"),
                 click.option("--host", default="127.0.0.1", show_default=True, help="Address the server binds to."),
-                click.option("--port", type=click.IntRange(1, 65535), help="Port (default: backend_config.port, else the stack's own default)."),
+                click.option("--port", type=click.IntRange(1, 65535), help="Port (default: the variant's planned port: backend_config.port, else one derived from its name in IMAGEWORKS_SERVE_PORTS, 18000-18999)."),
                 click.option("--served-name", metavar="ID", help="Id in /v1/models (default: served_model_id, else the variant name)."),
                 click.option("--max-model-len", type=click.IntRange(1), metavar="TOKENS", help="Context length cap (default: backend_config.max_model_len)."),
                 click.option("--chat-template", metavar="FILE", help=template_help),
