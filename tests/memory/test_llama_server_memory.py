@@ -3,7 +3,8 @@ contexts 4k/16k/32k x cache types f16/q8_0/q4_0 x 1 and 4 slots, each total (wei
 compute + output) within 5% of what llama.cpp reports it allocated.
 
 The server is started with the very flags ``serve-llama-server`` writes for that plan
-(:func:`llama_server_command`), plus ``--no-repack`` (the CPU backend's repacked weight
+(:func:`llama_server_command`; port 0: the kernel picks a free one, no race with other
+tests), plus ``--no-repack`` (the CPU backend's repacked weight
 copies exist on CPU only, not on the GPU the estimate is for) and ``-lv 4`` (the memory
 lines are INFO); each start is stopped as soon as its compute buffer is logged.
 """
@@ -19,7 +20,7 @@ from imageworks.formats.gguf_reader import read_header
 from imageworks.services.memory.local_facts import gguf_facts
 from imageworks.services.memory.serving import footprint, plan_for
 from imageworks.services.serve.commands import LaunchOptions, llama_server_command
-from tests.support.llama_server import executable, free_port, mib_figures, startup_log
+from tests.support.llama_server import executable, mib_figures, startup_log
 
 pytestmark = pytest.mark.large
 MiB = 1024**2
@@ -38,7 +39,7 @@ def test_total_within_five_percent(gemma_gguf: Path, gemma_entry: RegistryEntry,
     facts = gguf_facts([read_header(gemma_gguf)])
     plan = plan_for(facts, context, slots, cache)
     estimated = footprint(facts, plan)
-    command = llama_server_command(gemma_entry, LaunchOptions(port=free_port(), executable=str(executable()), plan=plan))
+    command = llama_server_command(gemma_entry, LaunchOptions(port=0, executable=str(executable()), plan=plan))
     lines, _ = startup_log([*command.argv, "--no-repack"])
     logged = mib_figures(lines)
     assert logged["compute"] > 0, "".join(lines[-20:])

@@ -28,7 +28,9 @@ INSTALLED = {ANY: None, "installed": True, "not installed": False}
 COLUMN_FORMATS = {
     "size (bytes)": st.column_config.NumberColumn("size", format="bytes"),
     "weights (bytes)": st.column_config.NumberColumn("weights", format="bytes"),
-    "KV f16 per 1k tokens (bytes)": st.column_config.NumberColumn("KV f16 / 1k tokens", format="bytes"),
+    "server total (bytes)": st.column_config.NumberColumn("server total", format="bytes",
+                                                          help="weights + KV + compute + output at the engine's defaults"),
+    "KV f16 per 1k tokens (bytes)": st.column_config.NumberColumn("KV f16 / extra 1k tokens", format="bytes"),
     "max context (tokens)": st.column_config.NumberColumn("max context", format="compact"),
 }
 
