@@ -11,6 +11,7 @@ start-up log (the memory figures) run everywhere.
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -35,21 +36,31 @@ def executable() -> Path:
     return EXECUTABLE
 
 
-def startup_log(argv: list[str], timeout: float = 120.0) -> tuple[list[str], float]:
+def startup_log(argv: list[str], timeout: float = 120.0, attempts: int = 3) -> tuple[list[str], float]:
     """Run ``llama-server`` until its log has printed the compute buffer (then stop it): the
-    log lines and the seconds it took. ``-lv 4`` is needed: the memory lines are INFO."""
+    log lines and the seconds it took. ``-lv 4`` is needed: the memory lines are INFO.
+
+    On a CPU without AVX-VNNI the binary dies of SIGILL at its first decode, right after
+    logging the compute buffer; its log is written by a thread, so now and then that last
+    line is lost with the process. Such a start (exited before the line) is tried again,
+    up to ``attempts`` times; a start that runs on without it is never retried.
+    """
     started = time.monotonic()
-    process = subprocess.Popen([*argv, "-lv", "4"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if "compute buffer size" in line:
-                break
-    finally:
-        process.kill()
-        process.wait(timeout)
+    for _ in range(attempts):
+        process = subprocess.Popen([*argv, "-lv", "4"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines = []
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+                if "compute buffer size" in line:
+                    return lines, time.monotonic() - started
+        finally:
+            process.kill()
+            process.wait(timeout)
+        if process.returncode != -signal.SIGILL:
+            break
     return lines, time.monotonic() - started
 
 
