@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from imageworks.core import plugins
-from tests.model_fixtures import gemma_gguf, minilm_dir  # noqa: F401  (fixtures for every test folder)
+from tests.model_fixtures import gemma_f16_gguf, gemma_gguf, minilm_dir  # noqa: F401  (fixtures for every test folder)
 from tests.support.backends import postgres_cluster, postgres_dsn, registry_backend  # noqa: F401  (both backends)
 from tests.support.isolation import ISOLATED_VARIABLES, isolated_environment
 from tests.support.plugin_packages import register

@@ -82,3 +82,43 @@ def write_gguf(
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+@pytest.fixture(scope="session")
+def gemma_f16_gguf(gemma_gguf: Path) -> Path:
+    """The same Gemma 3 270M with every quantized tensor dequantized to f16 (gguf-py's own
+    dequantizer and writer; built once per machine): for CPUs the prebuilt llama-server's
+    integer kernels cannot run on (see tests/support/llama_server.py)."""
+    target = CACHE / "gemma-3-270m-f16-from-q4_k_m.gguf"
+    if not (target.exists() and target.stat().st_size > 500_000_000):
+        partial = target.with_suffix(".partial")
+        dequantized_copy(gemma_gguf, partial)
+        partial.replace(target)
+    return target
+
+
+def dequantized_copy(source: Path, target: Path) -> Path:
+    """Write ``source`` again with its quantized matrices as f16 (F32 tensors kept)."""
+    from gguf.quants import dequantize
+
+    reader = gguf.GGUFReader(str(source))
+    arch = reader.fields["general.architecture"].contents()
+    writer = gguf.GGUFWriter(str(target), arch)
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name in {"general.architecture", "general.file_type"}:
+            continue
+        if field.types[0] == gguf.GGUFValueType.ARRAY:
+            writer.add_key_value(name, field.contents(), field.types[0], sub_type=field.types[-1])
+        else:
+            writer.add_key_value(name, field.contents(), field.types[0])
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    for tensor in reader.tensors:
+        data = dequantize(tensor.data, tensor.tensor_type)
+        if tensor.tensor_type != gguf.GGMLQuantizationType.F32 and len(tensor.shape) > 1:
+            data = data.astype(np.float16)
+        writer.add_tensor(tensor.name, data)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return target

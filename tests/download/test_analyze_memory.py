@@ -50,8 +50,9 @@ def test_gguf_estimate_matches_a_hand_computation_and_reads_only_the_header(
     assert (found["context_length"], found["layers"], found["sliding_window"]) == (hand.n_ctx, hand.n_layers, hand.window)
     assert set(found["kv_cache"]) == {"f16", "q8_0", "q4_0"}
     f16, q8 = found["kv_cache"]["f16"], found["kv_cache"]["q8_0"]
-    assert f16["bytes_per_1k_tokens"] == hand.n_layers * hand.f16_token_layer * 1024 == 18 * MiB
-    assert q8["bytes_per_1k_tokens"] == hand.n_layers * hand.q8_token_layer * 1024
+    assert f16["bytes_per_1k_tokens_all_layers"] == hand.n_layers * hand.f16_token_layer * 1024 == 18 * MiB
+    assert q8["bytes_per_1k_tokens_all_layers"] == hand.n_layers * hand.q8_token_layer * 1024
+    assert f16["bytes_per_1k_tokens"] == hand.full_layers * hand.f16_token_layer * 1024 == 3 * MiB  # an extra 1k past the window
     assert f16["bytes_per_1k_tokens_past_window"] == hand.full_layers * hand.f16_token_layer * 1024
     assert f16["bytes_at_context_length"] == hand.kv(hand.n_ctx, hand.f16_token_layer) == 111 * MiB
     fits = {fit["cache_type"]: fit for fit in found["fit"]}
@@ -77,13 +78,24 @@ def test_gguf_estimate_in_text_states_the_margin(hub: HubServer, capsys: pytest.
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert f"  memory q4_k_m ({GEMMA_FILE}): gguf header, gemma3: weights 235.2 MiB, context length 32768" in lines
-    assert ("    KV cache f16: 18.0 MiB per 1k tokens (3.0 MiB per 1k past the 512-token window on 15 of 18 layers)"
-            in lines)
-    assert any(line.startswith("    KV cache q8_0: 9.6 MiB per 1k tokens") for line in lines)
+    assert ("    KV cache f16: 3.0 MiB per extra 1k tokens past the 512-token window (15 of 18 layers slide;"
+            " 18.0 MiB per 1k on every layer)") in lines
+    assert any(line.startswith("    KV cache q8_0: 1.6 MiB per extra 1k tokens") for line in lines)
+    # the server as llama-server starts it when told nothing: 32k context, 4 slots, unified, f16
+    assert ("    server total 424.4 MiB = weights 235.2 MiB + KV 133.5 MiB + compute 51.8 MiB + output 4.0 MiB"
+            " (llama.cpp: 32768 tokens, 4 slot(s), f16 cache; engine defaults for context, parallel, cache_type)") in lines
     assert ("    on 24.0 GiB (margin 3.4 GiB = 1.0 GiB + 10%): f16 32768 tokens (model maximum), "
             "q8_0 32768 tokens (model maximum), q4_0 32768 tokens (model maximum)") in lines
     without = cli(capsys, "analyze", GEMMA).out
     assert "KV cache f16" in without and "margin" not in without
+    (item,) = cli(capsys, "analyze", GEMMA, "--context", "4096", "--parallel", "1", "--cache-type", "q8_0", "--json").json()["memory"]
+    chosen = item["estimate"]
+    assert chosen["serving"]["context"] == 4096 and chosen["serving"]["parallel"] == 1 and chosen["serving"]["defaulted"] == []
+    assert chosen["total_bytes"] == chosen["serving"]["total_bytes"] == sum(
+        chosen["serving"][k] for k in ("weight_bytes", "kv_bytes", "compute_bytes", "output_bytes"))
+    assert chosen["serving"]["kv_bytes"] == 3 * 4096 * 544 + 15 * 1024 * 544  # 1024 SWA cells for one slot
+    bad = cli(capsys, "analyze", GEMMA, "--cache-type", "fp8")
+    assert bad.code == 0 and "server total: not estimated (cache type 'fp8' is not one llama.cpp offers" in bad.out
 
 
 @pytest.mark.large

@@ -170,7 +170,8 @@ def test_browse_gpu_memory_shows_the_estimate_of_list_gpu_mem(tmp_path: Path, ge
     memory, (fit, *_) = listed["memory"], listed["memory"]["fit"]
     assert (row["name"], fit["cache_type"]) == (name, "f16")
     assert row["weights"] == memory["weight_bytes"] > 200 * 1024**2
-    assert row["KV f16 / 1k tokens"] == memory["kv_cache"]["f16"]["bytes_per_1k_tokens"] == 18 * 1024**2
+    assert row["server total"] == memory["total_bytes"] > row["weights"]
+    assert row["KV f16 / extra 1k tokens"] == memory["kv_cache"]["f16"]["bytes_per_1k_tokens"] == 3 * 1024**2  # an extra 1k past the window
     assert row["max context (tokens)"] == fit["max_context"]
     assert 0 < fit["max_context"] < memory["context_length"]  # 1.4 GiB holds less than the model's 32k
 

@@ -9,10 +9,12 @@ a shell unquoted would break.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import stat
+import struct
 import sys
 from pathlib import Path
 
@@ -65,3 +67,18 @@ def standin(tmp_path: Path) -> Path:
     target.write_text(f"#!{sys.executable}\n" + STANDIN.read_text(encoding="utf-8"), encoding="utf-8")
     target.chmod(target.stat().st_mode | stat.S_IXUSR)
     return target
+
+
+@pytest.fixture
+def tiny_llama(registry: dict[str, RegistryEntry], weights: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """A causal LM LMDeploy accepts (config.json naming LlamaForCausalLM, a valid empty
+    safetensors file), scanned beside the others: its variant name."""
+    folder = weights / "acme" / "tiny-llama"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "num_hidden_layers": 2, "num_attention_heads": 2,
+        "num_key_value_heads": 1, "hidden_size": 64, "max_position_embeddings": 2048, "vocab_size": 32}))
+    header = json.dumps({"__metadata__": {"format": "pt"}}).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+    assert cli(capsys, "scan", "--base", str(weights)).code == 0
+    return next(e.name for e in open_registry().entries() if e.name.startswith("tiny-llama"))

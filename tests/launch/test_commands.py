@@ -16,6 +16,7 @@ import pytest
 
 from imageworks.core.model import BackendConfig, EntryMetadata, RegistryEntry
 from imageworks.services.serve.commands import LaunchError, LaunchOptions, build_command, server_for
+from imageworks.services.serve.endpoints import variant_port
 from imageworks.services.serve.running import base_model, prepare
 from tests.launch.conftest import GEMMA, MINILM
 from tests.support.cli import cli
@@ -24,10 +25,12 @@ from tests.support.cli import cli
 def test_vllm_minilm(registry: dict[str, RegistryEntry], weights: Path) -> None:
     command = prepare("vllm", registry[MINILM], LaunchOptions())
     folder = str(weights / "sentence-transformers" / "all-MiniLM-L6-v2")
+    port = str(variant_port(MINILM))  # the variant's own port in the plan, not vLLM's 8000
     assert command.argv == (
-        "vllm", "serve", folder, "--served-model-name", MINILM, "--host", "127.0.0.1", "--port", "8000",
+        "vllm", "serve", folder, "--served-model-name", MINILM, "--max-model-len", "512",  # the estimate's context, pinned
+        "--host", "127.0.0.1", "--port", port,
     )
-    assert command.base_url == "http://127.0.0.1:8000/v1"
+    assert command.base_url == f"http://127.0.0.1:{port}/v1"
     assert command.warnings == ()  # an embedding model: no chat template is needed
     assert shlex.split(command.shell) == list(command.argv)  # the space in the path survives quoting
 
@@ -42,7 +45,13 @@ def test_vllm_gemma_gguf_gets_the_file_and_the_base_tokenizer(registry: dict[str
         "--max-model-len", "4096", "--host", "127.0.0.1", "--port", "8123",
     )
     assert "--quantization" not in command.argv  # vLLM reads the GGUF's own quant types
-    assert command.warnings == ()
+    (note,) = command.warnings  # the base repo is gated on the Hub, not cached here, and no token is set
+    assert "google/gemma-3-270m" in note and "gated" in note and "HF_TOKEN" in note
+
+
+def test_no_gated_note_with_a_token(registry: dict[str, RegistryEntry], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_not_a_real_token")
+    assert prepare("vllm", registry[GEMMA], LaunchOptions(port=8123)).warnings == ()
 
 
 def test_vllm_gguf_without_a_known_base_warns(registry: dict[str, RegistryEntry]) -> None:
@@ -52,8 +61,15 @@ def test_vllm_gguf_without_a_known_base_warns(registry: dict[str, RegistryEntry]
     assert any("--tokenizer" in w for w in command.warnings)
 
 
-def test_lmdeploy_minilm_warns_about_template_and_generation_config(registry: dict[str, RegistryEntry], weights: Path) -> None:
-    command = prepare("lmdeploy", registry[MINILM], LaunchOptions(max_model_len=512))
+def test_lmdeploy_refuses_an_encoder_in_one_line(registry: dict[str, RegistryEntry]) -> None:
+    with pytest.raises(LaunchError, match=r"LMDeploy cannot serve all-minilm.*BertModel") as raised:
+        prepare("lmdeploy", registry[MINILM], LaunchOptions(max_model_len=512))
+    assert "\n" not in str(raised.value)
+
+
+def test_lmdeploy_chat_model_warns_about_template_and_generation_config(registry: dict[str, RegistryEntry], weights: Path) -> None:
+    entry = attrs.evolve(registry[MINILM], roles=["chat"], capabilities={}, metadata=attrs.evolve(registry[MINILM].metadata, readme_signals={}))
+    command = build_command("lmdeploy", entry, LaunchOptions(max_model_len=512, port=23333))
     assert command.argv == (
         "lmdeploy", "serve", "api_server", str(weights / "sentence-transformers" / "all-MiniLM-L6-v2"),
         "--model-name", MINILM, "--session-len", "512", "--server-name", "127.0.0.1", "--server-port", "23333",
@@ -71,9 +87,14 @@ def test_llama_server_gemma(registry: dict[str, RegistryEntry], weights: Path) -
     entry = registry[GEMMA]
     assert server_for(entry) == "llama-server"  # scan records GGUF folders with backend "gguf"
     command = build_command("llama-server", entry, LaunchOptions(port="${PORT}"))
-    assert command.argv == (
-        "llama-server", "-m", str(weights / "hugginllam" / "gemma-3-270m-Q4_K_M-GGUF" / "gemma-3-270m-q4_k_m.gguf"),
-        "--alias", GEMMA, "--host", "127.0.0.1", "--port", "${PORT}",
+    gguf = str(weights / "hugginllam" / "gemma-3-270m-Q4_K_M-GGUF" / "gemma-3-270m-q4_k_m.gguf")
+    assert command.argv == (  # no plan: llama-server's default slots, written out
+        "llama-server", "-m", gguf, "--alias", GEMMA, "--parallel", "4", "--kv-unified", "--host", "127.0.0.1", "--port", "${PORT}",
+    )
+    planned = prepare("llama-server", entry, LaunchOptions())  # the plan from the real header: 32k x 4 slots
+    assert planned.argv[3:] == (
+        "--alias", GEMMA, "--ctx-size", "32768", "--parallel", "4", "--kv-unified", "--host", "127.0.0.1",
+        "--port", str(variant_port(GEMMA)),
     )
     with pytest.raises(LaunchError, match="llama-server loads GGUF"):
         build_command("llama-server", registry[MINILM], LaunchOptions())
@@ -86,8 +107,8 @@ def test_print_shows_warnings_then_the_quoted_command(registry: dict[str, Regist
     assert argv[:3] == ["vllm", "serve", str(weights / "hugginllam" / "gemma-3-270m-Q4_K_M-GGUF" / "gemma-3-270m-q4_k_m.gguf")]
     assert argv[-4:] == ["--port", "9001", "--gpu-memory-utilization", "0.8"]
     lm = cli(capsys, "serve-lmdeploy", MINILM, "--dry-run", "--lmdeploy-bin", "/opt/lmdeploy/bin/lmdeploy")
-    assert lm.code == 0 and shlex.split(lm.out)[0] == "/opt/lmdeploy/bin/lmdeploy"
-    assert lm.err.count("Warning:") == 2
+    assert lm.code == 1 and lm.out == "" and "Warning:" not in lm.err  # no chat-template warning for an encoder
+    assert lm.err.startswith("Error: LMDeploy cannot serve") and "BertModel" in lm.err and lm.err.count("\n") == 1
     bad = cli(capsys, "serve-lmdeploy", GEMMA, "--print")
     assert bad.code == 1 and bad.err.startswith("Error: LMDeploy cannot serve") and bad.out == ""
 

@@ -28,6 +28,7 @@ import yaml
 from imageworks.app import open_registry
 from imageworks.core.model import BackendConfig, RegistryEntry
 from imageworks.services.serve.commands import LaunchCommand, LaunchOptions
+from imageworks.services.serve.endpoints import variant_port
 from imageworks.services.serve.exports import litellm_config
 from imageworks.services.serve.running import resolve, start, stop
 from tests.launch.conftest import GEMMA, MINILM, free_port
@@ -133,7 +134,7 @@ def test_litellm_defaults_and_output_file(
     assert result.code == 0, result.err
     assert result.out == "" and "Wrote 1 model(s)" in result.err
     (gemma,) = yaml.safe_load(target.read_text())["model_list"]
-    assert gemma["litellm_params"] == {"model": f"openai/{GEMMA}", "api_base": "http://127.0.0.1:8080/v1", "api_key": "os.environ/IMAGEWORKS_BACKEND_KEY_VLLM"}
+    assert gemma["litellm_params"] == {"model": f"openai/{GEMMA}", "api_base": f"http://127.0.0.1:{variant_port(GEMMA)}/v1", "api_key": "os.environ/IMAGEWORKS_BACKEND_KEY_VLLM"}
     plain = yaml.safe_load(cli(capsys, "export", "litellm", "--backend", "gguf").out)["model_list"][0]
     assert plain["litellm_params"]["api_key"] == "none"  # no variable named anywhere: the placeholder
 

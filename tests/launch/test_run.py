@@ -41,13 +41,13 @@ def test_serve_vllm_runs_and_waits(
 
 
 def test_lmdeploy_through_the_environment_variable(
-    registry: dict[str, RegistryEntry], standin: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tiny_llama: str, standin: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("IMAGEWORKS_LMDEPLOY_BIN", str(standin))
-    result = cli(capsys, "serve-lmdeploy", MINILM, "--port", str(free_port()), "--served-name", "minilm", "--timeout", "30")
+    result = cli(capsys, "serve-lmdeploy", tiny_llama, "--port", str(free_port()), "--served-name", "tiny", "--timeout", "30")
     assert result.code == 0, result.err
     assert result.err.index("Warning: ") < result.err.index("Starting: ")  # warned before launching
-    assert "Serving minilm at" in result.err
+    assert "Serving tiny at" in result.err
 
 
 def test_server_that_exits_early(
@@ -121,8 +121,9 @@ def test_keys_passed_to_the_server_are_never_shown_or_logged(
         assert "sk-secret-123" not in text and "sk-other-456" not in text
 
 
-@pytest.mark.parametrize(("script", "variant", "first"), [("start_vllm_server.py", GEMMA, "vllm"), ("start_lmdeploy_server.py", MINILM, "lmdeploy")])
-def test_scripts_run_as_documented(registry: dict[str, RegistryEntry], weights: Path, tmp_path: Path, script: str, variant: str, first: str) -> None:
+@pytest.mark.parametrize(("script", "variant", "first"), [("start_vllm_server.py", GEMMA, "vllm"), ("start_lmdeploy_server.py", "tiny", "lmdeploy")])
+def test_scripts_run_as_documented(tiny_llama: str, weights: Path, tmp_path: Path, script: str, variant: str, first: str) -> None:
+    variant = tiny_llama if variant == "tiny" else variant
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, str(root / "scripts" / script), variant, "--print", "--port", "8123"],

@@ -369,8 +369,10 @@ def test_list_json_memory_from_local_headers(with_real_models: dict[str, str], g
     hand = GemmaByHand.read(gemma_gguf)
     gemma = entries[with_real_models["gemma"]]["memory"]
     assert (gemma["source"], gemma["architecture"], gemma["weight_bytes"]) == ("gguf", "gemma3", hand.weight_bytes)
-    assert gemma["kv_cache"]["f16"]["bytes_per_1k_tokens"] == hand.n_layers * hand.f16_token_layer * 1024
-    assert gemma["kv_cache"]["q8_0"]["bytes_per_1k_tokens"] == hand.n_layers * hand.q8_token_layer * 1024
+    assert gemma["kv_cache"]["f16"]["bytes_per_1k_tokens_all_layers"] == hand.n_layers * hand.f16_token_layer * 1024
+    assert gemma["kv_cache"]["q8_0"]["bytes_per_1k_tokens_all_layers"] == hand.n_layers * hand.q8_token_layer * 1024
+    assert gemma["kv_cache"]["f16"]["bytes_per_1k_tokens"] == hand.full_layers * hand.f16_token_layer * 1024  # an extra 1k
+    assert gemma["total_bytes"] == gemma["serving"]["total_bytes"] and gemma["serving"]["parallel"] == 4  # llama-server's default
     assert gemma["kv_cache"]["f16"]["bytes_at_context_length"] == hand.kv(hand.n_ctx, hand.f16_token_layer)
     assert gemma["fit"] == []
     minilm = entries[with_real_models["minilm"]]["memory"]
@@ -391,8 +393,9 @@ def test_list_json_memory_from_local_headers(with_real_models: dict[str, str], g
 def test_list_details_and_table_show_the_estimate(with_real_models: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     details = cli(capsys, "list", "--details").out
     assert "  memory         gguf header, gemma3: weights 235.2 MiB, context length 32768" in details
-    assert ("                 KV cache f16: 18.0 MiB per 1k tokens (3.0 MiB per 1k past the 512-token window"
-            " on 15 of 18 layers)") in details
+    assert ("                 KV cache f16: 3.0 MiB per extra 1k tokens past the 512-token window"
+            " (15 of 18 layers slide; 18.0 MiB per 1k on every layer)") in details
+    assert "                 server total 424.4 MiB = weights 235.2 MiB + KV 133.5 MiB" in details
     assert "  memory         config.json + safetensors headers, bert: weights 86.6 MiB, context length 512" in details
     assert "                 no KV cache: bert is an encoder: no KV cache" in details
     assert "  memory         not estimated: Qwen3-4B-Q4_K_M.gguf: " in details  # make_model's random .gguf bytes

@@ -111,5 +111,6 @@ def test_gemma3_4b_multimodal_text_config_with_class_defaults():
     per_token = 4 * 256 * 2 * 2
     assert kv_bytes(facts, 131072).total == (5 * 131072 + 29 * pad256(1024 + 512)) * per_token
     as_json = estimate(facts, 24 * GiB).as_json()
-    assert as_json["kv_cache"]["f16"]["bytes_per_1k_tokens"] == 34 * per_token * 1024
+    assert as_json["kv_cache"]["f16"]["bytes_per_1k_tokens_all_layers"] == 34 * per_token * 1024
+    assert as_json["kv_cache"]["f16"]["bytes_per_1k_tokens"] == 5 * per_token * 1024  # what one more 1k costs
     assert as_json["kv_cache"]["f16"]["bytes_per_1k_tokens_past_window"] == 5 * per_token * 1024

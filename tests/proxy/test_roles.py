@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.model import BackendConfig, RegistryEntry
-from imageworks.services.serve.endpoints import Endpoint, endpoint_for
+from imageworks.services.serve.endpoints import Endpoint, endpoint_for, variant_port
 from imageworks.services.serve.roles import best_for_role, resolve_model
 from tests.proxy.conftest import write_curated
 from tests.support.cli import cli
@@ -85,10 +85,10 @@ def test_capability_fallback_skips_not_installed_and_deprecated(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("backend", "config", "expected"),
     [
-        ("vllm", {}, "http://127.0.0.1:8000/v1"),
+        ("vllm", {}, f"http://127.0.0.1:{variant_port('m')}/v1"),  # the variant's port, whichever stack serves it
         ("vllm", {"port": 8001}, "http://127.0.0.1:8001/v1"),
-        ("lmdeploy", {}, "http://127.0.0.1:23333/v1"),
-        ("gguf", {}, "http://127.0.0.1:8080/v1"),
+        ("lmdeploy", {}, f"http://127.0.0.1:{variant_port('m')}/v1"),
+        ("gguf", {}, f"http://127.0.0.1:{variant_port('m')}/v1"),
         ("vllm", {"base_url": "http://gpu-box:9000/v1/"}, "http://gpu-box:9000/v1"),
         ("unassigned", {"base_url": "http://gpu-box:9000/v1"}, "http://gpu-box:9000/v1"),
     ],

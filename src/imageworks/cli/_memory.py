@@ -12,19 +12,23 @@ import click
 
 from imageworks.cli._output import human_size
 from imageworks.core.errors import ImageworksError
+from imageworks.core.memory_facts import GGUF_CACHE_TYPES, SAFETENSORS_CACHE_TYPES
 from imageworks.services.memory.estimate import (
     DEFAULT_MARGIN,
     ContextFit,
     Margin,
     MemoryEstimate,
+    ServingInputs,
     kv_bytes_per_1k,
     kv_bytes_per_1k_past_window,
     parse_size,
 )
+from imageworks.services.memory.serving import LLAMA_CPP_DEFAULT_SLOTS, VLLM_DEFAULT_SLOTS
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 
 SOURCES = {"gguf": "gguf header", "config.json": "config.json + safetensors headers"}
+CACHE_TYPE_CHOICES = tuple(dict.fromkeys(GGUF_CACHE_TYPES + SAFETENSORS_CACHE_TYPES))
 
 
 class MemorySize(click.ParamType[Any, int]):
@@ -50,6 +54,42 @@ def gpu_mem_option() -> Callable[[FC], FC]:
     )
 
 
+def serving_options() -> Callable[[FC], FC]:
+    """``--context N``, ``--parallel N``, ``--cache-type T`` (shared by ``analyze`` and ``list``),
+    folded into one ``serving`` argument (:class:`ServingInputs`)."""
+
+    def decorate(function: Any) -> Any:
+        for option in reversed([
+            click.option("--context", type=click.IntRange(1), metavar="TOKENS",
+                         help="Context the server is given (default: the model's own length, as llama-server -c 0 and vLLM)."),
+            click.option("--parallel", type=click.IntRange(1, 1024), metavar="N",
+                         help=f"Slots sharing that context (default: llama-server's {LLAMA_CPP_DEFAULT_SLOTS}, unified KV cache; vLLM: {VLLM_DEFAULT_SLOTS} sequence)."),
+            click.option("--cache-type", type=click.Choice(CACHE_TYPE_CHOICES),
+                         help="KV cache type (default: f16; GGUF offers f16/q8_0/q4_0, safetensors f16/fp8)."),
+        ]):
+            function = option(function)
+        return function
+
+    return decorate
+
+
+def serving_inputs(context: int | None, parallel: int | None, cache_type: str | None) -> ServingInputs:
+    """The three options as one value."""
+    return ServingInputs(context=context, parallel=parallel, cache_type=cache_type)
+
+
+def serving_line(found: MemoryEstimate) -> str | None:
+    """``server total 312.4 MiB = weights ... + KV ... + compute ... + output ... (llama.cpp, 4096 tokens x 4 slots, f16; defaults: ...)``."""
+    if found.serving is None:
+        return f"server total: not estimated ({found.serving_problem})" if found.serving_problem else None
+    f = found.serving
+    plan = f.plan
+    said = f"; engine defaults for {', '.join(plan.defaulted)}" if plan.defaulted else ""
+    return (f"server total {human_size(f.total_bytes)} = weights {human_size(f.weight_bytes)} + KV {human_size(f.kv_bytes)}"
+            f" + compute {human_size(f.compute_bytes)} + output {human_size(f.output_bytes)}"
+            f" ({plan.engine}: {plan.context} tokens, {plan.slots} slot(s), {plan.cache} cache{said})")
+
+
 def estimate_lines(found: MemoryEstimate, margin: Margin = DEFAULT_MARGIN) -> list[str]:
     """The estimate in a few lines: facts and weights, KV cache per cache type, and the
     largest context per cache type when a GPU size was given."""
@@ -59,12 +99,17 @@ def estimate_lines(found: MemoryEstimate, margin: Margin = DEFAULT_MARGIN) -> li
     lines = [f"{what}: weights {human_size(facts.weight_bytes)}{context}"]
     if not facts.layers:
         lines.append(f"no KV cache: {facts.no_kv_reason}" if facts.no_kv_reason else "no KV cache")
+    total = serving_line(found)
+    if total:
+        lines.append(total)
     for cache in facts.cache_types if facts.layers else ():
-        line = f"KV cache {cache}: {human_size(kv_bytes_per_1k(facts, cache).total)} per 1k tokens"
         if facts.sliding_window:
             past = human_size(kv_bytes_per_1k_past_window(facts, cache).total)
-            line += (f" ({past} per 1k past the {facts.sliding_window}-token window"
-                     f" on {facts.sliding_layers} of {len(facts.layers)} layers)")
+            line = (f"KV cache {cache}: {past} per extra 1k tokens past the {facts.sliding_window}-token window"
+                    f" ({facts.sliding_layers} of {len(facts.layers)} layers slide;"
+                    f" {human_size(kv_bytes_per_1k(facts, cache).total)} per 1k on every layer)")
+        else:
+            line = f"KV cache {cache}: {human_size(kv_bytes_per_1k(facts, cache).total)} per 1k tokens"
         lines.append(line)
     if found.fits:
         first = found.fits[0]

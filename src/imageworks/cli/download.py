@@ -14,7 +14,7 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli._choices import check_format
-from imageworks.cli._memory import estimate_lines, files_label, gpu_mem_option
+from imageworks.cli._memory import estimate_lines, files_label, gpu_mem_option, serving_inputs, serving_options
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError, SourceOfflineError
 from imageworks.core.hookspecs import hookimpl
@@ -203,18 +203,20 @@ def _print_plan(plan: AcquisitionPlan, as_json: bool) -> None:
 @click.argument("url")
 @click.option("--files", "show_files", is_flag=True, help="List every remote file with its size.")
 @gpu_mem_option()
+@serving_options()
 @click.option("--no-memory", "no_memory", is_flag=True, help="Skip the memory estimate and its header reads (faster).")
 @click.option("--json", "as_json", is_flag=True, help="Plain JSON on stdout.")
 @pass_app
 def analyze_command(app: AppContext, url: str, show_files: bool, gpu_bytes: int | None, no_memory: bool,
-                    as_json: bool) -> None:
+                    as_json: bool, context: int | None, parallel: int | None, cache_type: str | None) -> None:
     """Show a model's formats, quantisations, sizes and memory estimate without downloading
     (the estimate reads the weight files' headers only; ``--no-memory`` skips it)."""
     if no_memory and gpu_bytes is not None:
         raise click.UsageError("--gpu-mem needs the memory estimate; drop --no-memory")
+    serving = serving_inputs(context, parallel, cache_type)
     analysis = app.plugins.source_for(url, app.config).analyze(url, app.source_context(read_headers=not no_memory))
     if as_json:
-        out.emit_json(analysis_json(analysis, with_files=show_files, gpu_bytes=gpu_bytes))
+        out.emit_json(analysis_json(analysis, with_files=show_files, gpu_bytes=gpu_bytes, serving=serving))
         return
     revision = f" @ {analysis.revision[:12]}" if analysis.revision else ""
     out.echo(f"{analysis.display}{revision}{' (gated)' if analysis.gated else ''}")
@@ -225,7 +227,7 @@ def analyze_command(app: AppContext, url: str, show_files: bool, gpu_bytes: int 
     if analysis.quantizations:
         out.echo(f"  GGUF quantisations: {', '.join(analysis.quantizations)}")
     for item in analysis.memory:
-        found = estimate_item(item, gpu_bytes)
+        found = estimate_item(item, gpu_bytes, serving=serving)
         lines = estimate_lines(found) if found is not None else [f"not estimated: {item.problem}"]
         out.echo(f"  memory {item.label} ({files_label(item.files)}): {lines[0]}")
         for line in lines[1:]:

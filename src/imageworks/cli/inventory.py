@@ -16,7 +16,7 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli._choices import check_backend, check_format, check_location, check_role
-from imageworks.cli._memory import estimate_lines, gpu_mem_option, max_context_cell
+from imageworks.cli._memory import estimate_lines, gpu_mem_option, max_context_cell, serving_inputs, serving_options
 from imageworks.cli.context import AppContext
 from imageworks.core.config import Config
 from imageworks.core.convert import to_compact_dict
@@ -27,7 +27,6 @@ from imageworks.core.installs import per_install
 from imageworks.core.memory_facts import HeaderFacts
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
-from imageworks.core.timestamps import utc_now
 from imageworks.services.listing.access import record_access
 from imageworks.services.listing.copies import shared_weights
 from imageworks.services.listing.query import ListQuery, entry_json, is_installed, select
@@ -35,10 +34,12 @@ from imageworks.services.listing.stats import registry_stats
 from imageworks.services.maintain.backups import backup_place
 from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
 from imageworks.services.maintain.verify import VerifyResult, verify_entry
-from imageworks.services.memory.estimate import MemoryEstimate, estimate_item
+from imageworks.services.memory.estimate import MemoryEstimate, ServingInputs, estimate_item
 from imageworks.services.memory.local_facts import entry_facts
+from imageworks.services.serve.endpoints import endpoint_for
 from imageworks.services.serve.roles import role_assignments, servable
 from imageworks.services.share.checks import check_links, removal_notes, symlinked_apps, visible_in
+from imageworks.services.timestamps import utc_now
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -58,6 +59,7 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.option("--include-testing", is_flag=True, help="Include testing/demo placeholders (testzzz, ...).")
 @click.option("--all-hosts", is_flag=True, help="Every host's installs (shared registry): one row per install, with a Host column.")
 @gpu_mem_option()
+@serving_options()
 @pass_app
 def list_command(
     app: AppContext,
@@ -75,13 +77,18 @@ def list_command(
     include_testing: bool,
     all_hosts: bool,
     gpu_bytes: int | None,
+    context: int | None,
+    parallel: int | None,
+    cache_type: str | None,
 ) -> None:
     """List registry variants (installed downloads by default; this host's, unless --all-hosts).
 
     --details and --json add each installed variant's memory estimate, read from its
     weight files' headers; --gpu-mem adds the largest context that fits (a Max context
-    column in the table).
+    column in the table); --context/--parallel/--cache-type describe the server the total
+    (memory.total_bytes) is for, each engine's defaults otherwise.
     """
+    serving = serving_inputs(context, parallel, cache_type)
     everything = app.registry.entries()
     query = ListQuery(
         format=check_format(format_filter, everything),
@@ -96,14 +103,14 @@ def list_command(
     per_host = all_hosts and not as_json  # JSON keeps one object per variant, with its installs inside
     entries = _selected_rows(everything, query, app.config.test_model_patterns, per_host)
     if as_json:
-        _render_json(entries, everything, gpu_bytes, app.config)
+        _render_json(entries, everything, _estimator(entries, gpu_bytes, app.config, serving), app.config)
     elif not entries:
         out.note("No variants match. Download or scan a model, or try --include-logical / --include-testing.")
     elif details:
-        _render_details(entries, everything, gpu_bytes, app.config)
+        _render_details(entries, everything, _estimator(entries, gpu_bytes, app.config, serving), app.config.host)
     else:
         shape = _TableShape(show_internal_names, show_backend, show_installed, all_hosts, gpu_bytes)
-        _render_table(entries, shape, app.config)
+        _render_table(entries, shape, app.config, serving)
 
 
 def _selected_rows(
@@ -120,6 +127,7 @@ class _Estimates:
 
     facts: dict[int, HeaderFacts | None]
     gpu_bytes: int | None
+    serving: ServingInputs | None = None
 
     def facts_of(self, entry: RegistryEntry) -> HeaderFacts | None:
         """The row's header facts (``None`` when it has no weight files to read)."""
@@ -128,38 +136,38 @@ class _Estimates:
     def of(self, entry: RegistryEntry) -> MemoryEstimate | None:
         """The row's memory estimate, or ``None`` when it has no facts."""
         found = self.facts.get(id(entry))
-        return estimate_item(found, self.gpu_bytes) if found is not None else None
+        return estimate_item(found, self.gpu_bytes, serving=self.serving) if found is not None else None
 
 
-def _estimator(entries: list[RegistryEntry], gpu_bytes: int | None, config: Config) -> _Estimates:
+def _estimator(entries: list[RegistryEntry], gpu_bytes: int | None, config: Config,
+               serving: ServingInputs | None = None) -> _Estimates:
     """Header facts of each row (from the header-facts cache in ``config.cache_dir``) and the
     estimate they give (keyed by object: with --all-hosts one variant gives a row per host's install)."""
     facts = {id(e): entry_facts(e, config.cache_dir) for e in entries}
-    return _Estimates(facts, gpu_bytes)
+    return _Estimates(facts, gpu_bytes, serving)
 
 
-def _render_json(entries: list[RegistryEntry], everything: list[RegistryEntry], gpu_bytes: int | None,
+def _render_json(entries: list[RegistryEntry], everything: list[RegistryEntry], memory: _Estimates,
                  config: Config) -> None:
     """``list --json``: every field, the variants with the same weights, the memory estimate
-    (or ``memory_problem``: why a variant's headers could not be read)."""
+    (or ``memory_problem``: why a variant's headers could not be read), where it is served."""
     copies = shared_weights(everything)
-    memory = _estimator(entries, gpu_bytes, config)
     out.emit_json([
         {**entry_json(e), "same_weights_as": copies.get(e.name, []), "memory": _memory_json(memory.of(e)),
-         "memory_problem": getattr(memory.facts_of(e), "problem", None)}
+         "memory_problem": getattr(memory.facts_of(e), "problem", None),
+         "endpoint": _endpoint_json(e, config.ollama_url)}
         for e in entries
     ])
 
 
-def _render_details(entries: list[RegistryEntry], everything: list[RegistryEntry], gpu_bytes: int | None,
-                    config: Config) -> None:
+def _render_details(entries: list[RegistryEntry], everything: list[RegistryEntry], memory: _Estimates,
+                    host: str) -> None:
     """``list --details``: one block per row."""
     copies = shared_weights(everything)
-    memory = _estimator(entries, gpu_bytes, config)
     paths = {e.name: e.download_path for e in everything}
     for entry in entries:
         _print_details(entry, [f"{name} ({paths[name]})" for name in copies.get(entry.name, [])],
-                       memory.facts_of(entry), memory.of(entry), visible_in(entry, config.host))
+                       memory.facts_of(entry), memory.of(entry), visible_in(entry, host))
 
 
 @attrs.frozen
@@ -173,9 +181,9 @@ class _TableShape:
     gpu_bytes: int | None
 
 
-def _render_table(entries: list[RegistryEntry], shape: _TableShape, config: Config) -> None:
+def _render_table(entries: list[RegistryEntry], shape: _TableShape, config: Config, serving: ServingInputs) -> None:
     """``list``'s default table."""
-    memory = _estimator(entries, shape.gpu_bytes, config) if shape.gpu_bytes is not None else None
+    memory = _estimator(entries, shape.gpu_bytes, config, serving) if shape.gpu_bytes is not None else None
     columns = ["Name", "Format", "Quant", "Location", "Size"]
     if shape.backend:
         columns.insert(1, "Backend")
@@ -206,6 +214,12 @@ def _table_row(entry: RegistryEntry, shape: _TableShape, memory: _Estimates | No
     if memory is not None:
         row.append(max_context_cell(memory.of(entry)))
     return row
+
+
+def _endpoint_json(entry: RegistryEntry, ollama_url: str) -> dict[str, Any] | None:
+    """Where the variant is served (the port plan of services/serve/endpoints.py): what the GUI shows."""
+    found = endpoint_for(entry, ollama_url)
+    return {"base_url": found.base_url, "model": found.model} if found is not None else None
 
 
 def _memory_json(found: MemoryEstimate | None) -> dict[str, Any] | None:

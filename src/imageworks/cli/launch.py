@@ -1,4 +1,4 @@
-"""``imageworks-download serve-vllm`` and ``serve-lmdeploy`` (guide 10): start a serving stack from the registry.
+"""``imageworks-download serve-vllm``, ``serve-lmdeploy`` and ``serve-llama-server`` (guide 10): start a serving stack from the registry.
 
 A thin front end over :mod:`imageworks.services.serve.commands` (the command line) and
 :mod:`imageworks.services.serve.running` (the checks, the run and the wait). ``--print`` shows
@@ -19,9 +19,10 @@ import click
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
+from imageworks.core.memory_facts import GGUF_CACHE_TYPES
 from imageworks.services.listing.access import record_access
 from imageworks.services.serve.commands import LaunchError, LaunchOptions, Server
-from imageworks.services.serve.running import prepare, start, stop
+from imageworks.services.serve.running import prepare, serving_plan, start, stop
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -34,7 +35,7 @@ def _common(server: Server, bin_flag: str, env: str, template_help: str) -> Call
             [
                 click.argument("variant"),
                 click.option("--host", default="127.0.0.1", show_default=True, help="Address the server binds to."),
-                click.option("--port", type=click.IntRange(1, 65535), help="Port (default: backend_config.port, else the stack's own default)."),
+                click.option("--port", type=click.IntRange(1, 65535), help="Port (default: the variant's planned port: backend_config.port, else one derived from its name in IMAGEWORKS_SERVE_PORTS, 18000-18999)."),
                 click.option("--served-name", metavar="ID", help="Id in /v1/models (default: served_model_id, else the variant name)."),
                 click.option("--max-model-len", type=click.IntRange(1), metavar="TOKENS", help="Context length cap (default: backend_config.max_model_len)."),
                 click.option("--chat-template", metavar="FILE", help=template_help),
@@ -59,6 +60,21 @@ def _common(server: Server, bin_flag: str, env: str, template_help: str) -> Call
 def serve_vllm_command(app: AppContext, /, variant: str, tokenizer: str | None, **options: Any) -> None:
     """Start `vllm serve` for an installed VARIANT and wait until it answers."""
     _serve(app, "vllm", variant, tokenizer=tokenizer, **options)
+
+
+@click.command("serve-llama-server")
+@_common("llama-server", "llama-server-bin", "IMAGEWORKS_LLAMA_SERVER_BIN", "Jinja chat template file (default: the one in the GGUF).")
+@click.option("--parallel", "slots", type=click.IntRange(1, 256), metavar="N",
+              help="Slots (-np) sharing one unified KV cache (default: 4, llama-server's own).")
+@click.option("--cache-type", type=click.Choice(GGUF_CACHE_TYPES), help="KV cache type for keys and values (default: f16).")
+@pass_app
+def serve_llama_server_command(app: AppContext, /, variant: str, slots: int | None, cache_type: str | None, **options: Any) -> None:
+    """Start llama.cpp's `llama-server` for an installed GGUF VARIANT and wait until it answers.
+
+    Pins the context (--max-model-len, else backend_config.max_model_len, else the model's),
+    the slots and the cache type, as `list`/`analyze` estimate them.
+    """
+    _serve(app, "llama-server", variant, slots=slots, cache_type=cache_type, **options)
 
 
 @click.command("serve-lmdeploy")
@@ -87,12 +103,20 @@ def _serve(
     timeout: float,
     server_args: tuple[str, ...],
     tokenizer: str | None = None,
+    slots: int | None = None,
+    cache_type: str | None = None,
 ) -> None:
     registry = app.registry
     entry = registry.get(variant)
+    plan = None
+    if server == "llama-server":
+        try:
+            plan = serving_plan(entry, max_model_len, slots, cache_type)
+        except ValueError as error:
+            raise LaunchError(str(error)) from error
     options = LaunchOptions(
         host=host, port=port, served_name=served_name, max_model_len=max_model_len, tokenizer=tokenizer,
-        chat_template=chat_template, executable=executable, extra_args=server_args,
+        chat_template=chat_template, executable=executable, extra_args=server_args, plan=plan,
     )
     command = prepare(server, entry, options, neighbours=registry.entries())
     for warning in command.warnings:
@@ -115,7 +139,8 @@ def _serve(
 
 @hookimpl
 def imageworks_register_commands(cli: click.Group, program: str) -> None:
-    """Add ``serve-vllm`` and ``serve-lmdeploy`` to ``imageworks-download``."""
+    """Add ``serve-vllm``, ``serve-lmdeploy`` and ``serve-llama-server`` to ``imageworks-download``."""
     if program == "download":
         cli.add_command(serve_vllm_command)
+        cli.add_command(serve_llama_server_command)
         cli.add_command(serve_lmdeploy_command)

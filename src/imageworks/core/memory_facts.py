@@ -40,6 +40,16 @@ class ModelFacts:
     sliding_window: int | None = None
     cache_types: tuple[str, ...] = GGUF_CACHE_TYPES
     no_kv_reason: str | None = None
+    #: Widths the compute and output buffers grow with (None when the header does not say).
+    embedding_length: int | None = None
+    feed_forward_length: int | None = None
+    vocab_size: int | None = None
+    head_count: int | None = None
+
+    @property
+    def query_width(self) -> int:
+        """Query elements a token: attention heads times the key length (0 when unknown)."""
+        return (self.head_count or 0) * (self.layers[0].key_length if self.layers else 0)
 
     @property
     def sliding_layers(self) -> int:

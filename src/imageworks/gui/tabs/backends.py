@@ -1,8 +1,9 @@
 """🔌 Backends: each configured server, whether it answers and what it serves, and the
 launch command of a variant.
 
-The servers are the Ollama host of ``config`` and every ``backend_config.base_url`` the
-registry's entries record (vLLM, LMDeploy and other OpenAI-style servers); each is asked
+The servers are the Ollama host of ``config`` and every other variant's endpoint as ``list
+--json`` gives it (``backend_config.base_url`` when recorded, else the variant's planned
+port: the port plan ``serve-*``, the proxy and the exports share); each is asked
 once, briefly, by :func:`imageworks.services.serve.probe.probe` (``/api/tags``, ``/v1/models``).
 Launch notes are ``serve-vllm --print`` / ``serve-lmdeploy --print``: the command that
 would start the server, run through the CLI without starting anything.
@@ -43,7 +44,8 @@ def configured_servers(settings: dict[str, Any], rows: list[dict[str, Any]]) -> 
     for row in rows:
         if row.get("backend") == "ollama":
             servers[("ollama", ollama)].append(str(row["name"]))
-        url = (row.get("backend_config") or {}).get("base_url")
+        planned = None if row.get("backend") == "ollama" else (row.get("endpoint") or {}).get("base_url")
+        url = planned or (row.get("backend_config") or {}).get("base_url")
         if isinstance(url, str) and url:
             servers.setdefault(("openai", url.rstrip("/")), []).append(str(row["name"]))
     return servers

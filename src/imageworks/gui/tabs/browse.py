@@ -30,7 +30,7 @@ LARGEST = 10
 INSTALLED = {ANY: None, "installed": True, "not installed": False}
 # Byte counts stay numbers (they sort as numbers) but read as 1.2 GiB (core.units, as the
 # CLI); token counts read as 131K.
-SIZE_COLUMNS = ("size", "weights", "KV f16 / 1k tokens")
+SIZE_COLUMNS = ("size", "weights", "server total", "KV f16 / extra 1k tokens")
 COLUMN_FORMATS = {"max context (tokens)": st.column_config.NumberColumn("max context", format="compact")}
 
 

@@ -9,9 +9,11 @@ storage, a logical entry, one recorded before hosts were) is ``(every host)``, a
 CLI's Host column.
 
 The memory columns are the row's ``memory`` estimate (docs/memory.md): the weights'
-bytes, the f16 KV cache per 1k tokens, and with ``--gpu-mem`` the largest f16 context
-that fits (0 when the weights alone do not), the figure of ``list``'s Max context column;
-``header problem`` says why a variant has no estimate (a damaged or hostile header file).
+bytes, the whole server's total as its engine starts it by default (``total_bytes``:
+weights + KV + compute + output), what an extra 1k tokens of f16 KV cache costs, and
+with ``--gpu-mem`` the largest f16 context that fits (0 when the weights alone do not),
+the figure of ``list``'s Max context column; ``header problem`` says why a variant has no
+estimate (a damaged or hostile header file).
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ def memory_columns(row: dict[str, Any]) -> dict[str, Any]:
     fit: dict[str, Any] = next((f for f in memory.get("fit") or [] if f.get("cache_type") == KV_CACHE), {})
     return {
         "weights": memory.get("weight_bytes"),
-        f"KV {KV_CACHE} / 1k tokens": kv.get("bytes_per_1k_tokens"),
+        "server total": memory.get("total_bytes"),
+        f"KV {KV_CACHE} / extra 1k tokens": kv.get("bytes_per_1k_tokens"),
         "max context (tokens)": fit.get("max_context"),
         "header problem": row.get("memory_problem"),
     }

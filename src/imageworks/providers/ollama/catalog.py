@@ -17,7 +17,6 @@ import attrs
 
 from imageworks.core.config import Config
 from imageworks.core.naming import normalize_quant, ollama_family_and_quant
-from imageworks.core.timestamps import utc_from_timestamp
 from imageworks.providers.ollama.api import ApiModel, OllamaApi
 from imageworks.providers.ollama.store import (
     StoreModel,
@@ -26,6 +25,7 @@ from imageworks.providers.ollama.store import (
     find_stores,
     read_store,
 )
+from imageworks.services.timestamps import utc_from_timestamp
 
 log = logging.getLogger("imageworks.ollama")
 

@@ -18,10 +18,10 @@ from imageworks.core.installs import recorded_installs
 from imageworks.core.model import Artifacts, BackendConfig, EntryMetadata, RegistryEntry
 from imageworks.core.naming import display_name, family_from_repo, ollama_family_and_quant, slug, variant_name
 from imageworks.core.registry import Registry
-from imageworks.core.timestamps import utc_now
 from imageworks.services.inventory import artifact_files, take_inventory
 from imageworks.services.listing.query import ListQuery, select
 from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
+from imageworks.services.timestamps import utc_now
 
 RECORDED_FIELDS = (
     "family",

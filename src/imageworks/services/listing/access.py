@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from imageworks.core.errors import ImageworksError
 from imageworks.core.registry import Registry
-from imageworks.core.timestamps import utc_now
+from imageworks.services.timestamps import utc_now
 
 log = logging.getLogger("imageworks.registry")
 

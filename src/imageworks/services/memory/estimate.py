@@ -100,20 +100,21 @@ class KVBytes:
         return self.key + self.value
 
 
-def swa_cells(window: int, n_ctx: int, n_ubatch: int = N_UBATCH) -> int:
-    """Tokens a sliding-window layer caches at context ``n_ctx`` (llama.cpp's
-    ``llama_kv_cache_iswa``: ``GGML_PAD(min(n_ctx, n_swa + n_ubatch), 256)``), never more
-    than ``n_ctx`` rounded up to the same step."""
-    return _pad(min(n_ctx, window + n_ubatch), CONTEXT_STEP)
+def swa_cells(window: int, n_ctx: int, n_ubatch: int = N_UBATCH, slots: int = 1) -> int:
+    """Cells a sliding-window layer caches at context ``n_ctx`` with ``slots`` sequences in one
+    unified cache (llama.cpp's ``llama_kv_cache_iswa``: ``GGML_PAD(min(n_ctx, n_swa * n_seq +
+    n_ubatch), 256)``, where ``n_seq`` is the slot count when the cache is unified, else 1)."""
+    return _pad(min(n_ctx, window * slots + n_ubatch), CONTEXT_STEP)
 
 
-def kv_bytes(facts: ModelFacts, n_ctx: int, cache: str = "f16", value_cache: str | None = None) -> KVBytes:
-    """KV cache bytes at context ``n_ctx`` for one sequence, ``cache`` for keys and
-    ``value_cache`` (default: the same) for values."""
+def kv_bytes(facts: ModelFacts, n_ctx: int, cache: str = "f16", value_cache: str | None = None, slots: int = 1) -> KVBytes:
+    """KV cache bytes at context ``n_ctx`` (shared by ``slots`` sequences, one unified cache),
+    ``cache`` for keys and ``value_cache`` (default: the same) for values."""
     k_type, v_type = CACHE_TYPES[cache], CACHE_TYPES[value_cache or cache]
     key = value = 0
     for layer in facts.layers:
-        cells = swa_cells(facts.sliding_window or 0, n_ctx) if layer.sliding and facts.sliding_window else n_ctx
+        sliding = layer.sliding and facts.sliding_window
+        cells = swa_cells(facts.sliding_window or 0, n_ctx, slots=slots) if sliding else n_ctx
         key += k_type.row_bytes(layer.kv_heads * layer.key_length) * cells
         value += v_type.row_bytes(layer.kv_heads * layer.value_length) * cells
     return KVBytes(key=key, value=value)
@@ -191,11 +192,25 @@ def _pad(value: int, step: int) -> int:
 
 
 @attrs.frozen(kw_only=True)
+class ServingInputs:
+    """What the user says about the server (``--context``, ``--parallel``, ``--cache-type``);
+    None: the engine's default (:mod:`imageworks.services.memory.serving`)."""
+
+    context: int | None = None
+    parallel: int | None = None
+    cache_type: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class MemoryEstimate:
-    """Facts plus the figures ``analyze`` and ``list`` show, for one target GPU or none."""
+    """Facts plus the figures ``analyze`` and ``list`` show, for one target GPU or none, and the
+    whole server's footprint (``serving``: a :class:`~imageworks.services.memory.serving.Footprint`,
+    or None with ``serving_problem`` saying why)."""
 
     facts: ModelFacts
     fits: tuple[ContextFit, ...] = ()
+    serving: Any = None
+    serving_problem: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The ``memory`` object of ``list --json`` (and of each ``analyze --json`` item's
@@ -209,12 +224,17 @@ class MemoryEstimate:
                 kv[name] = {
                     "key_bytes_per_1k_tokens": per_1k.key,
                     "value_bytes_per_1k_tokens": per_1k.value,
-                    "bytes_per_1k_tokens": per_1k.total,
+                    # what one more 1k tokens of context costs: past the windows, only the full layers grow
+                    "bytes_per_1k_tokens": past.total if facts.sliding_window else per_1k.total,
+                    "bytes_per_1k_tokens_all_layers": per_1k.total,
                     "bytes_per_1k_tokens_past_window": past.total if facts.sliding_window else None,
                     "bytes_at_context_length": kv_bytes(facts, facts.context_length, name).total
                     if facts.context_length else None,
                 }
         return {
+            "total_bytes": self.serving.total_bytes if self.serving is not None else None,
+            "serving": self.serving.as_json() if self.serving is not None else None,
+            "serving_problem": self.serving_problem,
             "source": facts.source,
             "architecture": facts.architecture,
             "weight_bytes": facts.weight_bytes,
@@ -238,24 +258,35 @@ class MemoryEstimate:
         }
 
 
-def estimate(facts: ModelFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> MemoryEstimate:
-    """Figures for ``facts``; with ``gpu_bytes``, the largest context per cache type."""
+def estimate(facts: ModelFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN,
+             serving: ServingInputs | None = None) -> MemoryEstimate:
+    """Figures for ``facts``; with ``gpu_bytes``, the largest context per cache type; the whole
+    server's footprint for ``serving`` (the engine's defaults where it says nothing)."""
+    from imageworks.services.memory.serving import footprint, plan_for  # serving builds on this module
+
     fits: tuple[ContextFit, ...] = ()
     if gpu_bytes is not None:
         types = facts.cache_types if facts.layers else facts.cache_types[:1]
         fits = tuple(fit_context(facts, gpu_bytes, name, margin) for name in types)
-    return MemoryEstimate(facts=facts, fits=fits)
+    wanted = serving or ServingInputs()
+    try:
+        plan = plan_for(facts, wanted.context, wanted.parallel, wanted.cache_type)
+    except ValueError as error:
+        return MemoryEstimate(facts=facts, fits=fits, serving_problem=str(error))
+    return MemoryEstimate(facts=facts, fits=fits, serving=footprint(facts, plan))
 
 
-def estimate_item(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> MemoryEstimate | None:
+def estimate_item(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN,
+                  serving: ServingInputs | None = None) -> MemoryEstimate | None:
     """The figures for one model's header facts (and ``gpu_bytes``), None without facts."""
-    return estimate(item.facts, gpu_bytes, margin) if item.facts is not None else None
+    return estimate(item.facts, gpu_bytes, margin, serving) if item.facts is not None else None
 
 
-def item_json(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN) -> dict[str, Any]:
+def item_json(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = DEFAULT_MARGIN,
+              serving: ServingInputs | None = None) -> dict[str, Any]:
     """One item of ``analyze --json``'s ``memory`` list: label, files, estimate (the
     :meth:`MemoryEstimate.as_json` shape, or null) and problem."""
-    found = estimate_item(item, gpu_bytes, margin)
+    found = estimate_item(item, gpu_bytes, margin, serving)
     return {
         "label": item.label,
         "files": list(item.files),
@@ -265,11 +296,11 @@ def item_json(item: HeaderFacts, gpu_bytes: int | None = None, margin: Margin = 
 
 
 def analysis_json(analysis: SourceAnalysis, with_files: bool = False, gpu_bytes: int | None = None,
-                  margin: Margin = DEFAULT_MARGIN) -> dict[str, Any]:
+                  margin: Margin = DEFAULT_MARGIN, serving: ServingInputs | None = None) -> dict[str, Any]:
     """``analyze --json``: the source's analysis with each model's ``memory`` figures,
-    fitted to ``gpu_bytes`` when given."""
+    fitted to ``gpu_bytes`` when given, the server's total for ``serving``."""
     data = analysis.as_json(with_files)
-    data["memory"] = [item_json(item, gpu_bytes, margin) for item in analysis.memory]
+    data["memory"] = [item_json(item, gpu_bytes, margin, serving) for item in analysis.memory]
     return data
 
 
@@ -313,7 +344,8 @@ def swa_pattern(n_layers: int, period: int) -> tuple[bool, ...]:
 
 
 def facts_from_gguf(
-    fields: Mapping[str, Any], array_values: Mapping[str, Sequence[Any]], weight_bytes: int
+    fields: Mapping[str, Any], array_values: Mapping[str, Sequence[Any]], weight_bytes: int,
+    vocab_size: int | None = None,
 ) -> ModelFacts:
     """Facts from a GGUF header's scalar keys (``fields``) and small numeric arrays.
 
@@ -321,7 +353,9 @@ def facts_from_gguf(
     (scalar or one per layer), ``.embedding_length``, ``.attention.key_length`` /
     ``value_length`` (else ``embedding_length / head_count``, as llama.cpp), their ``_swa``
     forms, ``.context_length``, ``.attention.causal``, ``.attention.sliding_window`` and
-    ``.attention.sliding_window_pattern`` (a period or one flag per layer).
+    ``.attention.sliding_window_pattern`` (a period or one flag per layer);
+    ``.feed_forward_length`` and ``vocab_size`` (the length of ``tokenizer.ggml.tokens``,
+    else ``<arch>.vocab_size``) size the compute and output buffers.
     """
     arch = fields.get("general.architecture")
     if not isinstance(arch, str):
@@ -335,7 +369,10 @@ def facts_from_gguf(
 
     def make(**more: Any) -> ModelFacts:
         return ModelFacts(source="gguf", architecture=arch, weight_bytes=weight_bytes, context_length=context,
-                          cache_types=GGUF_CACHE_TYPES, **more)
+                          cache_types=GGUF_CACHE_TYPES, embedding_length=_int(key("embedding_length")),
+                          feed_forward_length=_per_layer_first(key("feed_forward_length")),
+                          vocab_size=vocab_size or _int(key("vocab_size")),
+                          head_count=_per_layer_first(key("attention.head_count")), **more)
 
     if arch in RECURRENT_ARCHES:
         return make(no_kv_reason=f"{arch} is recurrent: a fixed state, no KV cache per token")
@@ -421,7 +458,11 @@ def facts_from_config(config: Mapping[str, Any], weight_bytes: int) -> ModelFact
 
     def make(**more: Any) -> ModelFacts:
         return ModelFacts(source="config.json", architecture=model_type, weight_bytes=weight_bytes,
-                          context_length=context, cache_types=SAFETENSORS_CACHE_TYPES, **more)
+                          context_length=context, cache_types=SAFETENSORS_CACHE_TYPES,
+                          embedding_length=_int(values.get("hidden_size")),
+                          feed_forward_length=_int(values.get("intermediate_size")),
+                          vocab_size=_int(values.get("vocab_size")),
+                          head_count=_int(values.get("num_attention_heads")), **more)
 
     if model_type in ENCODER_TYPES:
         return make(no_kv_reason=f"{model_type} is an encoder: no KV cache")

@@ -64,7 +64,8 @@ def gguf_facts(headers: Sequence[GGUFHeader]) -> ModelFacts:
     architecture keys come from the shard that carries them, the first)."""
     main = next((h for h in headers if "general.architecture" in h.fields), headers[0])
     weights = sum(gguf_tensor_bytes(h) for h in headers)
-    return facts_from_gguf(main.fields, main.array_values, weights)
+    tokens = main.arrays.get("tokenizer.ggml.tokens")
+    return facts_from_gguf(main.fields, main.array_values, weights, vocab_size=tokens[1] if tokens else None)
 
 
 def safetensors_weight_bytes(headers: Sequence[SafetensorsHeader]) -> int:

@@ -21,8 +21,16 @@ What each stack is told, and why:
   JSON format, not a Hugging Face template, so it is passed only when the user names
   one. It warns when the model has no chat template or no ``generation_config.json``
   (guide 10).
-- llama-server (llama.cpp): the GGUF file (the first part of a split), ``--alias``,
-  ``--ctx-size``.
+- llama-server (llama.cpp): the GGUF file (the first part of a split), ``--alias``, and
+  the plan the memory estimate was made for (:mod:`imageworks.services.memory.serving`):
+  ``--ctx-size``, ``--parallel`` with ``--kv-unified`` (every slot may use the whole
+  context, as llama-server's own default), ``--cache-type-k/-v`` when not f16. Without a
+  plan: the context from ``--max-model-len``/``backend_config.max_model_len`` and
+  llama-server's default of 4 slots, written out.
+
+With a plan, vLLM also gets ``--max-model-len`` (the plan's context), ``--kv-cache-dtype
+fp8`` for an fp8 cache and ``--max-num-seqs`` when the slots were chosen; LMDeploy
+``--session-len`` and ``--max-batch-size`` likewise.
 """
 
 from __future__ import annotations
@@ -37,12 +45,14 @@ import attrs
 
 from imageworks.core.errors import ImageworksError
 from imageworks.core.model import RegistryEntry
+from imageworks.services.memory.serving import LLAMA_CPP_DEFAULT_SLOTS, ServingPlan
 
 #: The serving stacks a command can be built for.
 Server = Literal["vllm", "lmdeploy", "llama-server"]
 SERVERS: tuple[Server, ...] = ("vllm", "lmdeploy", "llama-server")
 
-#: The port each stack listens on when told nothing (their own defaults).
+#: The port each stack listens on when told nothing (their own defaults; commands here always say
+#: ``--port``, from the port plan of :mod:`imageworks.services.serve.endpoints`).
 DEFAULT_PORTS: dict[Server, int] = {"vllm": 8000, "lmdeploy": 23333, "llama-server": 8080}
 DEFAULT_EXECUTABLES: dict[Server, str] = {"vllm": "vllm", "lmdeploy": "lmdeploy", "llama-server": "llama-server"}
 
@@ -81,6 +91,7 @@ class LaunchOptions:
     chat_template: str | None = None
     executable: str | None = None
     extra_args: tuple[str, ...] = ()
+    plan: ServingPlan | None = None  # the context, slots and cache type the estimate was made for
 
 
 @attrs.define(kw_only=True, frozen=True)
@@ -129,8 +140,8 @@ def api_root(host: str, port: int | str) -> str:
 
 
 def default_base_url(entry: RegistryEntry) -> str | None:
-    """Where a server started for ``entry`` with the default options answers (loopback, ``backend_config.port``
-    else the stack's port); ``None`` when its backend names no stack here (Ollama, unassigned)."""
+    """Where a server started for ``entry`` with the default options answers (loopback, its planned port:
+    ``backend_config.port``, else the variant's own); ``None`` when its backend names no stack here (Ollama, unassigned)."""
     stack = server_for(entry)
     return api_root(LaunchOptions().host, _port(entry, LaunchOptions(), stack)) if stack else None
 
@@ -188,9 +199,13 @@ def vllm_command(entry: RegistryEntry, options: LaunchOptions) -> LaunchCommand:
     elif (entry.metadata.chat_template or "missing") == "missing" and not (fmt == "gguf" and tokenizer) and not is_embedding(entry):
         # (a GGUF served with its base repo's tokenizer gets that repo's template; embedding models do not chat)
         warnings.append(f"{entry.name}: no chat template recorded; chat requests will fail unless you pass --chat-template FILE")
-    max_len = options.max_model_len or _extra_int(entry, "max_model_len")
+    max_len = _context(entry, options)
     if max_len:
         argv += ["--max-model-len", str(max_len)]
+    if options.plan is not None and options.plan.cache == "fp8":
+        argv += ["--kv-cache-dtype", "fp8"]
+    if options.plan is not None and "parallel" not in options.plan.defaulted:
+        argv += ["--max-num-seqs", str(options.plan.slots)]
     argv += ["--host", options.host, "--port", str(port), *options.extra_args]
     return LaunchCommand(server="vllm", argv=tuple(argv), served_name=served, host=options.host, port=port, warnings=tuple(warnings))
 
@@ -203,6 +218,9 @@ def lmdeploy_command(entry: RegistryEntry, options: LaunchOptions) -> LaunchComm
             f"LMDeploy cannot serve {entry.name}: it loads Hugging Face folders, not {fmt.upper()} weights",
             f"serve it with {_LMDEPLOY_UNSUPPORTED[fmt]}",
         )
+    if is_embedding(entry):
+        raise LaunchError(f"LMDeploy cannot serve {entry.name}: an embedding model, and LMDeploy serves chat only",
+                          "serve it with vLLM (serve-vllm), which has /v1/embeddings")
     served, port = _served_name(entry, options), _port(entry, options, "lmdeploy")
     argv = [options.executable or DEFAULT_EXECUTABLES["lmdeploy"], "serve", "api_server", _positional(_folder(entry)), "--model-name", _value(entry, served)]
     model_format = _LMDEPLOY_BY_FORMAT.get(fmt) or (
@@ -225,9 +243,11 @@ def lmdeploy_command(entry: RegistryEntry, options: LaunchOptions) -> LaunchComm
             f"{entry.name}: no generation_config.json; LMDeploy will use its own sampling defaults "
             "(temperature, top_p, stop tokens) instead of the model's"
         )
-    max_len = options.max_model_len or _extra_int(entry, "max_model_len")
+    max_len = _context(entry, options)
     if max_len:
         argv += ["--session-len", str(max_len)]
+    if options.plan is not None and "parallel" not in options.plan.defaulted:
+        argv += ["--max-batch-size", str(options.plan.slots)]
     argv += ["--server-name", options.host, "--server-port", str(port), *options.extra_args]
     return LaunchCommand(server="lmdeploy", argv=tuple(argv), served_name=served, host=options.host, port=port, warnings=tuple(warnings))
 
@@ -239,9 +259,15 @@ def llama_server_command(entry: RegistryEntry, options: LaunchOptions) -> Launch
     served, port = _served_name(entry, options), _port(entry, options, "llama-server")
     model = posixpath.join(_folder(entry), _gguf_files(entry)[0])  # llama.cpp finds the other parts of a split
     argv = [options.executable or DEFAULT_EXECUTABLES["llama-server"], "-m", _value(entry, model), "--alias", _value(entry, served)]
-    max_len = options.max_model_len or _extra_int(entry, "max_model_len")
+    max_len = _context(entry, options)
     if max_len:
         argv += ["--ctx-size", str(max_len)]
+    slots = options.plan.slots if options.plan is not None else LLAMA_CPP_DEFAULT_SLOTS
+    argv += ["--parallel", str(slots), "--kv-unified"]
+    if options.plan is not None and options.plan.cache != "f16":
+        argv += ["--cache-type-k", options.plan.cache, "--cache-type-v", options.plan.cache]
+    if options.chat_template:
+        argv += ["--chat-template-file", options.chat_template]
     argv += ["--host", options.host, "--port", str(port), *options.extra_args]
     return LaunchCommand(server="llama-server", argv=tuple(argv), served_name=served, host=options.host, port=port)
 
@@ -283,10 +309,18 @@ def _served_name(entry: RegistryEntry, options: LaunchOptions) -> str:
     return options.served_name or served_name(entry)
 
 
+def _context(entry: RegistryEntry, options: LaunchOptions) -> int | None:
+    """The context to pin: the option, the plan's, else ``backend_config.max_model_len``."""
+    return options.max_model_len or (options.plan.context if options.plan else None) or _extra_int(entry, "max_model_len")
+
+
 def _port(entry: RegistryEntry, options: LaunchOptions, server: Server) -> int | str:
+    """The option, else the variant's port in the one port plan (``endpoints.planned_port``)."""
     if options.port is not None:
         return options.port
-    return _extra_int(entry, "port") or DEFAULT_PORTS[server]
+    from imageworks.services.serve.endpoints import planned_port  # endpoints builds on this module
+
+    return planned_port(entry)
 
 
 def _folder(entry: RegistryEntry) -> str:

@@ -8,7 +8,11 @@ Pure functions from entries to the plain data of each tool's config file, plus t
   has ``model: openai/<served id>`` and ``api_base: http://host:port/v1`` for the
   OpenAI-compatible stacks (vLLM, LMDeploy, llama-server), ``model: ollama/<name:tag>``
   and the Ollama URL for Ollama variants. Aliases become
-  ``router_settings.model_group_alias``. ``api_key`` is never a secret: either the
+  ``router_settings.model_group_alias``, and so do role names (``chat``, ``vision``...):
+  each role is an alias of the variant the chat proxy would pick for it
+  (:func:`imageworks.services.serve.roles.best_for_role`), so ``model="chat"`` works
+  through LiteLLM as through the proxy. Each server is at its variant's planned port
+  (:mod:`imageworks.services.serve.endpoints`); variants whose ports clash are left out. ``api_key`` is never a secret: either the
   placeholder ``none`` (a local server started without ``--api-key`` accepts any key,
   but LiteLLM's OpenAI client insists on one) or ``os.environ/NAME``, LiteLLM's way of
   reading it from the environment at start-up. ``NAME`` is, per variant, the
@@ -47,8 +51,16 @@ from imageworks.services.serve.commands import (
     served_name,
     server_for,
 )
-from imageworks.services.serve.endpoints import allowed_key_env, ollama_tag, recorded_base_url, refused_key_env, web_url
+from imageworks.services.serve.endpoints import (
+    allowed_key_env,
+    ollama_tag,
+    port_clashes,
+    recorded_base_url,
+    refused_key_env,
+    web_url,
+)
 from imageworks.services.serve.endpoints import api_key_env as variant_key_env
+from imageworks.services.serve.roles import best_for_role
 
 #: How a front end builds a launch command (usually :func:`imageworks.services.serve.running.resolve`).
 CommandBuilder = Callable[[Server, RegistryEntry, LaunchOptions], LaunchCommand]
@@ -76,7 +88,14 @@ def litellm_config(
     model_list: list[dict[str, Any]] = []
     wanted_aliases: list[tuple[str, str]] = []  # (alias, model name), resolved once every name is known
     notes: list[str] = []
+    entries = list(entries)
+    clashes = {} if api_base else port_clashes(entries)
+    exported: list[RegistryEntry] = []
     for entry in entries:
+        if entry.name in clashes:
+            notes.append(f"{entry.name}: planned on the same port as {clashes[entry.name]}; set backend_config.port "
+                         "on one of them; left out")
+            continue
         recorded = recorded_base_url(entry)
         if recorded is not None and not web_url(recorded):
             notes.append(f"{entry.name}: backend_config.base_url is not an http(s) URL; left out")
@@ -107,6 +126,11 @@ def litellm_config(
             info["mode"] = "embedding"
         model_list.append({"model_name": entry.name, "litellm_params": params, "model_info": info})
         wanted_aliases += [(alias, entry.name) for alias in entry.model_aliases]
+        exported.append(entry)
+    for role in sorted({role for entry in exported for role in entry.roles}):
+        best = best_for_role(exported, role)
+        if best is not None:
+            wanted_aliases.append((role, best.name))
     names = {item["model_name"] for item in model_list}
     aliases: dict[str, str] = {}
     for alias, name in wanted_aliases:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import time
 import urllib.request
@@ -27,7 +28,10 @@ from imageworks.core.model import RegistryEntry
 from imageworks.core.regular_files import read_regular_file
 from imageworks.services.listing.query import is_installed
 from imageworks.services.maintain.verify import verify_entry
+from imageworks.services.memory.local_facts import entry_facts
+from imageworks.services.memory.serving import ServingPlan, plan_for
 from imageworks.services.serve.commands import LaunchCommand, LaunchError, LaunchOptions, Server, build_command
+from imageworks.services.serve.endpoints import planned_port, port_clashes
 
 log = logging.getLogger("imageworks.launch")
 MAX_CARD_BYTES = 2 * 1024 * 1024
@@ -83,14 +87,47 @@ def base_model(entry: RegistryEntry) -> str | None:
 def prepare(
     server: Server, entry: RegistryEntry, options: LaunchOptions, neighbours: Iterable[RegistryEntry] = ()
 ) -> LaunchCommand:
-    """The command that starts ``entry`` now: :func:`check_servable`, then :func:`resolve`."""
+    """The command that starts ``entry`` now: :func:`check_servable`, the port plan (a variant
+    whose planned port another variant shares is refused unless ``options.port`` is given),
+    then :func:`resolve`."""
+    neighbours = list(neighbours)
     check_servable(entry, neighbours)
+    if options.port is None:
+        clash = port_clashes([entry, *(n for n in neighbours if n.name != entry.name)]).get(entry.name)
+        if clash:
+            raise LaunchError(
+                f"{entry.name} and {clash} are both planned on port {planned_port(entry)}",
+                "set backend_config.port for one of them (or pass --port; the proxy and exports follow backend_config.port)",
+            )
     return resolve(server, entry, options)
+
+
+def serving_plan(
+    entry: RegistryEntry, context: int | None = None, slots: int | None = None, cache: str | None = None
+) -> ServingPlan | None:
+    """The plan the memory estimate uses for ``entry`` (its headers read from disk): the values
+    given, the engine's defaults elsewhere (``backend_config.max_model_len`` before the model's
+    length); None when its headers cannot be read. ValueError for a cache type its engine lacks."""
+    found = entry_facts(entry)
+    if found is None or found.facts is None:
+        return None
+    recorded = entry.backend_config.extra.get("max_model_len")
+    if context is None and isinstance(recorded, int) and not isinstance(recorded, bool) and recorded > 0:
+        context = recorded
+    return plan_for(found.facts, context, slots, cache)
 
 
 def resolve(server: Server, entry: RegistryEntry, options: LaunchOptions) -> LaunchCommand:
     """The command for ``entry`` with what only the disk knows filled in: a GGUF's tokenizer comes
-    from its card's base repo when neither the options nor ``backend_config.tokenizer`` name one."""
+    from its card's base repo when neither the options nor ``backend_config.tokenizer`` name one;
+    the serving plan (context, slots) comes from its headers when the options carry none, so the
+    command pins what ``list``/``analyze`` estimated."""
+    if server == "lmdeploy":
+        _refuse_for_lmdeploy(entry)
+    if options.plan is None and not entry.is_logical:
+        plan = serving_plan(entry, options.max_model_len)
+        if plan is not None and (server == "llama-server") == (plan.engine == "llama.cpp") and server != "lmdeploy":
+            options = attrs.evolve(options, plan=plan)
     if (
         server == "vllm"
         and (entry.download_format or "").lower() == "gguf"
@@ -100,7 +137,50 @@ def resolve(server: Server, entry: RegistryEntry, options: LaunchOptions) -> Lau
         found = base_model(entry)
         if found:
             options = attrs.evolve(options, tokenizer=found)
+            command = build_command(server, entry, options)
+            note = tokenizer_note(found)
+            return attrs.evolve(command, warnings=(*command.warnings, note)) if note else command
     return build_command(server, entry, options)
+
+
+def tokenizer_note(repo: str) -> str | None:
+    """A note when vLLM will fetch the base repo's tokenizer from the Hub and may need a token:
+    the repo is not in the local Hugging Face cache and no ``HF_TOKEN`` is set (base repos of
+    popular GGUFs, such as google/gemma-* and meta-llama/*, are gated)."""
+    if Path(repo).expanduser().is_dir() or os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"):
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(repo, "tokenizer_config.json"), str):
+            return None
+    except (ImportError, ValueError):  # not installed, or not a repo id
+        pass
+    return (f"the tokenizer comes from the Hub repo {repo}, not in the local cache; if that repo is gated, "
+            "accept its terms on huggingface.co and set HF_TOKEN before starting vLLM")
+
+
+#: Architectures LMDeploy cannot load: encoders (``lmdeploy/archs.py`` knows causal models only).
+_ENCODER_SUFFIXES = ("Model", "ForMaskedLM", "ForSequenceClassification", "ForTokenClassification")
+
+
+def architectures(entry: RegistryEntry) -> list[str]:
+    """``architectures`` of the entry's ``config.json`` on disk (empty when there is none)."""
+    folder = Path(entry.download_path or "")
+    try:
+        config = json.loads(read_regular_file(folder / "config.json", MAX_CARD_BYTES))
+    except (OSError, ValueError):
+        return []
+    found = config.get("architectures") if isinstance(config, dict) else None
+    return [a for a in found if isinstance(a, str)] if isinstance(found, list) else []
+
+
+def _refuse_for_lmdeploy(entry: RegistryEntry) -> None:
+    """LMDeploy serves causal language models: an encoder (``BertModel``...) is refused in one line."""
+    encoders = [a for a in architectures(entry) if a.endswith(_ENCODER_SUFFIXES) and "CausalLM" not in a]
+    if encoders:
+        raise LaunchError(f"LMDeploy cannot serve {entry.name}: architecture {encoders[0]} is an encoder, not a model LMDeploy supports",
+                          "serve it with vLLM (serve-vllm)")
 
 
 def start(
