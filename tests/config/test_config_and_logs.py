@@ -109,6 +109,7 @@ def test_config_command_shows_values_and_sources_never_tokens(monkeypatch: pytes
 def test_log_file_mirrors_console_and_redacts_tokens(isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_SuperSecretTokenValue123")
     cli(capsys, "list", "--format", "hf_SuperSecretTokenValue123")
+    cli(capsys, "list")  # an empty registry: INFO "No variants match" (the bad --format above is an error now)
     cli(capsys, "remove", "nothing-here", "--force")
     log = isolated / "logs" / "model_downloader.log"
     lines = [json.loads(line) for line in log.read_text().splitlines()]

@@ -24,5 +24,5 @@ def test_a_deprecated_placeholder_stays_one(capsys: pytest.CaptureFixture[str], 
     entries = {e.name: e for e in open_registry(load_config()).entries()}
     assert entries["old-llama3-ollama"].is_logical and entries["old-llama3-ollama"].deprecated
     assert not entries["llama3-ollama"].is_logical
-    assert cli(capsys, "purge-deprecated", "--placeholders-only").code == 0
+    assert cli(capsys, "purge-deprecated", "--placeholders-only", "--apply").code == 0
     assert set({e.name for e in open_registry(load_config()).entries()}) == {"llama3-ollama"}

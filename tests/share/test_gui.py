@@ -39,13 +39,13 @@ def test_share_form_dry_runs_then_links_and_the_page_shows_where(stores: Stores)
     assert commands.run("download", ["scan", "--base", str(stores.weights)]).exit_code == 0
     name = "tiny-gguf-q4_k_m"
     at = page()
-    assert f"imageworks-download share --to ollama,lmstudio,hf-cache --dry-run --json {name}" in codes(at)
+    assert f"imageworks-download share --to ollama,lmstudio,hf-cache --dry-run --json -- {name}" in codes(at)
     at.button(key=f"share-{name}-run").click().run()
     assert at.success and list((stores.ollama / "blobs").iterdir()) == []  # the dry run wrote nothing
     at.checkbox(key=f"share-{name}-dry-run").uncheck().run()
     assert at.button(key=f"share-{name}-run").disabled  # not before it is confirmed
     at.checkbox(key=f"share-{name}-confirm").check().run()
-    assert f"imageworks-download share --to ollama,lmstudio,hf-cache --json {name}" in codes(at)
+    assert f"imageworks-download share --to ollama,lmstudio,hf-cache --json -- {name}" in codes(at)
     at.button(key=f"share-{name}-run").click().run()
     assert not at.exception and at.success
     (model,) = read_store(stores.ollama)

@@ -26,14 +26,16 @@ def code(text: str, language: str = "text") -> None:
 
 
 def grid(rows: Iterable[dict[str, Any]], key: str | None = None, sizes: Iterable[str] = (),
-         column_config: dict[str, Any] | None = None) -> None:
+         column_config: dict[str, Any] | None = None, whole: bool = False) -> None:
     """``rows`` as a table: a missing value is a blank cell (not ``None``); the columns
-    named in ``sizes`` hold bytes and read as ``1.2 GiB``."""
+    named in ``sizes`` hold bytes and read as ``1.2 GiB``; ``whole`` shows every row
+    (Streamlit's default height shows ten and scrolls)."""
     import pandas as pd  # type: ignore[import-untyped]  # (Streamlit's own dependency; no stubs installed)
 
     frame = pd.DataFrame(list(rows))
     formats: dict[str, Callable[[Any], str]] = {c: human_size for c in sizes if c in frame.columns}
-    st.dataframe(frame.style.format(formats, na_rep=""), key=key, column_config=column_config, placeholder="")
+    st.dataframe(frame.style.format(formats, na_rep=""), key=key, column_config=column_config, placeholder="",
+                 height="content" if whole else "auto")
 
 
 @st.cache_resource

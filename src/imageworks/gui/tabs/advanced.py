@@ -79,7 +79,7 @@ def profiles() -> None:
     form_command("config", "download", "config", [], {}, "Show the configuration")
     settings = cli_json("config") or {}
     grid([{"setting": k, "value": v.get("value"), "source": v.get("source")} for k, v in settings.items()],
-         key="config-table")
+         key="config-table", whole=True)  # every setting in view, the plugins' too
     pyproject = str(settings.get("pyproject", {}).get("value") or "")
     if not pyproject or not Path(pyproject).is_file():  # `config` says "none found"
         st.info("No pyproject.toml with a [tool.imageworks] table above the working folder.")

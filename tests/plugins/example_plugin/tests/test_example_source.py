@@ -26,6 +26,15 @@ class _Quiet(SimpleHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(autouse=True)
+def without_the_builtin_url_source(imageworks_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """imageworks' own ``url`` source downloads plain URLs too, and is asked first: off here."""
+    from imageworks.core.plugins import reset_plugins
+
+    monkeypatch.setenv("IMAGEWORKS_DISABLE_PLUGINS", "source-url")
+    reset_plugins()
+
+
 @pytest.fixture
 def url(tmp_path: Path) -> Iterator[str]:
     """The URL of a small file served by a loopback HTTP server."""
