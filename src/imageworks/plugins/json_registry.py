@@ -81,11 +81,11 @@ def _read_raw(path: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         return b""
-    except NotADirectoryError:
-        raise ImageworksError(
-            f"the registry folder {path.parent} is a file, not a folder", "move it away or set IMAGEWORKS_REGISTRY_DIR"
-        ) from None
     except OSError as error:
+        if isinstance(error, NotADirectoryError) and path.parent.is_file():
+            raise ImageworksError(
+                f"the registry folder {path.parent} is a file, not a folder", "move it away or set IMAGEWORKS_REGISTRY_DIR"
+            ) from None
         raise ImageworksError(f"cannot read registry file {path}: {error.strerror}") from error
 
 
