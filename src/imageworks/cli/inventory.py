@@ -6,7 +6,7 @@ A built-in plugin: it adds its commands to ``imageworks-download`` (and ``list``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import click
@@ -19,19 +19,16 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.hosts import HostView
 from imageworks.core.installs import per_install
-from imageworks.core.memory_facts import HeaderFacts
 from imageworks.core.model import RegistryEntry
 from imageworks.core.timestamps import utc_now
 from imageworks.services.listing.access import record_access
-from imageworks.services.listing.copies import shared_weights
 from imageworks.services.listing.query import ListQuery, entry_json, is_installed, select
 from imageworks.services.listing.stats import registry_stats
-from imageworks.services.maintain.backups import backup_place
-from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
-from imageworks.services.maintain.verify import VerifyResult, verify_entry
-from imageworks.services.memory.estimate import MemoryEstimate, estimate_item
-from imageworks.services.memory.local_facts import entry_facts
-from imageworks.services.serve.roles import role_assignments, servable
+
+if TYPE_CHECKING:  # the other services are imported by the commands that use them, not to build --help
+    from imageworks.core.memory_facts import HeaderFacts
+    from imageworks.services.maintain.verify import VerifyResult
+    from imageworks.services.memory.estimate import MemoryEstimate
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -75,6 +72,10 @@ def list_command(
     weight files' headers; --gpu-mem adds the largest context that fits (a Max context
     column in the table).
     """
+    from imageworks.services.listing.copies import shared_weights
+    from imageworks.services.memory.estimate import estimate_item
+    from imageworks.services.memory.local_facts import entry_facts
+
     query = ListQuery(
         format=format_filter,
         location=location,
@@ -194,6 +195,8 @@ def list_roles_command(app: AppContext, show_capabilities: bool, include_testing
 
     The Best column marks the variant a request for the role (the chat proxy's model field) goes to.
     """
+    from imageworks.services.serve.roles import role_assignments, servable
+
     entries = servable(app.registry.entries(), app.config.test_model_patterns, include_testing)
     rows = role_assignments(entries)
     if as_json:
@@ -283,6 +286,9 @@ def remove_command(
     app: AppContext, variant: str, delete_files: bool, purge: bool, force: bool, dry_run: bool, backup: bool
 ) -> None:
     """Remove a variant: its download metadata, its files (--delete-files) or the entry (--purge)."""
+    from imageworks.services.maintain.backups import backup_place
+    from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
+
     registry = app.registry
     entry = registry.get(variant)
     plan = plan_removal(entry, registry.entries(), app.config, delete_files, purge)
@@ -320,6 +326,9 @@ def remove_command(
 @pass_app
 def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quick: bool, as_json: bool) -> None:
     """Check installed variants this host can see: paths, file inventory and checksum drift. Exit 1 on problems."""
+    from imageworks.services.maintain.removal import cleared_download_fields
+    from imageworks.services.maintain.verify import verify_entry
+
     registry = app.registry
     view = HostView.of(app.config)
     everyone = [e for e in registry.entries() if view.sees(e)]  # another host's files are not ours to judge
@@ -383,6 +392,8 @@ def _result_json(result: VerifyResult, fixed: bool) -> dict[str, Any]:
 @pass_app
 def registry_verify_command(app: AppContext, variant: str, lock: bool | None) -> None:
     """Verify one variant and optionally lock its content digest for serving."""
+    from imageworks.services.maintain.verify import verify_entry
+
     registry = app.registry
     entry = registry.get(variant)
     view = HostView.of(app.config)

@@ -19,9 +19,7 @@ import click
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
-from imageworks.services.listing.access import record_access
 from imageworks.services.serve.commands import LaunchError, LaunchOptions, Server
-from imageworks.services.serve.running import prepare, start, stop
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -88,6 +86,9 @@ def _serve(
     server_args: tuple[str, ...],
     tokenizer: str | None = None,
 ) -> None:
+    from imageworks.services.listing.access import record_access
+    from imageworks.services.serve.running import prepare, start, stop
+
     registry = app.registry
     entry = registry.get(variant)
     options = LaunchOptions(

@@ -8,13 +8,15 @@ recording and the rest are the core's (:mod:`imageworks.services.acquire.acquisi
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
-from imageworks.core.plans import AcquireRequest, Acquisition, SourceAnalysis, SourceContext
+
+if TYPE_CHECKING:
+    from imageworks.core.plans import AcquireRequest, Acquisition, SourceAnalysis, SourceContext
 
 
 class HuggingFaceSource(Source):
