@@ -1,6 +1,7 @@
-"""Finds plugins with stevedore, registers them with pluggy, and collects their work.
+"""Finds plugins by entry point, registers them with pluggy, and collects their work.
 
-This is the only module that reads the ``imageworks.plugins`` entry-point group. Every
+This is the only module that reads the ``imageworks.plugins`` entry-point group (through
+:mod:`.entry_points`, which keeps the answer while no package changes). Every
 capability, built-in or third-party, is registered the same way. A plugin that fails to
 import, to register, or to hand back well-formed objects is recorded as ``failed`` with
 its error and left out; it never stops the CLI or the GUI.
@@ -18,7 +19,7 @@ Environment switches:
 
 from __future__ import annotations
 
-import importlib.metadata
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,10 +27,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, get_args
 
 import attrs
 import pluggy
-from stevedore import NamedExtensionManager
 
 from imageworks.core import hookspecs
 from imageworks.core.convert import converter
+from imageworks.core.entry_points import group_entry_points
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Detector, GuiPanel, RegistryBackend, Source
 from imageworks.core.model import PluginRecord, Route, RouteRequest, Trust
@@ -67,7 +68,9 @@ def _names(environ: Mapping[str, str], variable: str) -> set[str] | None:
 
 
 def _distributions() -> dict[str, tuple[str | None, str | None]]:
-    """Entry-point name -> (distribution, version). stevedore's cache does not keep them."""
+    """Entry-point name -> (distribution, version). The entry-point cache does not keep them."""
+    import importlib.metadata
+
     found: dict[str, tuple[str | None, str | None]] = {}
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist = getattr(ep, "dist", None)
@@ -105,52 +108,28 @@ class PluginHost:
         deny = _names(environ, "IMAGEWORKS_DISABLE_PLUGINS") or set()
         if deny & ESSENTIAL_PLUGINS:
             raise EssentialPluginError(deny & ESSENTIAL_PLUGINS)
-        # An empty allow-list reads the group without importing anything.
-        entry_points = NamedExtensionManager(
-            ENTRY_POINT_GROUP, names=[], on_missing_entrypoints_callback=None
-        ).list_entry_points()
         wanted = []
-        for ep in sorted(entry_points, key=lambda e: e.name):
-            builtin = ep.value.startswith(BUILTIN_PREFIX)
-            if ep.name in deny or (allow is not None and not builtin and ep.name not in allow):
-                records[ep.name] = PluginRecord(
-                    name=ep.name, module=ep.value, distribution=None, version=None, status="disabled"
-                )
+        for name, value in sorted(group_entry_points(ENTRY_POINT_GROUP)):
+            builtin = value.startswith(BUILTIN_PREFIX)
+            if name in deny or (allow is not None and not builtin and name not in allow):
+                records[name] = PluginRecord(name=name, module=value, distribution=None, version=None, status="disabled")
             else:
-                wanted.append(ep.name)
+                wanted.append((name, value))
 
-        def failed(_manager: Any, ep: importlib.metadata.EntryPoint, error: BaseException) -> None:
-            records[ep.name] = PluginRecord(
-                name=ep.name,
-                module=ep.value,
-                distribution=None,
-                version=None,
-                status="failed",
-                error=_one_line(error),
-            )
-
-        manager = NamedExtensionManager(
-            ENTRY_POINT_GROUP,
-            names=wanted,
-            name_order=True,
-            on_load_failure_callback=failed,
-            on_missing_entrypoints_callback=None,
-        )
-        for extension in manager:
-            record = PluginRecord(
-                name=extension.name,
-                module=extension.entry_point.value,
-                distribution=None,
-                version=None,
-                status="loaded",
-            )
-            error = _register(pm, extension.plugin, extension.name)
-            if error:
-                record = _with(record, status="failed", error=error)
+        for name, value in wanted:
+            record = PluginRecord(name=name, module=value, distribution=None, version=None, status="loaded")
+            try:
+                plugin = _load_entry_point(value)
+            except Exception as error:  # a plugin that cannot be imported is reported, not fatal
+                records[name] = _with(record, status="failed", error=_one_line(error))
+                continue
+            problem = _register(pm, plugin, name)
+            if problem:
+                record = _with(record, status="failed", error=problem)
             else:
-                hooks = sorted(caller.name for caller in pm.get_hookcallers(extension.plugin) or [])
+                hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
                 record = _with(record, hooks=tuple(hooks))
-            records[extension.name] = record
+            records[name] = record
 
         host = cls(pm, records)
         host._call_each("imageworks_register_converter_hooks", converter=converter)
@@ -317,6 +296,15 @@ class PluginHost:
             record = PluginRecord(name=name, module=module, distribution=None, version=None, status="loaded")
         joined = error if not record.error else f"{record.error}; {error}"
         self._records[name] = _with(record, status="failed", error=joined)
+
+
+def _load_entry_point(value: str) -> Any:
+    """The object an entry point names (``module`` or ``module:attr.attr``), as ``EntryPoint.load`` gives it."""
+    module, _, attributes = value.partition(":")
+    found: Any = importlib.import_module(module.strip())
+    for attribute in filter(None, attributes.strip().split(".")):
+        found = getattr(found, attribute)
+    return found
 
 
 def _with(record: PluginRecord, **changes: Any) -> PluginRecord:
