@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from imageworks.core.model import ArtifactFile, FileRecord, Inventory
@@ -109,6 +108,8 @@ def take_inventory(
         return _record(item[0], item[1], sha256_file(base / item[0], progress))
 
     if len(to_read) > 1:  # threads only where there is hashing to share (hashlib releases the GIL)
+        from concurrent.futures import ThreadPoolExecutor  # threads only when files are hashed
+
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             found.update((record.path, record) for record in pool.map(hashed, to_read))
     else:
