@@ -106,10 +106,12 @@ class Sample:
     rss_kib: int | None
     wire: float | None = None  # first request's start to last answer's end, as nginx logged them
     peak_streams: int | None = None  # most answers of one file in flight at once
+    before_wire: float | None = None  # process start to the first request (the rest of outside is after)
 
 
-def wire_activity(log: Path, offset: int) -> tuple[float | None, int | None]:
-    """Wire time and peak streams per file from nginx's access log lines after ``offset``.
+def wire_activity(log: Path, offset: int) -> tuple[float | None, int | None, float | None]:
+    """Wire time, peak streams per file and the first request's time (Unix seconds) from
+    nginx's access log lines after ``offset``.
 
     Each line is ``$msec $request_time $status $uri``: an answer's end and duration, so
     its start is their difference (ms resolution). Only the repo's bytes (``/__cdn__/``)
@@ -124,10 +126,10 @@ def wire_activity(log: Path, offset: int) -> tuple[float | None, int | None]:
                 end, took = float(parts[0]), float(parts[1])
                 spans.setdefault(parts[3], []).append((end - took, end))
     if not spans:
-        return None, None
+        return None, None, None
     every = [span for per_file in spans.values() for span in per_file]
-    wire = max(end for _, end in every) - min(start for start, _ in every)
-    return wire, max(_peak(per_file) for per_file in spans.values())
+    first = min(start for start, _ in every)
+    return max(end for _, end in every) - first, max(_peak(per_file) for per_file in spans.values()), first
 
 
 def _peak(spans: list[tuple[float, float]]) -> int:
@@ -389,10 +391,12 @@ def fetch_and_check(tool: str, hub: HubServer, repo_id: str, remote: list[Remote
     else:
         argv, env = command(tool, hub, repo_id, remote, run_dir)
         offset = ACCESS_LOG.stat().st_size if ACCESS_LOG.exists() else 0
+        started = time.time()
         sample = run_process(argv, env=env, cwd=run_dir, log=run_dir / "tool.log")
         if ACCESS_LOG.exists():
-            wire, peak = wire_activity(ACCESS_LOG, offset)
-            sample = dataclasses.replace(sample, wire=wire, peak_streams=peak)
+            wire, peak, first = wire_activity(ACCESS_LOG, offset)
+            before = first - started if first is not None else None
+            sample = dataclasses.replace(sample, wire=wire, peak_streams=peak, before_wire=before)
     verify(tool, downloaded(tool, run_dir, repo_id), remote)
     if tool in OURS_TOOLS:
         verify_registry(tool, run_dir / "registry", sum(f.size for f in remote))
@@ -421,6 +425,7 @@ def summary(samples: list[Sample], total: int) -> dict[str, float | None]:
     outside the wire (wall minus nginx's wire time) and the most streams on one file (max)."""
     rss = [s.rss_kib for s in samples if s.rss_kib is not None]
     outside = [s.wall - s.wire for s in samples if s.wire is not None]
+    before = [s.before_wire for s in samples if s.before_wire is not None]
     peaks = [s.peak_streams for s in samples if s.peak_streams is not None]
     return {
         "mbps": statistics.median(total / s.wall / 1e6 for s in samples),
@@ -428,18 +433,21 @@ def summary(samples: list[Sample], total: int) -> dict[str, float | None]:
         "rss_mib": statistics.median(rss) / 1024 if rss else None,
         "wall": statistics.median(s.wall for s in samples),
         "outside": statistics.median(outside) if outside else None,
+        "before": statistics.median(before) if before else None,
         "peak": float(max(peaks)) if peaks else None,
     }
 
 
 def outside_table(rows: list[dict], tools: list[str]) -> str:
-    """Markdown: wall s / time outside the wire s / peak streams per file, per tool."""
+    """Markdown: wall s / outside the wire s (before the first request + after the last answer) / peak streams per file."""
     lines = ["| scenario | files | " + " | ".join(tools) + " |", "|---|---|" + "---:|" * len(tools)]
     for row in rows:
         cells = []
         for tool in tools:
             got = row[tool]
             outside = f"{got['outside']:.2f}" if got["outside"] is not None else "—"
+            if got["outside"] is not None and got["before"] is not None:
+                outside += f" ({got['before']:.2f} + {got['outside'] - got['before']:.2f})"
             peak = f"{got['peak']:.0f}" if got["peak"] is not None else "—"
             cells.append(f"{got['wall']:.2f} / {outside} / {peak}")
         lines.append(f"| {row['scenario']} | {row['case']} | " + " | ".join(cells) + " |")
@@ -576,8 +584,9 @@ def main() -> None:
         print(speed_table(rows, tools))
         print("\nCPU seconds (user + sys, children included) per GB / peak RSS, median\n")
         print(cost_table(rows, tools))
-        print("\nWall s / time outside the wire s (wall minus first request to last answer, from nginx's log)"
-              " / most streams on one file, median (streams: max)\n")
+        print("\nWall s / time outside the wire s (wall minus first request to last answer, from nginx's log;"
+              " in brackets: before the first request + after the last answer) / most streams on one file,"
+              " median (streams: max)\n")
         print(outside_table(rows, tools))
         print("\nTargets (issue 30)\n")
         print("\n".join(f"- {line}" for line in targets(rows, tools)))
