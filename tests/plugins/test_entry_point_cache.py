@@ -79,6 +79,17 @@ def test_an_unwritable_or_corrupt_cache_only_costs_a_fresh_read(site: Path, tmp_
         (tmp_path / "cache" / "imageworks").chmod(0o700)
 
 
+def test_without_a_home_nothing_is_cached_in_the_working_directory(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(site, "alpha", "1.0", {"alpha": "alpha_plugin"})
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # what it returns when no home is known
+    monkeypatch.chdir(tmp_path)
+    assert reference() == [("alpha", "alpha_plugin")] == group_entry_points(GROUP)
+    assert not (tmp_path / "~").exists()
+
+
 def test_a_cached_start_does_not_import_importlib_metadata(tmp_path: Path) -> None:
     probe = (
         "import sys\nfrom imageworks.core.plugins import get_plugins\nhost = get_plugins()\n"

@@ -11,6 +11,7 @@ within about two minutes, and memoizes a group for the life of the process.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -20,8 +21,10 @@ import zlib
 
 def group_entry_points(group: str) -> list[tuple[str, str]]:
     """``(name, value)`` of every entry point of ``group``, from the cache when it is current."""
-    key = _fingerprint()
     folder = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "imageworks")
+    if not os.path.isabs(folder):  # no home to keep it in: never a "~" folder in the working directory
+        return _read(group)
+    key = _fingerprint()
     where = zlib.crc32(repr([sys.executable, sys.prefix, *sys.path]).encode())  # one file per interpreter and path
     path = os.path.join(folder, f"entry-points-{group}-{where:08x}.json")
     try:
@@ -31,18 +34,26 @@ def group_entry_points(group: str) -> list[tuple[str, str]]:
             return [(str(name), str(value)) for name, value in cached["entry_points"]]
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    import importlib.metadata
-
-    found = sorted({(ep.name, ep.value) for ep in importlib.metadata.entry_points(group=group)})
+    found = _read(group)
     try:  # a cache that cannot be written only costs the next start the same read
         os.makedirs(folder, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    except OSError:
+        return found
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"key": key, "entry_points": found}, handle)
         os.replace(temporary, path)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
     return found
+
+
+def _read(group: str) -> list[tuple[str, str]]:
+    import importlib.metadata
+
+    return sorted({(ep.name, ep.value) for ep in importlib.metadata.entry_points(group=group)})
 
 
 def _fingerprint() -> list[list[object]]:
