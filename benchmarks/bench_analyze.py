@@ -17,8 +17,9 @@ files with their sizes as JSON, started as a process and measured with ``os.wait
   whose weight-header reads are the cost ``--no-memory`` skips.
 
 Every figure is the median of ``--runs`` runs after one unmeasured run per tool (so both
-Python tools start from compiled bytecode); each run's output is parsed and its file
-count checked against the repo's folder.
+Python tools start from compiled bytecode, kept by ``keep_bytecode``: without it our
+sources, which uv does not compile, were compiled again at every run); each run's output
+is parsed and its file count checked against the repo's folder.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_transfer import HF, OURS, HubServer, Sample, become_subreaper, run_process
+from bench_transfer import HF, OURS, HubServer, Sample, become_subreaper, keep_bytecode, run_process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.model_fixtures import CACHE  # noqa: E402  (after the path above)
@@ -94,6 +95,7 @@ def main() -> None:
     become_subreaper()
     with tempfile.TemporaryDirectory(prefix="bench-analyze-") as tmp, HubServer() as hub:
         root = Path(tmp)
+        keep_bytecode(root)  # both tools start from compiled bytecode, as installed tools do
         folders = repos(root)
         for repo, folder in folders.items():
             hub.add_repo(repo, folder)

@@ -10,13 +10,19 @@ tool a process measured with ``os.wait4``, output and registry checked after eac
 * a no-op re-run: the same command again on the installed model (ours and ``hf download``,
   which both check what is there and skip it);
 * start-up: ``imageworks-download --help`` (and ``hf --help`` for reference);
+* ``list`` of a registry of 3 and of 200 installed entries (``bench_registry.make_registry``);
+* the issue-30 targets as ratios of wall times measured in this run: fresh tiny download
+  <= 0.5x ``hf download``; no-op re-run, ``--help`` and ``list`` of 200 each <= 0.3x ``hf --help``;
 * where our fixed cost goes: the console script once under ``python -X importtime`` (the
   most expensive imports, cumulative) and once under ``cProfile`` (the functions with the
   highest cumulative time; main thread only, so the transfer threads show as waiting).
 
 Every figure is the median of ``--runs`` runs, each in an empty folder, after one
 unmeasured tiny download per tool so that both Python tools run from compiled bytecode,
-as installed tools do (see ``keep_bytecode`` in ``bench_transfer.py``).
+as installed tools do (see ``keep_bytecode`` in ``bench_transfer.py``). Ours runs with
+``IMAGEWORKS_LOAD_PLUGINS=`` (empty: built-in plugins only): the development environment
+also has the test suite's example and broken plugins installed, which an installed tool
+does not; ``--with-test-plugins`` keeps them.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ from bench_transfer import (
 
 REPO = "bench/tiny"
 NOOP_TARGET = 0.35  # seconds, issue 11
+FRESH_OVER_HF = 0.5  # issue 30: fresh tiny download <= 0.5x `hf download`
+START_OVER_HF_HELP = 0.3  # issue 30: no-op re-run, --help, list of 200 <= 0.3x `hf --help`
 IMPORT_MACHINERY = ("<built-in method builtins.exec>", "<built-in method builtins.__import__>")
 
 
@@ -79,6 +87,35 @@ def help_sample(argv: list[str], run_dir: Path) -> Sample:
     """Start-up: ``argv`` (a ``--help``) as a process, in an empty folder, away from the user's settings."""
     env = {**os.environ, "HF_HOME": str(run_dir / "hf-home"), "IMAGEWORKS_REGISTRY_DIR": str(run_dir / "registry")}
     return run_process(argv, env=env, cwd=fresh(run_dir), log=run_dir / "tool.log")
+
+
+def list_sample(entries: int, run_dir: Path) -> Sample:
+    """``imageworks-download list`` of a registry of ``entries`` installed entries, as a process."""
+    from bench_registry import make_registry
+
+    registry = run_dir / "registry"
+    if not registry.exists():
+        make_registry(registry, entries)
+        install_entries(registry, run_dir / "models")
+    env = {**os.environ, "IMAGEWORKS_REGISTRY_DIR": str(registry), "IMAGEWORKS_LOG_DIR": str(run_dir / "logs")}
+    sample = run_process([OURS, "list"], env=env, cwd=run_dir, log=run_dir / "tool.log")
+    shown = (run_dir / "tool.log").read_text(errors="replace")
+    if f"{entries} variant(s)" not in shown:
+        raise SystemExit(f"list of {entries}: expected {entries} rows, got: {shown[:300]}")
+    return sample
+
+
+def install_entries(registry: Path, models: Path) -> None:
+    """Point every discovered entry at a folder that exists, so ``list`` shows it as installed."""
+    import json
+
+    layer = registry / "model_registry.discovered.json"
+    entries = json.loads(layer.read_text(encoding="utf-8"))
+    for entry in entries:
+        folder = models / entry["hf_id"]
+        folder.mkdir(parents=True, exist_ok=True)
+        entry["download_path"] = str(folder)
+    layer.write_text(json.dumps(entries), encoding="utf-8")
 
 
 def import_times(hub: HubServer, remote: list[RemoteFile], run_dir: Path) -> list[tuple[int, int, int, str]]:
@@ -174,8 +211,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement; the median is reported")
     parser.add_argument("--imports", type=int, default=10, help="how many imports to list")
     parser.add_argument("--functions", type=int, default=15, help="how many functions to list")
+    parser.add_argument("--with-test-plugins", action="store_true",
+                        help="also load the test suite's plugins installed in the development environment")
     args = parser.parse_args()
     become_subreaper()
+    if not args.with_test_plugins:
+        os.environ["IMAGEWORKS_LOAD_PLUGINS"] = ""  # built-ins only, as an installed tool has
 
     root = Path(tempfile.mkdtemp(prefix="bench-fixed-"))
     keep_bytecode(root)
@@ -190,17 +231,26 @@ def main() -> None:
                 warm_up(["ours", "hf"], hub, REPO, remote, out)
                 lines = ["| what | tool | wall s | CPU s | peak RSS MiB |", "|---|---|---:|---:|---:|"]
                 noop = {}
+                firsts = {}
                 for tool in ("ours", "hf"):
                     pairs = [first_and_rerun(tool, hub, remote, out / tool) for _ in range(args.runs)]
+                    firsts[tool] = pairs
                     lines.append(row("tiny repo (config.json + 1 MiB)", tool, median_sample([p[0] for p in pairs])))
                     noop[tool] = median_sample([p[1] for p in pairs])
                 curl = [fetch_and_check("curl", hub, REPO, remote, fresh(out / "curl")) for _ in range(args.runs)]
                 lines.append(row("tiny repo (config.json + 1 MiB)", "curl", median_sample(curl)))
+                fresh_wall = {tool: median_sample([p[0] for p in firsts[tool]]).wall for tool in firsts}
                 for tool, sample in noop.items():
                     lines.append(row("no-op re-run (installed)", tool, sample))
+                helps = {}
                 for tool, argv in (("ours", [OURS, "--help"]), ("hf", [HF, "--help"])):
-                    samples = [help_sample(argv, out / "help") for _ in range(args.runs)]
-                    lines.append(row("start-up (--help)", tool, median_sample(samples)))
+                    helps[tool] = median_sample([help_sample(argv, out / "help") for _ in range(args.runs)])
+                    lines.append(row("start-up (--help)", tool, helps[tool]))
+                lists = {}
+                for entries in (3, 200):
+                    fresh(out / f"list-{entries}")
+                    lists[entries] = median_sample([list_sample(entries, out / f"list-{entries}") for _ in range(args.runs)])
+                    lines.append(row(f"list ({entries} installed entries)", "ours", lists[entries]))
                 imports = import_times(hub, remote, out / "importtime")
                 stats = profile(hub, remote, out / "profile")
         finally:
@@ -213,6 +263,16 @@ def main() -> None:
     print("\n".join(lines))
     verdict = "met" if noop["ours"].wall <= NOOP_TARGET else "not met"
     print(f"\nNo-op re-run of ours: {noop['ours'].wall:.3f} s (target <= {NOOP_TARGET} s: {verdict})")
+    print("\nTargets (issue 30), ratios of median wall times in this run:\n")
+    checks = [
+        ("fresh tiny download", fresh_wall["ours"], "hf download", fresh_wall["hf"], FRESH_OVER_HF),
+        ("no-op re-run", noop["ours"].wall, "hf --help", helps["hf"].wall, START_OVER_HF_HELP),
+        ("--help", helps["ours"].wall, "hf --help", helps["hf"].wall, START_OVER_HF_HELP),
+        ("list of 200", lists[200].wall, "hf --help", helps["hf"].wall, START_OVER_HF_HELP),
+    ]
+    for what, ours, peer, theirs, goal in checks:
+        verdict = "met" if ours / theirs <= goal else "NOT met"
+        print(f"- {what}: {ours / theirs:.2f}x {peer} (target <= {goal}x: {verdict})")
     print("\n## Where the fixed cost goes\n")
     print_imports(imports, args.imports)
     print_profile(stats, args.functions)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import hashlib
 import json
 import os
@@ -71,7 +72,8 @@ pid {root}/nginx.pid;
 error_log {root}/error.log;
 events {{ worker_connections 1024; }}
 http {{
-  access_log off;
+  log_format timing '$msec $request_time $status $uri';
+  access_log {root}/access.log timing;
   sendfile on;
   tcp_nopush on;
   keepalive_requests 100000;
@@ -80,11 +82,13 @@ http {{
 }}
 """
 CAP_RELAY = Path(__file__).with_name("cap_relay.py")
+ACCESS_LOG = Path("/nonexistent/access.log")  # set by start_nginx
 
 PEERS = ("curl", "aria2c", "hf")
-# Not a peer, a reference: curl with a sha256 of every byte, as ours verifies (only with --tools).
+# Not a peer, a reference: curl piped through `openssl dgst -sha256`, verifying every byte as ours does.
+REFERENCE = "curl+openssl"
 OURS_TOOLS = ("ours", "ours-aria2")  # our console script, as a process
-TOOLS = "curl,aria2c,hf,ours,ours-aria2"  # also: ours-inproc (the engine alone, in this process)
+TOOLS = "curl,curl+openssl,aria2c,hf,ours"  # also: ours-aria2, ours-inproc (the engine alone, in this process)
 BIN = Path(sys.executable).parent  # the project's .venv/bin under ``uv run``
 OURS = str(BIN / "imageworks-download")
 HF = str(BIN / "hf")
@@ -100,6 +104,42 @@ class Sample:
     wall: float
     cpu: float
     rss_kib: int | None
+    wire: float | None = None  # first request's start to last answer's end, as nginx logged them
+    peak_streams: int | None = None  # most answers of one file in flight at once
+    before_wire: float | None = None  # process start to the first request (the rest of outside is after)
+
+
+def wire_activity(log: Path, offset: int) -> tuple[float | None, int | None, float | None]:
+    """Wire time, peak streams per file and the first request's time (Unix seconds) from
+    nginx's access log lines after ``offset``.
+
+    Each line is ``$msec $request_time $status $uri``: an answer's end and duration, so
+    its start is their difference (ms resolution). Only the repo's bytes (``/__cdn__/``)
+    count. Behind the cap relay nginx may finish up to a socket buffer before the client.
+    """
+    spans: dict[str, list[tuple[float, float]]] = {}
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        for line in handle.read().decode(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 4 and parts[3].startswith("/__cdn__/") and parts[2] in ("200", "206"):
+                end, took = float(parts[0]), float(parts[1])
+                spans.setdefault(parts[3], []).append((end - took, end))
+    if not spans:
+        return None, None, None
+    every = [span for per_file in spans.values() for span in per_file]
+    first = min(start for start, _ in every)
+    return max(end for _, end in every) - first, max(_peak(per_file) for per_file in spans.values()), first
+
+
+def _peak(spans: list[tuple[float, float]]) -> int:
+    """Most intervals open at one moment (an answer ending as another starts does not overlap it)."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans], key=lambda e: (e[0], e[1]))
+    peak = level = 0
+    for _, step in events:
+        level += step
+        peak = max(peak, level)
+    return peak
 
 
 # -- measuring ---------------------------------------------------------------------------
@@ -184,7 +224,13 @@ class Servers:
 
 
 def start_nginx(root: Path, cap_mb: int) -> tuple[Servers, int, int]:
-    """nginx serving ``root/www`` unthrottled, and the same at ``cap_mb`` MiB/s per connection."""
+    """nginx serving ``root/www`` unthrottled, and the same at ``cap_mb`` MiB/s per connection.
+
+    nginx logs every answer to ``root/access.log`` (``ACCESS_LOG``), which gives each run's
+    wire time and peak streams per file (:func:`wire_activity`).
+    """
+    global ACCESS_LOG
+    ACCESS_LOG = root / "access.log"
     fast, capped = free_port(), free_port()
     conf = root / "nginx.conf"
     conf.write_text(NGINX_CONF.format(root=root, fast=fast), encoding="utf-8")
@@ -309,12 +355,12 @@ def command(
         for item in remote:
             argv += ["-o", str(target / item.relative_path), item.url]
         return argv, dict(os.environ)
-    if tool == "curl+sha256":  # a reference that verifies as ours does: curl | tee FILE | sha256sum, files in turn
+    if tool == REFERENCE:  # verifies as ours does: curl | tee FILE | openssl dgst -sha256, files in turn
         steps = ["set -e"]
         for item in remote:
             path = target / item.relative_path
             steps.append(f"mkdir -p {shlex.quote(str(path.parent))}")
-            got = f"$(curl -sSfL {shlex.quote(item.url)} | tee {shlex.quote(str(path))} | sha256sum | cut -d' ' -f1)"
+            got = f"$(curl -sSfL {shlex.quote(item.url)} | tee {shlex.quote(str(path))} | openssl dgst -sha256 -r | cut -d' ' -f1)"
             steps.append(f'[ "{got}" = {item.sha256} ]')
         return ["sh", "-c", "\n".join(steps)], dict(os.environ)
     if tool == "aria2c":  # plain -x16 -s16 (default -j5), one input entry per file
@@ -344,7 +390,13 @@ def fetch_and_check(tool: str, hub: HubServer, repo_id: str, remote: list[Remote
         sample = run_in_process(lambda: PythonEngine().fetch(job))
     else:
         argv, env = command(tool, hub, repo_id, remote, run_dir)
+        offset = ACCESS_LOG.stat().st_size if ACCESS_LOG.exists() else 0
+        started = time.time()
         sample = run_process(argv, env=env, cwd=run_dir, log=run_dir / "tool.log")
+        if ACCESS_LOG.exists():
+            wire, peak, first = wire_activity(ACCESS_LOG, offset)
+            before = first - started if first is not None else None
+            sample = dataclasses.replace(sample, wire=wire, peak_streams=peak, before_wire=before)
     verify(tool, downloaded(tool, run_dir, repo_id), remote)
     if tool in OURS_TOOLS:
         verify_registry(tool, run_dir / "registry", sum(f.size for f in remote))
@@ -369,13 +421,58 @@ def run_tool(tool: str, hub: HubServer, repo_id: str, remote: list[RemoteFile], 
 
 
 def summary(samples: list[Sample], total: int) -> dict[str, float | None]:
-    """Medians over runs: MB/s, CPU s per GB, peak RSS MiB (None in process)."""
+    """Medians over runs: MB/s, CPU s per GB, peak RSS MiB (None in process), wall, time
+    outside the wire (wall minus nginx's wire time) and the most streams on one file (max)."""
     rss = [s.rss_kib for s in samples if s.rss_kib is not None]
+    outside = [s.wall - s.wire for s in samples if s.wire is not None]
+    before = [s.before_wire for s in samples if s.before_wire is not None]
+    peaks = [s.peak_streams for s in samples if s.peak_streams is not None]
     return {
         "mbps": statistics.median(total / s.wall / 1e6 for s in samples),
         "cpu_per_gb": statistics.median(s.cpu / (total / 1e9) for s in samples),
         "rss_mib": statistics.median(rss) / 1024 if rss else None,
+        "wall": statistics.median(s.wall for s in samples),
+        "outside": statistics.median(outside) if outside else None,
+        "before": statistics.median(before) if before else None,
+        "peak": float(max(peaks)) if peaks else None,
     }
+
+
+def outside_table(rows: list[dict], tools: list[str]) -> str:
+    """Markdown: wall s / outside the wire s (before the first request + after the last answer) / peak streams per file."""
+    lines = ["| scenario | files | " + " | ".join(tools) + " |", "|---|---|" + "---:|" * len(tools)]
+    for row in rows:
+        cells = []
+        for tool in tools:
+            got = row[tool]
+            outside = f"{got['outside']:.2f}" if got["outside"] is not None else "—"
+            if got["outside"] is not None and got["before"] is not None:
+                outside += f" ({got['before']:.2f} + {got['outside'] - got['before']:.2f})"
+            peak = f"{got['peak']:.0f}" if got["peak"] is not None else "—"
+            cells.append(f"{got['wall']:.2f} / {outside} / {peak}")
+        lines.append(f"| {row['scenario']} | {row['case']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def targets(rows: list[dict], tools: list[str]) -> list[str]:
+    """Issue 30's ratios, each with its verdict, for the tools that ran."""
+    found = []
+
+    def check(row: dict, peer: str, goal: float) -> None:
+        if {"ours", peer} <= set(tools):
+            ratio = row["ours"]["mbps"] / row[peer]["mbps"]
+            verdict = "met" if ratio >= goal else "NOT met"
+            found.append(f"{row['scenario']}, {row['case']}: ours {ratio:.2f}x {peer} (target >= {goal}x: {verdict})")
+
+    for row in rows:
+        if row["scenario"] == "unthrottled":
+            check(row, "curl", 0.8)
+            check(row, REFERENCE, 1.5)
+        else:
+            check(row, "aria2c", 1.0)
+            if row["case"].startswith("1 x"):
+                check(row, "hf", 5.0)
+    return found
 
 
 def speed_table(rows: list[dict], tools: list[str]) -> str:
@@ -487,6 +584,12 @@ def main() -> None:
         print(speed_table(rows, tools))
         print("\nCPU seconds (user + sys, children included) per GB / peak RSS, median\n")
         print(cost_table(rows, tools))
+        print("\nWall s / time outside the wire s (wall minus first request to last answer, from nginx's log;"
+              " in brackets: before the first request + after the last answer) / most streams on one file,"
+              " median (streams: max)\n")
+        print(outside_table(rows, tools))
+        print("\nTargets (issue 30)\n")
+        print("\n".join(f"- {line}" for line in targets(rows, tools)))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -3,7 +3,8 @@
 Hostile servers: ``hostile(scenario)`` starts a hostile Hub whose redirects point at a
 ``witness`` origin. ``sandbox`` fingerprints every file under ``tmp_path`` except the
 places a download may write (the store roots, the registry, the log, the Hugging Face
-home), plus a planted "victim" folder and an ssh key folder; ``sandbox.assert_untouched()``
+home, ``XDG_CACHE_HOME`` where the entry-point cache lives), plus a planted "victim"
+folder and an ssh key folder; ``sandbox.assert_untouched()``
 fails if anything outside those places was created, changed or deleted.
 
 Hostile stores: a fake weights root, secrets and an Ollama store; the "secret" files a
@@ -25,7 +26,7 @@ from tests.ollama.conftest import no_real_ollama, store  # noqa: F401  (fixtures
 from tests.support.hostile_hub import HostileHub, Scenario, Witness
 
 TOKEN = "hf_hostiletestsecret0123456789"
-WRITABLE = ("weights", "lmstudio", "registry", "logs", "hf-home", "hf-cache")
+WRITABLE = ("weights", "lmstudio", "registry", "logs", "hf-home", "hf-cache", "xdg-cache")
 
 
 class Sandbox:

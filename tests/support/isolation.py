@@ -17,6 +17,7 @@ ISOLATED_VARIABLES = (
     "IMAGEWORKS_LOG_DIR",
     "IMAGEWORKS_REGISTRY_DIR",
     "IMAGEWORKS_CACHE_DIR",
+    "XDG_CACHE_HOME",
     "IMAGEWORKS_DEBUG",
     "IMAGEWORKS_TEST_MODEL_PATTERNS",
     "IMAGEWORKS_OLLAMA_HOST",
@@ -52,6 +53,7 @@ def isolated_environment(base: Path) -> dict[str, str]:
         "IMAGEWORKS_CACHE_DIR": str(base / "cache"),
         "IMAGEWORKS_MODEL_ROOT": str(base / "weights"),
         "IMAGEWORKS_LMSTUDIO_ROOT": str(base / "lmstudio"),
+        "XDG_CACHE_HOME": str(base / "xdg-cache"),  # the entry-point cache (core/entry_points.py)
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "HF_HUB_OFFLINE": "0",
     }

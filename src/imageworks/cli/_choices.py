@@ -18,7 +18,6 @@ from imageworks.core.config import Config
 from imageworks.core.detection import CONTAINERS, METHOD_FORMATS
 from imageworks.core.errors import ImageworksError
 from imageworks.core.model import RegistryEntry
-from imageworks.services.maintain.cleanup import check_backend
 
 # The formats users name (guide 4.2): what detection records, and the float and container
 # names `download --format` accepts to pick weights.
@@ -35,6 +34,17 @@ def _unknown(kind: str, value: str, known: Iterable[str]) -> ImageworksError:
     close = difflib.get_close_matches(value.lower(), ordered, n=3, cutoff=0.5)
     hint = ("closest: " + ", ".join(close) + "; " if close else "") + "known: " + ", ".join(ordered)
     return ImageworksError(f"unknown {kind} {value!r}", hint)
+
+
+def check_backend(value: str | None, entries: Iterable[RegistryEntry]) -> str | None:
+    """``value`` if it names a backend the tool or the registry knows (``None`` passes), else
+    raise: the rule of ``reset-discovered`` (:func:`imageworks.services.maintain.cleanup.check_backend`),
+    imported when a backend is named, so building ``--help`` loads no maintenance service."""
+    if value is None:
+        return None
+    from imageworks.services.maintain.cleanup import check_backend as known_backend
+
+    return known_backend(value, list(entries))
 
 
 def check_format(value: str | None, entries: Iterable[RegistryEntry]) -> str | None:

@@ -11,6 +11,7 @@ prints exactly what the real run does. Every one but the preview is a dry run un
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,17 +19,14 @@ from imageworks.cli import _output as out
 from imageworks.cli._dry_run import APPLY_HINT, preview_unless_apply
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.registry import Registry
-from imageworks.services.maintain.cleanup import (
-    CleanupReport,
-    apply_cleanup,
-    plan_purge_deprecated,
-    plan_purge_hf,
-    plan_purge_logical_only,
-    plan_reset_discovered,
-)
-from imageworks.services.maintain.duplicates import plan_prune_duplicates
-from imageworks.services.maintain.slugs import STRATEGIES, SlugPlan, apply_simple_slugs, plan_simple_slugs
+
+if TYPE_CHECKING:  # the services are imported by the commands that run them, not to build --help
+    from imageworks.core.registry import Registry
+    from imageworks.services.maintain.cleanup import CleanupReport
+    from imageworks.services.maintain.slugs import SlugPlan
+
+#: ``services.maintain.slugs.STRATEGIES`` (a test keeps them equal), here so --help need not import it.
+STRATEGIES = ("backend", "format", "producer", "index", "none")
 
 pass_app = click.make_pass_decorator(AppContext)
 JSON_HELP = "Plain JSON report on stdout."
@@ -68,6 +66,8 @@ def prune_duplicates_command(
     app: AppContext, backend: str | None, dry_run: bool, verbose: bool, backup: bool, as_json: bool
 ) -> None:
     """Keep one entry per (family, backend, format, quant); drop stale duplicates."""
+    from imageworks.services.maintain.cleanup import apply_cleanup
+    from imageworks.services.maintain.duplicates import plan_prune_duplicates
 
     def planner(registry: Registry) -> CleanupReport:
         report, decisions = plan_prune_duplicates(registry, backend)
@@ -85,6 +85,8 @@ def prune_duplicates_command(
 @pass_app
 def reset_discovered_command(app: AppContext, backend: str, dry_run: bool, backup: bool, as_json: bool) -> None:
     """Drop the discovered-layer entries of a backend so they can be imported afresh."""
+    from imageworks.services.maintain.cleanup import apply_cleanup, plan_reset_discovered
+
     report = apply_cleanup(_working(app, dry_run), lambda r: plan_reset_discovered(r, backend), backup)
     _show(report, as_json)
 
@@ -101,6 +103,8 @@ def purge_hf_command(
     app: AppContext, weights_root: Path | None, backend: str | None, dry_run: bool, backup: bool, as_json: bool
 ) -> None:
     """Drop the discovered entries whose files lie under the weights root (files stay)."""
+    from imageworks.services.maintain.cleanup import apply_cleanup, plan_purge_hf
+
     root = (weights_root or app.config.model_root).expanduser()
     report = apply_cleanup(_working(app, dry_run), lambda r: plan_purge_hf(r, root, backend), backup)
     _show(report, as_json)
@@ -115,6 +119,8 @@ def purge_hf_command(
 @pass_app
 def purge_logical_only_command(app: AppContext, include_curated: bool, dry_run: bool, backup: bool, as_json: bool) -> None:
     """Remove entries without local files (no path, or ollama://)."""
+    from imageworks.services.maintain.cleanup import apply_cleanup, plan_purge_logical_only
+
     report = apply_cleanup(_working(app, dry_run), lambda r: plan_purge_logical_only(r, include_curated), backup)
     _show(report, as_json)
 
@@ -127,6 +133,8 @@ def purge_logical_only_command(app: AppContext, include_curated: bool, dry_run: 
 @pass_app
 def purge_deprecated_command(app: AppContext, placeholders_only: bool, dry_run: bool, backup: bool, as_json: bool) -> None:
     """Remove deprecated entries from both registry layers."""
+    from imageworks.services.maintain.cleanup import apply_cleanup, plan_purge_deprecated
+
     report = apply_cleanup(_working(app, dry_run), lambda r: plan_purge_deprecated(r, placeholders_only), backup)
     _show(report, as_json)
 
@@ -146,6 +154,8 @@ def _slug_table(plan: SlugPlan, title: str) -> None:
 @pass_app
 def preview_simple_slugs_command(app: AppContext, include_ollama: bool, include_hf: bool, as_json: bool) -> None:
     """Show each entry's simple slug and display name, and which entries collide."""
+    from imageworks.services.maintain.slugs import plan_simple_slugs
+
     plan = plan_simple_slugs(app.registry, include_ollama=include_ollama, include_hf=include_hf, strategy="none")
     if as_json:
         data = plan.to_json()
@@ -179,6 +189,7 @@ def apply_simple_slugs_command(
     allow_skip_on_collision: bool, dry_run: bool, backup: bool, as_json: bool, tests_only: bool,
 ) -> None:
     """Give entries their simple slug and display name; optionally rename them to it."""
+    from imageworks.services.maintain.slugs import apply_simple_slugs, plan_simple_slugs
 
     def planner(registry: Registry) -> SlugPlan:
         return plan_simple_slugs(

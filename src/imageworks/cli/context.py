@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import attrs
 import click
 
 from imageworks.core.config import Config
-from imageworks.core.plans import SourceContext
 from imageworks.core.plugins import PluginHost
-from imageworks.core.registry import Registry
+
+if TYPE_CHECKING:  # imported when a command opens the registry, not to build --help
+    from imageworks.core.plans import SourceContext
+    from imageworks.core.registry import Registry
 
 
 @attrs.define
@@ -25,6 +28,8 @@ class AppContext:
     def registry(self) -> Registry:
         """The registry of ``config``, opened on first use (one per command)."""
         if self._registry is None:
+            from imageworks.core.registry import Registry
+
             self._registry = Registry.open(self.config, self.plugins)
         return self._registry
 
@@ -32,6 +37,7 @@ class AppContext:
         """What sources get: config, plugins, registry; a prompt when ``interactive``, a
         progress display when ``progress``; header reads for ``analyze`` unless told not."""
         from imageworks.cli import _output as out
+        from imageworks.core.plans import SourceContext
 
         ask = _ask if interactive and sys.stdin.isatty() else None
         return SourceContext(

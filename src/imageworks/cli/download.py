@@ -20,11 +20,11 @@ from imageworks.core.errors import ImageworksError, SourceOfflineError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
-from imageworks.core.plans import AcquireRequest, AcquisitionPlan, SourceContext
 from imageworks.services.listing.query import entry_json
 from imageworks.services.memory.estimate import analysis_json, estimate_item
 
 if TYPE_CHECKING:
+    from imageworks.core.plans import AcquireRequest, AcquisitionPlan, SourceContext
     from imageworks.core.transfers import ProgressCallback, TransferProgress
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -69,6 +69,8 @@ def download_command(
     (or a plain name:tag, pulled by the Ollama server), or anything a source plugin
     handles (`imageworks-download sources`).
     """
+    from imageworks.core.plans import AcquireRequest
+
     if use_aria2 and no_aria2:
         raise click.UsageError("--aria2 and --no-aria2 contradict each other")
     source = app.plugins.source_for(model, app.config)

@@ -15,7 +15,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import click
@@ -27,11 +27,10 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.hosts import HostView
 from imageworks.core.model import RegistryEntry
-from imageworks.services.listing.query import ListQuery, select
 from imageworks.services.serve.commands import SERVERS, LaunchCommand, LaunchOptions, Server
-from imageworks.services.serve.endpoints import BACKEND_KEY_PREFIX, allowed_key_env
-from imageworks.services.serve.exports import CommandBuilder, litellm_config, llama_swap_config, to_yaml
-from imageworks.services.serve.running import resolve
+
+if TYPE_CHECKING:
+    from imageworks.services.serve.exports import CommandBuilder
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -67,6 +66,9 @@ def export_group() -> None:
 @pass_app
 def export_litellm_command(app: AppContext, /, api_base: str | None, api_key_env: str | None, **options: Any) -> None:
     """A model_list for LiteLLM's config.yaml: openai/<served id> at each server, ollama/<name:tag> for Ollama."""
+    from imageworks.services.serve.endpoints import BACKEND_KEY_PREFIX, allowed_key_env
+    from imageworks.services.serve.exports import litellm_config
+
     if api_key_env is not None and not allowed_key_env(api_key_env):
         raise ImageworksError(
             f"--api-key-env wants an {BACKEND_KEY_PREFIX}* variable name, not {api_key_env!r}",
@@ -88,6 +90,8 @@ def export_litellm_command(app: AppContext, /, api_base: str | None, api_key_env
 @pass_app
 def export_llama_swap_command(app: AppContext, /, health_check_timeout: int, **options: Any) -> None:
     """A models: map for llama-swap's config.yaml: cmd (the serve-* command with ${PORT}), proxy, aliases."""
+    from imageworks.services.serve.exports import llama_swap_config
+
     entries, server, output = _chosen(app, options)
     config, notes = llama_swap_config(entries, _builder(), server=server, health_check_timeout=health_check_timeout)
     _emit(config, notes, output, len(config["models"]))
@@ -101,6 +105,7 @@ EXECUTABLE_VARIABLES: dict[Server, str] = {
 
 def _builder() -> CommandBuilder:
     """:func:`resolve` with each stack's executable taken from its environment variable, when set."""
+    from imageworks.services.serve.running import resolve
 
     def build(server: Server, entry: RegistryEntry, options: LaunchOptions) -> LaunchCommand:
         executable = os.environ.get(EXECUTABLE_VARIABLES[server]) or None
@@ -110,6 +115,8 @@ def _builder() -> CommandBuilder:
 
 
 def _chosen(app: AppContext, options: dict[str, Any]) -> tuple[list[RegistryEntry], Server | None, Path | None]:
+    from imageworks.services.listing.query import ListQuery, select
+
     everything = app.registry.entries()
     query = ListQuery(
         format=check_format(options["format_filter"], everything),
@@ -124,6 +131,8 @@ def _chosen(app: AppContext, options: dict[str, Any]) -> tuple[list[RegistryEntr
 
 
 def _emit(config: dict[str, Any], notes: list[str], output: Path | None, count: int) -> None:
+    from imageworks.services.serve.exports import to_yaml
+
     for line in notes:
         out.warn(line)
     text = to_yaml(config)

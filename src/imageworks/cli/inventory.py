@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import click
@@ -32,14 +32,15 @@ from imageworks.services.listing.copies import shared_weights
 from imageworks.services.listing.query import ListQuery, entry_json, is_installed, select
 from imageworks.services.listing.stats import registry_stats
 from imageworks.services.maintain.backups import backup_place
-from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
-from imageworks.services.maintain.verify import VerifyResult, verify_entry
 from imageworks.services.memory.estimate import MemoryEstimate, ServingInputs, estimate_item
 from imageworks.services.memory.local_facts import entry_facts
 from imageworks.services.serve.endpoints import endpoint_for
 from imageworks.services.serve.roles import role_assignments, servable
 from imageworks.services.share.checks import check_links, removal_notes, symlinked_apps, visible_in
 from imageworks.services.timestamps import utc_now
+
+if TYPE_CHECKING:  # the maintain services are imported by the commands that run them, not to build --help
+    from imageworks.services.maintain.verify import VerifyResult
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -276,6 +277,7 @@ def list_roles_command(app: AppContext, show_capabilities: bool, include_testing
 
     The Best column marks the variant a request for the role (the chat proxy's model field) goes to.
     """
+
     entries = servable(app.registry.entries(), app.config.test_model_patterns, include_testing)
     rows = role_assignments(entries)
     if as_json:
@@ -366,6 +368,8 @@ def remove_command(
     app: AppContext, variant: str, delete_files: bool, purge: bool, force: bool, dry_run: bool, backup: bool
 ) -> None:
     """Remove a variant: its download metadata, its files (--delete-files) or the entry (--purge)."""
+    from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
+
     registry = app.registry
     entry = registry.get(variant)
     plan = plan_removal(entry, registry.entries(), app.config, delete_files, purge)
@@ -426,6 +430,8 @@ def _deletion_line(path: Path, only: list[str] | None, shared_with: list[str]) -
 @pass_app
 def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quick: bool, as_json: bool) -> None:
     """Check installed variants this host can see: paths, file inventory and checksum drift. Exit 1 on problems."""
+    from imageworks.services.maintain.verify import verify_entry
+
     registry = app.registry
     view = HostView.of(app.config)
     everyone = [e for e in registry.entries() if view.sees(e)]  # another host's files are not ours to judge
@@ -466,6 +472,8 @@ def _with_links(result: VerifyResult, entry: RegistryEntry, host: str, quick: bo
 def _record_and_fix(registry: Registry, results: list[VerifyResult], fix_missing: bool) -> list[str]:
     """Record the access of every variant found; with ``fix_missing`` mark the missing ones
     not installed (after a backup, in one write with the access times). Returns those fixed."""
+    from imageworks.services.maintain.removal import cleared_download_fields
+
     used = [r.name for r in results if r.status != "missing"]
     missing = [r for r in results if r.status == "missing"] if fix_missing else []
     if not missing:
@@ -543,6 +551,8 @@ def refetch_commands(entry: RegistryEntry, result: VerifyResult) -> list[str]:
 @pass_app
 def registry_verify_command(app: AppContext, variant: str, lock: bool | None) -> None:
     """Verify one variant and optionally lock its content digest for serving."""
+    from imageworks.services.maintain.verify import verify_entry
+
     registry = app.registry
     entry = registry.get(variant)
     view = HostView.of(app.config)

@@ -20,9 +20,7 @@ from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.memory_facts import GGUF_CACHE_TYPES
-from imageworks.services.listing.access import record_access
 from imageworks.services.serve.commands import LaunchError, LaunchOptions, Server
-from imageworks.services.serve.running import prepare, serving_plan, start, stop
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -106,6 +104,9 @@ def _serve(
     slots: int | None = None,
     cache_type: str | None = None,
 ) -> None:
+    from imageworks.services.listing.access import record_access
+    from imageworks.services.serve.running import prepare, serving_plan, start, stop
+
     registry = app.registry
     entry = registry.get(variant)
     plan = None

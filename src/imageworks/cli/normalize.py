@@ -7,18 +7,18 @@ the detector plugins the host provides. A built-in plugin (entry point ``cli-nor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from imageworks.cli import _output as out
 from imageworks.cli._dry_run import preview_unless_apply
 from imageworks.cli.context import AppContext
-from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.services.maintain.backups import backup_place
-from imageworks.services.maintain.normalize import DIFF_FIELDS, EntryChange, NormalizeReport, normalize_formats
+
+if TYPE_CHECKING:  # imported by the command when it runs, not to build --help
+    from imageworks.services.maintain.normalize import EntryChange, NormalizeReport
 
 pass_app = click.make_pass_decorator(AppContext)
 CHECKSUM_SHOWN = 12  # leading hex digits of a checksum in the table (--json has them all)
@@ -40,6 +40,9 @@ def normalize_formats_command(
     Locked entries (version_lock.locked) are never rewritten: their drift is reported and
     the command exits 1.
     """
+    from imageworks.core.detection import FormatDetector
+    from imageworks.services.maintain.normalize import normalize_formats
+
     registry = app.registry.scratch() if dry_run else app.registry
     detector = FormatDetector(app.plugins.detectors())
     report = normalize_formats(registry, detector, rebuild=rebuild, prune_missing=prune_missing, backup=backup)
@@ -67,6 +70,9 @@ def _cell(change: EntryChange, field: str) -> str:
 
 
 def _show(report: NormalizeReport) -> None:
+    from imageworks.services.maintain.backups import backup_place
+    from imageworks.services.maintain.normalize import DIFF_FIELDS
+
     if report.changes:
         rows: list[list[Any]] = [
             [c.name, c.action, *(_cell(c, f) for f in DIFF_FIELDS), c.note] for c in report.changes

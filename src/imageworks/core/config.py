@@ -13,7 +13,7 @@ and environment through :meth:`Config.setting`.
 from __future__ import annotations
 
 import os
-import socket
+import platform
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -218,7 +218,8 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     builtin_patterns = set(DEFAULT_TEST_PATTERNS)
     test_patterns = r.strings("test_model_patterns", "IMAGEWORKS_TEST_MODEL_PATTERNS", DEFAULT_TEST_PATTERNS)
 
-    host = str(r.get("host", "IMAGEWORKS_HOST", "") or socket.gethostname()).strip()
+    # platform.node() is gethostname() (uname's nodename); importing socket costs every start
+    host = str(r.get("host", "IMAGEWORKS_HOST", "") or platform.node()).strip()
     shared = r.get("shared_roots", "IMAGEWORKS_SHARED_ROOTS", [])
     if isinstance(shared, str) and r.sources["shared_roots"].startswith("env "):
         shared = [part for part in shared.split(os.pathsep) if part.strip()]

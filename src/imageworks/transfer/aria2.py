@@ -327,7 +327,7 @@ class _Round:
                 self._call("aria2.getVersion")
                 return
             except (requests.RequestException, KeyError, ValueError):
-                time.sleep(0.05)
+                time.sleep(0.01)  # aria2c listens within tens of milliseconds: look again soon
         raise TransferError("aria2c did not start its control interface within 15 s", "retry, or use --no-aria2")
 
     def _poll(self, process: subprocess.Popen[bytes]) -> dict[str, dict[str, str]]:
@@ -360,7 +360,7 @@ class _Round:
                     "the bytes received are kept: run the same command again to resume, check the mirror,"
                     " or raise stall_timeout (IMAGEWORKS_STALL_TIMEOUT)",
                 )
-            time.sleep(self.engine.poll_interval)
+            time.sleep(_next_look(statuses, samples, self.engine.poll_interval))
 
     def _check_length(self, gid: str, status: dict[str, str]) -> bool:
         """Whether the server sends another length than the Hub announced; such a download
@@ -387,11 +387,11 @@ class _Round:
         process.wait()
 
     def _report(self, statuses: dict[str, dict[str, str]], samples: list[tuple[float, int]]) -> None:
+        done = sum(int(s["completedLength"]) for s in statuses.values())
+        samples.append((time.monotonic(), done))  # also paces the polling (_next_look)
+        del samples[:-10]
         if self.progress is None:
             return
-        done = sum(int(s["completedLength"]) for s in statuses.values())
-        samples.append((time.monotonic(), done))
-        del samples[:-10]
         (t0, b0), (t1, b1) = samples[0], samples[-1]
         self.progress(
             TransferProgress(
@@ -491,3 +491,15 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def _next_look(statuses: dict[str, dict[str, str]], samples: list[tuple[float, int]], interval: float) -> float:
+    """Seconds until the next status request: ``interval``, or sooner when the bytes left
+    should arrive sooner at the recent rate, so the end of a download is seen when it comes."""
+    if any(s["totalLength"] == "0" for s in statuses.values()):
+        return interval  # a length not known yet: no estimate
+    left = sum(max(int(s["totalLength"]) - int(s["completedLength"]), 0) for s in statuses.values())
+    if len(samples) < 2 or samples[-1][0] <= samples[0][0] or samples[-1][1] <= samples[0][1]:
+        return interval
+    rate = (samples[-1][1] - samples[0][1]) / (samples[-1][0] - samples[0][0])
+    return min(interval, max(0.01, left / rate))

@@ -14,7 +14,9 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
-from imageworks.core.plans import AcquireRequest, Acquisition, SourceAnalysis, SourceContext
+
+if TYPE_CHECKING:
+    from imageworks.core.plans import AcquireRequest, Acquisition, SourceAnalysis, SourceContext
 
 if TYPE_CHECKING:
     from imageworks.core.config import Config

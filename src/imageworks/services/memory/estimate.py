@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -32,7 +32,9 @@ from imageworks.core.memory_facts import (
     LayerAttention,
     ModelFacts,
 )
-from imageworks.core.plans import SourceAnalysis
+
+if TYPE_CHECKING:
+    from imageworks.core.plans import SourceAnalysis
 
 KiB, MiB, GiB = 1024, 1024**2, 1024**3
 TOKENS_PER_K = 1024  # "per 1k tokens" means 1024: contexts are sized in powers of two
