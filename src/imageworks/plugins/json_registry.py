@@ -83,10 +83,13 @@ def _read_raw(path: Path) -> bytes:
         return b""
     except OSError as error:
         if isinstance(error, NotADirectoryError) and path.parent.is_file():
-            raise ImageworksError(
-                f"the registry folder {path.parent} is a file, not a folder", "move it away or set IMAGEWORKS_REGISTRY_DIR"
-            ) from None
+            raise _not_a_folder(path.parent) from None
         raise ImageworksError(f"cannot read registry file {path}: {error.strerror}") from error
+
+
+def _not_a_folder(folder: Path) -> ImageworksError:
+    """The one error for a registry folder that is a file (met when reading or writing)."""
+    return ImageworksError(f"the registry folder {folder} is a file, not a folder", "move it away or set IMAGEWORKS_REGISTRY_DIR")
 
 
 def parse_layer(path: Path, raw: bytes) -> dict[str, dict[str, Any]]:
@@ -180,9 +183,7 @@ class JsonRegistryStore(RegistryStore):
 
         lock = self.folder / LOCK
         if self.folder.exists() and not self.folder.is_dir():
-            raise ImageworksError(
-                f"the registry folder {self.folder} is a file, not a folder", "move it away or set IMAGEWORKS_REGISTRY_DIR"
-            )
+            raise _not_a_folder(self.folder)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             if lock.is_symlink():
