@@ -1,0 +1,198 @@
+"""HTTP/1.1 on the standard library's ``http.client``: kept-alive connections, proxies, TLS.
+
+``requests`` costs about 90 ms to import here and ``huggingface_hub`` 200 ms, against
+25 ms for ``http.client`` and ``ssl`` (``docs/dependencies.md``); on a small download
+that import is most of the command's time. This module gives the engine, the Hub
+metadata client and the header readers the little they need on the standard library:
+
+* :class:`Connection`: one kept-alive connection at a time, reopened when the origin
+  changes or the server closes it; a connect timeout apart from the read timeout; the
+  socket exposed so another thread can shut it down;
+* the environment's proxies (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``,
+  ``NO_PROXY``, as ``requests`` reads them; HTTPS goes through a ``CONNECT`` tunnel);
+* TLS verified against ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE``
+  when set, else certifi's bundle when installed (as ``requests`` and ``httpx`` do), else
+  the system's.
+
+No redirect is followed here: callers decide hop by hop where a token may go
+(:func:`next_hop`).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.client
+import os
+import socket
+import ssl
+from collections.abc import Callable, Mapping
+from importlib.util import find_spec
+from pathlib import Path
+from urllib.parse import quote, unquote, urljoin, urlsplit
+
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+Origin = tuple[str, str | None, int | None]
+# Errors a request can end in before or while its answer arrives (OSError covers
+# timeouts, refused and reset connections and TLS failures).
+HTTP_ERRORS = (OSError, http.client.HTTPException)
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~"
+
+
+def origin(url: str) -> Origin:
+    """Scheme, host and port of ``url``: the unit a token is scoped to."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), parts.hostname, parts.port or default
+
+
+def requote(url: str) -> str:
+    """``url`` with unsafe characters quoted and its existing escapes kept (as ``requests`` sends it)."""
+    try:
+        return quote(url, safe=_URI_SAFE)
+    except (TypeError, ValueError):
+        return quote(unquote(url), safe=_URI_SAFE.replace("%", ""))
+
+
+def next_hop(current: str, location: str) -> str:
+    """The absolute, quoted URL a ``Location`` header names, relative to ``current``."""
+    return requote(urljoin(current, location))
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context every HTTPS connection of this process shares."""
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        bundle = os.environ.get(name)
+        if bundle:
+            if Path(bundle).is_dir():
+                return ssl.create_default_context(capath=bundle)
+            return ssl.create_default_context(cafile=bundle)
+    return ssl.create_default_context(cafile=_certifi_bundle())
+
+
+def _certifi_bundle() -> str | None:
+    """certifi's ``cacert.pem`` without importing certifi (its import costs more than the lookup)."""
+    spec = find_spec("certifi")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        bundle = Path(folder) / "cacert.pem"
+        if bundle.is_file():
+            return str(bundle)
+    return None
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``None``: connect directly)."""
+    if not any(key.lower().endswith("_proxy") for key in os.environ):
+        return None  # the common case, without importing urllib.request
+    import urllib.request
+
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    bypass: Callable[[str], bool] = getattr(urllib.request, "proxy_bypass_environment")  # noqa: B009 - not in typeshed
+    if bypass(host):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    return proxies.get(parts.scheme.lower()) or proxies.get("all") or None
+
+
+class Connection:
+    """One kept-alive HTTP/1.1 connection at a time; a worker holds one of these.
+
+    A request to another origin (or after the server closed) opens a fresh
+    connection. ``read_timeout`` bounds every wait for bytes once connected.
+    """
+
+    def __init__(self, connect_timeout: float = 30.0, read_timeout: float | None = 30.0) -> None:
+        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        self._open: http.client.HTTPConnection | None = None
+        self._key: tuple[Origin, str | None] | None = None
+        self._answer: http.client.HTTPResponse | None = None
+        self._proxy_headers: dict[str, str] = {}
+
+    @property
+    def sock(self) -> socket.socket | None:
+        """The open socket (to shut it down from another thread), if any."""
+        return self._open.sock if self._open is not None else None
+
+    def request(self, method: str, url: str, headers: Mapping[str, str]) -> http.client.HTTPResponse:
+        """Send one request and return its answer with the body unread.
+
+        Read the body to its end (or call :meth:`close`) before the next request: an
+        answer left half-read closes the connection instead of reusing it. Raises one of
+        :data:`HTTP_ERRORS` when the server cannot be reached or breaks the exchange.
+        """
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise http.client.InvalidURL(f"not an HTTP(S) address: {url[:80]!r}")
+        proxy = proxy_for(url)
+        key = (origin(url), proxy)
+        if self._open is not None and (key != self._key or not self._reusable()):
+            self.close()
+        if self._open is None:
+            self._open = self._connect(parts.scheme.lower(), parts.hostname, parts.port, proxy)
+            self._key = key
+        target = url if proxy and parts.scheme.lower() == "http" else _target(parts.path, parts.query)
+        sent = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": "imageworks", **self._proxy_headers, **headers}
+        try:
+            self._open.request(method, target, headers=sent)
+            self._answer = self._open.getresponse()
+        except BaseException:
+            self.close()
+            raise
+        return self._answer
+
+    def close(self) -> None:
+        """Close the connection (the next request opens a new one)."""
+        if self._open is not None:
+            self._open.close()
+        self._open, self._key, self._answer = None, None, None
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _reusable(self) -> bool:
+        answer = self._answer
+        return answer is None or (answer.isclosed() and not answer.will_close)
+
+    def _connect(self, scheme: str, host: str, port: int | None, proxy: str | None) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection
+        self._proxy_headers = {}
+        if proxy:
+            proxied = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            if proxied.scheme.lower() != "http" or not proxied.hostname:
+                raise http.client.InvalidURL(f"unsupported proxy {proxied.scheme}://{proxied.hostname}: name an http:// proxy")
+            auth = _proxy_auth(proxied.username, proxied.password)
+            if scheme == "https":  # a CONNECT tunnel through the proxy, TLS end to end
+                connection = http.client.HTTPSConnection(
+                    proxied.hostname, proxied.port or 80, timeout=self.connect_timeout, context=tls_context()
+                )
+                connection.set_tunnel(host, port or 443, headers=auth)
+            else:  # plain HTTP: absolute URLs to the proxy
+                connection = http.client.HTTPConnection(proxied.hostname, proxied.port or 80, timeout=self.connect_timeout)
+                self._proxy_headers = auth
+        elif scheme == "https":
+            connection = http.client.HTTPSConnection(host, port, timeout=self.connect_timeout, context=tls_context())
+        else:
+            connection = http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
+        try:
+            connection.connect()
+            connection.sock.settimeout(self.read_timeout)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+
+def _target(path: str, query: str) -> str:
+    return (path or "/") + (f"?{query}" if query else "")
+
+
+def _proxy_auth(user: str | None, password: str | None) -> dict[str, str]:
+    if not user:
+        return {}
+    pair = f"{unquote(user)}:{unquote(password or '')}".encode()
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
