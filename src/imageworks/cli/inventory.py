@@ -82,7 +82,8 @@ def list_command(
     from imageworks.core.hosts import HostView
     from imageworks.services.listing.query import ListQuery
 
-    serving = serving_inputs(context, parallel, cache_type)
+    # the estimate's inputs only where an estimate is shown: a plain table loads no memory service
+    serving = serving_inputs(context, parallel, cache_type) if as_json or details or gpu_bytes is not None else None
     everything = app.registry.entries()
     query = ListQuery(
         format=check_format(format_filter, everything),
@@ -188,7 +189,7 @@ class _TableShape:
     gpu_bytes: int | None
 
 
-def _render_table(entries: list[RegistryEntry], shape: _TableShape, config: Config, serving: ServingInputs) -> None:
+def _render_table(entries: list[RegistryEntry], shape: _TableShape, config: Config, serving: ServingInputs | None) -> None:
     """``list``'s default table."""
     memory = _estimator(entries, shape.gpu_bytes, config, serving) if shape.gpu_bytes is not None else None
     columns = ["Name", "Format", "Quant", "Location", "Size"]

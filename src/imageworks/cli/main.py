@@ -165,11 +165,13 @@ def exit_now(code: int) -> None:
     thread is the only non-daemon thread left, a normal exit would run the ``atexit`` callbacks
     (``logging.shutdown``, ``weakref.finalize`` of temporary folders, ...) and flush the
     standard streams, then free memory the kernel frees anyway; so run those callbacks and flush,
-    then ``os._exit``. Anything else (a thread still working, a stream that cannot be
-    flushed) takes the normal ``sys.exit``, with its usual reporting.
+    then ``os._exit``. Anything else (a thread still working, a profiler or tracer such as
+    cProfile or coverage that writes its data at exit, a stream that cannot be flushed) takes
+    the normal ``sys.exit``, with its usual reporting.
     """
     main = threading.main_thread()
-    if all(t is main or t.daemon or not t.is_alive() for t in threading.enumerate()):
+    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    if not watched and all(t is main or t.daemon or not t.is_alive() for t in threading.enumerate()):
         try:
             atexit._run_exitfuncs()
             sys.stdout.flush()
