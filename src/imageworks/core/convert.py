@@ -14,6 +14,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from imageworks.core import plugins
+
 converter = cattrs.Converter(forbid_extra_keys=False)
 
 
@@ -57,6 +59,7 @@ def _unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
 
 converter.register_structure_hook_factory(_keeps_extra, _structure_factory)
 converter.register_unstructure_hook_factory(_keeps_extra, _unstructure_factory)
+plugins.converter_hooks()  # the plugins loaded before the converter was needed add their hooks now
 
 
 def _is_default(attribute: attrs.Attribute[Any], value: Any) -> bool:

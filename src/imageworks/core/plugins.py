@@ -23,14 +23,13 @@ import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import attrs
 import pluggy
 from stevedore import NamedExtensionManager
 
 from imageworks.core import hookspecs
-from imageworks.core.convert import converter
 from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Detector, GuiPanel, RegistryBackend, Source
 from imageworks.core.model import PluginRecord, Route, RouteRequest, Trust
@@ -46,7 +45,6 @@ ENTRY_POINT_GROUP = "imageworks.plugins"
 BUILTIN_PREFIX = "imageworks."
 # Without these nothing works and `imageworks-download plugins` could not say why.
 ESSENTIAL_PLUGINS = frozenset({"registry-json", "cli-inventory", "cli-admin"})
-T = TypeVar("T")
 
 
 class EssentialPluginError(ImageworksError):
@@ -116,21 +114,13 @@ class PluginHost:
         for ep in sorted(entry_points, key=lambda e: e.name):
             builtin = ep.value.startswith(BUILTIN_PREFIX)
             if ep.name in deny or (allow is not None and not builtin and ep.name not in allow):
-                records[ep.name] = PluginRecord(
-                    name=ep.name, module=ep.value, distribution=None, version=None, status="disabled"
-                )
+                records[ep.name] = PluginRecord(name=ep.name, module=ep.value, distribution=None, version=None, status="disabled")
             else:
                 wanted.append(ep.name)
 
         def failed(_manager: Any, ep: importlib.metadata.EntryPoint, error: BaseException) -> None:
-            records[ep.name] = PluginRecord(
-                name=ep.name,
-                module=ep.value,
-                distribution=None,
-                version=None,
-                status="failed",
-                error=_one_line(error),
-            )
+            records[ep.name] = PluginRecord(name=ep.name, module=ep.value, distribution=None, version=None,
+                                            status="failed", error=_one_line(error))
 
         manager = NamedExtensionManager(
             ENTRY_POINT_GROUP,
@@ -140,13 +130,8 @@ class PluginHost:
             on_missing_entrypoints_callback=None,
         )
         for extension in manager:
-            record = PluginRecord(
-                name=extension.name,
-                module=extension.entry_point.value,
-                distribution=None,
-                version=None,
-                status="loaded",
-            )
+            record = PluginRecord(name=extension.name, module=extension.entry_point.value, distribution=None,
+                                  version=None, status="loaded")
             error = _register(pm, extension.plugin, extension.name)
             if error:
                 record = _with(record, status="failed", error=error)
@@ -156,7 +141,9 @@ class PluginHost:
             records[extension.name] = record
 
         host = cls(pm, records)
-        host._call_each("imageworks_register_converter_hooks", converter=converter)
+        _WAITING.append(host)  # its converter hooks run when the converter is first needed (cattrs costs every start)
+        if "imageworks.core.convert" in sys.modules:
+            converter_hooks()
         return host
 
     # -- what was loaded -----------------------------------------------------------------
@@ -166,6 +153,7 @@ class PluginHost:
         self.detectors()
         self.registry_backends()
         self.gui_panels()
+        converter_hooks()
         # Distributions are read only here: scanning every installed package's metadata
         # costs more than the rest of start-up, and only `plugins` shows them.
         dists = _distributions()
@@ -410,6 +398,15 @@ def _valid_panel(value: Any) -> str | None:
 
 
 _host: PluginHost | None = None
+_WAITING: list[PluginHost] = []
+
+
+def converter_hooks() -> None:
+    """Run the converter hooks of the hosts built since the last call (core.convert calls it on its import)."""
+    from imageworks.core.convert import converter
+
+    while _WAITING:
+        _WAITING.pop(0)._call_each("imageworks_register_converter_hooks", converter=converter)
 
 
 def get_plugins() -> PluginHost:
