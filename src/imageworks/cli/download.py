@@ -74,7 +74,7 @@ def download_command(
     source = app.plugins.source_for(model, app.config)
     first_run = app.config.registry_backend == "json" and not app.config.registry_dir.exists()
     request = AcquireRequest(
-        format_hint=check_format(format_hint, app.registry.entries()),
+        format_hint=check_format(format_hint, app.registry.entries()) if format_hint is not None else None,
         location=location,
         include_optional=include_optional,
         weights=tuple(w.strip() for w in (weights or "").split(",") if w.strip()),
