@@ -12,7 +12,6 @@ An ``OSError`` nothing closer caught still gets a plain "cannot ... PATH: reason
 from __future__ import annotations
 
 import atexit
-import difflib
 import errno
 import logging
 import os
@@ -123,6 +122,8 @@ def _check_keys(table: Mapping[str, Any], known: Iterable[str], pyproject: Path 
     for key in sorted(table):
         if key in names:
             continue
+        import difflib
+
         close = difflib.get_close_matches(key, names, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "remove it, or enable the plugin that declares it"
         raise ConfigError(f"unknown key {key!r} in [tool.imageworks.model-downloader] of {pyproject}", hint)
