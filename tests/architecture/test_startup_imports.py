@@ -256,3 +256,44 @@ def test_exit_now_runs_what_atexit_holds_and_flushes(tmp_path: Path) -> None:
     ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
     assert ran.returncode == 3 and ran.stdout == "buffered, not flushed"
     assert marker.read_text() == "yes"
+
+
+# -- pluggy's registration, quicker for modules: the same hooks found ---------------------------
+
+def test_the_quick_manager_finds_the_hooks_pluggy_finds() -> None:
+    """Every built-in plugin module, and a module with a bound method and a static method as
+    hooks, registers the same implementations with the host's manager as with pluggy's own."""
+    import importlib.metadata
+    import types
+
+    import pluggy
+
+    from imageworks.core import hookspecs
+    from imageworks.core.plugins import ENTRY_POINT_GROUP, _Manager
+
+    class Holder:
+        @hookspecs.hookimpl
+        def imageworks_register_sources(self) -> list[object]:
+            return []
+
+        @staticmethod
+        @hookspecs.hookimpl
+        def imageworks_register_detectors() -> list[object]:
+            return []
+
+    odd = types.ModuleType("odd_plugin")
+    odd.imageworks_register_sources = Holder().imageworks_register_sources  # type: ignore[attr-defined]
+    odd.imageworks_register_detectors = Holder.__dict__["imageworks_register_detectors"]  # type: ignore[attr-defined]
+    modules = [ep.load() for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+               if ep.value.startswith("imageworks.")] + [odd]
+
+    def hooks(manager: pluggy.PluginManager) -> list[list[str]]:
+        manager.add_hookspecs(hookspecs)
+        for number, module in enumerate(modules):
+            manager.register(module, name=str(number))
+        return [sorted(c.name for c in manager.get_hookcallers(m) or []) for m in modules]
+
+    found = hooks(_Manager(hookspecs.PROJECT))
+    assert found == hooks(pluggy.PluginManager(hookspecs.PROJECT))
+    assert found[-1] == ["imageworks_register_detectors", "imageworks_register_sources"]
+    assert sum(len(names) for names in found) > len(modules)  # the built-ins' hooks were found too
