@@ -26,7 +26,7 @@ from imageworks.core import memory_facts
 from imageworks.services.maintain import slugs
 from imageworks.services.memory import estimate, serving
 from imageworks.services.serve import commands
-from imageworks.services.share import dedupe
+from imageworks.services.share import dedupe, stores
 from tests.support.fixtures import TINY_REPO, hf_client_env, hub_server, tiny_repo  # noqa: F401  (fixtures)
 from tests.support.hub_server import HubServer
 
@@ -42,6 +42,7 @@ SERVICES = (
     "imageworks.services.share.dedupe",
     "imageworks.services.share.expose",
     "imageworks.services.share.checks",
+    "imageworks.services.share.stores",
     "imageworks.services.memory",
     "imageworks.services.acquire",
     "imageworks.transfer",
@@ -126,6 +127,7 @@ def test_the_cli_copies_of_option_values_are_the_services_own() -> None:
     """Options need their choices and help to build --help; the CLI holds copies of these
     (so --help imports no memory, share or launch service), and they must not drift."""
     assert share.MIN_SIZE == dedupe.MIN_SIZE
+    assert share.APPS == stores.APPS
     assert export.SERVERS == commands.SERVERS
     assert launch.GGUF_CACHE_TYPES == memory_facts.GGUF_CACHE_TYPES
     assert tuple(dict.fromkeys(memory_facts.GGUF_CACHE_TYPES + memory_facts.SAFETENSORS_CACHE_TYPES)) == _memory.CACHE_TYPE_CHOICES

@@ -7,7 +7,7 @@ A built-in plugin: it adds its commands to ``imageworks-download`` (and ``list``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 import click
@@ -119,8 +119,7 @@ def _selected_rows(
     return select(rows_of, query, test_patterns)
 
 
-@attrs.frozen
-class _Estimates:
+class _Estimates(NamedTuple):
     """Memory facts per row, and the estimate for a GPU of ``gpu_bytes`` (if given)."""
 
     facts: dict[int, HeaderFacts | None]
@@ -178,8 +177,7 @@ def _render_details(entries: list[RegistryEntry], everything: list[RegistryEntry
                        memory.facts_of(entry), memory.of(entry), visible_in(entry, host))
 
 
-@attrs.frozen
-class _TableShape:
+class _TableShape(NamedTuple):
     """Which optional columns the ``list`` table has."""
 
     internal_names: bool

@@ -17,13 +17,14 @@ from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.services.share.stores import APPS, parse_apps
 
 if TYPE_CHECKING:  # the share services are imported by the commands that run them, not to build --help
     from imageworks.services.share.dedupe import DedupeReport
 
-#: ``services.share.dedupe.MIN_SIZE`` (a test keeps them equal), copied so --help loads no dedupe
+#: ``services.share.dedupe.MIN_SIZE`` and ``services.share.stores.APPS`` (a test keeps them equal),
+#: copied so --help loads no share service
 MIN_SIZE = 1024 * 1024
+APPS = ("ollama", "lmstudio", "hf-cache")
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -45,6 +46,7 @@ def share_command(app: AppContext, variant: str, to: str, dry_run: bool, as_json
     had to be refused (the message says why and what a copy would cost).
     """
     from imageworks.services.share.expose import refusal_summary, share_variant
+    from imageworks.services.share.stores import parse_apps
 
     try:
         apps = parse_apps(to)

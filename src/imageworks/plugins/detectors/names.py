@@ -12,9 +12,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import PurePosixPath
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Detector
@@ -79,8 +77,9 @@ NOT_WEIGHTS = _Later(r"(?:^|/)(?:training_args|optimizer|scheduler|rng_state[^/]
 CONTAINERS = (("safetensors", (".safetensors",)), ("pytorch", (".bin", ".pt", ".pth")), ("onnx", (".onnx",)))
 
 
-@attrs.define
-class _Found:
+class _Found(NamedTuple):
+    """A quant token found in a name (a named tuple: attrs would build the class at every start)."""
+
     quant: str
     rank: int  # lower is more specific
     where: str
@@ -146,8 +145,7 @@ def _texts(repo: str, branch: str | None, weight_files: list[str]) -> list[tuple
     return texts + [(f, f.lower()) for f in weight_files]
 
 
-@attrs.frozen
-class _Reading:
+class _Reading(NamedTuple):
     """What the names say: the method (format), the quantisation and the weight container."""
 
     fmt: str | None
@@ -159,16 +157,16 @@ class _Reading:
 _FIX_UPS: tuple[tuple[str, Callable[[_Reading], bool], Callable[[_Reading], _Reading]], ...] = (
     ("bitsandbytes names its int quants bnb-Nbit",
      lambda r: r.fmt == "bnb" and r.quant in ("int4", "int8"),
-     lambda r: attrs.evolve(r, quant=f"bnb-{(r.quant or '')[3:]}bit")),
+     lambda r: r._replace(quant=f"bnb-{(r.quant or '')[3:]}bit")),
     ('"awq-fp16" names the activation dtype, not the weights',
      lambda r: r.fmt in ("awq", "gptq", "mlx") and r.quant in ("bf16", "fp16", "fp32"),
-     lambda r: attrs.evolve(r, quant=None)),
+     lambda r: r._replace(quant=None)),
     ("a bnb quant in plain weight files is bitsandbytes",
      lambda r: bool(r.quant) and r.fmt in (None, r.container) and (r.quant or "").startswith("bnb-"),
-     lambda r: attrs.evolve(r, fmt="bnb")),
+     lambda r: r._replace(fmt="bnb")),
     ("a bits-per-weight quant alone is exl2",
      lambda r: bool(r.quant) and (r.quant or "").endswith("bpw") and r.fmt is None,
-     lambda r: attrs.evolve(r, fmt="exl2")),
+     lambda r: r._replace(fmt="exl2")),
 )
 
 
