@@ -121,12 +121,12 @@ def test_log_file_mirrors_console_and_redacts_tokens(isolated: Path, monkeypatch
 
 
 def test_debug_shows_traceback_only_when_asked(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import imageworks.cli.inventory as inventory
+    from imageworks.services.listing import stats  # `stats` imports it when it runs
 
     def boom(*args: object, **kwargs: object) -> None:
         raise ValueError("synthetic bug")
 
-    monkeypatch.setattr(inventory, "registry_stats", boom)
+    monkeypatch.setattr(stats, "registry_stats", boom)
     quiet = cli(capsys, "stats")
     assert quiet.code == 1 and quiet.err.strip() == (
         "Error: unexpected ValueError: synthetic bug (set IMAGEWORKS_DEBUG=1 for the traceback)"

@@ -8,7 +8,6 @@ hold, so a plugin's format or a configured label passes.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -30,6 +29,8 @@ __all__ = ["KNOWN_FORMATS", "check_backend", "check_format", "check_location", "
 
 
 def _unknown(kind: str, value: str, known: Iterable[str]) -> ImageworksError:
+    import difflib  # only to word an error
+
     ordered = sorted(set(known))
     close = difflib.get_close_matches(value.lower(), ordered, n=3, cutoff=0.5)
     hint = ("closest: " + ", ".join(close) + "; " if close else "") + "known: " + ", ".join(ordered)

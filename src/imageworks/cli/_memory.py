@@ -6,29 +6,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from imageworks.cli._output import human_size
 from imageworks.core.errors import ImageworksError
-from imageworks.core.memory_facts import GGUF_CACHE_TYPES, SAFETENSORS_CACHE_TYPES
-from imageworks.services.memory.estimate import (
-    DEFAULT_MARGIN,
-    ContextFit,
-    Margin,
-    MemoryEstimate,
-    ServingInputs,
-    kv_bytes_per_1k,
-    kv_bytes_per_1k_past_window,
-    parse_size,
-)
-from imageworks.services.memory.serving import LLAMA_CPP_DEFAULT_SLOTS, VLLM_DEFAULT_SLOTS
+
+if TYPE_CHECKING:  # the estimate is imported when a command prints one, not to build --help
+    from imageworks.services.memory.estimate import ContextFit, Margin, MemoryEstimate, ServingInputs
 
 FC = TypeVar("FC", bound=Callable[..., Any])
 
 SOURCES = {"gguf": "gguf header", "config.json": "config.json + safetensors headers"}
-CACHE_TYPE_CHOICES = tuple(dict.fromkeys(GGUF_CACHE_TYPES + SAFETENSORS_CACHE_TYPES))
+# What the options' help and choices say, copied from the memory services (a test keeps them
+# equal) so that building --help imports no estimate: GGUF_CACHE_TYPES + SAFETENSORS_CACHE_TYPES
+# of core.memory_facts, DEFAULT_MARGIN.describe() of services.memory.estimate and the slot
+# defaults of services.memory.serving.
+CACHE_TYPE_CHOICES = ("f16", "q8_0", "q4_0", "fp8")
+DEFAULT_MARGIN_TEXT = "1.0 GiB + 10%"
+LLAMA_CPP_DEFAULT_SLOTS = 4
+VLLM_DEFAULT_SLOTS = 1
 
 
 class MemorySize(click.ParamType[Any, int]):
@@ -38,6 +36,8 @@ class MemorySize(click.ParamType[Any, int]):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         """Bytes, or a usage error (one line, exit 1) naming the bad value."""
+        from imageworks.services.memory.estimate import parse_size
+
         if isinstance(value, int):
             return value
         try:
@@ -50,7 +50,7 @@ def gpu_mem_option() -> Callable[[FC], FC]:
     """The ``--gpu-mem SIZE`` option shared by ``analyze`` and ``list``."""
     return click.option(
         "--gpu-mem", "gpu_bytes", type=MemorySize(), metavar="SIZE",
-        help=f"GPU memory (24GiB, 16384MiB): also show the largest context that fits, after a margin of {DEFAULT_MARGIN.describe()}.",
+        help=f"GPU memory (24GiB, 16384MiB): also show the largest context that fits, after a margin of {DEFAULT_MARGIN_TEXT}.",
     )
 
 
@@ -75,6 +75,8 @@ def serving_options() -> Callable[[FC], FC]:
 
 def serving_inputs(context: int | None, parallel: int | None, cache_type: str | None) -> ServingInputs:
     """The three options as one value."""
+    from imageworks.services.memory.estimate import ServingInputs
+
     return ServingInputs(context=context, parallel=parallel, cache_type=cache_type)
 
 
@@ -90,9 +92,12 @@ def serving_line(found: MemoryEstimate) -> str | None:
             f" ({plan.engine}: {plan.context} tokens, {plan.slots} slot(s), {plan.cache} cache{said})")
 
 
-def estimate_lines(found: MemoryEstimate, margin: Margin = DEFAULT_MARGIN) -> list[str]:
+def estimate_lines(found: MemoryEstimate, margin: Margin | None = None) -> list[str]:
     """The estimate in a few lines: facts and weights, KV cache per cache type, and the
-    largest context per cache type when a GPU size was given."""
+    largest context per cache type when a GPU size was given (``margin``: the default margin unless given)."""
+    from imageworks.services.memory.estimate import DEFAULT_MARGIN, kv_bytes_per_1k, kv_bytes_per_1k_past_window
+
+    margin = DEFAULT_MARGIN if margin is None else margin
     facts = found.facts
     what = ", ".join(x for x in (SOURCES.get(facts.source, facts.source), facts.architecture) if x)
     context = f", context length {facts.context_length}" if facts.context_length else ""

@@ -13,7 +13,6 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
-from imageworks.core.convert import converter
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.logs import LOG_FILE_NAME
 from imageworks.core.settings import read_setting
@@ -28,6 +27,8 @@ def plugins_command(app: AppContext, as_json: bool) -> None:
     """List plugins: status, hooks, distribution, and why a plugin failed."""
     records = app.plugins.records()
     if as_json:
+        from imageworks.core.convert import converter
+
         out.emit_json([converter.unstructure(r) for r in records])
         return
     out.table(

@@ -7,13 +7,17 @@ registry and reports what it would change. A built-in plugin (entry point ``cli-
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from imageworks.cli import _output as out
 from imageworks.cli._dry_run import APPLY_HINT, preview_unless_apply
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
-from imageworks.services.maintain.backups import RestoreReport, backup_place, restore, summarize_backups
+
+if TYPE_CHECKING:  # the backup service is imported by the commands that run it, not to build --help
+    from imageworks.services.maintain.backups import RestoreReport
 
 pass_app = click.make_pass_decorator(AppContext)
 NAMES_SHOWN = 5  # entry names per cell; --json lists them all
@@ -29,6 +33,8 @@ def backups_group() -> None:
 @pass_app
 def list_command(app: AppContext, as_json: bool) -> None:
     """The backup sets, newest first, with how many entries each layer holds."""
+    from imageworks.services.maintain.backups import summarize_backups
+
     summaries = summarize_backups(app.registry)
     if as_json:
         out.emit_json([s.to_json() for s in summaries])
@@ -53,6 +59,8 @@ def restore_command(app: AppContext, backup_id: str, dry_run: bool, as_json: boo
 
     A dry run (what would change) unless --apply.
     """
+    from imageworks.services.maintain.backups import restore
+
     registry = app.registry.scratch() if dry_run else app.registry
     report = restore(registry, backup_id)
     if as_json:
@@ -67,6 +75,8 @@ def _names(names: list[str]) -> str:
 
 
 def _show(report: RestoreReport) -> None:
+    from imageworks.services.maintain.backups import backup_place
+
     rows = [[d.layer, _names(d.added), _names(d.removed), _names(d.changed)] for d in report.layers]
     title = f"Restore of {report.backup_id}" + ("" if report.applied else " (dry run: nothing written)")
     out.table(title, ["Layer", "Added", "Removed", "Changed"], rows)

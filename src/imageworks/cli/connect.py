@@ -15,8 +15,6 @@ from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.services.serve.connect import check_servable_id, checked_connection, connection_change
-from imageworks.services.serve.endpoints import endpoint_for
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -35,6 +33,9 @@ def connect_command(
 ) -> None:
     """Connect VARIANT to its server: where the chat proxy and `export` send its requests
     (kept in the curated layer; options not given keep their value)."""
+    from imageworks.services.serve.connect import check_servable_id, checked_connection, connection_change
+    from imageworks.services.serve.endpoints import endpoint_for
+
     if clear == (base_url is not None or api_key_env is not None or served_id is not None):
         raise ImageworksError("give --base-url, --api-key-env or --served-id, or --clear", "see `connect --help`")
     connection = None if clear else checked_connection(base_url, api_key_env, served_id)

@@ -14,16 +14,14 @@ import click
 
 from imageworks.cli import _output as out
 from imageworks.cli._choices import check_format
-from imageworks.cli._memory import estimate_lines, files_label, gpu_mem_option, serving_inputs, serving_options
+from imageworks.cli._memory import gpu_mem_option, serving_options
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError, SourceOfflineError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.interfaces import Source
-from imageworks.core.model import RegistryEntry
-from imageworks.services.listing.query import entry_json
-from imageworks.services.memory.estimate import analysis_json, estimate_item
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported by the commands when they run, not to build --help
+    from imageworks.core.interfaces import Source
+    from imageworks.core.model import RegistryEntry
     from imageworks.core.plans import AcquireRequest, AcquisitionPlan, SourceContext
     from imageworks.core.transfers import ProgressCallback, TransferProgress
 
@@ -76,7 +74,7 @@ def download_command(
     source = app.plugins.source_for(model, app.config)
     first_run = app.config.registry_backend == "json" and not app.config.registry_dir.exists()
     request = AcquireRequest(
-        format_hint=check_format(format_hint, app.registry.entries()),
+        format_hint=check_format(format_hint, app.registry.entries()) if format_hint is not None else None,
         location=location,
         include_optional=include_optional,
         weights=tuple(w.strip() for w in (weights or "").split(",") if w.strip()),
@@ -115,6 +113,8 @@ def download_command(
         return
     _note_first_run(app, first_run)
     if as_json:
+        from imageworks.services.listing.query import entry_json
+
         out.emit_json({**entry_json(entry), "skipped": False})
         return
     out.echo(f"✓ Downloaded {plan.acquisition.display} as {entry.name}")
@@ -170,6 +170,8 @@ def _installed(
 
 def _print_skipped(entry: RegistryEntry, not_rechecked: str | None, as_json: bool) -> None:
     if as_json:
+        from imageworks.services.listing.query import entry_json
+
         out.emit_json({**entry_json(entry), "skipped": True, "rechecked": not_rechecked is None,
                        **({"not_rechecked_because": not_rechecked} if not_rechecked else {})})
     elif not_rechecked:
@@ -213,6 +215,9 @@ def analyze_command(app: AppContext, url: str, show_files: bool, gpu_bytes: int 
                     as_json: bool, context: int | None, parallel: int | None, cache_type: str | None) -> None:
     """Show a model's formats, quantisations, sizes and memory estimate without downloading
     (the estimate reads the weight files' headers only; ``--no-memory`` skips it)."""
+    from imageworks.cli._memory import estimate_lines, files_label, serving_inputs
+    from imageworks.services.memory.estimate import analysis_json, estimate_item
+
     if no_memory and gpu_bytes is not None:
         raise click.UsageError("--gpu-mem needs the memory estimate; drop --no-memory")
     serving = serving_inputs(context, parallel, cache_type)

@@ -25,12 +25,14 @@ from imageworks.cli._choices import check_backend, check_format, check_location
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.hosts import HostView
-from imageworks.core.model import RegistryEntry
-from imageworks.services.serve.commands import SERVERS, LaunchCommand, LaunchOptions, Server
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported by the commands when they run, not to build --help
+    from imageworks.core.model import RegistryEntry
+    from imageworks.services.serve.commands import LaunchCommand, LaunchOptions, Server
     from imageworks.services.serve.exports import CommandBuilder
+
+#: ``services.serve.commands.SERVERS`` (a test keeps them equal), copied so --help loads no launch code
+SERVERS = ("vllm", "lmdeploy", "llama-server")
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -115,6 +117,7 @@ def _builder() -> CommandBuilder:
 
 
 def _chosen(app: AppContext, options: dict[str, Any]) -> tuple[list[RegistryEntry], Server | None, Path | None]:
+    from imageworks.core.hosts import HostView
     from imageworks.services.listing.query import ListQuery, select
 
     everything = app.registry.entries()

@@ -6,41 +6,30 @@ A built-in plugin: it adds its commands to ``imageworks-download`` (and ``list``
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 import click
 
 from imageworks.cli import _output as out
 from imageworks.cli._choices import check_backend, check_format, check_location, check_role
-from imageworks.cli._memory import estimate_lines, gpu_mem_option, max_context_cell, serving_inputs, serving_options
+from imageworks.cli._memory import gpu_mem_option, serving_options
 from imageworks.cli.context import AppContext
-from imageworks.core.config import Config
-from imageworks.core.convert import to_compact_dict
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.hosts import HostView
-from imageworks.core.installs import per_install
-from imageworks.core.memory_facts import HeaderFacts
-from imageworks.core.model import RegistryEntry
-from imageworks.core.registry import Registry
-from imageworks.services.listing.access import record_access
-from imageworks.services.listing.copies import shared_weights
-from imageworks.services.listing.query import ListQuery, entry_json, is_installed, select
-from imageworks.services.listing.stats import registry_stats
-from imageworks.services.maintain.backups import backup_place
-from imageworks.services.memory.estimate import MemoryEstimate, ServingInputs, estimate_item
-from imageworks.services.memory.local_facts import entry_facts
-from imageworks.services.serve.endpoints import endpoint_for
-from imageworks.services.serve.roles import role_assignments, servable
-from imageworks.services.share.checks import check_links, removal_notes, symlinked_apps, visible_in
-from imageworks.services.timestamps import utc_now
 
-if TYPE_CHECKING:  # the maintain services are imported by the commands that run them, not to build --help
+if TYPE_CHECKING:  # use cases and kernel parts the commands import when they run, not to build --help
+    from pathlib import Path
+
+    from imageworks.core.config import Config
+    from imageworks.core.hosts import HostView
+    from imageworks.core.memory_facts import HeaderFacts
+    from imageworks.core.model import RegistryEntry
+    from imageworks.core.registry import Registry
+    from imageworks.services.listing.query import ListQuery
     from imageworks.services.maintain.verify import VerifyResult
+    from imageworks.services.memory.estimate import MemoryEstimate, ServingInputs
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -89,7 +78,12 @@ def list_command(
     column in the table); --context/--parallel/--cache-type describe the server the total
     (memory.total_bytes) is for, each engine's defaults otherwise.
     """
-    serving = serving_inputs(context, parallel, cache_type)
+    from imageworks.cli._memory import serving_inputs
+    from imageworks.core.hosts import HostView
+    from imageworks.services.listing.query import ListQuery
+
+    # the estimate's inputs only where an estimate is shown: a plain table loads no memory service
+    serving = serving_inputs(context, parallel, cache_type) if as_json or details or gpu_bytes is not None else None
     everything = app.registry.entries()
     query = ListQuery(
         format=check_format(format_filter, everything),
@@ -118,12 +112,14 @@ def _selected_rows(
     everything: list[RegistryEntry], query: ListQuery, test_patterns: Sequence[str], per_host: bool
 ) -> list[RegistryEntry]:
     """The entries ``list`` shows, in order; with ``per_host`` one row per host's install."""
+    from imageworks.core.installs import per_install
+    from imageworks.services.listing.query import select
+
     rows_of = [one for e in everything for one in per_install(e)] if per_host else everything
     return select(rows_of, query, test_patterns)
 
 
-@attrs.frozen
-class _Estimates:
+class _Estimates(NamedTuple):
     """Memory facts per row, and the estimate for a GPU of ``gpu_bytes`` (if given)."""
 
     facts: dict[int, HeaderFacts | None]
@@ -136,6 +132,8 @@ class _Estimates:
 
     def of(self, entry: RegistryEntry) -> MemoryEstimate | None:
         """The row's memory estimate, or ``None`` when it has no facts."""
+        from imageworks.services.memory.estimate import estimate_item
+
         found = self.facts.get(id(entry))
         return estimate_item(found, self.gpu_bytes, serving=self.serving) if found is not None else None
 
@@ -144,6 +142,8 @@ def _estimator(entries: list[RegistryEntry], gpu_bytes: int | None, config: Conf
                serving: ServingInputs | None = None) -> _Estimates:
     """Header facts of each row (from the header-facts cache in ``config.cache_dir``) and the
     estimate they give (keyed by object: with --all-hosts one variant gives a row per host's install)."""
+    from imageworks.services.memory.local_facts import entry_facts
+
     facts = {id(e): entry_facts(e, config.cache_dir) for e in entries}
     return _Estimates(facts, gpu_bytes, serving)
 
@@ -152,6 +152,9 @@ def _render_json(entries: list[RegistryEntry], everything: list[RegistryEntry], 
                  config: Config) -> None:
     """``list --json``: every field, the variants with the same weights, the memory estimate
     (or ``memory_problem``: why a variant's headers could not be read), where it is served."""
+    from imageworks.services.listing.copies import shared_weights
+    from imageworks.services.listing.query import entry_json
+
     copies = shared_weights(everything)
     out.emit_json([
         {**entry_json(e), "same_weights_as": copies.get(e.name, []), "memory": _memory_json(memory.of(e)),
@@ -164,6 +167,9 @@ def _render_json(entries: list[RegistryEntry], everything: list[RegistryEntry], 
 def _render_details(entries: list[RegistryEntry], everything: list[RegistryEntry], memory: _Estimates,
                     host: str) -> None:
     """``list --details``: one block per row."""
+    from imageworks.services.listing.copies import shared_weights
+    from imageworks.services.share.checks import visible_in
+
     copies = shared_weights(everything)
     paths = {e.name: e.download_path for e in everything}
     for entry in entries:
@@ -171,8 +177,7 @@ def _render_details(entries: list[RegistryEntry], everything: list[RegistryEntry
                        memory.facts_of(entry), memory.of(entry), visible_in(entry, host))
 
 
-@attrs.frozen
-class _TableShape:
+class _TableShape(NamedTuple):
     """Which optional columns the ``list`` table has."""
 
     internal_names: bool
@@ -182,7 +187,7 @@ class _TableShape:
     gpu_bytes: int | None
 
 
-def _render_table(entries: list[RegistryEntry], shape: _TableShape, config: Config, serving: ServingInputs) -> None:
+def _render_table(entries: list[RegistryEntry], shape: _TableShape, config: Config, serving: ServingInputs | None) -> None:
     """``list``'s default table."""
     memory = _estimator(entries, shape.gpu_bytes, config, serving) if shape.gpu_bytes is not None else None
     columns = ["Name", "Format", "Quant", "Location", "Size"]
@@ -199,6 +204,9 @@ def _render_table(entries: list[RegistryEntry], shape: _TableShape, config: Conf
 
 def _table_row(entry: RegistryEntry, shape: _TableShape, memory: _Estimates | None) -> list[Any]:
     """One row of ``list``'s table, its cells in the order of the columns."""
+    from imageworks.cli._memory import max_context_cell
+    from imageworks.services.listing.query import is_installed
+
     row: list[Any] = [
         entry.name if shape.internal_names else (entry.display_name or entry.name),
         entry.download_format,
@@ -219,6 +227,8 @@ def _table_row(entry: RegistryEntry, shape: _TableShape, memory: _Estimates | No
 
 def _endpoint_json(entry: RegistryEntry, ollama_url: str) -> dict[str, Any] | None:
     """Where the variant is served (the port plan of services/serve/endpoints.py): what the GUI shows."""
+    from imageworks.services.serve.endpoints import endpoint_for
+
     found = endpoint_for(entry, ollama_url)
     return {"base_url": found.base_url, "model": found.model} if found is not None else None
 
@@ -229,6 +239,9 @@ def _memory_json(found: MemoryEstimate | None) -> dict[str, Any] | None:
 
 def _print_details(entry: RegistryEntry, same_weights: list[str], facts: HeaderFacts | None,
                    found: MemoryEstimate | None, visible: list[str]) -> None:
+    from imageworks.cli._memory import estimate_lines
+    from imageworks.services.listing.query import is_installed
+
     fields = [
         ("name", entry.name),
         ("display name", entry.display_name),
@@ -277,6 +290,8 @@ def list_roles_command(app: AppContext, show_capabilities: bool, include_testing
 
     The Best column marks the variant a request for the role (the chat proxy's model field) goes to.
     """
+    from imageworks.services.serve.roles import role_assignments, servable
+
 
     entries = servable(app.registry.entries(), app.config.test_model_patterns, include_testing)
     rows = role_assignments(entries)
@@ -342,6 +357,8 @@ def _priorities(values: tuple[str, ...], roles: tuple[str, ...]) -> dict[str, in
 @pass_app
 def stats_command(app: AppContext, as_json: bool) -> None:
     """Counts by backend, format, location and provider, and installed size."""
+    from imageworks.services.listing.stats import registry_stats
+
     stats = registry_stats(app.registry.entries(), app.config.test_model_patterns)
     if as_json:
         out.emit_json(stats)
@@ -368,7 +385,9 @@ def remove_command(
     app: AppContext, variant: str, delete_files: bool, purge: bool, force: bool, dry_run: bool, backup: bool
 ) -> None:
     """Remove a variant: its download metadata, its files (--delete-files) or the entry (--purge)."""
+    from imageworks.services.maintain.backups import backup_place
     from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
+    from imageworks.services.share.checks import removal_notes, symlinked_apps
 
     registry = app.registry
     entry = registry.get(variant)
@@ -430,6 +449,7 @@ def _deletion_line(path: Path, only: list[str] | None, shared_with: list[str]) -
 @pass_app
 def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quick: bool, as_json: bool) -> None:
     """Check installed variants this host can see: paths, file inventory and checksum drift. Exit 1 on problems."""
+    from imageworks.core.hosts import HostView
     from imageworks.services.maintain.verify import verify_entry
 
     registry = app.registry
@@ -459,6 +479,8 @@ def verify_command(app: AppContext, variant: str | None, fix_missing: bool, quic
 
 def _with_links(result: VerifyResult, entry: RegistryEntry, host: str, quick: bool) -> VerifyResult:
     """``result`` with the problems of the entry's shared links (share, dedupe) added."""
+    from imageworks.services.share.checks import check_links
+
     if result.status == "missing":
         return result
     problems = check_links(entry, host, quick=quick)
@@ -472,6 +494,7 @@ def _with_links(result: VerifyResult, entry: RegistryEntry, host: str, quick: bo
 def _record_and_fix(registry: Registry, results: list[VerifyResult], fix_missing: bool) -> list[str]:
     """Record the access of every variant found; with ``fix_missing`` mark the missing ones
     not installed (after a backup, in one write with the access times). Returns those fixed."""
+    from imageworks.services.listing.access import record_access
     from imageworks.services.maintain.removal import cleared_download_fields
 
     used = [r.name for r in results if r.status != "missing"]
@@ -535,6 +558,9 @@ def refetch_commands(entry: RegistryEntry, result: VerifyResult) -> list[str]:
     The changed files are removed first: a re-run of ``download`` keeps every file whose
     size and digest match and fetches only what is missing (``--force`` would fetch all).
     """
+    import shlex
+    from pathlib import Path
+
     redo = [d for d in result.files if d.problem in ("changed", "missing")]
     if not redo or not entry.hf_id or not result.path:
         return []
@@ -551,6 +577,8 @@ def refetch_commands(entry: RegistryEntry, result: VerifyResult) -> list[str]:
 @pass_app
 def registry_verify_command(app: AppContext, variant: str, lock: bool | None) -> None:
     """Verify one variant and optionally lock its content digest for serving."""
+    from imageworks.core.hosts import HostView
+    from imageworks.services.listing.access import record_access
     from imageworks.services.maintain.verify import verify_entry
 
     registry = app.registry
@@ -584,6 +612,9 @@ def registry_verify_command(app: AppContext, variant: str, lock: bool | None) ->
 
 
 def _locked(current: RegistryEntry | None, checksum: str) -> dict[str, Any]:
+    from imageworks.core.convert import to_compact_dict
+    from imageworks.services.timestamps import utc_now
+
     assert current is not None
     artifacts = attrs.evolve(current.artifacts, aggregate_sha256=checksum)
     lock = attrs.evolve(current.version_lock, locked=True, expected_aggregate_sha256=checksum, locked_at=utc_now())
@@ -591,6 +622,8 @@ def _locked(current: RegistryEntry | None, checksum: str) -> dict[str, Any]:
 
 
 def _unlocked(current: RegistryEntry | None) -> dict[str, Any]:
+    from imageworks.core.convert import to_compact_dict
+
     assert current is not None
     return {"version_lock": to_compact_dict(attrs.evolve(current.version_lock, locked=False))}
 

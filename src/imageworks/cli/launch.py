@@ -12,15 +12,19 @@ the server does (exit 1 if the server failed). Arguments after ``--`` go to the 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.memory_facts import GGUF_CACHE_TYPES
-from imageworks.services.serve.commands import LaunchError, LaunchOptions, Server
+
+if TYPE_CHECKING:  # the launch service is imported when a server is started, not to build --help
+    from imageworks.services.serve.commands import Server
+
+#: ``core.memory_facts.GGUF_CACHE_TYPES`` (a test keeps them equal), copied so --help loads no memory facts
+GGUF_CACHE_TYPES = ("f16", "q8_0", "q4_0")
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -105,6 +109,7 @@ def _serve(
     cache_type: str | None = None,
 ) -> None:
     from imageworks.services.listing.access import record_access
+    from imageworks.services.serve.commands import LaunchError, LaunchOptions
     from imageworks.services.serve.running import prepare, serving_plan, start, stop
 
     registry = app.registry

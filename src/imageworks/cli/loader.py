@@ -11,6 +11,7 @@ A built-in plugin (entry point ``cli-loader``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,9 +21,12 @@ from imageworks.cli._dry_run import preview_unless_apply
 from imageworks.cli.context import AppContext
 from imageworks.cli.scan import run_scan, scan_into, show_scan
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.interfaces import RegistryLayers
-from imageworks.core.registry import Registry
-from imageworks.core.reports import ImportOutcome
+
+if TYPE_CHECKING:  # the registry is opened when a command runs, not to build --help
+    from imageworks.core.interfaces import RegistryLayers
+    from imageworks.core.registry import Registry
+    from imageworks.core.reports import ImportOutcome
+
 
 pass_app = click.make_pass_decorator(AppContext)
 ALL_ROOTS = click.option(

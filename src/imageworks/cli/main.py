@@ -11,11 +11,12 @@ An ``OSError`` nothing closer caught still gets a plain "cannot ... PATH: reason
 
 from __future__ import annotations
 
-import difflib
+import atexit
 import errno
 import logging
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -121,6 +122,8 @@ def _check_keys(table: Mapping[str, Any], known: Iterable[str], pyproject: Path 
     for key in sorted(table):
         if key in names:
             continue
+        import difflib
+
         close = difflib.get_close_matches(key, names, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "remove it, or enable the plugin that declares it"
         raise ConfigError(f"unknown key {key!r} in [tool.imageworks.model-downloader] of {pyproject}", hint)
@@ -156,16 +159,40 @@ def describe_os_error(error: OSError) -> str:
     return f"cannot use {' -> '.join(paths)}: {reason}"
 
 
+def exit_now(code: int) -> None:
+    """End the console script with ``code``, skipping the interpreter's teardown when it has nothing to do.
+
+    Tearing down a few hundred modules costs 20-40 ms after the command is done. When the main
+    thread is the only non-daemon thread left, a normal exit would run the ``atexit`` callbacks
+    (``logging.shutdown``, ``weakref.finalize`` of temporary folders, ...) and flush the
+    standard streams, then free memory the kernel frees anyway; so run those callbacks and flush,
+    then ``os._exit``. Anything else (a thread still working, a profiler or tracer such as
+    cProfile or coverage that writes its data at exit, a stream that cannot be flushed) takes
+    the normal ``sys.exit``, with its usual reporting.
+    """
+    main = threading.main_thread()
+    watched = sys.getprofile() is not None or sys.gettrace() is not None
+    if not watched and all(t is main or t.daemon or not t.is_alive() for t in threading.enumerate()):
+        try:
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # e.g. a closed pipe: let the normal exit report it as usual
+            sys.exit(code)
+        os._exit(code)
+    sys.exit(code)
+
+
 def download_main() -> None:
     """``imageworks-download``."""
-    sys.exit(run("download"))
+    exit_now(run("download"))
 
 
 def loader_main() -> None:
     """``imageworks-loader``."""
-    sys.exit(run("loader"))
+    exit_now(run("loader"))
 
 
 def model_registry_main() -> None:
     """``imageworks-model-registry``."""
-    sys.exit(run("model-registry"))
+    exit_now(run("model-registry"))

@@ -12,7 +12,7 @@ plugin host provides, so disabling ``source-ollama`` makes them refuse in one li
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import click
 
@@ -23,9 +23,11 @@ from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
-from imageworks.core.registry import Registry
-from imageworks.core.reports import ImportOutcome
-from imageworks.services.maintain.backups import backup_place
+
+if TYPE_CHECKING:  # the registry is opened when a command runs, not to build --help
+    from imageworks.core.registry import Registry
+    from imageworks.core.reports import ImportOutcome
+
 
 pass_app = click.make_pass_decorator(AppContext)
 JSON_HELP = "Plain JSON report on stdout."
@@ -128,6 +130,8 @@ def restore_command(
     stores = report.to_json().get("stores") or ["the backup"]
     show_report(report, as_json, f"Ollama restore from {stores[0]}")
     if taken and not as_json:
+        from imageworks.services.maintain.backups import backup_place
+
         out.note(f"Backed up the registry to {backup_place(taken)} first")
     if dry_run and not as_json:
         out.note(APPLY_HINT)

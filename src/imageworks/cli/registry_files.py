@@ -22,7 +22,6 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import LayerName, RegistryStore
 from imageworks.core.layers import CURATED, DISCOVERED
-from imageworks.services.maintain.backups import backup_place
 
 pass_app = click.make_pass_decorator(AppContext)
 FOLDER = click.Path(file_okay=False, path_type=Path)
@@ -42,6 +41,8 @@ def _report(action: str, source: str, target: str, files: dict[LayerName, bytes 
                        "layer_files": {layer: data is not None for layer, data in files.items()}, "backup": copies})
         return
     if copies:
+        from imageworks.services.maintain.backups import backup_place
+
         out.note(f"Backed up {target} to {backup_place(copies)}")
     out.note(f"{action.capitalize()}ed {counts['curated']} curated and {counts['discovered']} discovered entries "
              f"from {source} to {target}")

@@ -10,7 +10,7 @@ provider, and refuses in one line when ``source-local`` is disabled.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,8 +18,11 @@ from imageworks.cli import _output as out
 from imageworks.cli._choices import check_backend, check_format
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.registry import Registry
-from imageworks.core.reports import ImportOutcome
+
+if TYPE_CHECKING:  # the registry is opened when a command runs, not to build --help
+    from imageworks.core.registry import Registry
+    from imageworks.core.reports import ImportOutcome
+
 
 pass_app = click.make_pass_decorator(AppContext)
 

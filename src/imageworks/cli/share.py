@@ -9,7 +9,7 @@ A built-in plugin (entry point ``cli-share``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,10 +17,14 @@ from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
-from imageworks.services.share.dedupe import MIN_SIZE, DedupeReport, apply_dedupe, plan_dedupe, undo_dedupe
-from imageworks.services.share.expose import refusal_summary, share_variant
-from imageworks.services.share.journal import history
-from imageworks.services.share.stores import APPS, parse_apps
+
+if TYPE_CHECKING:  # the share services are imported by the commands that run them, not to build --help
+    from imageworks.services.share.dedupe import DedupeReport
+
+#: ``services.share.dedupe.MIN_SIZE`` and ``services.share.stores.APPS`` (a test keeps them equal),
+#: copied so --help loads no share service
+MIN_SIZE = 1024 * 1024
+APPS = ("ollama", "lmstudio", "hf-cache")
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -41,6 +45,9 @@ def share_command(app: AppContext, variant: str, to: str, dry_run: bool, as_json
     (which llama.cpp reads too). The links are recorded on the entry. Exit 1 when an app
     had to be refused (the message says why and what a copy would cost).
     """
+    from imageworks.services.share.expose import refusal_summary, share_variant
+    from imageworks.services.share.stores import parse_apps
+
     try:
         apps = parse_apps(to)
     except ValueError as error:
@@ -78,6 +85,9 @@ def dedupe_command(app: AppContext, apply: bool, dry_run: bool, undo_id: str | N
     each copy by a hard link to one keeper (made read-only), on the same file system
     only, journalled; --undo ID gives each file its own copy again.
     """
+    from imageworks.services.share.dedupe import apply_dedupe, plan_dedupe, undo_dedupe
+    from imageworks.services.share.journal import history
+
     chosen = [name for name, on in (("--apply", apply), ("--dry-run", dry_run), ("--undo", undo_id is not None),
                                     ("--history", show_history)) if on]
     if len(chosen) > 1:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import platform
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -108,6 +107,7 @@ def find_pyproject(start: Path) -> tuple[Path, dict[str, Any]] | None:
         candidate = folder / "pyproject.toml"
         if not candidate.is_file():
             continue
+        import tomllib  # only where a pyproject.toml is found (a start in an empty folder reads none)
         try:
             data = tomllib.loads(candidate.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:

@@ -7,6 +7,7 @@ known fields. Plugins may add hooks to this converter through ``imageworks_conve
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -57,6 +58,8 @@ def _unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
 
 converter.register_structure_hook_factory(_keeps_extra, _structure_factory)
 converter.register_unstructure_hook_factory(_keeps_extra, _unstructure_factory)
+if "imageworks.core.plugins" in sys.modules:  # plugin hosts built before the converter add their hooks now
+    sys.modules["imageworks.core.plugins"].converter_hooks()
 
 
 def _is_default(attribute: attrs.Attribute[Any], value: Any) -> bool:

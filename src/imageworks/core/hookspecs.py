@@ -105,6 +105,6 @@ def imageworks_register_settings() -> Iterable[Setting]:
 def imageworks_register_converter_hooks(converter: cattrs.Converter) -> None:
     """Register structure/unstructure hooks on the one cattrs converter.
 
-    Called once, when the plugin manager is built, for plugins that carry their own
-    attrs types into registry metadata or command output.
+    Called once per plugin host, when the converter is first needed (not to print --help),
+    for plugins that carry their own attrs types into registry metadata or command output.
     """

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from imageworks.core.memory_facts import HeaderFacts
 from imageworks.core.model import Detection, RegistryEntry, Route
 
 if TYPE_CHECKING:
     from imageworks.core.config import Config
+    from imageworks.core.memory_facts import HeaderFacts  # what an analysis carries; the no-op re-run needs none
     from imageworks.core.plugins import PluginHost
     from imageworks.core.registry import Registry
     from imageworks.core.reports import ProgressBar

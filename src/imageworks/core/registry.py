@@ -12,7 +12,6 @@ in-memory copy for dry runs, so they run the real code and write nothing.
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -137,6 +136,7 @@ class Registry:
 
     def suggest(self, key: str, count: int = 3) -> list[str]:
         """The canonical names closest to ``key`` (by name, alias, slug or display name)."""
+        import difflib  # only when a name is not found: every start that reads the registry would pay it
         by_label: dict[str, str] = {}
         for entry in self.entries():
             for label in (entry.name, entry.slug, entry.display_name, *entry.model_aliases):

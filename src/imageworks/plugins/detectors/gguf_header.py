@@ -14,13 +14,15 @@ import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Detector
 from imageworks.core.model import Detection, DetectionSubject
-from imageworks.formats.gguf_facts import describe
-from imageworks.formats.gguf_reader import GGUFFormatError, GGUFHeader, read_header
 from imageworks.plugins.detectors._files import list_files
+
+if TYPE_CHECKING:  # the reader loads when a header is read, not at every start
+    from imageworks.formats.gguf_reader import GGUFHeader
 
 log = logging.getLogger("imageworks.detection.gguf")
 
@@ -80,6 +82,9 @@ class GGUFHeaderDetector(Detector):
         return models
 
     def _detect_model(self, root: Path, key: str, shards: list[str]) -> Detection | None:
+        from imageworks.formats.gguf_facts import describe
+        from imageworks.formats.gguf_reader import GGUFFormatError, read_header
+
         headers: list[GGUFHeader] = []
         for shard in shards:
             try:

@@ -12,18 +12,15 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Detector
 from imageworks.core.model import Detection, DetectionSubject
-from imageworks.formats.safetensors_reader import (
-    SafetensorsFormatError,
-    SafetensorsHeader,
-    TensorEntry,
-    read_header,
-)
 from imageworks.plugins.detectors._files import list_files, load_json
+
+if TYPE_CHECKING:  # the reader loads when a header is read, not at every start
+    from imageworks.formats.safetensors_reader import SafetensorsHeader, TensorEntry
 
 log = logging.getLogger("imageworks.detection.safetensors")
 
@@ -160,6 +157,8 @@ class SafetensorsHeaderDetector(Detector):
         return found
 
     def _detect_set(self, root: Path, set_name: str, shards: list[str]) -> Detection | None:
+        from imageworks.formats.safetensors_reader import SafetensorsFormatError, read_header
+
         headers: list[SafetensorsHeader] = []
         for shard in shards:
             try:

@@ -11,11 +11,10 @@ from imageworks.core.errors import ImageworksError
 from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import RegistryEntry
-from imageworks.core.registry import Registry
-from imageworks.core.scratch import MemoryStore
 
 if TYPE_CHECKING:  # the scan machinery loads only when a scan runs, not at every start-up
     from imageworks.core.plans import SourceContext
+    from imageworks.core.registry import Registry
     from imageworks.providers.local.report import ScanReport
 
 
@@ -68,6 +67,9 @@ class LocalSource(Source):
         registry = options.get("registry")
         config = options.get("config") or given_config(registry.config if registry is not None else None)
         if registry is None:
+            from imageworks.core.registry import Registry
+            from imageworks.core.scratch import MemoryStore
+
             registry = Registry(MemoryStore(), config)
         detectors = options.get("detectors")
         if detectors is None and options.get("plugins") is not None:

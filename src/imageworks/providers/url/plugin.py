@@ -15,7 +15,7 @@ which is asked first. ``requests`` loads only when a URL is planned.
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from imageworks.core.config import Config
@@ -24,9 +24,10 @@ from imageworks.core.hookspecs import hookimpl
 from imageworks.core.interfaces import Source
 from imageworks.core.model import Detection
 from imageworks.core.naming import split_quant
-from imageworks.core.plans import AcquireRequest, Acquisition, RemoteFileFact, SourceAnalysis, SourceContext
-from imageworks.core.transfers import RemoteFile
 from imageworks.providers.url.digests import sha256_option, stated_sha256
+
+if TYPE_CHECKING:  # the plan's types load when a URL is planned, not at every start
+    from imageworks.core.plans import AcquireRequest, Acquisition, SourceAnalysis, SourceContext
 
 FORMATS = {".gguf": "gguf", ".safetensors": "safetensors"}  # weight file extension -> format
 HUB_HOSTS = ("huggingface.co", "hf.co")  # with their subdomains (CDNs): the huggingface source's
@@ -57,6 +58,9 @@ class UrlFileSource(Source):
 
     def plan(self, identifier: str, request: AcquireRequest, context: SourceContext) -> Acquisition:
         """One HEAD request for the size and digest; the file lands in ``<root>/<host>/<stem>``."""
+        from imageworks.core.plans import Acquisition
+        from imageworks.core.transfers import RemoteFile
+
         url = urlsplit(identifier)
         file_name = PurePosixPath(unquote(url.path)).name
         display = f"{url.hostname}/{file_name}"  # never the query string: it may hold a signature
@@ -81,6 +85,8 @@ class UrlFileSource(Source):
 
     def analyze(self, identifier: str, context: SourceContext) -> SourceAnalysis:
         """The file's size, digest, and format and quantisation as its name says."""
+        from imageworks.core.plans import AcquireRequest, RemoteFileFact, SourceAnalysis
+
         plan = self.plan(identifier, AcquireRequest(), context)
         (remote,) = plan.files
         guess = Detection(format_type=plan.format_type, quantization=plan.quantization,
