@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
@@ -230,7 +230,7 @@ class HubClient:
         """
         current = url
         for _hop in range(MAX_HOPS + 1):
-            answer = self.retrying(functools.partial(self._once, method, current, what, max_bytes), what)
+            answer = self.retrying(functools.partial(self._once, method, current, max_bytes), what)
             location = answer.headers.get("Location")
             if answer.status not in REDIRECTS or not location:
                 raise_for_status(answer)
@@ -266,7 +266,7 @@ class HubClient:
             return answer
         raise AssertionError("unreachable")
 
-    def _once(self, method: str, url: str, what: str, max_bytes: int) -> Answer:
+    def _once(self, method: str, url: str, max_bytes: int) -> Answer:
         if offline_mode():
             raise SourceOfflineError("HF_HUB_OFFLINE is set, so the Hub is not asked", "unset HF_HUB_OFFLINE to ask it")
         headers = {"Accept-Encoding": ACCEPTED_ENCODINGS if method == "GET" else "identity"}
@@ -274,19 +274,19 @@ class HubClient:
             headers["Authorization"] = f"Bearer {self._token}"
         reused = self._connection.sock is not None
         try:
-            return self._exchange(method, url, headers, what, max_bytes)
+            return self._exchange(method, url, headers, max_bytes)
         except _STALE:
             if not reused:
                 raise
-            return self._exchange(method, url, headers, what, max_bytes)  # the server closed an idle connection
+            return self._exchange(method, url, headers, max_bytes)  # the server closed an idle connection
 
-    def _exchange(self, method: str, url: str, headers: dict[str, str], what: str, max_bytes: int) -> Answer:
+    def _exchange(self, method: str, url: str, headers: dict[str, str], max_bytes: int) -> Answer:
         self._connecting = True
         self._connection.open(url)
         self._connecting = False
         try:
             answer = self._connection.request(method, url, headers)
-            body = answer.read() if method == "HEAD" else read_answer(answer, what, max_bytes)
+            body = answer.read() if method == "HEAD" else read_answer(answer, unquote(urlsplit(url).path), max_bytes)
         except BaseException:
             self._connection.close()
             raise

@@ -53,6 +53,8 @@ def stored_token() -> str | None:
 def token_path() -> Path:
     """Where ``hf auth login`` keeps the token."""
     default_home = os.path.join(os.path.expanduser("~"), ".cache")
+    if os.environ.get("HUGGINGFACE_CO_STAGING", "").upper() in TRUE:  # the Hub's staging site has a home of its own
+        return Path(default_home) / "huggingface_staging" / "token"
     home = _expand(os.getenv("HF_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", default_home), "huggingface")))
     return Path(_expand(os.getenv("HF_TOKEN_PATH", os.path.join(home, "token"))))
 
