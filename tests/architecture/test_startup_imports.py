@@ -18,12 +18,17 @@ import pytest
 
 from imageworks.cli import cleanup
 from imageworks.services.maintain import slugs
+from tests.support.fixtures import TINY_REPO, write_tiny_repo
+from tests.support.hub_server import HubServer
 
 #: Libraries no command needs to start, list a registry or print help (stevedore and
 #: importlib.metadata do load: stevedore discovers the plugins, as the design says).
 HEAVY = (
     "yaml", "huggingface_hub", "requests", "urllib3", "httpx", "rich", "gguf", "numpy", "psycopg", "urllib.request",
 )
+#: What the Hub's metadata costs to import with the official client (``docs/dependencies.md``):
+#: neither a download's metadata step nor ``analyze`` loads any of it.
+HTTP_LIBRARIES = ("huggingface_hub", "httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3")
 #: Use cases only the commands that run them import.
 SERVICES = (
     "imageworks.services.maintain.cleanup",
@@ -44,13 +49,14 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 """
 
 
-def imported_by(tmp_path: Path, *args: str) -> set[str]:
-    """The modules loaded by ``imageworks-download ARGS`` (run in a fresh interpreter)."""
+def imported_by(tmp_path: Path, *args: str, extra: dict[str, str] | None = None) -> set[str]:
+    """The modules loaded by ``imageworks-download ARGS`` (run in a fresh interpreter; ``extra``: more environment)."""
     env = {
         **os.environ,
         "IMAGEWORKS_REGISTRY_DIR": str(tmp_path / "registry"),
         "IMAGEWORKS_LOG_DIR": str(tmp_path / "logs"),
         "HOME": str(tmp_path),
+        **(extra or {}),
     }
     for _ in range(2):  # the first start fills the entry-point cache; the second is the one every later start is
         done = subprocess.run(
@@ -75,3 +81,20 @@ def test_start_up_imports_no_heavy_library_and_no_unused_use_case(tmp_path: Path
 
 def test_the_cli_copy_of_the_slug_strategies_is_the_services_own() -> None:
     assert cleanup.STRATEGIES == slugs.STRATEGIES
+
+
+@pytest.mark.parametrize("args", [
+    ("download", TINY_REPO, "--dry-run", "--non-interactive"),  # the metadata step and the plan, no transfer
+    ("analyze", TINY_REPO, "--files", "--json", "--no-memory"),
+    ("analyze", TINY_REPO, "--files", "--json"),  # with the weight headers' ranged reads
+])
+def test_the_hub_metadata_step_imports_no_http_library(tmp_path: Path, args: tuple[str, ...]) -> None:
+    with HubServer() as hub:
+        hub.add_repo(TINY_REPO, write_tiny_repo(tmp_path / "hub-src"))
+        modules = imported_by(tmp_path, *args, extra={"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0"})
+        asked = {record.path.split("?")[0] for record in hub.requests}
+    assert "imageworks.providers.huggingface.hub_api" in modules
+    assert any("/tree/" in path for path in asked)  # the command did read the repo
+    if "--no-memory" not in args and "analyze" in args:
+        assert any("/resolve/" in path and path.endswith(".safetensors") for path in asked)  # and the header
+    assert loaded(modules, HTTP_LIBRARIES) == []
