@@ -28,7 +28,7 @@ from huggingface_hub import errors as hf_errors
 from huggingface_hub.hf_api import RepoFile as HfRepoFile
 from huggingface_hub.utils import hf_raise_for_status
 
-from imageworks.providers.huggingface import hub_api
+from imageworks.providers.huggingface import hub_api, hub_errors
 from imageworks.providers.huggingface.hub_api import Answer, HubClient
 from imageworks.providers.huggingface.metadata import fetch_snapshot
 from imageworks.providers.huggingface.refs import ModelRef
@@ -40,13 +40,13 @@ GATED = "acme/gated"
 SECRET = "hf_gated_secret"
 #: huggingface_hub's error class -> ours
 KIND: dict[type[Exception], type[Exception]] = {
-    hf_errors.RepositoryNotFoundError: hub_api.RepoNotFoundError,
-    hf_errors.GatedRepoError: hub_api.GatedRepoError,
-    hf_errors.RevisionNotFoundError: hub_api.RevisionNotFoundError,
-    hf_errors.RemoteEntryNotFoundError: hub_api.EntryNotFoundError,
-    hf_errors.DisabledRepoError: hub_api.DisabledRepoError,
-    hf_errors.BadRequestError: hub_api.HubHTTPError,
-    hf_errors.HfHubHTTPError: hub_api.HubHTTPError,
+    hf_errors.RepositoryNotFoundError: hub_errors.RepoNotFoundError,
+    hf_errors.GatedRepoError: hub_errors.GatedRepoError,
+    hf_errors.RevisionNotFoundError: hub_errors.RevisionNotFoundError,
+    hf_errors.RemoteEntryNotFoundError: hub_errors.EntryNotFoundError,
+    hf_errors.DisabledRepoError: hub_errors.DisabledRepoError,
+    hf_errors.BadRequestError: hub_errors.HubHTTPError,
+    hf_errors.HfHubHTTPError: hub_errors.HubHTTPError,
 }
 Files = dict[str, tuple[int | None, str | None, str | None]]  # path -> (size, LFS sha256, blob id)
 
@@ -114,7 +114,7 @@ def logged(hub: HubServer, pattern: str, done: Any) -> int:
 
 def error_pair(call_ours: Any, call_theirs: Any) -> tuple[Exception, Exception]:
     """The errors both clients raise for the same request (each must raise one)."""
-    with pytest.raises(hub_api.HubHTTPError) as ours_raised:
+    with pytest.raises(hub_errors.HubHTTPError) as ours_raised:
         call_ours()
     with pytest.raises(hf_errors.HfHubHTTPError) as theirs_raised:
         call_theirs()
@@ -123,7 +123,7 @@ def error_pair(call_ours: Any, call_theirs: Any) -> tuple[Exception, Exception]:
 
 def assert_same_class(ours_error: Exception, theirs_error: Exception) -> None:
     assert type(ours_error) is KIND[type(theirs_error)], (ours_error, theirs_error)
-    assert isinstance(ours_error, hub_api.HubHTTPError)
+    assert isinstance(ours_error, hub_errors.HubHTTPError)
     assert theirs_error.response is not None and ours_error.status == theirs_error.response.status_code
 
 
@@ -207,13 +207,13 @@ def test_a_missing_repo_or_revision_is_the_same_error(hub: HubServer, repo: str,
     tree = error_pair(lambda: HubClient(hub.url, None).list_tree(repo, revision),
                       lambda: list(HfApi(endpoint=hub.url, token=False).list_repo_tree(repo, revision=revision, recursive=True)))
     assert_same_class(*tree)
-    assert type(info[0]) is (hub_api.RepoNotFoundError if repo == "acme/missing" else hub_api.RevisionNotFoundError)
+    assert type(info[0]) is (hub_errors.RepoNotFoundError if repo == "acme/missing" else hub_errors.RevisionNotFoundError)
 
 
 @pytest.mark.parametrize(("repo", "name", "token", "expected"), [
-    (TINY_REPO, "no-such-file.json", None, hub_api.EntryNotFoundError),
-    (GATED, "config.json", None, hub_api.GatedRepoError),  # 401: no token
-    (GATED, "config.json", "hf_wrong", hub_api.GatedRepoError),  # 403: a token not on the list
+    (TINY_REPO, "no-such-file.json", None, hub_errors.EntryNotFoundError),
+    (GATED, "config.json", None, hub_errors.GatedRepoError),  # 401: no token
+    (GATED, "config.json", "hf_wrong", hub_errors.GatedRepoError),  # 403: a token not on the list
 ])
 def test_a_head_that_fails_is_the_same_error(hub: HubServer, repo: str, name: str, token: str | None,
                                              expected: type[Exception]) -> None:
@@ -225,20 +225,20 @@ def test_a_head_that_fails_is_the_same_error(hub: HubServer, repo: str, name: st
 
 
 @pytest.mark.parametrize(("status", "code", "message", "expected"), [
-    (404, "RepoNotFound", "Repository not found", hub_api.RepoNotFoundError),
-    (401, "RepoNotFound", "Repository not found", hub_api.RepoNotFoundError),
-    (403, "GatedRepo", "gated", hub_api.GatedRepoError),
-    (404, "RevisionNotFound", "Invalid rev id: x", hub_api.RevisionNotFoundError),
-    (404, "EntryNotFound", "Entry not found", hub_api.EntryNotFoundError),
-    (403, "Injected", "Access to this resource is disabled.", hub_api.DisabledRepoError),
-    (401, "Injected", "Invalid credentials in Authorization header", hub_api.HubHTTPError),
-    (401, "Injected", "who are you", hub_api.HubHTTPError),  # HTTP: not read as "not found" (HTTPS is, below)
-    (403, "Injected", "forbidden", hub_api.HubHTTPError),
-    (400, "Injected", "bad", hub_api.HubHTTPError),
-    (404, "Injected", "nothing here", hub_api.HubHTTPError),
-    (429, "Injected", "slow down", hub_api.HubHTTPError),
-    (500, "Injected", "broken", hub_api.HubHTTPError),
-    (503, "Injected", "away", hub_api.HubHTTPError),
+    (404, "RepoNotFound", "Repository not found", hub_errors.RepoNotFoundError),
+    (401, "RepoNotFound", "Repository not found", hub_errors.RepoNotFoundError),
+    (403, "GatedRepo", "gated", hub_errors.GatedRepoError),
+    (404, "RevisionNotFound", "Invalid rev id: x", hub_errors.RevisionNotFoundError),
+    (404, "EntryNotFound", "Entry not found", hub_errors.EntryNotFoundError),
+    (403, "Injected", "Access to this resource is disabled.", hub_errors.DisabledRepoError),
+    (401, "Injected", "Invalid credentials in Authorization header", hub_errors.HubHTTPError),
+    (401, "Injected", "who are you", hub_errors.HubHTTPError),  # HTTP: not read as "not found" (HTTPS is, below)
+    (403, "Injected", "forbidden", hub_errors.HubHTTPError),
+    (400, "Injected", "bad", hub_errors.HubHTTPError),
+    (404, "Injected", "nothing here", hub_errors.HubHTTPError),
+    (429, "Injected", "slow down", hub_errors.HubHTTPError),
+    (500, "Injected", "broken", hub_errors.HubHTTPError),
+    (503, "Injected", "away", hub_errors.HubHTTPError),
 ])
 def test_every_error_status_falls_in_the_same_class(hub: HubServer, status: int, code: str, message: str,
                                                     expected: type[Exception]) -> None:
@@ -266,7 +266,7 @@ def test_an_https_401_is_sorted_as_hf_raise_for_status_sorts_it(url: str, messag
     message = http.client.HTTPMessage()
     for name, value in headers.items():
         message[name] = value
-    with pytest.raises(hub_api.HubHTTPError) as ours_raised:
+    with pytest.raises(hub_errors.HubHTTPError) as ours_raised:
         hub_api.raise_for_status(Answer(401, message, b"", url))
     assert_same_class(ours_raised.value, theirs_raised.value)
 
@@ -405,7 +405,7 @@ def test_the_token_never_leaves_the_endpoints_origin(elsewhere: _Elsewhere, how:
             if how == "redirect":
                 assert client.model_info("acme/x", "main").sha == "0" * 40  # followed, without the token
             else:
-                with pytest.raises(hub_api.MalformedAnswerError, match="another origin"):
+                with pytest.raises(hub_errors.MalformedAnswerError, match="another origin"):
                     client.list_tree("acme/x", "0" * 40)
     finally:
         hub.shutdown()
@@ -422,7 +422,7 @@ def test_a_next_page_that_loops_is_refused() -> None:
     hub = _PointingHub("http://unused.invalid", "loop")
     threading.Thread(target=hub.serve_forever, daemon=True).start()
     try:
-        with HubClient(hub.url, None) as client, pytest.raises(hub_api.MalformedAnswerError, match="pages loop"):
+        with HubClient(hub.url, None) as client, pytest.raises(hub_errors.MalformedAnswerError, match="pages loop"):
             client.list_tree("acme/x", "0" * 40)
     finally:
         hub.shutdown()

@@ -19,7 +19,8 @@ from imageworks.core.interfaces import Detector
 from imageworks.core.memory_facts import HeaderFacts
 from imageworks.core.model import Detection
 from imageworks.core.plans import RemoteFileFact, SourceAnalysis
-from imageworks.providers.huggingface.hub_api import HubClient, HubHTTPError
+from imageworks.providers.huggingface.hub_api import HubClient
+from imageworks.providers.huggingface.hub_errors import HubHTTPError
 from imageworks.providers.huggingface.metadata import RepoSnapshot, fetch_snapshot, hf_token, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
 from imageworks.providers.huggingface.remote_headers import remote_memory

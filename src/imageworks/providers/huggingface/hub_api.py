@@ -8,13 +8,14 @@ rel="next"`` pages (``HfApi.list_repo_tree``), a ``HEAD`` of a ``resolve`` URL
 small file's bytes. The tests run it beside ``HfApi`` against the same servers and
 require the same answers and the same error classes (``tests/download/test_hub_api.py``).
 
-* Errors as ``hf_raise_for_status`` sorts them: the Hub's ``X-Error-Code``
-  (``RepoNotFound``, ``GatedRepo``, ``RevisionNotFound``, ``EntryNotFound``), a disabled
-  repo, an HTTPS 401 on a repo URL as "not found", anything else as :class:`HubHTTPError`.
+* Errors as ``hf_raise_for_status`` sorts them (:mod:`.hub_errors`): the Hub's
+  ``X-Error-Code`` (``RepoNotFound``, ``GatedRepo``, ``RevisionNotFound``,
+  ``EntryNotFound``), a disabled repo, an HTTPS 401 on a repo URL as "not found",
+  anything else as ``HubHTTPError``.
 * 429 and 5xx retried after ``Retry-After`` (or our backoff), dropped connections and
-  timeouts retried; a host that does not resolve fails at once (:class:`HubUnreachableError`).
+  timeouts retried; a host that does not resolve fails at once (``HubUnreachableError``).
 * Every answer bounded in size and time (:mod:`.http_limits`), its JSON in depth (the
-  parser stops at the interpreter's recursion limit) and in shape (:class:`MalformedAnswerError`).
+  parser stops at the interpreter's recursion limit) and in shape (``MalformedAnswerError``).
 * The token goes in a header, and only to the endpoint's origin: a redirect or a next
   page elsewhere gets none (a page elsewhere is refused: the list must come from the Hub).
 """
@@ -36,6 +37,7 @@ import attrs
 from imageworks.core.errors import ImageworksError, SourceOfflineError
 from imageworks.core.http import parse_retry_after
 from imageworks.providers.huggingface.http_limits import ACCEPTED_ENCODINGS, MAX_API_ANSWER_BYTES, read_answer
+from imageworks.providers.huggingface.hub_errors import HubUnreachableError, MalformedAnswerError, error_for
 from imageworks.providers.huggingface.offline import offline_mode, unresolved_name
 from imageworks.transfer.http_client import HTTP_ERRORS, REDIRECTS, Connection, next_hop, origin
 
@@ -51,50 +53,6 @@ COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # git sha1 or sha256 object i
 SHA256 = re.compile(r"[0-9a-f]{64}")
 BLOB_ID = re.compile(r"[0-9a-f]{40}")  # git blob id (sha1)
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
-
-
-class HubHTTPError(Exception):
-    """The Hub answered with an error status (``huggingface_hub``'s ``HfHubHTTPError``)."""
-
-    def __init__(self, status: int, url: str, code: str | None = None, message: str | None = None) -> None:
-        self.status, self.url, self.code, self.message = status, url, code, message
-        detail = f": {message}" if message else ""
-        super().__init__(f"HTTP {status} for {urlsplit(url).path}{detail}")
-
-
-class RepoNotFoundError(HubHTTPError):
-    """No such repository, or one the token may not see (``RepositoryNotFoundError``)."""
-
-
-class GatedRepoError(HubHTTPError):
-    """A gated repository whose terms the token's user has not accepted (``GatedRepoError``)."""
-
-
-class RevisionNotFoundError(HubHTTPError):
-    """No such branch, tag or commit (``RevisionNotFoundError``)."""
-
-
-class EntryNotFoundError(HubHTTPError):
-    """No such file at that revision (``RemoteEntryNotFoundError``)."""
-
-
-class DisabledRepoError(HubHTTPError):
-    """A repository the Hub has disabled (``DisabledRepoError``)."""
-
-
-class MalformedAnswerError(ValueError):
-    """An answer that is not JSON, or not of the shape the Hub gives (the message says how)."""
-
-
-class HubUnreachableError(ImageworksError):
-    """The Hub could not be asked: no connection, no answer in time, or a broken exchange.
-
-    ``connecting``: the failure came before a connection stood (so no request reached the Hub).
-    """
-
-    def __init__(self, message: str, hint: str, *, cause: BaseException, connecting: bool) -> None:
-        super().__init__(message, hint)
-        self.cause, self.connecting = cause, connecting
 
 
 @attrs.frozen
@@ -314,24 +272,9 @@ class HubClient:
 
 def raise_for_status(answer: Answer) -> None:
     """Raise the error class ``huggingface_hub.utils.hf_raise_for_status`` would for ``answer``."""
-    if answer.status < 400:
-        return
-    code, message = answer.headers.get("X-Error-Code"), answer.headers.get("X-Error-Message")
-    kind = {
-        "RevisionNotFound": RevisionNotFoundError, "EntryNotFound": EntryNotFoundError, "GatedRepo": GatedRepoError,
-    }.get(code or "", HubHTTPError)
-    if kind is HubHTTPError and message == "Access to this resource is disabled.":
-        kind = DisabledRepoError
-    elif kind is HubHTTPError and (code == "RepoNotFound" or _hidden_repo(answer, message)):
-        kind = RepoNotFoundError
-    raise kind(answer.status, answer.url, code, _first_line_of(message))
-
-
-def _hidden_repo(answer: Answer, message: str | None) -> bool:
-    """An HTTPS 401 on a repo's API or ``resolve`` URL: private, gated or missing (the Hub will not say)."""
-    parts = urlsplit(answer.url)
-    on_repo = parts.path.startswith(("/api/models/", "/api/datasets/", "/api/spaces/")) or "/resolve/" in parts.path
-    return answer.status == 401 and message != "Invalid credentials in Authorization header" and parts.scheme == "https" and on_repo
+    error = error_for(answer.status, answer.url, answer.headers)
+    if error is not None:
+        raise error
 
 
 def next_link(header: str) -> str | None:
@@ -388,8 +331,3 @@ def _tree_file(entry: dict[str, Any]) -> TreeFile:
 
 def _first_line(error: BaseException) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0] or type(error).__name__
-
-
-def _first_line_of(text: str | None) -> str | None:
-    first = (text or "").splitlines()[:1]
-    return first[0][:200] or None if first else None

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import attrs
 
 from imageworks.core.errors import ImageworksError, SourceOfflineError
-from imageworks.providers.huggingface import hub_api
+from imageworks.providers.huggingface import hub_api, hub_errors
 from imageworks.providers.huggingface.http_limits import UndecodableAnswerError
 from imageworks.providers.huggingface.hub_api import BLOB_ID, COMMIT, SHA256, HubClient, TreeFile
 from imageworks.providers.huggingface.hub_token import hub_token
@@ -69,20 +69,20 @@ def hf_token() -> str | None:
     return hub_token()
 
 
-def explain(error: hub_api.HubHTTPError, ref: ModelRef) -> ImageworksError:
+def explain(error: hub_errors.HubHTTPError, ref: ModelRef) -> ImageworksError:
     """A Hub error as one actionable line."""
     name = ref.display
-    if isinstance(error, hub_api.GatedRepoError):
+    if isinstance(error, hub_errors.GatedRepoError):
         return ImageworksError(
             f"{name} is gated", "accept its terms on the Hub, then set HF_TOKEN (or run `hf auth login`)"
         )
-    if isinstance(error, hub_api.RevisionNotFoundError):
+    if isinstance(error, hub_errors.RevisionNotFoundError):
         return ImageworksError(f"{ref.repo_id} has no branch, tag or commit {ref.revision!r}")
-    if isinstance(error, hub_api.RepoNotFoundError):
+    if isinstance(error, hub_errors.RepoNotFoundError):
         return ImageworksError(
             f"model {name} not found", "check the spelling; private or gated repos need HF_TOKEN"
         )
-    if isinstance(error, hub_api.DisabledRepoError):
+    if isinstance(error, hub_errors.DisabledRepoError):
         return ImageworksError(f"{name} is disabled on the Hub")
     if error.status in {401, 403}:
         return ImageworksError(f"access to {name} refused (HTTP {error.status})", "set HF_TOKEN to a token that may read it")
@@ -142,9 +142,9 @@ def _explained(ref: ModelRef) -> Iterator[None]:
     """Hub API calls with their failures as one actionable line."""
     try:
         yield
-    except (hub_api.MalformedAnswerError, UndecodableAnswerError) as error:
+    except (hub_errors.MalformedAnswerError, UndecodableAnswerError) as error:
         raise _malformed(ref, str(error)) from error
-    except hub_api.HubHTTPError as error:
+    except hub_errors.HubHTTPError as error:
         raise explain(error, ref) from error
 
 

@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 from imageworks.core.errors import ImageworksError, SourceOfflineError
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
-from imageworks.providers.huggingface.hub_api import COMMIT, HubClient, HubHTTPError, HubUnreachableError
+from imageworks.providers.huggingface.hub_api import COMMIT, HubClient
+from imageworks.providers.huggingface.hub_errors import HubHTTPError, HubUnreachableError
 from imageworks.providers.huggingface.hub_token import hub_token
 from imageworks.providers.huggingface.offline import offline_mode, unreachable_reason
 from imageworks.providers.huggingface.refs import ModelRef
