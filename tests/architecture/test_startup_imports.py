@@ -27,7 +27,7 @@ from imageworks.services.maintain import slugs
 from imageworks.services.memory import estimate, serving
 from imageworks.services.serve import commands
 from imageworks.services.share import dedupe, stores
-from tests.support.fixtures import TINY_REPO, hf_client_env, hub_server, tiny_repo  # noqa: F401  (fixtures)
+from tests.support.fixtures import TINY_REPO, hf_client_env, hub_server, tiny_repo, write_tiny_repo  # noqa: F401  (fixtures)
 from tests.support.hub_server import HubServer
 
 #: Libraries no command needs to start, list a registry or print help (stevedore and
@@ -35,6 +35,9 @@ from tests.support.hub_server import HubServer
 HEAVY = (
     "yaml", "huggingface_hub", "requests", "urllib3", "httpx", "rich", "gguf", "numpy", "psycopg", "urllib.request",
 )
+#: What the Hub's metadata costs to import with the official client (``docs/dependencies.md``):
+#: neither a download's metadata step nor ``analyze`` loads any of it.
+HTTP_LIBRARIES = ("huggingface_hub", "httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3")
 #: Use cases only the commands that run them import.
 SERVICES = (
     "imageworks.services.maintain",
@@ -69,13 +72,19 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 """
 
 
-def imported_by(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> set[str]:
-    """The modules loaded by ``imageworks-download ARGS`` (run in a fresh interpreter)."""
+def imported_by(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, extra: dict[str, str] | None = None
+) -> set[str]:
+    """The modules loaded by ``imageworks-download ARGS`` (run in a fresh interpreter).
+
+    ``env`` replaces the environment; ``extra`` adds to the default one.
+    """
     env = env or {
         **os.environ,
         "IMAGEWORKS_REGISTRY_DIR": str(tmp_path / "registry"),
         "IMAGEWORKS_LOG_DIR": str(tmp_path / "logs"),
         "HOME": str(tmp_path),
+        **(extra or {}),
     }
     for _ in range(2):  # the first start fills stevedore's entry-point cache; the second is the one every later start is
         done = subprocess.run(
@@ -116,7 +125,9 @@ def test_the_no_op_rerun_of_an_installed_model_loads_no_use_case_it_does_not_run
     assert first.returncode == 0, first.stderr
     modules = imported_by(tmp_path, "download", TINY_REPO, "--non-interactive", "--no-aria2", env=env)
     assert loaded(modules, HEAVY) == []
-    assert loaded(modules, SERVICES) == []  # no transfer engine, no acquisition, no memory estimate
+    # the one model-info request goes through the HTTP client (imageworks.transfer.http_client)
+    http = {"imageworks.transfer", "imageworks.transfer.errors", "imageworks.transfer.http_client"}
+    assert loaded(modules - http, SERVICES) == []  # no transfer engine, no acquisition, no memory estimate
 
 
 def test_the_cli_copy_of_the_slug_strategies_is_the_services_own() -> None:
@@ -299,3 +310,18 @@ def test_the_quick_manager_finds_the_hooks_pluggy_finds() -> None:
     assert found == hooks(pluggy.PluginManager(hookspecs.PROJECT))
     assert found[-1] == ["imageworks_register_detectors", "imageworks_register_sources"]
     assert sum(len(names) for names in found) > len(modules)  # the built-ins' hooks were found too
+@pytest.mark.parametrize("args", [
+    ("download", TINY_REPO, "--dry-run", "--non-interactive"),  # the metadata step and the plan, no transfer
+    ("analyze", TINY_REPO, "--files", "--json", "--no-memory"),
+    ("analyze", TINY_REPO, "--files", "--json"),  # with the weight headers' ranged reads
+])
+def test_the_hub_metadata_step_imports_no_http_library(tmp_path: Path, args: tuple[str, ...]) -> None:
+    with HubServer() as hub:
+        hub.add_repo(TINY_REPO, write_tiny_repo(tmp_path / "hub-src"))
+        modules = imported_by(tmp_path, *args, extra={"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0"})
+        asked = {record.path.split("?")[0] for record in hub.requests}
+    assert "imageworks.providers.huggingface.hub_api" in modules
+    assert any("/tree/" in path for path in asked)  # the command did read the repo
+    if "--no-memory" not in args and "analyze" in args:
+        assert any("/resolve/" in path and path.endswith(".safetensors") for path in asked)  # and the header
+    assert loaded(modules, HTTP_LIBRARIES) == []

@@ -220,9 +220,9 @@ def test_hub_metadata_429_and_503_are_retried(hub: HubServer, isolated: Path, ca
 
 def test_hub_that_keeps_failing_gives_one_line(hub: HubServer, isolated: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    from imageworks.providers.huggingface import metadata
+    from imageworks.providers.huggingface import hub_api
 
-    monkeypatch.setattr(metadata, "RETRY_DELAYS", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(hub_api, "RETRY_DELAYS", (0.01, 0.01, 0.01))
     hub.fail("/api/models/*", 500, times=None)
     result = cli(capsys, "download", MINILM, "--no-aria2")
     assert result.code == 1 and result.err.count("\n") == 1 and "HTTP 500" in result.err

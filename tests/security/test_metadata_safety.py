@@ -22,12 +22,9 @@ from pathlib import Path
 import pytest
 
 from imageworks.core.http import parse_retry_after
-from imageworks.providers.huggingface import metadata
-from imageworks.providers.huggingface.http_limits import (
-    ApiAnswerTooLargeError,
-    ApiAnswerTooSlowError,
-    bounded_api_answers,
-)
+from imageworks.providers.huggingface import http_limits, hub_api
+from imageworks.providers.huggingface.http_limits import ApiAnswerTooLargeError, ApiAnswerTooSlowError
+from imageworks.providers.huggingface.hub_api import HubClient
 from imageworks.providers.huggingface.metadata import RepoSnapshot, resolve_url
 from tests.security.conftest import TOKEN
 from tests.support.cli import cli
@@ -74,7 +71,7 @@ def answer(witness: Witness, isolated: Path, monkeypatch: pytest.MonkeyPatch):
     """``answer(body, **how)`` starts an AnswerHub and points the environment at it."""
     monkeypatch.setenv("HF_HOME", str(isolated / "hf-home"))
     monkeypatch.setenv("HF_TOKEN", TOKEN)
-    monkeypatch.setattr(metadata, "RETRY_DELAYS", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(hub_api, "RETRY_DELAYS", (0.0, 0.0, 0.0))
     started: list[AnswerHub] = []
 
     def start(body: bytes, **how: object) -> AnswerHub:
@@ -185,26 +182,23 @@ def test_the_gzip_bomb_fails_fast_in_bounded_memory(hostile, isolated: Path) -> 
     assert not [seen for seen in hub.requests() if "/resolve/" in seen.path]
 
 
-def test_the_cap_counts_decoded_bytes_and_only_inside_the_block(answer) -> None:
-    from huggingface_hub import get_session
-
+def test_the_cap_counts_decoded_bytes(answer) -> None:
     body = gzip.compress(b" " * (2 << 20))
     hub = answer(body, headers={"Content-Encoding": "gzip"})
     url = f"{hub.url}/api/models/evil/model"
-    with bounded_api_answers(max_bytes=1 << 20), pytest.raises(ApiAnswerTooLargeError, match="too large"):
-        get_session().get(url)
-    assert len(get_session().get(url).content) == 2 << 20  # other huggingface_hub use is untouched
-    sent = hub.requests()[-1].headers
-    assert any(k.lower() == "x-amzn-trace-id" for k in sent)  # huggingface_hub's own request hook still runs
+    with HubClient(hub.url, None) as client:
+        with pytest.raises(ApiAnswerTooLargeError, match="too large"):
+            client.get(url, "model info", max_bytes=1 << 20)
+        assert client.get(url, "model info", max_bytes=2 << 20).body == b" " * (2 << 20)  # exactly at the cap: read
+    assert hub.requests()[-1].headers.get("Accept-Encoding") == http_limits.ACCEPTED_ENCODINGS
 
 
-def test_a_dripping_answer_hits_the_deadline(answer) -> None:
-    from huggingface_hub import get_session
-
+def test_a_dripping_answer_hits_the_deadline(answer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_limits, "API_ANSWER_SECONDS", 0.5)
     hub = answer(info(), drip=0.05)
     started = time.monotonic()
-    with bounded_api_answers(seconds=0.5), pytest.raises(ApiAnswerTooSlowError, match="took over"):
-        get_session().get(f"{hub.url}/api/models/evil/model")
+    with HubClient(hub.url, None) as client, pytest.raises(ApiAnswerTooSlowError, match="took over"):
+        client.get(f"{hub.url}/api/models/evil/model", "model info")
     assert time.monotonic() - started < 5
 
 
@@ -244,7 +238,7 @@ def test_a_connection_cut_mid_answer_is_retried_then_explained(answer, capsys: p
 
 def test_a_silent_hub_times_out_with_a_clear_line(answer, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(metadata, "API_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(hub_api, "API_TIMEOUT_SECONDS", 0.3)
     hub = answer(info(), drip=1.0)
     assert "did not answer in time" in one_error(capsys, hub)
 

@@ -125,6 +125,8 @@ class Fault:
     retry_after: float | None = None
     after_bytes: int = 0
     methods: tuple[str, ...] = ("GET", "HEAD")
+    code: str = "Injected"  # the X-Error-Code of a status fault
+    message: str | None = None  # its X-Error-Message (default "injected <status>")
 
 
 @dataclass(frozen=True)
@@ -220,9 +222,13 @@ class HubServer:
         *,
         retry_after: float | None = None,
         methods: tuple[str, ...] = ("GET", "HEAD"),
+        code: str = "Injected",
+        message: str | None = None,
     ) -> None:
-        """Answer the next ``times`` matching requests with ``status`` (429 gets Retry-After)."""
-        self._add(Fault(pattern, "status", times, status=status, retry_after=retry_after, methods=methods))
+        """Answer the next ``times`` matching requests with ``status`` (and ``Retry-After``
+        when given), ``code`` as ``X-Error-Code`` and ``message`` as ``X-Error-Message``."""
+        self._add(Fault(pattern, "status", times, status=status, retry_after=retry_after, methods=methods,
+                        code=code, message=message))
 
     def reset_after(self, pattern: str, after_bytes: int, times: int | None = 1) -> None:
         """Reset the connection after ``after_bytes`` body bytes of the next ``times`` GETs."""
@@ -349,8 +355,9 @@ class _Handler(BaseHTTPRequestHandler):
     hub: HubServer
     protocol_version = "HTTP/1.1"
     server_version = "LoopbackHub/1.0"
-    # Headers and body go out as two writes: with Nagle's algorithm the body waits for
-    # the client's delayed ACK, 40 ms a request that no real Hub or CDN adds.
+    # TCP_NODELAY, as nginx and the Hub's CDN set it on kept-alive connections: the
+    # headers and the body go out as two writes, and with Nagle's algorithm the body
+    # waited for the client's delayed ACK (40 ms) on every answer after a connection's first.
     disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
@@ -381,7 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault is not None and fault.kind == "status":
                 headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-                self._error(fault.status, "Injected", f"injected {fault.status}", headers)
+                self._error(fault.status, fault.code, fault.message or f"injected {fault.status}", headers)
                 return
             segments = [unquote(s) for s in split.path.split("/")[1:]]
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}

@@ -123,6 +123,26 @@ class Connection:
         :data:`HTTP_ERRORS` when the server cannot be reached or breaks the exchange.
         """
         parts = urlsplit(url)
+        proxy = self.open(url)
+        target = url if proxy and parts.scheme.lower() == "http" else _target(parts.path, parts.query)
+        sent = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": "imageworks", **self._proxy_headers, **headers}
+        connection = self._open
+        assert connection is not None  # open() connected it
+        try:
+            connection.request(method, target, headers=sent)
+            self._answer = connection.getresponse()
+        except BaseException:
+            self.close()
+            raise
+        return self._answer
+
+    def open(self, url: str) -> str | None:
+        """Be connected to ``url``'s origin (reusing the open connection when it can); returns the proxy used.
+
+        :meth:`request` calls this; calling it first tells a failure to connect apart
+        from a failure of the exchange. Raises one of :data:`HTTP_ERRORS`.
+        """
+        parts = urlsplit(url)
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise http.client.InvalidURL(f"not an HTTP(S) address: {url[:80]!r}")
         proxy = proxy_for(url)
@@ -132,15 +152,7 @@ class Connection:
         if self._open is None:
             self._open = self._connect(parts.scheme.lower(), parts.hostname, parts.port, proxy)
             self._key = key
-        target = url if proxy and parts.scheme.lower() == "http" else _target(parts.path, parts.query)
-        sent = {"Host": parts.netloc.rsplit("@", 1)[-1], "User-Agent": "imageworks", **self._proxy_headers, **headers}
-        try:
-            self._open.request(method, target, headers=sent)
-            self._answer = self._open.getresponse()
-        except BaseException:
-            self.close()
-            raise
-        return self._answer
+        return proxy
 
     def close(self) -> None:
         """Close the connection (the next request opens a new one)."""

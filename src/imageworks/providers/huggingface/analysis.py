@@ -12,13 +12,15 @@ import logging
 from typing import Any
 
 import attrs
-import requests
 
 from imageworks.core.detection import FormatDetector
+from imageworks.core.errors import ImageworksError
 from imageworks.core.interfaces import Detector
 from imageworks.core.memory_facts import HeaderFacts
 from imageworks.core.model import Detection
 from imageworks.core.plans import RemoteFileFact, SourceAnalysis
+from imageworks.providers.huggingface.hub_api import HubClient
+from imageworks.providers.huggingface.hub_errors import HubHTTPError
 from imageworks.providers.huggingface.metadata import RepoSnapshot, fetch_snapshot, hf_token, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
 from imageworks.providers.huggingface.remote_headers import remote_memory
@@ -62,19 +64,17 @@ class Analysis:
         return self.as_source_analysis().as_json(with_files)
 
 
-def fetch_config_text(endpoint: str, snapshot: RepoSnapshot, token: str | None) -> str | None:
+def fetch_config_text(client: HubClient, snapshot: RepoSnapshot) -> str | None:
     """The repo's config.json text when it is small, else None (never fatal)."""
     config = snapshot.file("config.json")
     if config is None or config.size > CONFIG_LIMIT:
         return None
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        response = requests.get(resolve_url(endpoint, snapshot, "config.json"), headers=headers, timeout=30)
-        response.raise_for_status()
-        return response.text
-    except requests.RequestException as error:
+        answer = client.get(resolve_url(client.endpoint, snapshot, "config.json"), "config.json", max_bytes=CONFIG_LIMIT)
+    except (ImageworksError, HubHTTPError, ValueError) as error:  # ValueError: an undecodable answer
         log.warning("could not read config.json of %s: %s", snapshot.repo_id, error)
         return None
+    return answer.body.decode("utf-8-sig", errors="replace")
 
 
 def analyze(model: str, endpoint: str, detectors: list[Detector], read_headers: bool = True) -> Analysis:
@@ -82,8 +82,9 @@ def analyze(model: str, endpoint: str, detectors: list[Detector], read_headers: 
     the memory estimate's header reads only when ``read_headers``."""
     ref = parse_model_ref(model, endpoint)
     token = hf_token()
-    snapshot = fetch_snapshot(ref, endpoint, token)
-    config_text = fetch_config_text(endpoint, snapshot, token)
+    with HubClient(endpoint, token) as client:  # one kept-alive connection for the metadata and config.json
+        snapshot = fetch_snapshot(ref, endpoint, token, client)
+        config_text = fetch_config_text(client, snapshot)
     detections = FormatDetector(detectors).detect_comprehensive(
         model_name=ref.display,
         filenames=[f.path for f in snapshot.files],

@@ -4,7 +4,7 @@ A plain re-run of ``download owner/repo[@branch]`` (no selection flags) of a mod
 registry records as installed needs one fact from the Hub: the commit the branch points
 at now. When that is the recorded ``revision`` and every recorded file is on disk with
 its recorded size, there is nothing to do. This module asks for that one fact with the
-standard library's ``http.client``, because importing ``huggingface_hub`` (and with it
+standard library's ``http.client`` (:mod:`.hub_api`), because importing ``huggingface_hub`` (and with it
 ``httpx``) costs more than the whole re-run may take (``docs/benchmarks.md``, fixed
 cost). Any doubt (no entry, two entries, a file changed, an odd answer) returns None
 and the caller runs the full pipeline, which reports errors properly. When the Hub cannot
@@ -12,26 +12,26 @@ be asked (``HF_HUB_OFFLINE=1``, a host that does not resolve or refuses) and the
 installed and intact, :class:`SourceOfflineError` carries the entry: ``download`` reports
 the installed copy as not re-checked and succeeds, as ``hf download`` does.
 
-The request goes only to the configured endpoint, follows no redirect, and carries the
-user's token (``HF_TOKEN``, else the file ``hf auth login`` writes) only in its header.
+The request is the metadata client's (:mod:`.hub_api`, one attempt, no retry) with the
+user's token (:mod:`.hub_token`) in its header, to the configured endpoint's origin only.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from imageworks.core.errors import ImageworksError, SourceOfflineError
 from imageworks.core.model import RegistryEntry
 from imageworks.core.registry import Registry
+from imageworks.providers.huggingface.hub_api import COMMIT, HubClient
+from imageworks.providers.huggingface.hub_errors import HubHTTPError, HubUnreachableError
+from imageworks.providers.huggingface.hub_token import hub_token
 from imageworks.providers.huggingface.offline import offline_mode, unreachable_reason
 from imageworks.providers.huggingface.refs import ModelRef
 
-MAX_ANSWER = 16 * 1024 * 1024  # a model-info answer with siblings of a 10k-file repo is a few MB
-TIMEOUT = 10.0
+TIMEOUT = 10.0  # per connect and read: a Hub slower than this gets the full pipeline's retries
 
 
 def installed_at_current_commit(
@@ -88,47 +88,16 @@ def current_commit(ref: ModelRef, endpoint: str) -> str | None:
     Raises :class:`SourceOfflineError` when the endpoint's host does not resolve or
     cannot be connected to (no retry: the full pipeline would fail the same way).
     """
-    parts = urlsplit(endpoint)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    host = urlsplit(endpoint).hostname
+    if urlsplit(endpoint).scheme not in {"http", "https"} or not host:
         return None
-    path = f"{parts.path.rstrip('/')}/api/models/{ref.repo_id}/revision/{quote(ref.revision or 'main', safe='')}"
-    headers = {"Accept": "application/json", "Accept-Encoding": "identity", "User-Agent": "imageworks"}
-    token = _token()
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = kind(parts.hostname, parts.port, timeout=TIMEOUT)
     try:
-        try:
-            connection.connect()
-        except OSError as error:
-            raise SourceOfflineError(unreachable_reason(parts.hostname, error)) from None
-        connection.request("GET", path, headers=headers)
-        answer = connection.getresponse()
-        if answer.status != 200 or answer.getheader("Content-Encoding", "identity") != "identity":
-            return None
-        body = answer.read(MAX_ANSWER + 1)
-        if len(body) > MAX_ANSWER:
-            return None
-        sha = json.loads(body).get("sha")
-    except (OSError, ValueError, AttributeError, http.client.HTTPException):
+        with HubClient(endpoint, hub_token(), retries=False, timeout=TIMEOUT) as client:
+            info = client.model_info(ref.repo_id, ref.revision or "main")
+    except HubUnreachableError as error:
+        if error.connecting and isinstance(error.cause, OSError):
+            raise SourceOfflineError(unreachable_reason(host, error.cause)) from None
         return None
-    finally:
-        connection.close()
-    return sha if isinstance(sha, str) and len(sha) in (40, 64) and all(c in "0123456789abcdef" for c in sha) else None
-
-
-def _token() -> str | None:
-    """``HF_TOKEN``, else the token file of ``hf auth login`` (as ``huggingface_hub.get_token``)."""
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
-    if token:
-        return token.strip() or None
-    if os.environ.get("HF_HUB_DISABLE_IMPLICIT_TOKEN", "").lower() in {"1", "true", "yes", "on"}:
+    except (ImageworksError, HubHTTPError, ValueError):  # ValueError: a malformed or undecodable answer
         return None
-    home = Path(os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface")
-    path = Path(os.environ.get("HF_TOKEN_PATH") or home / "token")
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return text or None
+    return info.sha if isinstance(info.sha, str) and COMMIT.fullmatch(info.sha) else None

@@ -10,20 +10,22 @@ ignores ``Range`` (olah's offline mirror answers 200 with the whole file) is rea
 far as needed, then the connection is closed. Bodies are read raw (``Accept-Encoding:
 identity``; an encoded body is refused), each file within a deadline.
 
-Redirects are walked by :func:`imageworks.transfer.redirects.probe`, the downloader's
-own, so the token reaches only the endpoint's origin (a CDN gets none). The arithmetic
-is the core's (:mod:`imageworks.services.memory.estimate`); this module only fetches bytes.
+Requests go over :mod:`imageworks.transfer.http_client` (the standard library: no
+``requests`` import for ``analyze``). The first range of a file walks its redirects hop by
+hop, the token sent only to the endpoint's origin (a CDN gets none), and the next
+ranges go straight to where the chain ended. The arithmetic is the core's
+(:mod:`imageworks.services.memory.estimate`); this module only fetches bytes.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, cast
-
-import requests
+from urllib.parse import urlsplit
 
 from imageworks.core.errors import ImageworksError
 from imageworks.core.memory_facts import HeaderFacts, ModelFacts
@@ -31,8 +33,7 @@ from imageworks.formats import gguf_reader, safetensors_reader
 from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, resolve_url
 from imageworks.providers.huggingface.selection import gguf_groups, quant_label
 from imageworks.services.memory import local_facts as memory_facts
-from imageworks.transfer.errors import TransferError
-from imageworks.transfer.redirects import probe
+from imageworks.transfer.http_client import HTTP_ERRORS, REDIRECTS, Connection, next_hop, origin
 
 log = logging.getLogger("imageworks.huggingface")
 
@@ -43,6 +44,7 @@ SAFETENSORS_LIMIT = 16 * 1024 * 1024
 MAX_GGUF_MODELS = 32  # quants read per repository; the rest are named as not read
 THREADS = 4
 TIMEOUT = 30.0  # per connect/read
+MAX_HOPS = 10  # redirects of one file
 FILE_SECONDS = 120.0  # the whole header of one file, however slowly it drips
 PIECE = 1 << 16
 
@@ -52,23 +54,28 @@ class HeaderTooLargeError(ImageworksError):
 
 
 class RangedFile:
-    """A read-only, seekable file over ``url``, fetched from its start in growing ranges."""
+    """A read-only, seekable file over ``url``, fetched from its start in growing ranges.
 
-    def __init__(self, url: str, headers: Mapping[str, str], size: int, *, name: str, first: int, limit: int) -> None:
+    The first range follows ``url``'s redirects (``token`` only on ``url``'s origin); the
+    next ones go straight to where the chain ended, over the same kept-alive connection.
+    """
+
+    def __init__(self, url: str, token: str | None, size: int, *, name: str, first: int, limit: int) -> None:
         self.url, self.name, self.size = url, name, size
-        self._headers = {**headers, "Accept-Encoding": "identity"}
+        self._home = origin(url)
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         self._first, self._limit = first, limit
         self._data = bytearray()
         self._pos = 0
         self._deadline = time.monotonic() + FILE_SECONDS
-        self._session = requests.Session()
+        self._connection = Connection(TIMEOUT, TIMEOUT)
         self.requests = 0
 
     def __enter__(self) -> RangedFile:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._session.close()
+        self._connection.close()
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes from the current position (fewer at the end of the file)."""
@@ -107,34 +114,53 @@ class RangedFile:
         self._data += self._fetch(have, want)
 
     def _fetch(self, start: int, end: int) -> bytes:
-        headers = {**self._headers, "Range": f"bytes={start}-{end - 1}"}
         self.requests += 1
-        with self._session.get(self.url, headers=headers, stream=True, timeout=TIMEOUT, allow_redirects=False) as answer:
-            if answer.status_code == 206:
+        answer = self._get({"Accept-Encoding": "identity", "Range": f"bytes={start}-{end - 1}"})
+        try:
+            if answer.status == 206:
                 skip = 0
-                if not answer.headers.get("Content-Range", "").replace(" ", "").startswith(f"bytes{start}-"):
+                if not (answer.getheader("Content-Range") or "").replace(" ", "").startswith(f"bytes{start}-"):
                     raise ImageworksError(f"{self.name}: the server sent another range than bytes {start}-{end - 1}")
-            elif answer.status_code == 200:
+            elif answer.status == 200:
                 skip = start  # Range ignored: the body is the whole file, from byte 0
             else:
-                raise ImageworksError(f"{self.name}: HTTP {answer.status_code} for bytes {start}-{end - 1}")
-            if answer.headers.get("Content-Encoding", "identity").lower() not in {"", "identity"}:
+                raise ImageworksError(f"{self.name}: HTTP {answer.status} for bytes {start}-{end - 1}")
+            if (answer.getheader("Content-Encoding") or "identity").lower() not in {"", "identity"}:
                 raise ImageworksError(f"{self.name}: the server encoded the bytes asked for as identity")
             body = self._body(answer, skip + end - start)
+        finally:
+            if not answer.isclosed():  # a body not read to its end: this connection cannot serve the next range
+                self._connection.close()
         if len(body) < skip + end - start:
             raise ImageworksError(f"{self.name}: the answer ended at byte {start + len(body) - skip}, short of {end}")
         return body[skip:]
 
-    def _body(self, answer: requests.Response, length: int) -> bytes:
+    def _get(self, headers: dict[str, str]) -> http.client.HTTPResponse:
+        """``GET`` with ``headers``, following redirects; later ranges go to where they ended."""
+        for _hop in range(MAX_HOPS + 1):
+            sent = {**headers, **self._auth} if origin(self.url) == self._home else headers
+            answer = self._connection.request("GET", self.url, sent)
+            location = answer.getheader("Location")
+            if answer.status not in REDIRECTS or not location:
+                return answer
+            self._connection.close()  # whatever body the redirect has is not wanted
+            self.url = next_hop(self.url, location)
+            if urlsplit(self.url).scheme.lower() not in ("http", "https"):
+                raise ImageworksError(f"{self.name} redirects to a non-HTTP address", "the server is misconfigured or hostile")
+        raise ImageworksError(f"{self.name} redirects more than {MAX_HOPS} times", "the server is misconfigured or hostile")
+
+    def _body(self, answer: http.client.HTTPResponse, length: int) -> bytes:
         parts, got = [], 0
         while got < length:
-            piece = answer.raw.read(min(PIECE, length - got), decode_content=False)
+            piece = answer.read1(min(PIECE, length - got))
             if not piece:
                 break
             parts.append(piece)
             got += len(piece)
             if time.monotonic() > self._deadline:
                 raise ImageworksError(f"{self.name}: the header took over {FILE_SECONDS:.0f}s to arrive")
+        if answer.length == 0:
+            answer.read()  # the answer read to its announced end: its connection can serve the next range
         return b"".join(parts)
 
 
@@ -143,16 +169,12 @@ class HeaderFetcher:
 
     def __init__(self, endpoint: str, snapshot: RepoSnapshot, token: str | None) -> None:
         self.endpoint, self.snapshot = endpoint, snapshot
-        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
+        self._token = token
 
     def open(self, file: RepoFile, *, first: int, limit: int) -> RangedFile:
-        """``file`` at the end of its redirects, ready to be read from its start."""
+        """``file``, ready to be read from its start."""
         url = resolve_url(self.endpoint, self.snapshot, file.path)
-        end = probe(url, self._auth, what=file.path, timeout=TIMEOUT)
-        if not 200 <= end.status < 300:
-            raise ImageworksError(f"{file.path}: HTTP {end.status}")
-        headers = self._auth if end.authorized else {}
-        return RangedFile(end.url, headers, end.total or file.size, name=file.path, first=first, limit=limit)
+        return RangedFile(url, self._token, file.size, name=file.path, first=first, limit=limit)
 
     def gguf_header(self, file: RepoFile) -> gguf_reader.GGUFHeader:
         """The key/value and tensor tables of a remote GGUF file."""
@@ -213,7 +235,7 @@ def _parallel(jobs: Sequence[Callable[[], ModelFacts]]) -> list[ModelFacts | str
     def one(job: Callable[[], ModelFacts]) -> ModelFacts | str:
         try:
             return job()
-        except (requests.RequestException, TransferError, ImageworksError, ValueError, OSError) as error:
+        except (*HTTP_ERRORS, ImageworksError, ValueError) as error:
             log.warning("memory estimate: %s", error)
             return (str(error).splitlines() or [type(error).__name__])[0] or type(error).__name__
 
