@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from filelock import FileLock
-
 from imageworks.core.config import Config
+from imageworks.services.locks import FileLock
 
 Status = Literal["running", "done", "failed", "cancelled"]
 FOLDER_NAME = "gui-jobs"

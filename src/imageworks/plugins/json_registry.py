@@ -48,7 +48,7 @@ from imageworks.core.layers import CURATED, DISCOVERED, MERGED, dump_layer, merg
 from imageworks.plugins import json_journal
 
 if TYPE_CHECKING:
-    import filelock
+    from imageworks.services.locks import FileLock
 
 log = logging.getLogger("imageworks.registry")
 
@@ -167,7 +167,7 @@ class JsonRegistryStore(RegistryStore):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.description = str(folder)
-        self._lock: filelock.FileLock | None = None  # made on first write: importing filelock costs start-up time
+        self._lock: FileLock | None = None  # made on first write
 
     def layer_path(self, layer: LayerName) -> Path:
         """The file behind ``curated``, ``discovered`` or ``merged``."""
@@ -177,9 +177,9 @@ class JsonRegistryStore(RegistryStore):
         """The file path of ``layer``."""
         return str(self.layer_path(layer))
 
-    def _acquire(self, timeout: float = LOCK_TIMEOUT_SECONDS) -> filelock.FileLock:
+    def _acquire(self, timeout: float = LOCK_TIMEOUT_SECONDS) -> FileLock:
         """Create the folder and take the lock, or raise one clear error."""
-        import filelock
+        from imageworks.services.locks import FileLock, LockTimeout
 
         lock = self.folder / LOCK
         if self.folder.exists() and not self.folder.is_dir():
@@ -192,10 +192,10 @@ class JsonRegistryStore(RegistryStore):
                     "delete the link; imageworks creates a plain lock file there",
                 )
             if self._lock is None:
-                self._lock = filelock.FileLock(str(lock), timeout=LOCK_TIMEOUT_SECONDS)
+                self._lock = FileLock(lock, timeout=LOCK_TIMEOUT_SECONDS)
             self._lock.acquire(timeout=timeout)
             return self._lock
-        except filelock.Timeout as error:
+        except LockTimeout as error:
             raise ImageworksError(
                 f"the registry in {self.folder} stayed locked for {timeout:.0f}s",
                 f"another imageworks process holds {lock}",

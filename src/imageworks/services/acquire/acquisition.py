@@ -104,16 +104,16 @@ def already_installed(plan: AcquisitionPlan, context: SourceContext) -> Registry
 
 @contextlib.contextmanager
 def _target_lock(target: Path, config: Config) -> Iterator[None]:
-    import filelock
+    from imageworks.services.locks import FileLock, LockTimeout
 
     key = hashlib.sha256(str(target.absolute()).encode()).hexdigest()[:32]
     path = config.registry_dir / "locks" / f"{key}.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = filelock.FileLock(str(path))
+        lock = FileLock(path)
         try:
             lock.acquire(timeout=0)
-        except filelock.Timeout:
+        except LockTimeout:
             log.warning("another download into %s is running; waiting for it", target)
             lock.acquire()
     except OSError as error:
