@@ -21,7 +21,7 @@ import pytest
 import trustme
 
 from imageworks.transfer import http_client
-from imageworks.transfer.http_client import Connection, next_hop, proxy_for
+from imageworks.transfer.http_client import Connection, ConnectTimeout, finish, is_read_timeout, next_hop, proxy_for
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -32,11 +32,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         server.requests.append((self.path, dict(self.headers)))
         if self.path == "/slow":
             time.sleep(3)
-        body = f"{self.path} on connection {id(self.connection)}".encode()
+        if self.path == "/hang-after-headers":  # a big body promised, a few bytes sent, then nothing
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 20))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"first bytes")
+            self.wfile.flush()
+            server.release.wait(30)
+            return
+        if self.path.startswith("/big"):
+            body = b"x" * int(self.path.rsplit("/", 1)[1])
+        else:
+            body = f"{self.path} on connection {id(self.connection)}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client closed a body it did not want
 
     def log_message(self, *args: object) -> None:
         pass
@@ -49,6 +64,7 @@ class _Server(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.connections = 0
+        self.release = threading.Event()
 
     def get_request(self) -> tuple[socket.socket, object]:
         self.connections += 1
@@ -61,6 +77,7 @@ def _serve(server: _Server) -> Iterator[_Server]:
     try:
         yield server
     finally:
+        server.release.set()
         server.shutdown()
         server.server_close()
 
@@ -162,6 +179,46 @@ def test_another_origin_or_a_half_read_answer_opens_a_new_connection(plain: _Ser
 def test_a_server_that_stops_answering_times_out(plain: _Server) -> None:
     with Connection(read_timeout=0.5) as connection, pytest.raises(TimeoutError):
         connection.request("GET", f"http://127.0.0.1:{plain.server_port}/slow", {})
+
+
+def test_a_connect_timeout_is_told_apart_from_a_read_timeout(plain: _Server) -> None:
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)  # never accepted: once its queue holds one connection, SYNs go unanswered
+        queued = socket.create_connection(full.getsockname(), timeout=5)
+        try:
+            with Connection(connect_timeout=0.5) as connection, pytest.raises(ConnectTimeout) as refused:
+                connection.request("GET", f"http://127.0.0.1:{full.getsockname()[1]}/", {})
+        finally:
+            queued.close()
+    assert not is_read_timeout(refused.value)
+    with Connection(read_timeout=0.5) as connection, pytest.raises(TimeoutError) as slow:
+        connection.request("GET", f"http://127.0.0.1:{plain.server_port}/slow", {})
+    assert is_read_timeout(slow.value) and not isinstance(slow.value, ConnectTimeout)
+
+
+def test_the_socket_of_an_answer_that_closes_the_connection_can_be_shut_down(plain: _Server) -> None:
+    """``http.client`` hands the socket to such an answer; another thread must still reach it to wake a read."""
+    with Connection(read_timeout=30) as connection:
+        answer = connection.request("GET", f"http://127.0.0.1:{plain.server_port}/hang-after-headers", {})
+        assert answer.read(11) == b"first bytes"
+        sock = connection.sock
+        assert sock is not None
+        threading.Timer(0.2, sock.shutdown, (socket.SHUT_RDWR,)).start()
+        began = time.monotonic()
+        assert answer.read1(100) == b""  # woken by the shutdown, not by the 30 s read timeout
+        assert time.monotonic() - began < 20
+
+
+def test_a_small_body_is_read_to_keep_the_connection_a_large_one_closes_it(plain: _Server) -> None:
+    base = f"http://127.0.0.1:{plain.server_port}"
+    with Connection() as connection:
+        finish(connection.request("GET", f"{base}/big/1000", {}))
+        _get(connection, f"{base}/after-small")
+        assert plain.connections == 1
+        finish(connection.request("GET", f"{base}/big/{10 << 20}", {}))  # not read: the connection goes
+        _get(connection, f"{base}/after-large")
+    assert plain.connections == 2
 
 
 def test_only_http_addresses_are_asked() -> None:
