@@ -110,6 +110,7 @@ class Run:
         if not engine.adaptive:
             self.governor.level = limit
         self.workers: list[threading.Thread] = []
+        self.exited: set[threading.Thread] = set()  # workers that returned (their thread may not have ended yet)
         self.active = 0  # workers counted against the governor's level
         # a stream with less than STALL_BYTES in this many seconds is stuck: cut and retried
         self.patience = min(job.stall_timeout / 4, engine.timeout)
@@ -132,7 +133,11 @@ class Run:
                 self._watch_streams(now)
                 self._watch_stall(now)
                 level = self.governor.observe(now, self.received, behind=self._hash_behind())
-                self.workers = [w for w in self.workers if w.is_alive()]
+                with self.lock:
+                    exited, self.exited = self.exited, set()
+                # a worker that has returned counts as gone at once: waiting for its thread to
+                # end would cost the last file a tick of this loop
+                self.workers = [w for w in self.workers if w not in exited and w.is_alive()]
                 while len(self.workers) < level and self.error is None and self.scheduler.has_work():
                     worker = threading.Thread(target=self._work, daemon=True)
                     worker.start()
@@ -291,10 +296,11 @@ class Run:
         except BaseException as error:  # noqa: BLE001 - handed to the main thread, which raises it
             self._fail(error)
         finally:
-            if counted:
-                with self.lock:
-                    self.active -= 1
             connection.close()
+            with self.lock:
+                if counted:
+                    self.active -= 1
+                self.exited.add(threading.current_thread())
             self.wake.set()
 
     def _connection(self) -> Connection:
