@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,6 +52,7 @@ class WireServer:
     body: bytes
     redirects: dict[str, str] = field(default_factory=dict)
     silent_close: bool = False
+    pace: float | None = None  # seconds between 1 KiB writes: a slow but steady server
     seen: list[Seen] = field(default_factory=list)
     connections: int = 0
 
@@ -87,7 +89,15 @@ class WireServer:
                     self.send_header("Content-Length", str(end - start + 1))
                     self.send_header("Content-Range", f"bytes {start}-{end}/{len(state.body)}")
                     self.end_headers()
-                    self.wfile.write(state.body[start : end + 1])
+                    if state.pace is None:
+                        self.wfile.write(state.body[start : end + 1])
+                    try:
+                        for offset in range(start, end + 1, 1024) if state.pace is not None else ():
+                            self.wfile.write(state.body[offset : min(offset + 1024, end + 1)])
+                            self.wfile.flush()
+                            time.sleep(state.pace)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client cut the stream
                 else:
                     self.send_error(404)
                 if state.silent_close:
@@ -163,6 +173,20 @@ def test_kept_alive_connections_the_server_drops_cost_no_attempt(wire: tuple[Wir
     _engine(attempts=1).fetch(job)  # a single failed attempt would end the download
     assert (tmp_path / "out" / "weights.bin").read_bytes() == server.body
     assert server.connections == len(server.seen) >= 12
+
+
+def test_a_slow_but_steady_server_is_not_a_stuck_stream(tmp_path: Path) -> None:
+    """About 10 KB/s: every read returns what has arrived, so the stream's clock sees it move."""
+    server = WireServer(os.urandom(24 * 1024), pace=0.1)
+    httpd = server.start()
+    try:
+        job = _job(server, f"http://127.0.0.1:{httpd.server_address[1]}/file", tmp_path, max_connections=1, stall_timeout=4.0)
+        _engine().fetch(job)  # patience 1 s: a read that waited for all 24 KiB would be cut, again and again
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert (tmp_path / "out" / "weights.bin").read_bytes() == server.body
+    assert [s.range for s in server.seen] == [f"bytes=0-{len(server.body) - 1}"]  # one request: never cut
 
 
 def test_retry_after_is_waited_for(hub_server: HubServer, tiny_repo: Path, tmp_path: Path) -> None:

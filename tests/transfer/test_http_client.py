@@ -21,7 +21,15 @@ import pytest
 import trustme
 
 from imageworks.transfer import http_client
-from imageworks.transfer.http_client import Connection, ConnectTimeout, finish, is_read_timeout, next_hop, proxy_for
+from imageworks.transfer.http_client import (
+    Body,
+    Connection,
+    ConnectTimeout,
+    finish,
+    is_read_timeout,
+    next_hop,
+    proxy_for,
+)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -208,6 +216,25 @@ def test_the_socket_of_an_answer_that_closes_the_connection_can_be_shut_down(pla
         began = time.monotonic()
         assert answer.read1(100) == b""  # woken by the shutdown, not by the 30 s read timeout
         assert time.monotonic() - began < 20
+
+
+def test_a_body_read_returns_what_has_arrived_and_keeps_the_connection(plain: _Server) -> None:
+    base = f"http://127.0.0.1:{plain.server_port}"
+    buffer = memoryview(bytearray(1 << 20))
+    with Connection(read_timeout=30) as connection:
+        answer = connection.request("GET", f"{base}/hang-after-headers", {})
+        began = time.monotonic()
+        count = Body(answer).read_into(buffer)  # 11 of the 1 MiB announced have arrived: no wait for the rest
+        assert bytes(buffer[:count]) == b"first bytes" and time.monotonic() - began < 20
+        connection.close()
+        received = bytearray()
+        answer = connection.request("GET", f"{base}/big/300000", {})
+        body = Body(answer)
+        while count := body.read_into(buffer):
+            received += buffer[:count]
+        assert received == b"x" * 300000 and answer.isclosed()
+        assert _get(connection, f"{base}/next")[0] == 200
+    assert plain.connections == 2  # the body read to its end left the second connection reusable
 
 
 def test_a_small_body_is_read_to_keep_the_connection_a_large_one_closes_it(plain: _Server) -> None:

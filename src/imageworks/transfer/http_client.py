@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import functools
 import http.client
+import io
 import os
 import socket
 import ssl
@@ -232,6 +233,36 @@ def finish(answer: http.client.HTTPResponse, limit: int = SMALL_BODY) -> None:
     """
     if answer.length is not None and answer.length <= limit:
         answer.read()
+
+
+class Body:
+    """An answer's body, read as it arrives: each :meth:`read_into` is one receive.
+
+    ``HTTPResponse.readinto`` waits until the whole buffer is filled, so a slow but
+    steady server looks stuck for as long as it takes to fill it. Here a read returns
+    what has arrived (at least one byte), straight from the socket into the caller's
+    buffer (no allocation). The first read takes only what ``http.client`` buffered with
+    the headers (at most its 8 KiB buffer): a larger read would append a receive to it
+    and wait for bytes that may not have been sent yet.
+    """
+
+    def __init__(self, answer: http.client.HTTPResponse) -> None:
+        self.answer = answer
+        self._first = True
+
+    def read_into(self, buffer: memoryview) -> int:
+        """Read what has arrived into ``buffer``; 0 at the end of the body, or when the server closed early."""
+        answer = self.answer
+        fp, length = answer.fp, answer.length
+        if fp is None or answer.chunked or length is None:  # nothing left, or no length to count
+            return answer.readinto(buffer)
+        size = min(len(buffer), length, io.DEFAULT_BUFFER_SIZE if self._first else length)
+        self._first = False
+        count = fp.readinto1(buffer[:size]) if size else 0
+        answer.length = length - count
+        if not count or not answer.length:
+            answer.close()  # the whole body has been read (or the server closed early)
+        return count
 
 
 def is_read_timeout(error: BaseException) -> bool:

@@ -36,7 +36,7 @@ class PythonEngine:
     def __init__(
         self,
         *,
-        chunk_size: int = 256 * 1024,  # bytes per socket read; small enough to stay in the CPU cache
+        chunk_size: int = 1024 * 1024,  # each stream's receive buffer: at most this much per socket read
         min_split: int = 1024 * 1024,  # a range in flight is halved for an idle stream down to this
         piece_size: int = 32 * 1024 * 1024,  # the largest Range request while unassigned bytes remain
         min_piece: int = 4 * 1024 * 1024,  # the smallest, and the first ones (adaptive only)

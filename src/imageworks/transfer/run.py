@@ -47,7 +47,7 @@ from imageworks.core.transfers import ProgressCallback, TransferJob, TransferPro
 from imageworks.transfer.adaptive import ConnectionGovernor
 from imageworks.transfer.digests import git_blob_id
 from imageworks.transfer.errors import AuthenticationRequiredError, TransferError
-from imageworks.transfer.http_client import HTTP_ERRORS, Connection, is_read_timeout, origin
+from imageworks.transfer.http_client import HTTP_ERRORS, Body, Connection, is_read_timeout, origin
 from imageworks.transfer.partial import PartialFile
 from imageworks.transfer.redirects import follow
 from imageworks.transfer.safety import PlannedFile
@@ -362,6 +362,9 @@ class Run:
                 if url != start_url:
                     part.file.location = url  # later pieces go there directly
                 self._receive(answer, buffer, part)
+        except _ClosedEarly:
+            connection.close()  # the server closed its side: the next request opens a new connection
+            raise _Retryable("the server closed the connection early") from None
         except HTTP_ERRORS as error:
             if part.cut or is_read_timeout(error):
                 raise _Stuck from None
@@ -369,19 +372,21 @@ class Run:
 
     def _receive(self, answer: http.client.HTTPResponse, buffer: memoryview, part: Piece) -> None:
         """Write the body of ``answer`` at ``part.pos`` onwards until ``part`` is whole (or the run stops)."""
-        readinto, size = answer.readinto, len(buffer)
+        size, body = len(buffer), Body(answer)
         fd = part.file.fd
         assert fd is not None  # attached: it stays open while this worker writes
         while part.pos < part.end and not self.stop.is_set():
             if self._retire():
                 raise _Retired
-            count = readinto(buffer[: min(size, part.end - part.pos)])
+            count = body.read_into(buffer[: min(size, part.end - part.pos)])
             if not count:
-                raise _Retryable("the server closed the connection early")
+                raise _ClosedEarly
             count = min(count, part.end - part.pos)  # the range may have been split meanwhile
             start = part.pos
             try:
-                os.pwrite(fd, buffer[:count], start)
+                written = os.pwrite(fd, buffer[:count], start)
+                while written < count:  # a short write (a signal, a nearly full disk): the rest, or the error
+                    written += os.pwrite(fd, buffer[written:count], start + written)
             except OSError as error:
                 raise part.file.disk_error(error) from None
             part.pos += count
@@ -456,6 +461,10 @@ class _Retired(Exception):
 
 class _Stuck(Exception):
     """Raised inside a worker whose stream made no progress for ``patience``: retried on a fresh connection."""
+
+
+class _ClosedEarly(Exception):
+    """Raised inside a worker whose answer ended before the bytes it announced."""
 
 
 class _Dropped(Exception):
