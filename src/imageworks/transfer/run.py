@@ -6,10 +6,11 @@ stall. Each worker holds one kept-alive connection
 (:class:`~imageworks.transfer.http_client.Connection`, on the standard library) and one
 receive buffer, and loops: take a piece from the
 :class:`~imageworks.transfer.scheduling.Scheduler`, receive it with one Range request
-straight into the partial file (:class:`~imageworks.transfer.partial.PartialFile`: read
-into the buffer, written with ``pwrite``), give back what is left. Pieces are as small as the link allows: each new request costs a round
-trip with the stream idle, so a piece lasts at least ``piece_rtts`` request latencies at
-the measured per-stream rate (between ``min_piece`` and ``piece_size``).
+into the partial file (:class:`~imageworks.transfer.partial.PartialFile`; each read
+returns what has arrived, into the buffer, written with ``pwrite``), give back what is
+left. Pieces are as small as the link allows: each new request costs a round trip with
+the stream idle, so a piece lasts at least ``piece_rtts`` request latencies at the
+measured per-stream rate (between ``min_piece`` and ``piece_size``).
 
 No file is read by more than ``job.max_connections`` streams at once, and the run opens
 at most ``job.max_connections`` times ``job.max_parallel_files`` (or the number of files,
