@@ -314,3 +314,27 @@ def test_no_proxy_names_the_hosts_reached_directly(plain: _Server, monkeypatch: 
 def test_a_location_becomes_an_absolute_quoted_url() -> None:
     assert next_hop("http://hub/a/b/c", "/cdn/x y%20z?s=1") == "http://hub/cdn/x%20y%20z?s=1"
     assert next_hop("http://hub/a/b", "https://cdn/f") == "https://cdn/f"
+
+
+def test_the_engine_downloads_through_the_environments_proxy(
+    plain: _Server, proxy: tuple[int, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every Range request of the Python engine goes through ``HTTP_PROXY`` (pproxy), the proxy's credentials with it."""
+    import hashlib
+
+    from imageworks.transfer import PythonEngine, RemoteFile, TransferError, TransferJob
+
+    port, credentials = proxy
+    size = 3 * 1000 * 1000
+    body = b"x" * size
+    remote = RemoteFile(f"http://127.0.0.1:{plain.server_port}/big/{size}", "x.bin", size, hashlib.sha256(body).hexdigest())
+    engine = PythonEngine(piece_size=1 << 20, min_split=1 << 20, adaptive=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://user:wrong@127.0.0.1:{port}")
+    with pytest.raises(TransferError, match="HTTP 407"):  # the proxy, not the server, answered
+        engine.fetch(TransferJob([remote], tmp_path / "out", token="hf_secret", max_connections=2))
+    assert plain.requests == []
+    monkeypatch.setenv("HTTP_PROXY", f"http://{credentials}@127.0.0.1:{port}")
+    engine.fetch(TransferJob([remote], tmp_path / "out", token="hf_secret", max_connections=2))
+    assert (tmp_path / "out" / "x.bin").read_bytes() == body
+    assert plain.requests and all(headers.get("Authorization") == "Bearer hf_secret" for _, headers in plain.requests)
+    assert not [headers for _, headers in plain.requests if "Proxy-Authorization" in headers]
