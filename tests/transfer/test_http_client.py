@@ -21,7 +21,15 @@ import pytest
 import trustme
 
 from imageworks.transfer import http_client
-from imageworks.transfer.http_client import Connection, next_hop, proxy_for
+from imageworks.transfer.http_client import (
+    Body,
+    Connection,
+    ConnectTimeout,
+    finish,
+    is_read_timeout,
+    next_hop,
+    proxy_for,
+)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -32,11 +40,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         server.requests.append((self.path, dict(self.headers)))
         if self.path == "/slow":
             time.sleep(3)
-        body = f"{self.path} on connection {id(self.connection)}".encode()
+        if self.path == "/hang-after-headers":  # a big body promised, a few bytes sent, then nothing
+            self.send_response(200)
+            self.send_header("Content-Length", str(1 << 20))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"first bytes")
+            self.wfile.flush()
+            server.release.wait(30)
+            return
+        if self.path.startswith("/big"):
+            body = b"x" * int(self.path.rsplit("/", 1)[1])
+        else:
+            body = f"{self.path} on connection {id(self.connection)}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client closed a body it did not want
 
     def log_message(self, *args: object) -> None:
         pass
@@ -49,6 +72,7 @@ class _Server(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.connections = 0
+        self.release = threading.Event()
 
     def get_request(self) -> tuple[socket.socket, object]:
         self.connections += 1
@@ -61,6 +85,7 @@ def _serve(server: _Server) -> Iterator[_Server]:
     try:
         yield server
     finally:
+        server.release.set()
         server.shutdown()
         server.server_close()
 
@@ -164,6 +189,65 @@ def test_a_server_that_stops_answering_times_out(plain: _Server) -> None:
         connection.request("GET", f"http://127.0.0.1:{plain.server_port}/slow", {})
 
 
+def test_a_connect_timeout_is_told_apart_from_a_read_timeout(plain: _Server) -> None:
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)  # never accepted: once its queue holds one connection, SYNs go unanswered
+        queued = socket.create_connection(full.getsockname(), timeout=5)
+        try:
+            with Connection(connect_timeout=0.5) as connection, pytest.raises(ConnectTimeout) as refused:
+                connection.request("GET", f"http://127.0.0.1:{full.getsockname()[1]}/", {})
+        finally:
+            queued.close()
+    assert not is_read_timeout(refused.value)
+    with Connection(read_timeout=0.5) as connection, pytest.raises(TimeoutError) as slow:
+        connection.request("GET", f"http://127.0.0.1:{plain.server_port}/slow", {})
+    assert is_read_timeout(slow.value) and not isinstance(slow.value, ConnectTimeout)
+
+
+def test_the_socket_of_an_answer_that_closes_the_connection_can_be_shut_down(plain: _Server) -> None:
+    """``http.client`` hands the socket to such an answer; another thread must still reach it to wake a read."""
+    with Connection(read_timeout=30) as connection:
+        answer = connection.request("GET", f"http://127.0.0.1:{plain.server_port}/hang-after-headers", {})
+        assert answer.read(11) == b"first bytes"
+        sock = connection.sock
+        assert sock is not None
+        threading.Timer(0.2, sock.shutdown, (socket.SHUT_RDWR,)).start()
+        began = time.monotonic()
+        assert answer.read1(100) == b""  # woken by the shutdown, not by the 30 s read timeout
+        assert time.monotonic() - began < 20
+
+
+def test_a_body_read_returns_what_has_arrived_and_keeps_the_connection(plain: _Server) -> None:
+    base = f"http://127.0.0.1:{plain.server_port}"
+    buffer = memoryview(bytearray(1 << 20))
+    with Connection(read_timeout=30) as connection:
+        answer = connection.request("GET", f"{base}/hang-after-headers", {})
+        began = time.monotonic()
+        count = Body(answer).read_into(buffer)  # 11 of the 1 MiB announced have arrived: no wait for the rest
+        assert bytes(buffer[:count]) == b"first bytes" and time.monotonic() - began < 20
+        connection.close()
+        received = bytearray()
+        answer = connection.request("GET", f"{base}/big/300000", {})
+        body = Body(answer)
+        while count := body.read_into(buffer):
+            received += buffer[:count]
+        assert received == b"x" * 300000 and answer.isclosed()
+        assert _get(connection, f"{base}/next")[0] == 200
+    assert plain.connections == 2  # the body read to its end left the second connection reusable
+
+
+def test_a_small_body_is_read_to_keep_the_connection_a_large_one_closes_it(plain: _Server) -> None:
+    base = f"http://127.0.0.1:{plain.server_port}"
+    with Connection() as connection:
+        finish(connection.request("GET", f"{base}/big/1000", {}))
+        _get(connection, f"{base}/after-small")
+        assert plain.connections == 1
+        finish(connection.request("GET", f"{base}/big/{10 << 20}", {}))  # not read: the connection goes
+        _get(connection, f"{base}/after-large")
+    assert plain.connections == 2
+
+
 def test_only_http_addresses_are_asked() -> None:
     with Connection() as connection, pytest.raises(http_client.HTTP_ERRORS):
         connection.request("GET", "file:///etc/passwd", {})
@@ -230,3 +314,27 @@ def test_no_proxy_names_the_hosts_reached_directly(plain: _Server, monkeypatch: 
 def test_a_location_becomes_an_absolute_quoted_url() -> None:
     assert next_hop("http://hub/a/b/c", "/cdn/x y%20z?s=1") == "http://hub/cdn/x%20y%20z?s=1"
     assert next_hop("http://hub/a/b", "https://cdn/f") == "https://cdn/f"
+
+
+def test_the_engine_downloads_through_the_environments_proxy(
+    plain: _Server, proxy: tuple[int, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every Range request of the Python engine goes through ``HTTP_PROXY`` (pproxy), the proxy's credentials with it."""
+    import hashlib
+
+    from imageworks.transfer import PythonEngine, RemoteFile, TransferError, TransferJob
+
+    port, credentials = proxy
+    size = 3 * 1000 * 1000
+    body = b"x" * size
+    remote = RemoteFile(f"http://127.0.0.1:{plain.server_port}/big/{size}", "x.bin", size, hashlib.sha256(body).hexdigest())
+    engine = PythonEngine(piece_size=1 << 20, min_split=1 << 20, adaptive=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://user:wrong@127.0.0.1:{port}")
+    with pytest.raises(TransferError, match="HTTP 407"):  # the proxy, not the server, answered
+        engine.fetch(TransferJob([remote], tmp_path / "out", token="hf_secret", max_connections=2))
+    assert plain.requests == []
+    monkeypatch.setenv("HTTP_PROXY", f"http://{credentials}@127.0.0.1:{port}")
+    engine.fetch(TransferJob([remote], tmp_path / "out", token="hf_secret", max_connections=2))
+    assert (tmp_path / "out" / "x.bin").read_bytes() == body
+    assert plain.requests and all(headers.get("Authorization") == "Bearer hf_secret" for _, headers in plain.requests)
+    assert not [headers for _, headers in plain.requests if "Proxy-Authorization" in headers]

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from imageworks.transfer.aria2 import Aria2Engine, find_aria2c
     from imageworks.transfer.python_engine import PythonEngine
 
-# The engines import requests (and aria2's RPC client): load them on first use, so a
-# command that only plans (or finds the model current) never pays for them.
+# The engines start threads, and aria2's imports its RPC client (requests): load them on
+# first use, so a command that only plans (or finds the model current) never pays for them.
 _LAZY = {"Aria2Engine": "aria2", "find_aria2c": "aria2", "PythonEngine": "python_engine"}
 
 

@@ -1,4 +1,4 @@
-"""Pure-Python transfers on ``requests``: HTTP Range streams, resume, retries, sha256.
+"""Pure-Python transfers on the standard library's ``http.client``: HTTP Range streams, resume, retries, sha256.
 
 The engine is three parts, each in its own module:
 
@@ -7,9 +7,13 @@ The engine is three parts, each in its own module:
   that hashes the written prefix while the rest arrives;
 * :mod:`~imageworks.transfer.scheduling` -- which bytes each stream fetches next: pieces
   in file order, then halves of the largest range in flight;
-* :mod:`~imageworks.transfer.run` -- the run loop: stream workers, retries, stall
-  detection, progress and how many streams run
+* :mod:`~imageworks.transfer.run` -- the run loop: stream workers, redirects, retries,
+  stall detection, progress and how many streams run
   (:class:`~imageworks.transfer.adaptive.ConnectionGovernor`).
+
+Each stream holds one kept-alive connection of :mod:`~imageworks.transfer.http_client`,
+not ``requests``: importing ``requests`` (and ``urllib3``) costs more than the whole
+transfer of a small repository (``docs/dependencies.md``).
 
 This module plans the job (safe names, free space), runs it, and runs it once more for
 files whose digest did not match. With ``job.refetch`` files already in place are fetched
@@ -25,14 +29,14 @@ from imageworks.transfer.safety import already_complete, check_free_space, parti
 
 
 class PythonEngine:
-    """Downloads with ``requests``: several Range streams, resumable, retried, verified."""
+    """Downloads over HTTP(S): several Range streams, resumable, retried, verified."""
 
     name = "python"
 
     def __init__(
         self,
         *,
-        chunk_size: int = 256 * 1024,  # bytes per socket read; small enough to stay in the CPU cache
+        chunk_size: int = 1024 * 1024,  # each stream's receive buffer: at most this much per socket read
         min_split: int = 1024 * 1024,  # a range in flight is halved for an idle stream down to this
         piece_size: int = 32 * 1024 * 1024,  # the largest Range request while unassigned bytes remain
         min_piece: int = 4 * 1024 * 1024,  # the smallest, and the first ones (adaptive only)

@@ -2,16 +2,25 @@
 
 The main thread starts workers (how many: :class:`~imageworks.transfer.adaptive.ConnectionGovernor`),
 saves each file's written ranges about once a second, reports progress and watches for a
-stall. Each worker holds one kept-alive ``requests`` session and loops: take a piece from
-the :class:`~imageworks.transfer.scheduling.Scheduler`, receive it with one Range request
-straight into the partial file (:class:`~imageworks.transfer.partial.PartialFile`), give
-back what is left. Pieces are as small as the link allows: each new request costs a round
-trip with the stream idle, so a piece lasts at least ``piece_rtts`` request latencies at
-the measured per-stream rate (between ``min_piece`` and ``piece_size``).
+stall. Each worker holds one kept-alive connection
+(:class:`~imageworks.transfer.http_client.Connection`, on the standard library) and one
+receive buffer, and loops: take a piece from the
+:class:`~imageworks.transfer.scheduling.Scheduler`, receive it with one Range request
+into the partial file (:class:`~imageworks.transfer.partial.PartialFile`; each read
+returns what has arrived, into the buffer, written with ``pwrite``), give back what is
+left. Pieces are as small as the link allows: each new request costs a round trip with
+the stream idle, so a piece lasts at least ``piece_rtts`` request latencies at the
+measured per-stream rate (between ``min_piece`` and ``piece_size``).
 
 No file is read by more than ``job.max_connections`` streams at once, and the run opens
 at most ``job.max_connections`` times ``job.max_parallel_files`` (or the number of files,
 if fewer) streams in all, as aria2c's ``-x`` and ``-j``.
+
+Redirects are followed here, hop by hop (:func:`~imageworks.transfer.redirects.follow`):
+the token goes only to the origin of the file's own URL, at most ``MAX_HOPS`` hops, never
+to a non-HTTP address. Where the Hub redirected (its CDN) is remembered per file and asked
+directly for the file's later pieces; when that address answers 401, 403, 404 or 410 (a
+signed link that expired) the Hub is asked again.
 
 Streams that stop making progress are retried with fewer streams, not counted as
 failures: a stream that receives less than ``STALL_BYTES`` in a quarter of
@@ -26,22 +35,22 @@ even a read blocked on a dripping server returns), keeping what it has for the n
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from typing import Protocol
-from urllib.parse import urlsplit
-
-import requests
 
 from imageworks.core.http import parse_retry_after
 from imageworks.core.transfers import ProgressCallback, TransferJob, TransferProgress
 from imageworks.transfer.adaptive import ConnectionGovernor
 from imageworks.transfer.digests import git_blob_id
 from imageworks.transfer.errors import AuthenticationRequiredError, TransferError
+from imageworks.transfer.http_client import HTTP_ERRORS, Body, Connection, is_read_timeout, origin
 from imageworks.transfer.partial import PartialFile
+from imageworks.transfer.redirects import follow
 from imageworks.transfer.safety import PlannedFile
 from imageworks.transfer.scheduling import Piece, Scheduler
 
@@ -102,6 +111,7 @@ class Run:
         if not engine.adaptive:
             self.governor.level = limit
         self.workers: list[threading.Thread] = []
+        self.exited: set[threading.Thread] = set()  # workers that returned (their thread may not have ended yet)
         self.active = 0  # workers counted against the governor's level
         # a stream with less than STALL_BYTES in this many seconds is stuck: cut and retried
         self.patience = min(job.stall_timeout / 4, engine.timeout)
@@ -124,7 +134,11 @@ class Run:
                 self._watch_streams(now)
                 self._watch_stall(now)
                 level = self.governor.observe(now, self.received, behind=self._hash_behind())
-                self.workers = [w for w in self.workers if w.is_alive()]
+                with self.lock:
+                    exited, self.exited = self.exited, set()
+                # a worker that has returned counts as gone at once: waiting for its thread to
+                # end would cost the last file a tick of this loop
+                self.workers = [w for w in self.workers if w not in exited and w.is_alive()]
                 while len(self.workers) < level and self.error is None and self.scheduler.has_work():
                     worker = threading.Thread(target=self._work, daemon=True)
                     worker.start()
@@ -247,8 +261,9 @@ class Run:
 
     # -- workers ---------------------------------------------------------------------
     def _work(self) -> None:
-        """A stream worker: take pieces and receive them on one kept-alive session until none are left."""
-        session = self._session()
+        """A stream worker: take pieces and receive them on one kept-alive connection until none are left."""
+        connection = self._connection()
+        buffer = memoryview(bytearray(self.engine.chunk_size))
         with self.lock:
             self.active += 1
         counted = True
@@ -266,15 +281,14 @@ class Run:
                     self.scheduler.give_back(part)
                     raise
                 try:
-                    self._fetch_range(session, part)
+                    self._fetch_range(connection, buffer, part)
                 except _Retired:
                     counted = False
                     return
                 except _Stuck:
                     with self.lock:
                         self.stuck += 1
-                    session.close()  # its range is asked again on a fresh connection
-                    session = self._session()
+                    connection.close()  # its range is asked again on a fresh connection
                 finally:
                     part.file.detach()
                     self.scheduler.give_back(part)
@@ -283,17 +297,19 @@ class Run:
         except BaseException as error:  # noqa: BLE001 - handed to the main thread, which raises it
             self._fail(error)
         finally:
-            if counted:
-                with self.lock:
+            connection.close()
+            with self.lock:
+                if counted:
                     self.active -= 1
-            session.close()
+                self.exited.add(threading.current_thread())
             self.wake.set()
 
-    def _session(self) -> requests.Session:
-        """A new session (its own connections) carrying the job's headers."""
-        session = requests.Session()
-        session.headers.update(self.job.request_headers())
-        return session
+    def _connection(self) -> Connection:
+        """A worker's connection: a wait for bytes longer than ``patience`` is a stuck stream.
+
+        (It also bounds how long a worker can keep the run from stopping.)
+        """
+        return Connection(connect_timeout=self.engine.timeout, read_timeout=self.patience)
 
     def _retire(self) -> bool:
         """Leave (and stop counting this worker) when the governor lowered the stream count."""
@@ -303,13 +319,13 @@ class Run:
                 return True
             return False
 
-    def _fetch_range(self, session: requests.Session, part: Piece) -> None:
+    def _fetch_range(self, connection: Connection, buffer: memoryview, part: Piece) -> None:
         """Receive ``part``, retrying failures with backoff (or the server's ``Retry-After``)."""
         failures = 0
         while part.pos < part.end and not self.stop.is_set():
             before = part.pos
             try:
-                self._stream(session, part)
+                self._stream(connection, buffer, part)
                 return
             except _Dropped:
                 return
@@ -325,71 +341,79 @@ class Run:
                 backoff = self.engine.backoff * 2 ** (failures - 1)
                 self.stop.wait(parse_retry_after(retry.after, backoff, self.engine.max_backoff))
 
-    def _stream(self, session: requests.Session, part: Piece) -> None:
-        """Receive ``part`` on one Range request; reading the body to its end keeps the connection alive."""
+    def _stream(self, connection: Connection, buffer: memoryview, part: Piece) -> None:
+        """Receive ``part`` on one Range request (after the redirects it leads to).
+
+        The body is read into the worker's ``buffer`` and written with ``pwrite``; reading
+        it to its end keeps the connection alive for the next piece.
+        """
         remote = part.file.item.remote
-        headers: dict[str, str | None] = {"Range": f"bytes={part.pos}-{part.end - 1}", "Accept-Encoding": "identity"}
-        url = part.file.location or remote.url
-        if _origin(url) != _origin(remote.url):
-            headers["Authorization"] = None  # the token is for the Hub only, as on a redirect
-        # a read waiting longer than ``patience`` is a stuck stream (and bounds how long a
-        # worker can keep the run from stopping)
-        timeout = (self.engine.timeout, self.patience)
+        headers = {**self.job.request_headers(), "Range": f"bytes={part.pos}-{part.end - 1}", "Accept-Encoding": "identity"}
+        start_url = part.file.location or remote.url
         asked = part.heard = time.monotonic()
         part.got = 0
         try:
-            with session.get(url, headers=headers, stream=True, timeout=timeout) as response, self._watched(response, part):
+            url, answer = follow(connection, start_url, headers, home=origin(remote.url), what=remote.relative_path)
+            with self._watched(connection.sock, part):
                 self._note_latency(time.monotonic() - asked)
-                if url != remote.url and response.status_code in (401, 403, 404, 410):
+                if start_url != remote.url and answer.status in (401, 403, 404, 410):
                     part.file.location = None  # the redirect expired: ask the Hub again
-                    raise _Retryable(f"HTTP {response.status_code} from {_origin(url)[1]}", "0")
-                self._check_status(response, part)
-                if response.history and url == remote.url:
-                    part.file.location = response.url
-                read = response.raw.read
-                fd, size = part.file.fd, self.engine.chunk_size
-                assert fd is not None  # attached: it stays open while this worker writes
-                while part.pos < part.end and not self.stop.is_set():
-                    if self._retire():
-                        raise _Retired
-                    chunk = read(min(size, part.end - part.pos), decode_content=False)
-                    if not chunk:
-                        raise _Retryable("the server closed the connection early")
-                    chunk = chunk[: part.end - part.pos]  # the range may have been split meanwhile
-                    start = part.pos
-                    try:
-                        os.pwrite(fd, chunk, start)
-                    except OSError as error:
-                        raise part.file.disk_error(error) from None
-                    part.pos += len(chunk)
-                    part.file.mark(start, part.pos)
-                    part.got += len(chunk)
-                    if part.got >= STALL_BYTES:
-                        part.heard, part.got = time.monotonic(), 0
-                    with self.lock:
-                        self.received += len(chunk)
-        except _ConnectionErrors as error:
-            if part.cut or _is_read_timeout(error):
+                    raise _Retryable(f"HTTP {answer.status} from {origin(start_url)[1]}", "0")
+                self._check_status(answer, part)
+                if url != start_url:
+                    part.file.location = url  # later pieces go there directly
+                self._receive(answer, buffer, part)
+        except _ClosedEarly:
+            connection.close()  # the server closed its side: the next request opens a new connection
+            raise _Retryable("the server closed the connection early") from None
+        except HTTP_ERRORS as error:
+            if part.cut or is_read_timeout(error):
                 raise _Stuck from None
             raise _Retryable(f"connection error ({type(error).__name__})") from None
 
-    def _check_status(self, response: requests.Response, part: Piece) -> None:
+    def _receive(self, answer: http.client.HTTPResponse, buffer: memoryview, part: Piece) -> None:
+        """Write the body of ``answer`` at ``part.pos`` onwards until ``part`` is whole (or the run stops)."""
+        size, body = len(buffer), Body(answer)
+        fd = part.file.fd
+        assert fd is not None  # attached: it stays open while this worker writes
+        while part.pos < part.end and not self.stop.is_set():
+            if self._retire():
+                raise _Retired
+            count = body.read_into(buffer[: min(size, part.end - part.pos)])
+            if not count:
+                raise _ClosedEarly
+            count = min(count, part.end - part.pos)  # the range may have been split meanwhile
+            start = part.pos
+            try:
+                written = os.pwrite(fd, buffer[:count], start)
+                while written < count:  # a short write (a signal, a nearly full disk): the rest, or the error
+                    written += os.pwrite(fd, buffer[written:count], start + written)
+            except OSError as error:
+                raise part.file.disk_error(error) from None
+            part.pos += count
+            part.file.mark(start, part.pos)
+            part.got += count
+            if part.got >= STALL_BYTES:
+                part.heard, part.got = time.monotonic(), 0
+            with self.lock:
+                self.received += count
+
+    def _check_status(self, answer: http.client.HTTPResponse, part: Piece) -> None:
         """Raise for a status that is not a usable answer for ``part`` (auth, retry, Range ignored)."""
-        status = response.status_code
+        status = answer.status
         what = part.file.item.remote.relative_path
         if status in (401, 403):
             raise AuthenticationRequiredError(what, status, token_sent=bool(self.job.token))
         if status in RETRY_STATUSES:
-            raise _Retryable(f"HTTP {status}", response.headers.get("Retry-After"))
+            raise _Retryable(f"HTTP {status}", answer.getheader("Retry-After"))
         if status == 200 and (part.pos > 0 or part.end < part.file.size) and not self.scheduler.take_over(part):
             raise _Dropped  # the server ignores Range: another stream reads this whole file
         if status not in (200, 206):
-            raise TransferError(f"download of {what} failed: HTTP {status} {response.reason}")
+            raise TransferError(f"download of {what} failed: HTTP {status} {answer.reason}")
 
     @contextlib.contextmanager
-    def _watched(self, response: requests.Response, part: Piece) -> Iterator[None]:
-        """Register the response's socket so :meth:`_halt` (and a cut of ``part``) can wake a read blocked on it."""
-        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    def _watched(self, sock: socket.socket | None, part: Piece) -> Iterator[None]:
+        """Register the answer's socket so :meth:`_halt` (and a cut of ``part``) can wake a read blocked on it."""
         if sock is None:
             yield
             return
@@ -440,6 +464,10 @@ class _Stuck(Exception):
     """Raised inside a worker whose stream made no progress for ``patience``: retried on a fresh connection."""
 
 
+class _ClosedEarly(Exception):
+    """Raised inside a worker whose answer ended before the bytes it announced."""
+
+
 class _Dropped(Exception):
     """Raised inside a worker whose range another stream now covers (a server that ignores Range)."""
 
@@ -473,36 +501,3 @@ def _shutdown(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # already closed
-
-
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    """Scheme, host and port of ``url``: the token goes only to the Hub's origin."""
-    parts = urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port
-
-
-def _is_read_timeout(error: BaseException) -> bool:
-    """Whether ``error`` is a wait for the server's next bytes that ran out (not a refused connection)."""
-    import urllib3.exceptions
-
-    if isinstance(error, requests.ConnectTimeout | urllib3.exceptions.ConnectTimeoutError):
-        return False
-    return isinstance(error, requests.ReadTimeout | urllib3.exceptions.ReadTimeoutError | TimeoutError)
-
-
-def _protocol_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions a broken connection raises below ``requests`` while a body is read raw."""
-    from http.client import HTTPException
-
-    import urllib3.exceptions
-
-    return (urllib3.exceptions.HTTPError, HTTPException, ConnectionError, TimeoutError)
-
-
-_ProtocolErrors = _protocol_errors()
-_ConnectionErrors: tuple[type[BaseException], ...] = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    *_ProtocolErrors,
-)
