@@ -45,7 +45,7 @@ def sha256_file(path: Path, progress: ProgressCallback | None = None) -> str:
     """sha256 of a file, read in large chunks; ``progress`` gets the bytes of each chunk."""
     digest = hashlib.sha256()
     with open_regular(path, buffering=0) as handle:  # a FIFO swapped in after listing must not hang us
-        buffer = bytearray(HASH_CHUNK)
+        buffer = bytearray(min(HASH_CHUNK, os.fstat(handle.fileno()).st_size + 1))  # no 8 MiB of zeroed pages for a small file
         view = memoryview(buffer)
         while count := handle.readinto(buffer):
             digest.update(view[:count])

@@ -21,7 +21,6 @@ import attrs
 from imageworks.core.errors import ImageworksError
 from imageworks.core.naming import split_quant
 from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot
-from imageworks.services.memory.local_facts import gguf_models
 
 CONTAINERS = {".safetensors": "safetensors", ".bin": "pytorch", ".pt": "pytorch", ".pth": "pytorch", ".gguf": "gguf", ".onnx": "onnx"}
 OPTIONAL_DIRS = ("onnx/", "openvino/", "coreml/", "original/", "tflite/", "runs/", "checkpoints/")
@@ -78,6 +77,10 @@ def is_optional(file: RepoFile) -> bool:
 def gguf_groups(files: Sequence[RepoFile]) -> dict[str, list[RepoFile]]:
     """GGUF weight files grouped by model (split parts together), projectors left out."""
     by_path = {f.path: f for f in files if container_of(f.path) == "gguf"}
+    if not by_path:
+        return {}
+    from imageworks.services.memory.local_facts import gguf_models  # it brings the header readers: only for GGUF files
+
     return {key: [by_path[p] for p in parts] for key, parts in gguf_models(list(by_path)).items()}
 
 

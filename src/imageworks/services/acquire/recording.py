@@ -20,7 +20,6 @@ from imageworks.core.naming import display_name, family_from_repo, ollama_family
 from imageworks.core.registry import Registry
 from imageworks.services.inventory import artifact_files, take_inventory
 from imageworks.services.listing.query import ListQuery, select
-from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
 from imageworks.services.timestamps import utc_now
 
 RECORDED_FIELDS = (
@@ -164,6 +163,8 @@ def remove_download(
     the safety rules of :mod:`imageworks.services.maintain.removal`; with many hosts, only this
     host's install goes (other hosts' stay), unless the entry is removed.
     """
+    from imageworks.services.maintain.removal import cleared_download_fields, delete_installation, plan_removal
+
     entry = registry.get(name)
     plan = plan_removal(entry, registry.entries(), registry.config, delete_files=delete, purge=not keep_entry)
     if plan.refusal or (delete and plan.delete_path is None):
