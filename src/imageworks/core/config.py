@@ -13,7 +13,6 @@ and environment through :meth:`Config.setting`.
 from __future__ import annotations
 
 import os
-import platform
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -218,8 +217,8 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
     builtin_patterns = set(DEFAULT_TEST_PATTERNS)
     test_patterns = r.strings("test_model_patterns", "IMAGEWORKS_TEST_MODEL_PATTERNS", DEFAULT_TEST_PATTERNS)
 
-    # platform.node() is gethostname() (uname's nodename); importing socket costs every start
-    host = str(r.get("host", "IMAGEWORKS_HOST", "") or platform.node()).strip()
+    # uname's nodename is gethostname(); importing socket or platform (9 regular expressions) costs every start
+    host = str(r.get("host", "IMAGEWORKS_HOST", "") or os.uname().nodename).strip()
     shared = r.get("shared_roots", "IMAGEWORKS_SHARED_ROOTS", [])
     if isinstance(shared, str) and r.sources["shared_roots"].startswith("env "):
         shared = [part for part in shared.split(os.pathsep) if part.strip()]
