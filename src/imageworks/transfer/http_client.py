@@ -51,6 +51,8 @@ class ConnectTimeout(TimeoutError):
     Every other :class:`TimeoutError` a request raises is a wait for bytes on an open
     connection (the read timeout).
     """
+
+
 _URI_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
