@@ -77,3 +77,8 @@ class UnreadableFileError(ImageworksError, OSError):
     It is an :class:`OSError` too, so code that treats an unreadable file as missing
     evidence keeps doing so.
     """
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message, or its class name when it has none (for one-line reasons)."""
+    return (str(error).splitlines() or [type(error).__name__])[0] or type(error).__name__

@@ -21,7 +21,8 @@ from imageworks.core.model import Detection
 from imageworks.core.plans import RemoteFileFact, SourceAnalysis
 from imageworks.providers.huggingface.hub_api import HubClient
 from imageworks.providers.huggingface.hub_errors import HubHTTPError
-from imageworks.providers.huggingface.metadata import RepoSnapshot, fetch_snapshot, hf_token, resolve_url
+from imageworks.providers.huggingface.hub_token import hub_token
+from imageworks.providers.huggingface.metadata import RepoSnapshot, fetch_snapshot, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, parse_model_ref
 from imageworks.providers.huggingface.remote_headers import remote_memory
 from imageworks.providers.huggingface.selection import container_of, gguf_groups, quant_label
@@ -81,7 +82,7 @@ def analyze(model: str, endpoint: str, detectors: list[Detector], read_headers: 
     """Analyse ``model`` (an id or URL) on the Hub at ``endpoint`` with ``detectors``;
     the memory estimate's header reads only when ``read_headers``."""
     ref = parse_model_ref(model, endpoint)
-    token = hf_token()
+    token = hub_token()
     with HubClient(endpoint, token) as client:  # one kept-alive connection for the metadata and config.json
         snapshot = fetch_snapshot(ref, endpoint, token, client)
         config_text = fetch_config_text(client, snapshot)

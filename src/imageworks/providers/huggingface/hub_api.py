@@ -34,7 +34,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
-from imageworks.core.errors import ImageworksError, SourceOfflineError
+from imageworks.core.errors import ImageworksError, SourceOfflineError, first_line
 from imageworks.core.http import parse_retry_after
 from imageworks.providers.huggingface.http_limits import ACCEPTED_ENCODINGS, MAX_API_ANSWER_BYTES, read_answer
 from imageworks.providers.huggingface.hub_errors import HubUnreachableError, MalformedAnswerError, error_for
@@ -213,7 +213,7 @@ class HubClient:
             except HTTP_ERRORS as error:
                 if delay is None or unresolved_name(error) is not None:
                     raise self._unreachable(what, error) from error  # a name that does not resolve will not in a second
-                log.warning("%s: %s, retry %d in %.1fs", what, _first_line(error), number, delay)
+                log.warning("%s: %s, retry %d in %.1fs", what, first_line(error), number, delay)
                 time.sleep(delay)
                 continue
             if isinstance(answer, Answer) and answer.status in RETRY_STATUSES and delay is not None:
@@ -262,9 +262,9 @@ class HubClient:
         if isinstance(error, TimeoutError):
             happened = "the Hub did not answer in time"
         elif isinstance(error, http.client.HTTPException):
-            happened = f"the Hub broke the HTTP exchange ({_first_line(error)})"
+            happened = f"the Hub broke the HTTP exchange ({first_line(error)})"
         else:
-            happened = f"connection failed ({_first_line(error)})"
+            happened = f"connection failed ({first_line(error)})"
         return HubUnreachableError(
             f"{what}: {happened}", "check HF_ENDPOINT and the network, then try again", cause=error, connecting=self._connecting
         )
@@ -327,7 +327,3 @@ def _tree_file(entry: dict[str, Any]) -> TreeFile:
         raise MalformedAnswerError(f"{path!r} has an invalid sha256 {sha256!r:.80}")
     oid = entry.get("oid")
     return TreeFile(path=path, size=size, blob_id=oid if isinstance(oid, str) and BLOB_ID.fullmatch(oid) else None, sha256=sha256)
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0] or type(error).__name__

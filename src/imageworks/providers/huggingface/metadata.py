@@ -25,7 +25,6 @@ from imageworks.core.errors import ImageworksError, SourceOfflineError
 from imageworks.providers.huggingface import hub_api, hub_errors
 from imageworks.providers.huggingface.http_limits import UndecodableAnswerError
 from imageworks.providers.huggingface.hub_api import BLOB_ID, COMMIT, SHA256, HubClient, TreeFile
-from imageworks.providers.huggingface.hub_token import hub_token
 from imageworks.providers.huggingface.offline import offline_mode
 from imageworks.providers.huggingface.refs import ModelRef
 
@@ -62,11 +61,6 @@ class RepoSnapshot:
     def file(self, path: str) -> RepoFile | None:
         """The file at ``path``, if the repo has it."""
         return next((f for f in self.files if f.path == path), None)
-
-
-def hf_token() -> str | None:
-    """The token a Hub request carries: ``HF_TOKEN``, else the one stored by ``hf auth login``."""
-    return hub_token()
 
 
 def explain(error: hub_errors.HubHTTPError, ref: ModelRef) -> ImageworksError:

@@ -13,7 +13,8 @@ from imageworks.core.detection import FormatDetector
 from imageworks.core.errors import ImageworksError
 from imageworks.core.plans import AcquireRequest, Acquisition, SourceContext
 from imageworks.core.transfers import RemoteFile
-from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, fetch_snapshot, hf_token, resolve_url
+from imageworks.providers.huggingface.hub_token import hub_token
+from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, fetch_snapshot, resolve_url
 from imageworks.providers.huggingface.refs import ModelRef, branch_of, parse_model_ref
 from imageworks.providers.huggingface.selection import (
     GGUF_PREFERENCE,
@@ -34,7 +35,7 @@ def plan_hub_download(identifier: str, request: AcquireRequest, context: SourceC
     """Resolve ``identifier`` on the Hub and choose what to fetch; writes nothing."""
     config = context.config
     ref = parse_model_ref(identifier, config.hf_endpoint)
-    token = hf_token()
+    token = hub_token()
     snapshot = fetch_snapshot(ref, config.hf_endpoint, token)
     if not snapshot.files:
         raise ImageworksError(f"{ref.display} has no files on the Hub", "check the name and revision; nothing was downloaded")

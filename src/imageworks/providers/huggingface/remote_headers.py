@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, cast
 from urllib.parse import urlsplit
 
-from imageworks.core.errors import ImageworksError
+from imageworks.core.errors import ImageworksError, first_line
 from imageworks.core.memory_facts import HeaderFacts, ModelFacts
 from imageworks.formats import gguf_reader, safetensors_reader
 from imageworks.providers.huggingface.metadata import RepoFile, RepoSnapshot, resolve_url
@@ -237,7 +237,7 @@ def _parallel(jobs: Sequence[Callable[[], ModelFacts]]) -> list[ModelFacts | str
             return job()
         except (*HTTP_ERRORS, ImageworksError, ValueError) as error:
             log.warning("memory estimate: %s", error)
-            return (str(error).splitlines() or [type(error).__name__])[0] or type(error).__name__
+            return first_line(error)
 
     if not jobs:
         return []

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from imageworks.core.detection import list_model_files
+from imageworks.core.errors import first_line
 from imageworks.core.memory_facts import HeaderFacts, ModelFacts
 from imageworks.core.model import RegistryEntry
 from imageworks.core.regular_files import read_regular_file
@@ -149,7 +150,7 @@ def local_facts(root: str | Path, files: Sequence[str], cache_dir: Path | None =
         try:
             outcome = _cached_facts(str(base), tuple(files), signature)
         except ValueError as error:
-            outcome = _first_line(error)
+            outcome = first_line(error)
         facts_cache.store(cache_dir, key, outcome)
     if isinstance(outcome, str):
         raise ValueError(outcome)
@@ -201,14 +202,10 @@ def entry_facts(entry: RegistryEntry, cache_dir: Path | None = None) -> HeaderFa
             return None
         facts = local_facts(root, files, cache_dir)
     except (OSError, ValueError) as error:
-        return HeaderFacts(label=entry.name, problem=_first_line(error))
+        return HeaderFacts(label=entry.name, problem=first_line(error))
     except Exception as error:  # whatever else a hostile file provokes spoils only this entry
         log.debug("header facts of %s failed", entry.name, exc_info=True)
-        return HeaderFacts(label=entry.name, problem=f"unexpected {type(error).__name__}: {_first_line(error)}")
+        return HeaderFacts(label=entry.name, problem=f"unexpected {type(error).__name__}: {first_line(error)}")
     if facts is None:
         return None
     return HeaderFacts(label=entry.name, facts=facts)
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0] or type(error).__name__
