@@ -3,6 +3,10 @@
 Every record class with an ``extra`` field round-trips keys it does not know: on the way
 in they are collected into ``extra``; on the way out they are written back beside the
 known fields. Plugins may add hooks to this converter through ``imageworks_converter``.
+
+The converter runs without cattrs' detailed validation: its generated code is the
+larger part of reading the registry at start-up. A failure is worded by structuring
+the same data again with detailed validation (:func:`describe_structure_error`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-converter = cattrs.Converter(forbid_extra_keys=False)
+converter = cattrs.Converter(forbid_extra_keys=False, detailed_validation=False)
 
 
 def _keeps_extra(cls: type) -> bool:
@@ -26,9 +30,9 @@ def _known_fields(cls: type) -> list[attrs.Attribute[Any]]:
     return [a for a in attrs.fields(cls) if a.name != "extra"]
 
 
-def _structure_factory(cls: type) -> Callable[[Any, type], Any]:
+def _structure_factory(cls: type, conv: cattrs.Converter) -> Callable[[Any, type], Any]:
     base: cattrs.SimpleStructureHook[Mapping[str, Any], Any] = make_dict_structure_fn(
-        cls, converter, extra=override(omit=True)
+        cls, conv, extra=override(omit=True)
     )
     known = {a.name for a in _known_fields(cls)}
 
@@ -44,8 +48,8 @@ def _structure_factory(cls: type) -> Callable[[Any, type], Any]:
     return structure
 
 
-def _unstructure_factory(cls: type) -> Callable[[Any], dict[str, Any]]:
-    base: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(cls, converter, extra=override(omit=True))
+def _unstructure_factory(cls: type, conv: cattrs.Converter) -> Callable[[Any], dict[str, Any]]:
+    base: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(cls, conv, extra=override(omit=True))
 
     def unstructure(obj: Any) -> dict[str, Any]:
         out = base(obj)
@@ -92,8 +96,14 @@ def to_compact_dict(obj: Any) -> Any:
     return converter.unstructure(obj)
 
 
-def describe_structure_error(error: Exception) -> str:
-    """Turn a cattrs structuring failure into one short line naming the bad fields."""
-    if isinstance(error, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(error))
+def describe_structure_error(data: Any, cls: type, error: Exception) -> str:
+    """One short line naming the fields of ``data`` that failed to structure as ``cls``
+    (``error``, the fast converter's failure): the structuring is run again by a copy of
+    the converter, plugins' hooks included, with cattrs' detailed validation."""
+    try:
+        converter.copy(detailed_validation=True).structure(data, cls)
+    except cattrs.BaseValidationError as detailed:
+        return "; ".join(cattrs.transform_error(detailed))
+    except Exception as other:
+        return str(other)
     return str(error)

@@ -105,6 +105,7 @@ class Registry:
         try:
             return converter.structure(raw, RegistryEntry)
         except Exception as error:  # name the file that holds the bad value
+            detail = describe_structure_error(raw, RegistryEntry, error)
             layer: LayerName
             for layer, entries in (("discovered", layers.discovered), ("curated", layers.curated)):
                 if name in entries:
@@ -112,11 +113,9 @@ class Registry:
                         converter.structure(deep_merge({"name": name}, entries[name]), RegistryEntry)
                     except Exception:
                         path = Path(self.store.layer_location(layer))
-                        raise RegistryCorruptError(
-                            path, None, None, f"entry {name!r}: {describe_structure_error(error)}"
-                        ) from error
+                        raise RegistryCorruptError(path, None, None, f"entry {name!r}: {detail}") from error
             path = Path(self.store.layer_location("merged"))
-            raise RegistryCorruptError(path, None, None, f"entry {name!r}: {describe_structure_error(error)}") from error
+            raise RegistryCorruptError(path, None, None, f"entry {name!r}: {detail}") from error
 
     def find(self, key: str) -> RegistryEntry | None:
         """The entry named ``key``, else the one whose alias, slug or display name is ``key``."""
