@@ -8,14 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from imageworks.core.transfers import (
-    Engine,
-    ProgressCallback,
-    RemoteFile,
-    TransferJob,
-    TransferProgress,
-    VerifiedFile,
-)
 from imageworks.transfer.errors import (
     Aria2NotFoundError,
     AuthenticationRequiredError,
@@ -25,12 +17,30 @@ from imageworks.transfer.errors import (
 )
 
 if TYPE_CHECKING:
+    from imageworks.core.transfers import (
+        Engine,
+        ProgressCallback,
+        RemoteFile,
+        TransferJob,
+        TransferProgress,
+        VerifiedFile,
+    )
     from imageworks.transfer.aria2 import Aria2Engine, find_aria2c
     from imageworks.transfer.python_engine import PythonEngine
 
 # The engines start threads, and aria2's imports its RPC client (requests): load them on
 # first use, so a command that only plans (or finds the model current) never pays for them.
-_LAZY = {"Aria2Engine": "aria2", "find_aria2c": "aria2", "PythonEngine": "python_engine"}
+# The job's types too: a command that only asks the Hub (through http_client, a module of
+# this package) never builds them.
+_LAZY = {
+    "Aria2Engine": "imageworks.transfer.aria2",
+    "find_aria2c": "imageworks.transfer.aria2",
+    "PythonEngine": "imageworks.transfer.python_engine",
+    **dict.fromkeys(
+        ("Engine", "ProgressCallback", "RemoteFile", "TransferJob", "TransferProgress", "VerifiedFile"),
+        "imageworks.core.transfers",
+    ),
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -39,7 +49,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'imageworks.transfer' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(f"imageworks.transfer.{module}"), name)
+    return getattr(importlib.import_module(module), name)
 
 
 ENGINE_NAMES = ("python", "aria2")
