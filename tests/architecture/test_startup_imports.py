@@ -119,7 +119,8 @@ def test_the_no_op_rerun_of_an_installed_model_loads_no_use_case_it_does_not_run
     tmp_path: Path, hub_server: HubServer, tiny_repo: Path, hf_client_env: Path  # noqa: F811
 ) -> None:
     env = {**os.environ, "IMAGEWORKS_REGISTRY_DIR": str(tmp_path / "registry"), "IMAGEWORKS_LOG_DIR": str(tmp_path / "logs"),
-           "IMAGEWORKS_MODEL_ROOT": str(tmp_path / "weights"), "HOME": str(tmp_path)}
+           "IMAGEWORKS_MODEL_ROOT": str(tmp_path / "weights"), "HOME": str(tmp_path),
+           "IMAGEWORKS_LOAD_PLUGINS": ""}  # built-ins only: the test suite's example plugin imports the job types
     first = subprocess.run([sys.executable, "-m", "imageworks.cli", "download", TINY_REPO, "--non-interactive", "--no-aria2"],
                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
@@ -128,6 +129,7 @@ def test_the_no_op_rerun_of_an_installed_model_loads_no_use_case_it_does_not_run
     # the one model-info request goes through the HTTP client (imageworks.transfer.http_client)
     http = {"imageworks.transfer", "imageworks.transfer.errors", "imageworks.transfer.http_client"}
     assert loaded(modules - http, SERVICES) == []  # no transfer engine, no acquisition, no memory estimate
+    assert "imageworks.core.transfers" not in modules  # the transfer package's job types load when a job is built
 
 
 def test_the_cli_copy_of_the_slug_strategies_is_the_services_own() -> None:
@@ -269,6 +271,52 @@ def test_exit_now_runs_what_atexit_holds_and_flushes(tmp_path: Path) -> None:
     ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
     assert ran.returncode == 3 and ran.stdout == "buffered, not flushed"
     assert marker.read_text() == "yes"
+
+
+# -- start-up without the cyclic garbage collector, the command with it -------------------------
+
+COLLECTOR_PROBE = """
+import atexit, gc, json, sys
+from imageworks.cli import entry, main
+seen = {}
+build = main.build_cli
+def spy(program):
+    seen["collecting while plugins load"] = gc.isenabled()
+    return build(program)
+main.build_cli = spy
+command = main.click.Group.invoke
+def invoked(group, ctx):
+    seen["collecting while the command runs"] = gc.isenabled()
+    seen["start-up frozen"] = gc.get_freeze_count() > 0
+    return command(group, ctx)
+main.click.Group.invoke = invoked
+atexit.register(lambda: print(json.dumps(seen), file=sys.stderr))
+sys.argv = ["imageworks-download", *sys.argv[1:]]
+getattr(entry, sys.argv.pop(1))()
+"""
+
+
+@pytest.mark.parametrize("script", ["download_main", "loader_main", "model_registry_main"])
+def test_entry_points_pause_the_collector_for_start_up_only(tmp_path: Path, script: str) -> None:
+    """Start-up (imports, plugins) runs without the collector; the command runs with it, start-up frozen."""
+    env = {**os.environ, "IMAGEWORKS_REGISTRY_DIR": str(tmp_path / "registry"), "IMAGEWORKS_LOG_DIR": str(tmp_path / "logs"),
+           "HOME": str(tmp_path)}
+    ran = subprocess.run([sys.executable, "-c", COLLECTOR_PROBE, script, "config", "--help"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0 and ran.stdout.startswith("Usage: imageworks-"), ran.stderr
+    assert json.loads(ran.stderr.strip().splitlines()[-1]) == {
+        "collecting while plugins load": False, "collecting while the command runs": True, "start-up frozen": True,
+    }
+
+
+def test_run_in_process_leaves_the_collector_alone(tmp_path: Path) -> None:
+    """``run`` (the GUI's jobs, plugin authors' tests) neither pauses nor freezes anything."""
+    probe = "import gc; from imageworks.cli.main import run; code = run('download', ['--help']); " \
+            "print(code, gc.isenabled(), gc.get_freeze_count())"
+    env = {**os.environ, "IMAGEWORKS_REGISTRY_DIR": str(tmp_path / "registry"), "IMAGEWORKS_LOG_DIR": str(tmp_path / "logs"),
+           "HOME": str(tmp_path)}
+    ran = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert ran.stdout.strip().splitlines()[-1] == "0 True 0", ran.stderr
 
 
 # -- pluggy's registration, quicker for modules: the same hooks found ---------------------------

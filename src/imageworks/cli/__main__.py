@@ -1,5 +1,5 @@
 """``python -m imageworks.cli`` runs ``imageworks-download``."""
 
-from imageworks.cli.main import download_main
+from imageworks.cli.entry import download_main
 
 download_main()

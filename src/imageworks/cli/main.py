@@ -27,6 +27,7 @@ import click
 from imageworks import __version__
 from imageworks.cli._output import terminal_safe
 from imageworks.cli.context import AppContext
+from imageworks.cli.entry import resume_collection
 from imageworks.core.config import TABLE_KEYS, Config, load_config
 from imageworks.core.errors import ConfigError, ImageworksError
 from imageworks.core.hookspecs import Program
@@ -70,6 +71,7 @@ def run(program: Program, args: Sequence[str] | None = None) -> int:
         setup_logging(config.log_dir, redact(" ".join([prog_name, *args])), config.debug)
         cli = build_cli(program)
         _check_config(config, get_plugins())
+        resume_collection()
         result = cli.main(args, prog_name=prog_name, standalone_mode=False, obj=AppContext(config, get_plugins()))
         return result if isinstance(result, int) else 0
     except click.exceptions.Exit as done:
