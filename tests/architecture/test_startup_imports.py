@@ -59,6 +59,7 @@ NOT_FOR_HELP = (
     "imageworks.core.convert",
     "imageworks.core.registry",
     "imageworks.core.plans",
+    "imageworks.core.source_inputs",
     "imageworks.core.transfers",
     "imageworks.core.memory_facts",
     "imageworks.services.listing.query",
@@ -130,6 +131,7 @@ def test_the_no_op_rerun_of_an_installed_model_loads_no_use_case_it_does_not_run
     http = {"imageworks.transfer", "imageworks.transfer.errors", "imageworks.transfer.http_client"}
     assert loaded(modules - http, SERVICES) == []  # no transfer engine, no acquisition, no memory estimate
     assert "imageworks.core.transfers" not in modules  # the transfer package's job types load when a job is built
+    assert "imageworks.core.plans" not in modules  # a source is handed core.source_inputs; plans are for planning
 
 
 def test_the_cli_copy_of_the_slug_strategies_is_the_services_own() -> None:

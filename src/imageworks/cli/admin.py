@@ -14,8 +14,8 @@ import click
 from imageworks.cli import _output as out
 from imageworks.cli.context import AppContext
 from imageworks.core.hookspecs import hookimpl
-from imageworks.core.logs import LOG_FILE_NAME
 from imageworks.core.settings import read_setting
+from imageworks.services.log_file import LOG_FILE_NAME
 
 pass_app = click.make_pass_decorator(AppContext)
 

@@ -37,7 +37,7 @@ class AppContext:
         """What sources get: config, plugins, registry; a prompt when ``interactive``, a
         progress display when ``progress``; header reads for ``analyze`` unless told not."""
         from imageworks.cli import _output as out
-        from imageworks.core.plans import SourceContext
+        from imageworks.core.source_inputs import SourceContext
 
         ask = _ask if interactive and sys.stdin.isatty() else None
         return SourceContext(

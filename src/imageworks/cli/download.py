@@ -67,7 +67,7 @@ def download_command(
     (or a plain name:tag, pulled by the Ollama server), or anything a source plugin
     handles (`imageworks-download sources`).
     """
-    from imageworks.core.plans import AcquireRequest
+    from imageworks.core.source_inputs import AcquireRequest
 
     if use_aria2 and no_aria2:
         raise click.UsageError("--aria2 and --no-aria2 contradict each other")

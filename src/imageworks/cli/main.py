@@ -31,8 +31,9 @@ from imageworks.cli.entry import resume_collection
 from imageworks.core.config import TABLE_KEYS, Config, load_config
 from imageworks.core.errors import ConfigError, ImageworksError
 from imageworks.core.hookspecs import Program
-from imageworks.core.logs import redact, setup_logging
+from imageworks.core.logs import redact
 from imageworks.core.plugins import PluginHost, get_plugins
+from imageworks.services.log_file import setup_logging
 
 PROGRAMS: dict[Program, tuple[str, str]] = {
     "download": ("imageworks-download", "Acquire, organise and audit model weights (Hugging Face, Ollama, local)."),

@@ -9,32 +9,25 @@ captures the README and records. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from imageworks.core.model import Detection, RegistryEntry, Route
+from imageworks.core.source_inputs import AcquireRequest as AcquireRequest  # re-exported, as they always were
+from imageworks.core.source_inputs import Chooser as Chooser
+from imageworks.core.source_inputs import SourceContext as SourceContext
+from imageworks.core.source_inputs import string_tuple
 
 if TYPE_CHECKING:
-    from imageworks.core.config import Config
     from imageworks.core.memory_facts import HeaderFacts  # what an analysis carries; the no-op re-run needs none
-    from imageworks.core.plugins import PluginHost
-    from imageworks.core.registry import Registry
-    from imageworks.core.reports import ProgressBar
     from imageworks.core.transfers import RemoteFile  # imageworks.transfer imports requests: only when transferring
-
-Chooser = Callable[[str, list[str], str], str]
-"""Asks the user to pick one of ``choices``: ``(question, choices, default) -> choice``."""
 
 
 # Typed stand-ins for ``converter=tuple``: mypy's attrs plugin cannot solve the generic
 # ``tuple`` there, so it would reject every argument passed to these fields.
-def _strings(values: Iterable[str]) -> tuple[str, ...]:
-    return tuple(values)
-
-
 def _remote_files(values: Iterable[RemoteFile]) -> tuple[RemoteFile, ...]:
     return tuple(values)
 
@@ -49,39 +42,6 @@ def _header_facts(values: Iterable[HeaderFacts]) -> tuple[HeaderFacts, ...]:
 
 def _detections(values: Iterable[Detection]) -> tuple[Detection, ...]:
     return tuple(values)
-
-
-@attrs.frozen(kw_only=True)
-class AcquireRequest:
-    """The user's flags for one ``download`` (guide 6.1, 7.1); sources read what applies."""
-
-    format_hint: str | None = None
-    location: str | None = None
-    include_optional: bool = False
-    weights: tuple[str, ...] = attrs.field(default=(), converter=_strings)
-    support_repo: str | None = None
-    sha256: str | None = None
-    force: bool = False
-    non_interactive: bool = True
-    engine: str | None = None  # "python" or "aria2"; None: config's transfer_engine
-
-
-@attrs.frozen(kw_only=True)
-class SourceContext:
-    """What a source may use while planning and acquiring: config, plugins, registry.
-
-    ``choose`` is set on an interactive terminal (``None`` means: never ask, take the
-    preferred choice); ``progress_bar`` shows long work (``None``: show nothing);
-    ``read_headers`` False tells :meth:`~imageworks.core.interfaces.Source.analyze` to
-    skip the weight-header reads of the memory estimate (``analyze --no-memory``).
-    """
-
-    config: Config
-    plugins: PluginHost
-    registry: Registry
-    choose: Chooser | None = None
-    progress_bar: ProgressBar | None = None
-    read_headers: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -192,7 +152,7 @@ class SourceAnalysis:
     files: tuple[RemoteFileFact, ...] = attrs.field(default=(), converter=_file_facts)
     formats: tuple[Detection, ...] = attrs.field(default=(), converter=_detections)
     quant_files: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
-    quantizations: tuple[str, ...] = attrs.field(converter=_strings)
+    quantizations: tuple[str, ...] = attrs.field(converter=string_tuple)
     details: Mapping[str, Any] = attrs.field(factory=dict)
     memory: tuple[HeaderFacts, ...] = attrs.field(default=(), converter=_header_facts)
 

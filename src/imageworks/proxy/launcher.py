@@ -21,9 +21,10 @@ import click
 from imageworks.app import open_registry
 from imageworks.core.config import load_config
 from imageworks.core.errors import ImageworksError
-from imageworks.core.logs import redact, setup_logging
+from imageworks.core.logs import redact
 from imageworks.proxy.settings import API_KEY_VARIABLE, ProxySettings
 from imageworks.services.extras import require
+from imageworks.services.log_file import setup_logging
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8100
