@@ -15,14 +15,24 @@ The rule (also in ``docs/plugins.md``):
 
 from __future__ import annotations
 
+import functools
 import re
 
 SCHEME = "ollama://"
 _SEGMENT = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}"
 _DOTTED_HOST = r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-_PLAIN = re.compile(rf"^(?:(?:{_DOTTED_HOST}/)?{_SEGMENT}/)?{_SEGMENT}:{_TAG}$")
-_SCHEMED = re.compile(rf"^(?:(?:{_DOTTED_HOST}(?::[0-9]{{1,5}})?/|localhost(?::[0-9]{{1,5}})?/)?{_SEGMENT}/)?{_SEGMENT}(?::{_TAG})?$")
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(plain, schemed), compiled when an identifier first needs them: every start loads this
+    plugin to build the CLI, and a Hugging Face repo id never needs them."""
+    plain = re.compile(rf"^(?:(?:{_DOTTED_HOST}/)?{_SEGMENT}/)?{_SEGMENT}:{_TAG}$")
+    schemed = re.compile(
+        rf"^(?:(?:{_DOTTED_HOST}(?::[0-9]{{1,5}})?/|localhost(?::[0-9]{{1,5}})?/)?{_SEGMENT}/)?{_SEGMENT}(?::{_TAG})?$"
+    )
+    return plain, schemed
 
 
 def pull_name(identifier: str) -> str | None:
@@ -30,10 +40,10 @@ def pull_name(identifier: str) -> str | None:
     text = identifier.strip()
     if text.startswith(SCHEME):
         body = text[len(SCHEME) :].strip("/")
-        return body if _SCHEMED.match(body) and ".." not in body else None
-    if "://" in text or "@" in text or ".." in text:
+        return body if _patterns()[1].match(body) and ".." not in body else None
+    if "://" in text or "@" in text or ".." in text or ":" not in text:  # a plain name carries a :tag
         return None
-    return text if _PLAIN.match(text) else None
+    return text if _patterns()[0].match(text) else None
 
 
 def is_scheme(identifier: str) -> bool:
