@@ -6,8 +6,8 @@ version does not know are kept there and written back unchanged, so an older too
 drops what a newer tool (or a person) wrote.
 """
 
-from __future__ import annotations
-
+# Annotations are evaluated here (no ``from __future__ import annotations``): the converter
+# reads them at every start, and as strings each would be compiled again (1 ms a start).
 from typing import Any, Literal
 
 import attrs
