@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from imageworks.cli import _memory, cleanup, export, launch, share
+from imageworks.cli import _memory, cleanup, entry, export, launch, share
 from imageworks.core import memory_facts
 from imageworks.services.maintain import slugs
 from imageworks.services.memory import estimate, serving
@@ -290,6 +290,7 @@ command = main.click.Group.invoke
 def invoked(group, ctx):
     seen["collecting while the command runs"] = gc.isenabled()
     seen["start-up frozen"] = gc.get_freeze_count() > 0
+    seen["young generation"] = gc.get_threshold()[0]
     return command(group, ctx)
 main.click.Group.invoke = invoked
 atexit.register(lambda: print(json.dumps(seen), file=sys.stderr))
@@ -308,17 +309,18 @@ def test_entry_points_pause_the_collector_for_start_up_only(tmp_path: Path, scri
     assert ran.returncode == 0 and ran.stdout.startswith("Usage: imageworks-"), ran.stderr
     assert json.loads(ran.stderr.strip().splitlines()[-1]) == {
         "collecting while plugins load": False, "collecting while the command runs": True, "start-up frozen": True,
+        "young generation": entry.COMMAND_YOUNG_THRESHOLD,
     }
 
 
 def test_run_in_process_leaves_the_collector_alone(tmp_path: Path) -> None:
     """``run`` (the GUI's jobs, plugin authors' tests) neither pauses nor freezes anything."""
     probe = "import gc; from imageworks.cli.main import run; code = run('download', ['--help']); " \
-            "print(code, gc.isenabled(), gc.get_freeze_count())"
+            "print(code, gc.isenabled(), gc.get_freeze_count(), gc.get_threshold() == (700, 10, 10))"
     env = {**os.environ, "IMAGEWORKS_REGISTRY_DIR": str(tmp_path / "registry"), "IMAGEWORKS_LOG_DIR": str(tmp_path / "logs"),
            "HOME": str(tmp_path)}
     ran = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert ran.stdout.strip().splitlines()[-1] == "0 True 0", ran.stderr
+    assert ran.stdout.strip().splitlines()[-1] == "0 True 0 True", ran.stderr
 
 
 # -- pluggy's registration, quicker for modules: the same hooks found ---------------------------
