@@ -17,7 +17,8 @@ tool a process measured with ``os.wait4``, output and registry checked after eac
   most expensive imports, cumulative) and once under ``cProfile`` (the functions with the
   highest cumulative time; main thread only, so the transfer threads show as waiting).
 
-Every figure is the median of ``--runs`` runs, each in an empty folder, after one
+Every figure is the median of ``--runs`` runs, taken in rounds (each measurement once per
+round, so that a shared machine's drift hits every tool alike), each in an empty folder, after one
 unmeasured tiny download per tool so that both Python tools run from compiled bytecode,
 as installed tools do (see ``keep_bytecode`` in ``bench_transfer.py``). Ours runs with
 ``IMAGEWORKS_LOAD_PLUGINS=`` (empty: built-in plugins only): the development environment
@@ -229,28 +230,35 @@ def main() -> None:
                 remote = serve_repo(hub, root / "www", REPO, folder)
                 out = root / "out"
                 warm_up(["ours", "hf"], hub, REPO, remote, out)
-                lines = ["| what | tool | wall s | CPU s | peak RSS MiB |", "|---|---|---:|---:|---:|"]
-                noop = {}
-                firsts = {}
-                for tool in ("ours", "hf"):
-                    pairs = [first_and_rerun(tool, hub, remote, out / tool) for _ in range(args.runs)]
-                    firsts[tool] = pairs
-                    lines.append(row("tiny repo (config.json + 1 MiB)", tool, median_sample([p[0] for p in pairs])))
-                    noop[tool] = median_sample([p[1] for p in pairs])
-                curl = [fetch_and_check("curl", hub, REPO, remote, fresh(out / "curl")) for _ in range(args.runs)]
-                lines.append(row("tiny repo (config.json + 1 MiB)", "curl", median_sample(curl)))
-                fresh_wall = {tool: median_sample([p[0] for p in firsts[tool]]).wall for tool in firsts}
-                for tool, sample in noop.items():
-                    lines.append(row("no-op re-run (installed)", tool, sample))
-                helps = {}
-                for tool, argv in (("ours", [OURS, "--help"]), ("hf", [HF, "--help"])):
-                    helps[tool] = median_sample([help_sample(argv, out / "help") for _ in range(args.runs)])
-                    lines.append(row("start-up (--help)", tool, helps[tool]))
-                lists = {}
                 for entries in (3, 200):
                     fresh(out / f"list-{entries}")
-                    lists[entries] = median_sample([list_sample(entries, out / f"list-{entries}") for _ in range(args.runs)])
-                    lines.append(row(f"list ({entries} installed entries)", "ours", lists[entries]))
+                # Round by round, each measurement once per round: drift of a shared machine
+                # then hits every tool and every command alike, not one block of runs.
+                runs: dict[str, list[Sample]] = {}
+                for _ in range(args.runs):
+                    for tool in ("ours", "hf"):
+                        first, again = first_and_rerun(tool, hub, remote, out / tool)
+                        runs.setdefault(f"fresh {tool}", []).append(first)
+                        runs.setdefault(f"no-op {tool}", []).append(again)
+                    runs.setdefault("fresh curl", []).append(fetch_and_check("curl", hub, REPO, remote, fresh(out / "curl")))
+                    for tool, argv in (("ours", [OURS, "--help"]), ("hf", [HF, "--help"])):
+                        runs.setdefault(f"help {tool}", []).append(help_sample(argv, out / "help"))
+                    for entries in (3, 200):
+                        runs.setdefault(f"list {entries}", []).append(list_sample(entries, out / f"list-{entries}"))
+                medians = {what: median_sample(samples) for what, samples in runs.items()}
+                lines = ["| what | tool | wall s | CPU s | peak RSS MiB |", "|---|---|---:|---:|---:|"]
+                for tool in ("ours", "hf", "curl"):
+                    lines.append(row("tiny repo (config.json + 1 MiB)", tool, medians[f"fresh {tool}"]))
+                noop = {tool: medians[f"no-op {tool}"] for tool in ("ours", "hf")}
+                for tool, sample in noop.items():
+                    lines.append(row("no-op re-run (installed)", tool, sample))
+                helps = {tool: medians[f"help {tool}"] for tool in ("ours", "hf")}
+                for tool, sample in helps.items():
+                    lines.append(row("start-up (--help)", tool, sample))
+                lists = {entries: medians[f"list {entries}"] for entries in (3, 200)}
+                for entries, sample in lists.items():
+                    lines.append(row(f"list ({entries} installed entries)", "ours", sample))
+                fresh_wall = {tool: medians[f"fresh {tool}"].wall for tool in ("ours", "hf")}
                 imports = import_times(hub, remote, out / "importtime")
                 stats = profile(hub, remote, out / "profile")
         finally:
